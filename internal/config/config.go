@@ -331,3 +331,17 @@ func (s Storage) Describe() string {
 	}
 	return fmt.Sprintf("%s via %s", s.BlobURL, cred)
 }
+
+// MarkdownTable renders Settings as the README's configuration table.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| setting | default | meaning |\n|---|---|---|\n")
+	for _, s := range Settings {
+		def := ""
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Name, def, s.Description)
+	}
+	return strings.TrimSpace(b.String())
+}
