@@ -250,3 +250,34 @@ func escapeQuery(s string) string {
 	}
 	return b.String()
 }
+
+// FamilyOf returns the throttling family of a Graph request path ("/v1.0/auditLogs/signIns", "/beta/…"). Paths of
+// catalog data types map to their family; others by Graph's documented service areas; the rest is Directory.
+func FamilyOf(path string) Family {
+	p := strings.TrimPrefix(path, "/")
+	if v, rest, ok := strings.Cut(p, "/"); ok && (v == "v1.0" || v == "beta") {
+		p = rest
+	}
+	for _, d := range DataTypes {
+		if p == d.Path || strings.HasPrefix(p, d.Path+"/") {
+			return d.Family
+		}
+	}
+	for _, area := range []struct {
+		prefix string
+		family Family
+	}{
+		{"auditLogs/", Reports},
+		{"reports/", Reports},
+		{"identityProtection/", Protection},
+		{"identity/conditionalAccess/", Protection},
+		{"deviceManagement/", Intune},
+		{"deviceAppManagement/", Intune},
+		{"agentRegistry/", Agents},
+	} {
+		if strings.HasPrefix(p, area.prefix) {
+			return area.family
+		}
+	}
+	return Directory
+}

@@ -143,3 +143,21 @@ func TestRetention(t *testing.T) {
 		t.Errorf("sign-in retention %d/%d", signIns.Retention(false), signIns.Retention(true))
 	}
 }
+
+func TestFamilyOf(t *testing.T) {
+	for path, want := range map[string]Family{
+		"/beta/auditLogs/signIns":                                     Reports,
+		"/v1.0/auditLogs/directoryAudits":                             Reports,
+		"/v1.0/reports/authenticationMethods/userRegistrationDetails": Reports,
+		"/v1.0/identityProtection/riskyUsers":                         Protection,
+		"/v1.0/identity/conditionalAccess/policies":                   Protection,
+		"/v1.0/deviceManagement/managedDevices":                       Intune,
+		"/beta/agentRegistry/agentInstances":                          Agents,
+		"/v1.0/users/delta":                                           Directory,
+		"/v1.0/users/abc/revokeSignInSessions":                        Directory,
+	} {
+		if got := FamilyOf(path); got != want {
+			t.Errorf("FamilyOf(%q) = %s, want %s", path, got, want)
+		}
+	}
+}
