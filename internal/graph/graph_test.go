@@ -73,7 +73,9 @@ func (f *fakeGraph) requests() int {
 	return f.n
 }
 
-func fastRetry() RetryPolicy { return RetryPolicy{MaxAttempts: 4, Base: time.Millisecond, Max: 5 * time.Millisecond} }
+func fastRetry() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, Base: time.Millisecond, Max: 5 * time.Millisecond}
+}
 
 func newTestClient(t *testing.T, f *fakeGraph, cred azcore.TokenCredential) *Client {
 	t.Helper()

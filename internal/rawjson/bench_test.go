@@ -54,4 +54,3 @@ func BenchmarkEncodingJSONRawMessage(b *testing.B) {
 		}
 	}
 }
-
