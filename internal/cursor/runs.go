@@ -22,7 +22,7 @@ type Run struct {
 	Outcome string
 	// Requests, Throttled and Retries are the family's Graph request counters for the run.
 	Requests, Throttled, Retries int64
-	Pages, Records, Parts       int
+	Pages, Records, Parts        int
 	// Continued says a continuation work item was emitted.
 	Continued bool
 	// DataTypes holds per-data-type counts and state.
@@ -134,4 +134,3 @@ func (s *Store) Runs(ctx context.Context, integration string, limit int) ([]Run,
 	}
 	return out, nil
 }
-
