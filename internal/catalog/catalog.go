@@ -64,6 +64,9 @@ const (
 	AgentID                   Licence = "agentId"
 )
 
+// Licences lists the licences an integration answers for (Free is implied).
+var Licences = []Licence{EntraP1P2, EntraP2, IntuneLicence, WorkloadIdentitiesPremium, AgentID}
+
 // Mode is how a data type is collected.
 type Mode string
 

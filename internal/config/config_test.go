@@ -94,6 +94,42 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	}
 }
 
+func TestEntraIntegration(t *testing.T) {
+	m := base(t)
+	m["ENTRA_TENANT_ID"] = "contoso.onmicrosoft.com"
+	m["ENTRA_CLIENT_ID"] = "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "KEY_VAULT_URL") {
+		t.Fatalf("without a vault: %v", err)
+	}
+	m["KEY_VAULT_URL"] = "https://kv-entra.vault.azure.net/"
+	m["ENTRA_LICENSES"] = "entraP1P2=yes,intune=no,agentId=auto"
+	m["GRAPH_BUDGETS"] = "reports=5/100ms"
+	m["COLLECT_RESWEEPS"] = "30m,2h"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Entra
+	if !e.Declared() || e.ID != "default" || e.SecretName != "integration-default" || e.Permissions != "read-only" ||
+		len(e.Licences) != 2 || e.Licences["entraP1P2"] != "yes" || e.Licences["intune"] != "no" {
+		t.Errorf("entra = %+v", e)
+	}
+	if b := c.Collect.Budgets["reports"]; b.Requests != 5 || b.Window != 100*time.Millisecond {
+		t.Errorf("budgets = %+v", c.Collect.Budgets)
+	}
+	if len(c.Collect.Resweeps) != 2 || c.Collect.Resweeps[1] != 2*time.Hour || c.Collect.Lag != 10*time.Minute {
+		t.Errorf("collect = %+v", c.Collect)
+	}
+	sum, _ := json.Marshal(c.Summary())
+	if !strings.Contains(string(sum), "integration-default") || !strings.Contains(string(sum), "reports=5/100ms") {
+		t.Errorf("summary = %s", sum)
+	}
+	delete(m, "ENTRA_CLIENT_ID")
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "ENTRA_CLIENT_ID") {
+		t.Errorf("without a client id: %v", err)
+	}
+}
+
 func TestValidateRequires(t *testing.T) {
 	for _, missing := range []string{"FUNCTIONS_CUSTOMHANDLER_PORT", "AzureWebJobsStorage"} {
 		m := base(t)
