@@ -9,6 +9,9 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	kiotaauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -57,6 +61,7 @@ type Client struct {
 	throttle *throttle
 	endpoint *url.URL
 	opts     Options
+	cred     azcore.TokenCredential
 }
 
 // New builds a client that authenticates with cred. It makes no network call.
@@ -112,7 +117,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("graph request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(endpoint.String() + "/v1.0")
-	return &Client{adapter: adapter, http: hc, throttle: t, endpoint: endpoint, opts: o}, nil
+	return &Client{adapter: adapter, http: hc, throttle: t, endpoint: endpoint, opts: o, cred: cred}, nil
 }
 
 // Adapter is the SDK request adapter, for typed calls (msgraph.NewGraphServiceClient(adapter)).
@@ -180,4 +185,28 @@ func readLimited(resp *http.Response, n int64) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, n))
 	return b
+}
+
+// GrantedRoles returns the Graph application permissions granted to the app: the roles claim of its Graph token.
+// The token comes from Entra through the credential, so its payload is read without verifying the signature.
+func (c *Client) GrantedRoles(ctx context.Context) ([]string, error) {
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{Scope}})
+	if err != nil {
+		return nil, credentialError(err)
+	}
+	parts := strings.Split(tok.Token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("graph token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("graph token payload: %w", err)
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, fmt.Errorf("graph token payload: %w", err)
+	}
+	return claims.Roles, nil
 }

@@ -130,3 +130,21 @@ func TestCredentialErrorsQuoteAADSTS(t *testing.T) {
 		})
 	}
 }
+
+func TestGrantedRoles(t *testing.T) {
+	_, url := startAuthority(t)
+	ca, _ := testca.Shared()
+	src := &rotatingSource{value: "first-secret-value"}
+	cred, err := NewSecretCredential(tenantID, appID, src.get, &CredentialOptions{AuthorityHost: url, Transport: ca.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := c.GrantedRoles(context.Background())
+	if err != nil || len(roles) != 1 || roles[0] != "AuditLog.Read.All" {
+		t.Errorf("roles = %v, %v", roles, err)
+	}
+}

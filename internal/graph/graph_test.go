@@ -92,8 +92,8 @@ func newTestClient(t *testing.T, f *fakeGraph, cred azcore.TokenCredential) *Cli
 
 func collect(t *testing.T, c *Client, first string) ([]string, Summary, error) {
 	var items []string
-	sum, err := c.Pages(context.Background(), first, func(raw []byte) error {
-		items = append(items, string(raw))
+	sum, err := c.Pages(context.Background(), first, func(it Item) error {
+		items = append(items, string(it.Raw))
 		return nil
 	})
 	return items, sum, err

@@ -29,6 +29,14 @@ type Summary struct {
 	DeltaLink string
 }
 
+// Item is one element of a page's value, as Graph sent it.
+type Item struct {
+	// Raw is the element's exact bytes, valid only during the callback.
+	Raw []byte
+	// RequestID is Graph's request-id of the page the element came in.
+	RequestID string
+}
+
 // PageAttempts is how often Pages reads one page whose body fails midway (reset, truncation, invalid JSON) before
 // giving up: status-level failures were already retried by the throttle middleware.
 const PageAttempts = 3
@@ -43,7 +51,7 @@ var errPageBody = errors.New("page body failed")
 // A page whose body fails midway is read again from the same link, so item can see an element more than once:
 // callers deduplicate (the collector does, by dedup key). When Pages returns an error, none of what item received
 // may be treated as complete. nextLinks are followed only to the client's Graph endpoint.
-func (c *Client) Pages(ctx context.Context, first string, item func(raw []byte) error) (Summary, error) {
+func (c *Client) Pages(ctx context.Context, first string, item func(Item) error) (Summary, error) {
 	var sum Summary
 	link := first
 	if len(link) > 0 && link[0] == '/' {
@@ -78,7 +86,7 @@ func (c *Client) Pages(ctx context.Context, first string, item func(raw []byte) 
 }
 
 // page fetches and streams one page.
-func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item func([]byte) error) (rawjson.Page, string, error) {
+func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item func(Item) error) (rawjson.Page, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.PageTimeout)
 	defer cancel()
 	resp, err := c.get(ctx, link)
@@ -89,7 +97,7 @@ func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item
 	rid := resp.Header.Get("request-id")
 	var itemErr error
 	page, err := rd.ReadPage(resp.Body, func(raw []byte) error {
-		if err := item(raw); err != nil {
+		if err := item(Item{Raw: raw, RequestID: rid}); err != nil {
 			itemErr = err
 			return err
 		}
