@@ -40,6 +40,8 @@ type Config struct {
 	KeyVaultURL string
 	// AppClientID is the client id of the app's user-assigned managed identity (AZURE_CLIENT_ID).
 	AppClientID string
+	// AppAuthorityHost is AZURE_AUTHORITY_HOST: the authority of the app's own identity, when not Entra's.
+	AppAuthorityHost string
 	// Entra is the integration declared in app settings, if ENTRA_TENANT_ID is set.
 	Entra Entra
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
@@ -188,6 +190,17 @@ var Settings = []Setting{
 		c.AppClientID = v
 		return nil
 	}},
+	{"AZURE_AUTHORITY_HOST", "", "Authority of the app's own identity (read by azidentity); only for local runs against a stand-in.", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("not an absolute https URL: %q", v)
+		}
+		c.AppAuthorityHost = v
+		return nil
+	}},
 	{"ENTRA_INTEGRATION_ID", "default", "Id (slug) of the integration declared in app settings.", func(c *Config, v string) error {
 		if !validSlug(v) {
 			return fmt.Errorf("not a slug (lowercase letters, digits, hyphens, 1-40 characters): %q", v)
@@ -271,7 +284,7 @@ var Settings = []Setting{
 		return nil
 	}},
 	{"COLLECT_RESWEEPS", "1h,6h,24h,48h", "Delays after a bucket closes at which it is read again for late events.", func(c *Config, v string) error {
-		c.Collect.Resweeps = nil
+		c.Collect.Resweeps = []time.Duration{}
 		if v == "none" {
 			return nil
 		}
