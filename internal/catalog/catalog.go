@@ -284,3 +284,27 @@ func FamilyOf(path string) Family {
 	}
 	return Directory
 }
+
+// MarkdownTable renders the data types as the README's data-type table.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| data type | Graph | permissions | licence | family | collection |\n|---|---|---|---|---|---|\n")
+	for _, d := range DataTypes {
+		graph := fmt.Sprintf("%s `%s`", d.Version, d.Path)
+		if d.Filter != "" {
+			graph += fmt.Sprintf(" `%s`", d.Filter)
+		}
+		lic := string(d.Licence)
+		if d.FreeRetentionDays > 0 {
+			lic = fmt.Sprintf("free (%d days), P1/P2 (%d days)", d.FreeRetentionDays, d.RetentionDays)
+		} else if d.Licence == EntraP1P2 {
+			lic = fmt.Sprintf("P1/P2 (%d days)", d.RetentionDays)
+		}
+		mode := string(d.Mode)
+		if d.Mode == Buckets {
+			mode = fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Bucket, d.TimeField, d.DedupKey)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.Name, graph, strings.Join(d.Permissions, ", "), lic, d.Family, mode)
+	}
+	return strings.TrimSpace(b.String())
+}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -159,5 +160,21 @@ func TestFamilyOf(t *testing.T) {
 		if got := FamilyOf(path); got != want {
 			t.Errorf("FamilyOf(%q) = %s, want %s", path, got, want)
 		}
+	}
+}
+
+// TestREADMETable keeps the README's data-type table in step with DataTypes.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	begin, end := strings.Index(readme, "<!-- datatype-table:begin -->"), strings.Index(readme, "<!-- datatype-table:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README.md lacks the datatype-table markers")
+	}
+	if got, want := strings.TrimSpace(readme[begin+len("<!-- datatype-table:begin -->"):end]), MarkdownTable(); got != want {
+		t.Errorf("README data-type table is stale; replace it with:\n%s", want)
 	}
 }
