@@ -197,6 +197,45 @@ const (
 // maxRequestIDs bounds the request ids kept in metadata (Azure allows 8 KiB of metadata per blob).
 const maxRequestIDs = 100
 
+// Encoder turns records into a part's content: one record per line, gzip-compressed into w, with the sha256 of
+// the uncompressed lines.
+type Encoder struct {
+	zw      *gzip.Writer
+	hash    hash.Hash
+	records int
+}
+
+// NewEncoder returns an Encoder writing compressed output to w.
+func NewEncoder(w io.Writer) *Encoder {
+	zw, _ := gzip.NewWriterLevel(w, Compression)
+	return &Encoder{zw: zw, hash: sha256.New()}
+}
+
+// Add writes one record as a line. A record holding a newline is refused: Graph's JSON never has a raw newline
+// inside a string, and one outside a string is whitespace a line format cannot keep.
+func (e *Encoder) Add(record []byte) error {
+	if bytes.IndexByte(record, '\n') >= 0 {
+		return errors.New("archive: record contains a newline")
+	}
+	for _, b := range [][]byte{record, newline} {
+		if _, err := e.zw.Write(b); err != nil {
+			return err
+		}
+		_, _ = e.hash.Write(b)
+	}
+	e.records++
+	return nil
+}
+
+// Close flushes the compressed stream.
+func (e *Encoder) Close() error { return e.zw.Close() }
+
+// SHA256 is the hex sha256 of the lines written so far.
+func (e *Encoder) SHA256() string { return hex.EncodeToString(e.hash.Sum(nil)) }
+
+// Records is the number of records written.
+func (e *Encoder) Records() int { return e.records }
+
 // Part writes one part. Add records, then Close and Commit; until Commit nothing is visible. A Part is not safe
 // for concurrent use.
 type Part struct {
@@ -206,12 +245,10 @@ type Part struct {
 	source string
 	sweep  string
 
-	zw      *gzip.Writer
+	enc     *Encoder
 	buf     bytes.Buffer // compressed bytes not yet staged
-	hash    hash.Hash
 	blocks  []string
 	idBase  string
-	records int
 	first   time.Time
 	last    time.Time
 	rids    []string
@@ -228,8 +265,7 @@ func (s *Store) NewPart(bucket Bucket, n int, source, sweep string) *Part {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	p := &Part{store: s, bucket: bucket, name: bucket.PartName(n), source: source, sweep: sweep, idBase: hex.EncodeToString(id[:])}
-	p.zw, _ = gzip.NewWriterLevel(&p.buf, Compression)
-	p.hash = sha256.New()
+	p.enc = NewEncoder(&p.buf)
 	return p
 }
 
@@ -237,25 +273,16 @@ func (s *Store) NewPart(bucket Bucket, n int, source, sweep string) *Part {
 func (p *Part) Name() string { return p.name }
 
 // Records is the number of records added.
-func (p *Part) Records() int { return p.records }
+func (p *Part) Records() int { return p.enc.Records() }
 
 // Add appends one record (one line, as given) with its event time and the Graph request id of its page.
 func (p *Part) Add(ctx context.Context, record []byte, at time.Time, requestID string) error {
 	if p.closed {
 		return errors.New("archive: add to a closed part")
 	}
-	if bytes.IndexByte(record, '\n') >= 0 {
-		// Graph's JSON never holds a raw newline inside a string; one outside would only be whitespace, which a line
-		// format cannot keep. Refuse rather than write a broken line.
-		return fmt.Errorf("archive: record for %s contains a newline", p.name)
+	if err := p.enc.Add(record); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
 	}
-	for _, b := range [][]byte{record, newline} {
-		if _, err := p.zw.Write(b); err != nil {
-			return err
-		}
-		_, _ = p.hash.Write(b)
-	}
-	p.records++
 	if p.first.IsZero() || at.Before(p.first) {
 		p.first = at
 	}
@@ -293,7 +320,7 @@ func (p *Part) Close(ctx context.Context) error {
 	if p.closed {
 		return nil
 	}
-	if err := p.zw.Close(); err != nil {
+	if err := p.enc.Close(); err != nil {
 		return err
 	}
 	p.closed = true
@@ -310,9 +337,9 @@ func (p *Part) Commit(ctx context.Context) error {
 	if err := p.Close(ctx); err != nil {
 		return err
 	}
-	sum := hex.EncodeToString(p.hash.Sum(nil))
+	sum := p.enc.SHA256()
 	md := map[string]*string{
-		MetaRecords:     to.Ptr(strconv.Itoa(p.records)),
+		MetaRecords:     to.Ptr(strconv.Itoa(p.enc.Records())),
 		MetaSHA256:      to.Ptr(sum),
 		MetaSource:      to.Ptr(p.source),
 		MetaVersion:     to.Ptr(version.Version),
