@@ -21,12 +21,12 @@ import (
 func TestReplyContract(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		reply     instruction
-		wantOK    bool
-		wantHang  bool
-		wantWhy   string
-		wantLogs  []string
+		name     string
+		reply    instruction
+		wantOK   bool
+		wantHang bool
+		wantWhy  string
+		wantLogs []string
 	}{
 		{"json reply succeeds with logs", replyWith(nil, "collected 12 items", "done"), true, false, "", []string{"collected 12 items", "done"}},
 		{"text/json is accepted", instruction{ContentType: "text/json", Body: `{"Outputs":{},"Logs":["x"]}`}, true, false, "", []string{"x"}},
@@ -385,7 +385,7 @@ func TestHTTPOutput(t *testing.T) {
 func TestValueEncoding(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		form                                Form
+		form                                      Form
 		wantEvents, wantSeq, wantRoute, wantQuery string
 	}{
 		{SourceForm, `"[\"{\\\"id\\\":\\\"e1\\\"}\",\"plain text event\"]"`, `"[12,13]"`, `"\"42\""`, `{"k":"v"}`},
