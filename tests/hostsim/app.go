@@ -502,3 +502,19 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// HTTPPath returns the URL path template of an HTTP-triggered function, route prefix included (e.g. /api/status
+// or /api/integrations/{id?}/{action?}); "" for other triggers.
+func (a *App) HTTPPath(fn *Function) string {
+	if fn.Trigger.Type != TypeHTTP {
+		return ""
+	}
+	route := strings.Trim(fn.Trigger.Route, "/")
+	if route == "" {
+		route = fn.Name
+	}
+	if a.Host.RoutePrefix == "" {
+		return "/" + route
+	}
+	return "/" + a.Host.RoutePrefix + "/" + route
+}

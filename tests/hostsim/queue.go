@@ -90,7 +90,7 @@ func (h *Host) storageConnection(name string) (string, error) {
 		}
 		cs = v
 	}
-	if strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(cs), ";"), "UseDevelopmentStorage=true") {
+	if IsDevelopmentStorage(cs) {
 		// The Go SDKs reject the shortcut the real host accepts.
 		cs = h.opts.DevelopmentStorage
 	}
@@ -557,4 +557,8 @@ func (h *Host) Enqueue(ctx context.Context, queue string, message []byte) error 
 	}
 	_, err = q.EnqueueMessage(ctx, h.queues.encode(message), nil)
 	return err
+}
+
+func equalFoldTrim(s, want string) bool {
+	return strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(s), ";"), want)
 }
