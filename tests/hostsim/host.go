@@ -642,6 +642,7 @@ func (h *Host) terminate(ctx context.Context) (*Exit, error) {
 // ExitError reports a handler that did not exit with code 0 after SIGTERM.
 type ExitError struct{ Exit Exit }
 
+// Error describes how the handler ended.
 func (e *ExitError) Error() string {
 	if e.Exit.Signal != 0 {
 		return fmt.Sprintf("hostsim: handler pid %d was killed by %s", e.Exit.PID, e.Exit.Signal)
@@ -671,6 +672,13 @@ func (h *Host) Stop(ctx context.Context) error {
 	closeOnce(h.readyCh)
 	h.mu.Unlock()
 	h.workerWG.Wait()
+	// With the handler gone every invocation still recorded as running (e.g. an HTTP call whose client gave up)
+	// ends at once; wait for them so nothing is logged after Stop.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStopTimeout)
+	defer cancel()
+	if _, werr := h.WaitFor(wctx, func(_ []*Invocation, inflight int) bool { return inflight == 0 }); werr != nil && err == nil {
+		err = werr
+	}
 	h.client.CloseIdleConnections()
 	return err
 }
@@ -698,6 +706,7 @@ type outputBuffer struct {
 	max int
 }
 
+// Write keeps p, dropping the oldest bytes beyond max.
 func (b *outputBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -708,6 +717,7 @@ func (b *outputBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns the kept output.
 func (b *outputBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

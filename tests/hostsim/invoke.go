@@ -102,6 +102,7 @@ func (inv *Invocation) Data() map[string]json.RawMessage {
 // InvocationError is a failed invocation.
 type InvocationError struct{ Invocation *Invocation }
 
+// Error names the invocation and why it failed.
 func (e *InvocationError) Error() string {
 	return fmt.Sprintf("invocation %s of %s failed: %s", e.Invocation.ID, e.Invocation.Function, e.Invocation.Failure)
 }
@@ -204,12 +205,12 @@ func (h *Host) call(ctx context.Context, fn *Function, data map[string]json.RawM
 	inv := &Invocation{ID: newGUID(), Function: fn.Name, Trigger: fn.Trigger.Type, HostTime: hostTime, Started: time.Now()}
 	defer func() {
 		inv.Duration = time.Since(inv.Started)
-		h.rec.end(inv)
 		if inv.Succeeded() {
 			h.logf("Executed '%s' (Succeeded, Id=%s, Duration=%dms)", fn.Name, inv.ID, inv.Duration.Milliseconds())
 		} else {
 			h.logf("Executed '%s' (Failed, Id=%s, Duration=%dms): %s", fn.Name, inv.ID, inv.Duration.Milliseconds(), inv.Failure)
 		}
+		h.rec.end(inv)
 	}()
 
 	meta := map[string]json.RawMessage{}

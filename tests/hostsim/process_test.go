@@ -314,3 +314,36 @@ func TestStartRefusesUnsupportedApps(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartIsNotAFailure: a requested restart drains the handler (exit 0) and starts a new one without counting
+// against the restart limit.
+func TestRestartIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := newControl(t)
+	h := startProbe(t, c, nil)
+	for i := range DefaultRestartLimit + 1 {
+		before := h.PID()
+		if err := h.Restart(ctx); err != nil {
+			t.Fatalf("restart %d: %v", i+1, err)
+		}
+		if after := h.PID(); after == before || after == 0 {
+			t.Fatalf("restart %d: pid %d → %d", i+1, before, after)
+		}
+		inv, err := h.Timer(ctx, "TimerNoMonitor", nil)
+		if err != nil || !inv.Succeeded() {
+			t.Fatalf("after restart %d: %v %+v", i+1, err, inv)
+		}
+	}
+	if h.Err() != nil {
+		t.Errorf("Err() = %v after requested restarts", h.Err())
+	}
+	for _, ex := range h.Exits() {
+		if !ex.Expected || ex.Code != 0 || ex.Err != nil {
+			t.Errorf("exit %+v, want expected with code 0", ex)
+		}
+	}
+	if n := len(h.Exits()); n != DefaultRestartLimit+1 {
+		t.Errorf("%d exits, want %d", n, DefaultRestartLimit+1)
+	}
+}

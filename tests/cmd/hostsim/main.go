@@ -51,6 +51,7 @@ func main() {
 // exitCode ends the program with a code without printing an error.
 type exitCode int
 
+// Error makes exitCode an error.
 func (e exitCode) Error() string { return fmt.Sprintf("exit code %d", int(e)) }
 
 const usage = `usage:
@@ -77,7 +78,10 @@ type config struct {
 
 type headerFlags []string
 
-func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+// String lists the headers given so far (flag.Value).
+func (h *headerFlags) String() string { return strings.Join(*h, ", ") }
+
+// Set adds one -H value (flag.Value).
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
