@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +318,49 @@ func TestTimerSettingSchedule(t *testing.T) {
 				clock.Advance(time.Second)
 			}
 		})
+	}
+}
+
+// TestTimerRunOnStartupAndDisabled: runOnStartup fires once when the listener starts (not past due); a function
+// disabled by AzureWebJobs.<Name>.Disabled never fires and its HTTP route is gone.
+func TestTimerRunOnStartupAndDisabled(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := newControl(t)
+	app := probeVariant(t, func(map[string]any) {})
+	fj := `{"bindings":[{"type":"timerTrigger","direction":"in","name":"myTimer","schedule":"0 0 0 1 1 *","runOnStartup":true}]}`
+	if err := os.WriteFile(filepath.Join(app, "TimerSetting", "function.json"), []byte(fj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock(t0)
+	h := startProbe(t, c, func(o *Options) {
+		o.AppRoot = app
+		o.Now = clock.Now
+		o.Settings["AzureWebJobs.TimerFast.Disabled"] = "true"
+		o.Settings["AzureWebJobs.HttpAnon.Disabled"] = "1"
+	})
+	for pass, want := range []int{1, 0} {
+		invs, err := h.FireDueTimers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := invocationsOf(invs, "TimerSetting")
+		if len(got) != want {
+			t.Fatalf("pass %d: %d runOnStartup invocations, want %d", pass, len(got), want)
+		}
+		if want == 1 {
+			ti, _ := timerInfoOf(t, callsOf(c, "TimerSetting")[0])
+			if ti.IsPastDue {
+				t.Error("runOnStartup invocation marked past due")
+			}
+		}
+		clock.Advance(time.Hour)
+	}
+	if n := len(callsOf(c, "TimerFast")); n != 0 {
+		t.Errorf("disabled TimerFast fired %d times", n)
+	}
+	res, err := h.HTTP(ctx, &HTTPRequest{Path: "/api/HttpAnon"})
+	if err != nil || res.StatusCode != 404 {
+		t.Errorf("disabled HttpAnon answered %v %v, want 404", res, err)
 	}
 }
