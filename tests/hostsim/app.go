@@ -33,8 +33,12 @@ type HostConfig struct {
 	Arguments []string
 	// WorkingDirectory is the handler's working directory (the app root unless host.json says otherwise).
 	WorkingDirectory string
-	// FunctionTimeout bounds every invocation; 0 means unbounded (host.json "-1").
+	// FunctionTimeout bounds every invocation; 0 means unbounded (host.json "-1"). Without the setting it is the
+	// Flex Consumption default, DefaultFunctionTimeout.
 	FunctionTimeout time.Duration
+	// FunctionTimeoutSet reports that host.json sets functionTimeout; the host's HTTP client to the handler only
+	// has a timeout (functionTimeout + 1 min) then.
+	FunctionTimeoutSet bool
 	// RoutePrefix is extensions.http.routePrefix ("api" by default, "" when set to the empty string).
 	RoutePrefix string
 	// Queues holds extensions.queues with defaults applied.
@@ -230,6 +234,7 @@ func (a *App) loadHost(settings map[string]string) error {
 
 	h.FunctionTimeout = DefaultFunctionTimeout
 	if raw.FunctionTimeout != nil {
+		h.FunctionTimeoutSet = true
 		switch ft := strings.TrimSpace(*raw.FunctionTimeout); ft {
 		case "-1":
 			h.FunctionTimeout = 0

@@ -228,9 +228,10 @@ func (h *Host) applyDefaults() {
 	if h.logw == nil {
 		h.logw = io.Discard
 	}
-	// The host's HTTP client: cookies off, redirects followed (payload mode), timeout functionTimeout + 1 min.
+	// The host's HTTP client: cookies off, redirects followed (payload mode), timeout functionTimeout + 1 min
+	// (none when host.json leaves functionTimeout unset or "-1").
 	var timeout time.Duration
-	if ft := h.app.Host.FunctionTimeout; ft > 0 {
+	if ft := h.app.Host.FunctionTimeout; ft > 0 && h.app.Host.FunctionTimeoutSet {
 		timeout = ft + time.Minute
 	}
 	h.client = &http.Client{
