@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -270,9 +271,14 @@ func TestOutagesKeepPortsAndData(t *testing.T) {
 			if s.Running() {
 				t.Fatal("Running after Kill")
 			}
-			bc, _ := s.BlobClient()
-			if _, err := bc.UploadBuffer(ctx, rt.container, "x", []byte("x"), &azblob.UploadBufferOptions{}); err == nil {
-				t.Error("upload to a killed Azurite succeeded")
+			// No retries, so the refused connection surfaces at once.
+			noRetry := &azblob.ClientOptions{ClientOptions: policy.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}}
+			bc, err := azblob.NewClientFromConnectionString(s.ConnectionString(), noRetry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bc.UploadBuffer(ctx, rt.container, "x", []byte("x"), nil); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("upload to a killed Azurite: err = %v, want connection refused", err)
 			}
 			if err := s.Restart(ctx); err != nil {
 				t.Fatal(err)
