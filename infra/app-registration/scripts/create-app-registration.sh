@@ -73,6 +73,7 @@ retry_replication() {
 		status=0
 		"$@" 2>"$errfile" || status=$?
 		if ((status == 0)); then
+			cat "$errfile" >&2
 			rm -f "$errfile"
 			return 0
 		fi
@@ -87,25 +88,42 @@ retry_replication() {
 	done
 }
 
+# urlencode STRING: percent-encodes everything but unreserved characters (RFC 3986).
+urlencode() {
+	local s=$1 out='' c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		case $c in
+		[a-zA-Z0-9.~_-]) out+=$c ;;
+		*) out+=$(printf '%%%02X' "'$c") ;;
+		esac
+	done
+	printf '%s' "$out"
+}
+
 # filter_path COLLECTION PROPERTY VALUE [SELECT]: /collection?$filter=PROPERTY eq 'VALUE' with OData quoting and
 # percent-encoding.
 filter_path() {
 	local collection=$1 property=$2 value=$3 select=${4:-}
-	local quoted=${value//\'/\'\'}
-	local filter
-	filter=$(jq -rn --arg f "$property eq '$quoted'" '$f | @uri')
-	local path="/$collection?\$filter=$filter"
+	local path
+	path="/$collection?\$filter=$(urlencode "$property eq '${value//\'/\'\'}'")"
 	if [[ -n $select ]]; then
 		path+="&\$select=$select"
 	fi
 	printf '%s' "$path"
 }
 
+# US, the unit separator, joins the fields of a jq result that `IFS=$US read` splits again; unlike a tab it keeps
+# empty fields.
+readonly US=$'\x1f'
+
 main() {
 	command -v az >/dev/null || die "the Azure CLI (az) is not installed"
 	command -v jq >/dev/null || die "jq is not installed"
 	[[ -n $APP_NAME ]] || die "APP_NAME is required"
-	jq -e 'type == "array" and all(.[]; type == "string" and length > 0)' <<<"$PERMISSIONS" >/dev/null 2>&1 ||
+	local permission_count
+	permission_count=$(jq -e 'if type == "array" and all(.[]; type == "string" and length > 0) then length else null end' \
+		<<<"$PERMISSIONS" 2>/dev/null) ||
 		die "PERMISSIONS must be a JSON array of permission names, got: $PERMISSIONS"
 	[[ $GRANT_ADMIN_CONSENT == true || $GRANT_ADMIN_CONSENT == false ]] ||
 		die "GRANT_ADMIN_CONSENT must be true or false"
@@ -114,9 +132,10 @@ main() {
 	fi
 
 	# 1. The application: found by display name, created when missing (single tenant).
-	local apps count app
-	apps=$(graph GET "$(filter_path applications displayName "$APP_NAME" id,appId,displayName,requiredResourceAccess)")
-	count=$(jq '.value | length' <<<"$apps")
+	local found count app app_object_id app_id
+	found=$(graph GET "$(filter_path applications displayName "$APP_NAME" id,appId,displayName,requiredResourceAccess)" |
+		jq -r --arg us "$US" '[(.value | length | tostring), (.value[0] // {} | tojson)] | join($us)')
+	IFS=$US read -r count app <<<"$found"
 	case $count in
 	0)
 		log "creating app registration '$APP_NAME'"
@@ -129,43 +148,39 @@ main() {
 			app='{"id":"(new)","appId":"(new)","requiredResourceAccess":[]}'
 		fi
 		;;
-	1)
-		app=$(jq -c '.value[0]' <<<"$apps")
-		log "found app registration '$APP_NAME' ($(jq -r .appId <<<"$app"))"
-		;;
+	1) ;;
 	*) die "$count app registrations are named '$APP_NAME'; rename or delete the extra ones, or choose another name" ;;
 	esac
-	local app_object_id app_id
-	app_object_id=$(jq -r '.id' <<<"$app")
-	app_id=$(jq -r '.appId' <<<"$app")
+	IFS=$US read -r app_object_id app_id < <(jq -r --arg us "$US" '[.id, .appId] | join($us)' <<<"$app")
+	if ((count == 1)); then
+		log "found app registration '$APP_NAME' ($app_id)"
+	fi
 
-	# 2. API permissions: every name resolved to its application (Role) id on this tenant's Graph service principal.
-	local graph_sp graph_sp_id role_ids='[]'
-	graph_sp=$(graph GET "/servicePrincipals(appId='$GRAPH_APP_ID')?\$select=id,appRoles")
-	graph_sp_id=$(jq -r '.id' <<<"$graph_sp")
-	if [[ $(jq 'length' <<<"$PERMISSIONS") -gt 0 ]]; then
-		local resolved missing
-		resolved=$(jq -c --argjson want "$PERMISSIONS" '
+	# 2. API permissions: every name resolved to its application (Role) id on this tenant's Graph service principal;
+	# Graph's entry of requiredResourceAccess replaced, other APIs' entries kept.
+	local plan graph_sp_id missing role_ids patch_body
+	# shellcheck disable=SC2016 # a jq program: $want, $app, $graph are jq variables
+	plan=$(graph GET "/servicePrincipals(appId='$GRAPH_APP_ID')?\$select=id,appRoles" |
+		jq -r --argjson want "$PERMISSIONS" --argjson app "$app" --arg graph "$GRAPH_APP_ID" --arg us "$US" '
 			[.appRoles[] | select(.isEnabled != false and ((.allowedMemberTypes // []) | index("Application")))] as $roles
-			| [$want[] as $name | ([$roles[] | select(.value == $name)] | first) // {missing: $name}]' <<<"$graph_sp")
-		missing=$(jq -r '[.[] | select(has("missing")) | .missing] | join(", ")' <<<"$resolved")
-		[[ -z $missing ]] || die "Microsoft Graph has no application permission named: $missing"
-		role_ids=$(jq -c '[.[].id]' <<<"$resolved")
-		local current wanted
-		current=$(jq -c '.requiredResourceAccess // []' <<<"$app")
-		wanted=$(jq -c --arg graph "$GRAPH_APP_ID" --argjson ids "$role_ids" '
-			[.[] | select(.resourceAppId != $graph)]
-			+ [{resourceAppId: $graph, resourceAccess: [$ids[] | {id: ., type: "Role"}]}]' <<<"$current")
-		# shellcheck disable=SC2016 # a jq program: $graph is jq's variable
-		local graph_only='[.[] | select(.resourceAppId == $graph)]' have_graph want_graph
-		have_graph=$(jq -c --arg graph "$GRAPH_APP_ID" "$graph_only" <<<"$current")
-		want_graph=$(jq -c --arg graph "$GRAPH_APP_ID" "$graph_only" <<<"$wanted")
-		if [[ $have_graph == "$want_graph" ]]; then
-			log "API permissions already set ($(jq 'length' <<<"$role_ids") Microsoft Graph application permissions)"
+			| [$want[] as $name | ([$roles[] | select(.value == $name)] | first) // {missing: $name}] as $resolved
+			| [$resolved[] | select(has("missing")) | .missing] as $missing
+			| [$resolved[] | select(has("missing") | not) | .id] as $ids
+			| ($app.requiredResourceAccess // []) as $current
+			| ([$current[] | select(.resourceAppId != $graph)]
+				+ [{resourceAppId: $graph, resourceAccess: [$ids[] | {id: ., type: "Role"}]}]) as $wanted
+			| ([$current[] | select(.resourceAppId == $graph)] == [$wanted[] | select(.resourceAppId == $graph)]) as $same
+			| [.id, ($missing | join(", ")), ($ids | tojson),
+				(if $same or ($want | length) == 0 then "" else ({requiredResourceAccess: $wanted} | tojson) end)]
+			| join($us)')
+	IFS=$US read -r graph_sp_id missing role_ids patch_body <<<"$plan"
+	[[ -z $missing ]] || die "Microsoft Graph has no application permission named: $missing"
+	if ((permission_count > 0)); then
+		if [[ -z $patch_body ]]; then
+			log "API permissions already set ($permission_count Microsoft Graph application permissions)"
 		else
-			log "setting $(jq 'length' <<<"$role_ids") Microsoft Graph application permissions"
-			retry_replication graph PATCH "/applications/$app_object_id" \
-				"$(jq -cn --argjson rra "$wanted" '{requiredResourceAccess: $rra}')" >/dev/null
+			log "setting $permission_count Microsoft Graph application permissions"
+			retry_replication graph PATCH "/applications/$app_object_id" "$patch_body" >/dev/null
 		fi
 	fi
 
@@ -176,8 +191,7 @@ main() {
 	fi
 	if [[ -z $sp_id ]]; then
 		log "creating the service principal"
-		sp_id=$(retry_replication graph POST /servicePrincipals "$(jq -cn --arg appId "$app_id" '{appId: $appId}')" |
-			jq -r '.id // empty')
+		sp_id=$(retry_replication graph POST /servicePrincipals "{\"appId\":\"$app_id\"}" | jq -r '.id // empty')
 		[[ -n $sp_id || $DRY_RUN == true ]] || die "Graph created no service principal"
 		sp_id=${sp_id:-"(new)"}
 	else
@@ -187,19 +201,16 @@ main() {
 	# 4. Admin consent: an app role assignment per permission is the grant. Application Administrator and Cloud
 	# Application Administrator cannot grant Microsoft Graph app roles, so this stays a manual step by default.
 	local consent=false
-	if [[ $GRANT_ADMIN_CONSENT == true && $(jq 'length' <<<"$role_ids") -gt 0 ]]; then
-		local granted='[]' role_id
+	if [[ $GRANT_ADMIN_CONSENT == true ]] && ((permission_count > 0)); then
+		local granted='[]' to_grant role_id
 		if [[ $sp_id != "(new)" ]]; then
 			granted=$(graph GET "/servicePrincipals/$sp_id/appRoleAssignments?\$select=appRoleId,resourceId" |
 				jq -c --arg res "$graph_sp_id" '[.value[] | select(.resourceId == $res) | .appRoleId]')
 		fi
-		for role_id in $(jq -r '.[]' <<<"$role_ids"); do
-			if jq -e --arg id "$role_id" 'index($id)' <<<"$granted" >/dev/null; then
-				continue
-			fi
+		to_grant=$(jq -r --argjson granted "$granted" '.[] | select(. as $id | $granted | index($id) | not)' <<<"$role_ids")
+		for role_id in $to_grant; do
 			retry_replication graph POST "/servicePrincipals/$graph_sp_id/appRoleAssignedTo" \
-				"$(jq -cn --arg p "$sp_id" --arg r "$graph_sp_id" --arg a "$role_id" \
-					'{principalId: $p, resourceId: $r, appRoleId: $a}')" >/dev/null ||
+				"{\"principalId\":\"$sp_id\",\"resourceId\":\"$graph_sp_id\",\"appRoleId\":\"$role_id\"}" >/dev/null ||
 				die "granting $role_id was refused: granting Microsoft Graph application permissions needs Privileged Role Administrator or Global Administrator; grant admin consent in the portal instead and deploy with grantAdminConsent=No"
 		done
 		consent=true
