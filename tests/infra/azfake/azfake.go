@@ -45,6 +45,8 @@ type State struct {
 	GraphSPID         string          `json:"graphSpId"`
 	Assignments       []Assignment    `json:"assignments"`
 	Passwords         []Password      `json:"passwords"`
+	// IssuedSecrets holds every secret value addPassword ever returned, removed ones included, for leak checks.
+	IssuedSecrets []string `json:"issuedSecrets"`
 	Secrets           []SecretVersion `json:"secrets"`
 
 	// SPReplicationFailures: POST /servicePrincipals answers NoBackingApplicationObject this many times.
@@ -587,6 +589,7 @@ func (st *State) password(appObjectID, action string, body map[string]any) (any,
 		p.EndDateTime = time.Now().UTC().AddDate(2, 0, 0).Format(time.RFC3339)
 	}
 	st.Passwords = append(st.Passwords, p)
+	st.IssuedSecrets = append(st.IssuedSecrets, p.SecretText)
 	return map[string]any{
 		"customKeyIdentifier": nil, "displayName": p.DisplayName, "endDateTime": p.EndDateTime,
 		"hint": p.SecretText[:3], "keyId": p.KeyID, "secretText": p.SecretText,
