@@ -139,11 +139,13 @@ main() {
 	case $count in
 	0)
 		log "creating app registration '$APP_NAME'"
-		app=$(graph POST /applications "$(jq -cn --arg name "$APP_NAME" '{
+		local body
+		body=$(jq -cn --arg name "$APP_NAME" '{
 			displayName: $name,
 			signInAudience: "AzureADMyOrg",
 			notes: "Entra ID Data Integration: reads sign-in and audit logs and directory data through Microsoft Graph (application permissions, client credentials)."
-		}')")
+		}')
+		app=$(graph POST /applications "$body")
 		if [[ -z $app ]]; then # dry run
 			app='{"id":"(new)","appId":"(new)","requiredResourceAccess":[]}'
 		fi

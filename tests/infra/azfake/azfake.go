@@ -39,15 +39,15 @@ type State struct {
 	UserName     string `json:"userName"`
 	UserObjectID string `json:"userObjectId"`
 
-	Applications      []Object        `json:"applications"`
-	ServicePrincipals []Object        `json:"servicePrincipals"`
-	GraphAppRoles     []AppRole       `json:"graphAppRoles"`
-	GraphSPID         string          `json:"graphSpId"`
-	Assignments       []Assignment    `json:"assignments"`
-	Passwords         []Password      `json:"passwords"`
+	Applications      []Object     `json:"applications"`
+	ServicePrincipals []Object     `json:"servicePrincipals"`
+	GraphAppRoles     []AppRole    `json:"graphAppRoles"`
+	GraphSPID         string       `json:"graphSpId"`
+	Assignments       []Assignment `json:"assignments"`
+	Passwords         []Password   `json:"passwords"`
 	// IssuedSecrets holds every secret value addPassword ever returned, removed ones included, for leak checks.
-	IssuedSecrets []string `json:"issuedSecrets"`
-	Secrets           []SecretVersion `json:"secrets"`
+	IssuedSecrets []string        `json:"issuedSecrets"`
+	Secrets       []SecretVersion `json:"secrets"`
 
 	// SPReplicationFailures: POST /servicePrincipals answers NoBackingApplicationObject this many times.
 	SPReplicationFailures int `json:"spReplicationFailures"`
