@@ -265,3 +265,5 @@ func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
