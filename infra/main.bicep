@@ -34,12 +34,12 @@ param tags object = {}
 
 // ---- Function app ---------------------------------------------------------------------------------------------
 
-@description('Upper bound of Flex Consumption instances. Collection is bounded by Graph throttling, not by instances; 40 is the lowest value the plan accepts.')
+@description('Upper bound of Flex Consumption instances (40-1000, the range of the official Flex quickstart). Collection is bounded by Graph throttling, not by instances.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Memory of each instance in MB. The handler streams pages and stays far below 512 MB per invocation; 2048 buys more CPU per instance.')
+@description('Memory of each instance in MB. The handler streams Graph pages (target peak 64 MB); larger instances also get more CPU.')
 @allowed([
   512
   2048

@@ -111,8 +111,14 @@ func (r result) String() string {
 // run runs a repository script (path relative to the root) with the fake az first on PATH and a clean HOME.
 func (e *azEnv) run(script string, env map[string]string, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(repoRoot(e.t), filepath.FromSlash(script)), args...)
-	cmd.Dir = repoRoot(e.t)
+	return e.runIn(repoRoot(e.t), script, env, args...)
+}
+
+// runIn runs a script of another tree (a broken copy of the repository).
+func (e *azEnv) runIn(root, script string, env map[string]string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(filepath.Join(root, filepath.FromSlash(script)), args...)
+	cmd.Dir = root
 	cmd.Env = []string{
 		"PATH=" + fakeAzDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + e.dir,

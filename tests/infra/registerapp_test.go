@@ -223,3 +223,25 @@ func TestRegisterAppUsage(t *testing.T) {
 		t.Errorf("usage errors called az %d times", len(calls))
 	}
 }
+
+// TestLeakCheckCatchesLeaks proves the secret scan of these tests can fail: copies of register-app.sh that print
+// the Graph response, or put the value on a command line, are caught.
+func TestLeakCheckCatchesLeaks(t *testing.T) {
+	for name, c := range map[string]struct{ old, new, where string }{
+		"printed": {`		unset response`, `		printf '%s\n' "$response" >&2
+		unset response`, "stderr"},
+		"on a command line": {`--file "$secret_file"`, `--file "$secret_file" --description "$(cat "$secret_file")"`, "az command lines"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := copyRepo(t)
+			replaceIn(t, root, registerScript, c.old, c.new)
+			az := startAz(t, newTenant())
+			res := az.runIn(root, registerScript, nil, "--key-vault", "kv-edi-test")
+			logBytes, _ := os.ReadFile(az.logPath)
+			leaks := secretLeaks(az.state(), map[string]string{"stdout": res.stdout, "stderr": res.stderr, "az command lines": string(logBytes)})
+			if !slices.Contains(leaks, "a client secret value appears in "+c.where) {
+				t.Errorf("leak in %s not detected (found %v):\n%s", c.where, leaks, res)
+			}
+		})
+	}
+}

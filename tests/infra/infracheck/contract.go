@@ -75,6 +75,7 @@ func (c *Checker) CheckAppRegistrationContract() []error {
 	}
 
 	errs = append(errs, c.compareResources(dir, f, arm, armVars)...)
+	errs = append(errs, checkDeploymentScripts(f)...)
 
 	armOutputs, _ := arm["outputs"].(map[string]any)
 	for _, o := range f.Outputs {
@@ -416,4 +417,58 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// isoDuration matches the PTnH / PnD / PTnM forms the templates use.
+var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$`)
+
+func durationHours(s string) (float64, bool) {
+	m := isoDuration.FindStringSubmatch(s)
+	if m == nil || s == "P" || s == "PT" {
+		return 0, false
+	}
+	var d, h, min float64
+	fmt.Sscan(m[1]+" ", &d)
+	fmt.Sscan(m[2]+" ", &h)
+	fmt.Sscan(m[3]+" ", &min)
+	return d*24 + h + min/60, true
+}
+
+// checkDeploymentScripts checks the deploymentScripts properties the service validates: an AzureCLI script run as a
+// user-assigned identity, retentionInterval within PT1H-PT26H, a timeout of at most a day, a known cleanup
+// preference.
+func checkDeploymentScripts(f *BicepFile) []error {
+	var errs []error
+	for _, r := range f.Resources {
+		if !strings.HasPrefix(r.Type, "Microsoft.Resources/deploymentScripts@") {
+			continue
+		}
+		fail := func(format string, a ...any) {
+			errs = append(errs, fmt.Errorf("%s:%d: deployment script %s: "+format, append([]any{f.File, r.Line, r.Name}, a...)...))
+		}
+		if r.Body["kind"] != "AzureCLI" {
+			fail("kind %v, want AzureCLI", r.Body["kind"])
+		}
+		identity, _ := r.Body["identity"].(map[string]any)
+		if identity["type"] != "UserAssigned" {
+			fail("identity type %v: deployment scripts run only as a user-assigned identity", identity["type"])
+		}
+		props, _ := r.Body["properties"].(map[string]any)
+		retention, _ := props["retentionInterval"].(string)
+		if h, ok := durationHours(retention); !ok || h < 1 || h > 26 {
+			fail("retentionInterval %q outside PT1H-PT26H", retention)
+		}
+		if timeout, ok := props["timeout"].(string); ok {
+			if h, ok := durationHours(timeout); !ok || h > 24 {
+				fail("timeout %q longer than P1D", timeout)
+			}
+		}
+		if cp, ok := props["cleanupPreference"].(string); ok && !slices.Contains([]string{"Always", "OnSuccess", "OnExpiration"}, cp) {
+			fail("cleanupPreference %q", cp)
+		}
+		if props["azCliVersion"] == nil {
+			fail("no azCliVersion")
+		}
+	}
+	return errs
 }

@@ -160,3 +160,37 @@ func (c *Checker) CheckDeployButtons(markdown ...string) []error {
 	}
 	return errs
 }
+
+// CheckDocs checks that the deployment guide names every parameter and output of infra/main.bicep and every app
+// setting the template sets, so the guide is updated with the template.
+func (c *Checker) CheckDocs(guide string) []error {
+	b, err := os.ReadFile(filepath.Join(c.Root, filepath.FromSlash(guide)))
+	if err != nil {
+		return []error{err}
+	}
+	text := string(b)
+	parsed, err := c.ParseBicep(MainBicepPath)
+	if err != nil {
+		return []error{err}
+	}
+	settings, err := c.TemplateAppSettings()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	mention := func(kind, name string) {
+		if !strings.Contains(text, "`"+name+"`") {
+			errs = append(errs, fmt.Errorf("%s does not document the %s `%s`", guide, kind, name))
+		}
+	}
+	for _, p := range parsed[0].Params {
+		mention("parameter", p.Name)
+	}
+	for _, o := range parsed[0].Outputs {
+		mention("output", o.Name)
+	}
+	for _, s := range settings {
+		mention("app setting", s)
+	}
+	return errs
+}
