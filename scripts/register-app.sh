@@ -102,7 +102,7 @@ write=false with_intune=false
 if [[ $permissions == read-write ]]; then write=true; fi
 if [[ $intune == yes ]]; then with_intune=true; fi
 selected=$(jq -c --argjson w "$write" --argjson i "$with_intune" \
-	'.readOnly + (if $w then .write else [] end) + (if $i then .intune else [] end) + (if $w and $i then .intuneWrite else [] end)' \
+	'.readOnly + (if $w then .write else [] end) + (if $i then .intune else [] end)' \
 	"$PERMISSIONS_FILE")
 
 registration=$(APP_NAME=$name PERMISSIONS=$selected TENANT_ID=$tenant_id GRANT_ADMIN_CONSENT=$grant_consent \

@@ -57,8 +57,7 @@ var intuneSelected = tenantHasIntuneLicense == 'Yes'
 var selectedPermissions = concat(
   permissionSets.readOnly,
   writeSelected ? permissionSets.write : [],
-  intuneSelected ? permissionSets.intune : [],
-  writeSelected && intuneSelected ? permissionSets.intuneWrite : []
+  intuneSelected ? permissionSets.intune : []
 )
 
 resource scriptIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {

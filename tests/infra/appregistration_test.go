@@ -17,7 +17,7 @@ const createScript = infracheck.CreateAppScriptPath
 // names and values main.bicep / mainTemplate.json pass (the contract test checks those expressions).
 func scriptEnv(t *testing.T, name string, write, intune, consent bool) map[string]string {
 	t.Helper()
-	perms, err := json.Marshal(infracheck.BuildPermissionSets().Select(write, intune))
+	perms, err := json.Marshal(permissionSets(t).Select(write, intune))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,11 +31,20 @@ func scriptEnv(t *testing.T, name string, write, intune, consent bool) map[strin
 	}
 }
 
+func permissionSets(t *testing.T) infracheck.PermissionSets {
+	t.Helper()
+	sets, err := infracheck.BuildPermissionSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sets
+}
+
 // expectedAccess is the requiredResourceAccess entry for Graph: the catalog's role ids, in template order.
 func expectedAccess(t *testing.T, write, intune bool) []map[string]string {
 	t.Helper()
 	var out []map[string]string
-	for _, name := range infracheck.BuildPermissionSets().Select(write, intune) {
+	for _, name := range permissionSets(t).Select(write, intune) {
 		p, ok := catalog.PermissionByName(name)
 		if !ok {
 			t.Fatalf("%s is not in the catalog", name)

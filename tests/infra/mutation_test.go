@@ -220,6 +220,13 @@ func TestChecksCatchBreakage(t *testing.T) {
 			},
 		},
 		{
+			name: "a blank value in the ARM template",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.MainTemplatePath, `"cleanupPreference": "OnSuccess"`, `"cleanupPreference": ""`)
+			},
+			fail: map[string]string{"app registration bicep vs arm": "cleanupPreference is blank"},
+		},
+		{
 			name: "retention interval out of the service's range",
 			mutate: func(t *testing.T, root string) {
 				replaceIn(t, root, infracheck.AppRegBicepPath, "retentionInterval: 'PT1H'", "retentionInterval: 'P2D'")

@@ -76,6 +76,9 @@ func (c *Checker) CheckAppRegistrationContract() []error {
 
 	errs = append(errs, c.compareResources(dir, f, arm, armVars)...)
 	errs = append(errs, checkDeploymentScripts(f)...)
+	for _, p := range blanks(arm, "", "") {
+		fail("%s: %s is blank; the Marketplace's template checks (arm-ttk \"Template Should Not Contain Blanks\") refuse empty strings, arrays and objects", MainTemplatePath, p)
+	}
 
 	armOutputs, _ := arm["outputs"].(map[string]any)
 	for _, o := range f.Outputs {
@@ -471,4 +474,34 @@ func checkDeploymentScripts(f *BicepFile) []error {
 		}
 	}
 	return errs
+}
+
+// blanks lists the JSON paths of empty strings, arrays and objects, except the {} values of
+// userAssignedIdentities, which ARM requires. parent is the key v is the value of.
+func blanks(v any, at, parent string) []string {
+	var out []string
+	switch t := v.(type) {
+	case string:
+		if t == "" {
+			out = append(out, at)
+		}
+	case []any:
+		if len(t) == 0 {
+			out = append(out, at)
+		}
+		for i, e := range t {
+			out = append(out, blanks(e, fmt.Sprintf("%s[%d]", at, i), parent)...)
+		}
+	case map[string]any:
+		if len(t) == 0 {
+			out = append(out, at)
+		}
+		for _, k := range sortedKeys(t) {
+			if m, ok := t[k].(map[string]any); ok && len(m) == 0 && parent == "userAssignedIdentities" {
+				continue
+			}
+			out = append(out, blanks(t[k], at+"."+k, k)...)
+		}
+	}
+	return out
 }

@@ -35,18 +35,17 @@ type PermissionSets struct {
 	Write []string `json:"write"`
 	// Intune is added when the tenant has Intune.
 	Intune []string `json:"intune"`
-	// IntuneWrite is added when both are answered Yes.
-	IntuneWrite []string `json:"intuneWrite"`
 }
 
-// BuildPermissionSets derives the buckets from catalog.Permissions, in catalog order.
-func BuildPermissionSets() PermissionSets {
+// BuildPermissionSets derives the buckets from catalog.Permissions, in catalog order. A permission that is both
+// a write and an Intune permission has no bucket yet (the templates would need a fourth one); it is an error.
+func BuildPermissionSets() (PermissionSets, error) {
 	p := PermissionSets{Comment: GeneratedComment, ResourceAppID: catalog.GraphAppID,
-		ReadOnly: []string{}, Write: []string{}, Intune: []string{}, IntuneWrite: []string{}}
+		ReadOnly: []string{}, Write: []string{}, Intune: []string{}}
 	for _, perm := range catalog.Permissions {
 		switch {
 		case perm.Write && perm.Intune:
-			p.IntuneWrite = append(p.IntuneWrite, perm.Name)
+			return PermissionSets{}, fmt.Errorf("catalog permission %s is both Write and Intune: the templates have no bucket for it", perm.Name)
 		case perm.Write:
 			p.Write = append(p.Write, perm.Name)
 		case perm.Intune:
@@ -55,7 +54,7 @@ func BuildPermissionSets() PermissionSets {
 			p.ReadOnly = append(p.ReadOnly, perm.Name)
 		}
 	}
-	return p
+	return p, nil
 }
 
 // Select returns the permission names the templates pass to the deployment script for the two answers, in the
@@ -68,9 +67,6 @@ func (p PermissionSets) Select(write, intune bool) []string {
 	if intune {
 		out = append(out, p.Intune...)
 	}
-	if write && intune {
-		out = append(out, p.IntuneWrite...)
-	}
 	return out
 }
 
@@ -78,7 +74,17 @@ func (p PermissionSets) Select(write, intune bool) []string {
 // permissionSets and scriptContent are copies of permissions.json and create-app-registration.sh (an ARM JSON
 // template cannot load files; the Bicep template loads the same two files with loadJsonContent/loadTextContent).
 func Generate(root string) (map[string][]byte, error) {
-	sets, err := NodeOf(BuildPermissionSets())
+	buckets, err := BuildPermissionSets()
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range map[string][]string{"readOnly": buckets.ReadOnly, "write": buckets.Write, "intune": buckets.Intune} {
+		// The Marketplace's template checks (arm-ttk) refuse empty arrays in a template.
+		if len(b) == 0 {
+			return nil, fmt.Errorf("the catalog gives the %s bucket no permission", name)
+		}
+	}
+	sets, err := NodeOf(buckets)
 	if err != nil {
 		return nil, err
 	}

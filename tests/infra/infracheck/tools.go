@@ -64,7 +64,7 @@ func (c *Checker) CheckShell() []error {
 			continue
 		}
 		text := string(b)
-		if !strings.HasPrefix(text, "#!/usr/bin/env bash\n") {
+		if !strings.HasPrefix(text, "#!/usr/bin/env bash\n") && !strings.HasPrefix(text, "#!/bin/bash\n") {
 			errs = append(errs, fmt.Errorf("%s: must start with #!/usr/bin/env bash", s))
 		}
 		if !regexp.MustCompile(`(?m)^set -euo pipefail$`).MatchString(text) {
