@@ -97,6 +97,7 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
 	if err := os.WriteFile(file, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	c = &infracheck.Checker{Root: root, Repo: repoRoot(t)} // a Checker caches its parses
 	parsed, err = c.ParseBicep("infra/graph.bicep")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Checker validates the deployment files of one tree: the repository itself, or a temporary copy that a test has
@@ -20,6 +21,9 @@ type Checker struct {
 	Root string
 	// Repo is the repository root that holds node_modules and tests/infra/js.
 	Repo string
+
+	mu    sync.Mutex
+	parse map[string][]BicepFile // parses by file list: the tree does not change during a check run
 }
 
 // NewChecker checks the repository that contains the working directory.
@@ -193,8 +197,27 @@ func (c *Checker) BicepFiles() ([]string, error) {
 	return files, err
 }
 
-// ParseBicep parses files (relative to Root) with tree-sitter-bicep.
+// ParseBicep parses files (relative to Root) with tree-sitter-bicep. Results are cached per Checker, which must
+// therefore not outlive a change to the files.
 func (c *Checker) ParseBicep(files ...string) ([]BicepFile, error) {
+	key := strings.Join(files, "\x00")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if parsed, ok := c.parse[key]; ok {
+		return parsed, nil
+	}
+	parsed, err := c.parseBicep(files)
+	if err != nil {
+		return nil, err
+	}
+	if c.parse == nil {
+		c.parse = map[string][]BicepFile{}
+	}
+	c.parse[key] = parsed
+	return parsed, nil
+}
+
+func (c *Checker) parseBicep(files []string) ([]BicepFile, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, errors.New("node is not installed: the Bicep syntax check needs Node.js (see docs/development.md)")
