@@ -226,3 +226,21 @@ func TestDeployCodeOnlyAndErrors(t *testing.T) {
 		t.Errorf("--help:\n%s", res)
 	}
 }
+
+// TestDeployWhatIf previews the template and changes nothing.
+func TestDeployWhatIf(t *testing.T) {
+	st := deployTenant()
+	st.ResourceGroups = []string{"rg-edi"}
+	az := startAz(t, st)
+	res := az.run(deployScript, nil, "-g", "rg-edi", "--what-if", "--param", "enableEventHub=true")
+	if res.code != 0 {
+		t.Fatalf("what-if failed:\n%s", res)
+	}
+	got := commands(az.calls())
+	if strings.Join(got, "|") != "account show|group show|ad signed-in-user show|deployment group what-if" {
+		t.Errorf("what-if ran %q", got)
+	}
+	if args := az.calls()[len(got)-1].Args; !slices.Contains(args, "enableEventHub=true") {
+		t.Errorf("what-if without the parameters: %q", args)
+	}
+}
