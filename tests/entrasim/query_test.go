@@ -23,10 +23,10 @@ func window(field string, from, to time.Time) string {
 
 // Paging a window returns exactly the truth for it: newest first, no duplicates, whatever the page size.
 func TestPagingMatchesTruth(t *testing.T) {
-	tn, clock := startTenant(t, Options{Seed: 21, Users: 150})
+	tn, clock := startTenant(t, Options{Seed: 21, Users: 60})
 	c := newClient(t, tn)
 	now := clock.Now()
-	from, to := now.Add(-20*time.Hour), now.Add(-2*time.Hour)
+	from, to := now.Add(-10*time.Hour), now.Add(-2*time.Hour)
 	tests := []struct {
 		name, path, filter, top, timeField string
 		streams                            []string
@@ -204,9 +204,15 @@ func TestFieldFilters(t *testing.T) {
 	tn, clock := startTenant(t, Options{Seed: 24, Users: 40})
 	c := newClient(t, tn)
 	now := clock.Now()
-	from, to := now.Add(-30*time.Hour), now.Add(-1*time.Hour)
-	users := tn.Users()
-	someUser := users[5]
+	from, to := now.Add(-14*time.Hour), now.Add(-1*time.Hour)
+	// A user who signed in interactively in the window.
+	first := c.records(pathV1SignIns, window("createdDateTime", from, to))[0]
+	var someUser User
+	for _, u := range tn.Users() {
+		if u.ID == first["userId"] {
+			someUser = u
+		}
+	}
 	tests := []struct {
 		name, path, stream, filter string
 		want                       func(rec map[string]any) bool
