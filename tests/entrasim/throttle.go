@@ -150,11 +150,11 @@ func (l *limiter) admitBucket(d familyDef, key string, now time.Time, cost float
 		b.tokens = math.Min(l.capacity, b.tokens+el*rate)
 		b.last = now
 	}
-	if b.tokens >= cost {
+	if b.tokens+1e-9 >= cost { // tolerate float rounding after waiting exactly the announced time
 		b.tokens -= cost
 		return admission{ok: true, cost: cost, used: 1 - b.tokens/l.capacity}
 	}
-	wait := time.Duration((cost - b.tokens) / rate * float64(time.Second))
+	wait := time.Duration(math.Ceil((cost - b.tokens) / rate * float64(time.Second)))
 	if l.countRejected {
 		b.tokens -= cost
 	}
