@@ -19,7 +19,9 @@ const (
 	// FaultStatus answers with Status (500, 503 or 504; default 500) and Graph's error body; RetryAfter adds
 	// the header.
 	FaultStatus FaultKind = "status"
-	// FaultReset closes the connection without a response (hijack and close).
+	// FaultReset closes the connection without a response (hijack and close). Go's transport retries an
+	// idempotent request once, on a new connection, when a reused connection closes before any response:
+	// a single reset on a keep-alive connection can go unnoticed, as it would with Graph.
 	FaultReset FaultKind = "reset"
 	// FaultTruncate sends a valid start of the page and cuts it in the middle of the value array. The
 	// response ends cleanly (a syntactically incomplete body with status 200) unless Abort is set, in which
@@ -36,7 +38,8 @@ const (
 // FaultRule injects faults into matching Graph requests. A request matches when its path starts with Path
 // (case-insensitive; empty matches every Graph request) and, when Stream is set, it reads that stream. A
 // matching request fires the rule with Probability (seeded), or when it is the Nth match, or every Every-th
-// match; with none of the three set, every match fires. Count limits the number of firings (0: no limit).
+// match (requests answered by a storm count as matches); with none of the three set, every match fires.
+// Count limits the number of firings (0: no limit).
 type FaultRule struct {
 	Kind        FaultKind     `json:"kind"`
 	Path        string        `json:"path,omitempty"`
@@ -197,6 +200,7 @@ func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRu
 		if r.Kind == FaultInvalidSkipToken && !hasSkipToken {
 			continue
 		}
+		s.matched++
 		if s.stormLeft > 0 {
 			s.stormLeft--
 			return r, true
@@ -204,7 +208,6 @@ func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRu
 		if r.Count > 0 && s.fired >= r.Count {
 			continue
 		}
-		s.matched++
 		fire := false
 		switch {
 		case r.Probability > 0:
