@@ -3,6 +3,7 @@ package entrasim
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -94,6 +95,8 @@ type stream struct {
 	ingest    Dist
 	late      Dist
 	histFrom  int64
+	// slots counts slot generations, so tests can check that reads seek instead of scanning history.
+	slots atomic.Int64
 }
 
 func newStream(c *config, d *streamDef) *stream {
@@ -181,6 +184,7 @@ func (s *stream) slotOf(ts int64) int64 { return floorDiv(ts, s.slotNs) }
 
 // slotEvents appends the events of slot k to buf (in generation order).
 func (s *stream) slotEvents(k int64, buf []event) []event {
+	s.slots.Add(1)
 	if s.lambda == 0 {
 		return buf
 	}

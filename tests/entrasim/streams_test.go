@@ -211,3 +211,24 @@ func TestTiesAndOrder(t *testing.T) {
 		t.Fatalf("%d events: %d shared timestamps, %d whole seconds", len(evs), ties, whole)
 	}
 }
+
+// Reading a page derives only the slots it covers: a page deep in a month of history, and its nextLink,
+// touch a few dozen slots, not the month.
+func TestPagesSeekBySlot(t *testing.T) {
+	tn, clock := startTenant(t, Options{Seed: 17, Users: 1000})
+	c := newClient(t, tn)
+	st := tn.streams[StreamNonInteractive]
+	perPage := 1000 / st.lambda // slots holding a page
+	f := window("createdDateTime", clock.Now().Add(-29*24*time.Hour), clock.Now().Add(-28*24*time.Hour)) +
+		" and signInEventTypes/any(t: t eq 'nonInteractiveUser')"
+	before := st.slots.Load()
+	p := c.get(c.list(pathBetaSignIns, map[string]string{"$filter": f})).page(t)
+	first := st.slots.Load() - before
+	before = st.slots.Load()
+	c.get(p.NextLink).page(t)
+	second := st.slots.Load() - before
+	month := float64(30*24*time.Hour) / float64(st.slotNs)
+	if len(p.Value) != 1000 || float64(first) > 2*perPage+5 || float64(second) > 2*perPage+5 {
+		t.Fatalf("pages derived %d and %d slots; a page spans about %.0f (a month is %.0f)", first, second, perPage, month)
+	}
+}
