@@ -11,11 +11,17 @@ TESTFLAGS ?= -race -count=1 -timeout 30m
 
 all: build
 
-# Node tools (Azurite) go into ./node_modules from the lockfile.
-tools: node_modules/.installed
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+# Node tools (Azurite) go into ./node_modules from the lockfile. The check compares the lockfile's content with
+# the one installed (not timestamps, which a fresh checkout resets), and never runs `npm ci` through a symlinked
+# node_modules: npm would empty the folder it points to.
+tools:
+	@if [ -L node_modules ]; then \
+		test -x node_modules/.bin/azurite || { echo "node_modules is a link without Azurite" >&2; exit 1; }; \
+	elif [ -x node_modules/.bin/azurite ] && cmp -s package-lock.json node_modules/.installed-lock; then \
+		:; \
+	else \
+		npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock; \
+	fi
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/handler ./handlers

@@ -54,6 +54,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(s.base, cancel)
 	defer stop()
 	ctx = logging.Invocation(ctx, s.logger, invocationID, name)
+	ctx = context.WithValue(ctx, invocationKey{}, invocationID)
 	log := logging.From(ctx)
 
 	fn, ok := s.lookup(name)
@@ -87,6 +88,14 @@ func (s *server) lookup(name string) (function, bool) {
 		}
 	}
 	return nil, false
+}
+
+type invocationKey struct{}
+
+// invocationID is the host's id of the invocation being handled.
+func invocationID(ctx context.Context) string {
+	id, _ := ctx.Value(invocationKey{}).(string)
+	return id
 }
 
 // errPanic marks an invocation that panicked; the panic never reaches the host.

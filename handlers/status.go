@@ -18,11 +18,17 @@ func (a *app) status(ctx context.Context, req *envelope.Request) (*envelope.Repl
 		return nil, err
 	}
 	reply := envelope.NewReply()
-	clients, err := a.storage()
+	clients, err := a.storageClients()
 	if err != nil {
 		return nil, err
 	}
-	report := status.Build(ctx, a.cfg, clients, invocationTime(req))
+	src := status.Sources{Collect: *a.collectOptions()}
+	sctx, cancel := context.WithTimeout(ctx, status.ProbeTimeout)
+	defer cancel()
+	if st, err := a.stores(sctx); err == nil {
+		src.Integrations, src.Cursors = st.integrations, st.cursors
+	}
+	report := status.Build(ctx, a.cfg, clients, src, dataClock(req)())
 	if prefersHTML(httpReq.Header("Accept")) {
 		var page bytes.Buffer
 		if err := report.HTML(&page); err != nil {

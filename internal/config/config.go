@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-di/edi/internal/catalog"
 )
 
 // Config is the handler's configuration.
@@ -32,6 +35,45 @@ type Config struct {
 	Storage Storage
 	// RawContainer is the blob container for the archive.
 	RawContainer string
+
+	// KeyVaultURL is the vault holding the integrations' client secrets.
+	KeyVaultURL string
+	// AppClientID is the client id of the app's user-assigned managed identity (AZURE_CLIENT_ID).
+	AppClientID string
+	// AppAuthorityHost is AZURE_AUTHORITY_HOST: the authority of the app's own identity, when not Entra's.
+	AppAuthorityHost string
+	// Entra is the integration declared in app settings, if ENTRA_TENANT_ID is set.
+	Entra Entra
+	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
+	GraphEndpoint, AuthorityHost string
+	Collect                      Collect
+}
+
+// Entra is the one-tenant integration declared in app settings.
+type Entra struct {
+	ID, TenantID, ClientID, SecretName, SecretID string
+	Permissions                                  catalog.Access
+	// Licences are the licence answers (yes/no), by licence; a licence not listed is "auto".
+	Licences map[catalog.Licence]string
+}
+
+// Declared reports whether app settings declare an integration.
+func (e Entra) Declared() bool { return e.TenantID != "" }
+
+// Collect tunes log collection.
+type Collect struct {
+	// Schedule is the CollectLogs timer (NCRONTAB, six fields).
+	Schedule string
+	// Lag is how long after its end a time bucket is first read (late events settle meanwhile).
+	Lag time.Duration
+	// BackfillDays bounds the first run's backfill (the tenant's retention bounds it too).
+	BackfillDays int
+	// Resweeps are the delays after a bucket closes at which it is read again for late events.
+	Resweeps []time.Duration
+	// Concurrency is how many time windows one worker reads at once (all share the family budget).
+	Concurrency int
+	// Budgets override Graph's documented throttling budgets per family.
+	Budgets map[catalog.Family]catalog.Budget
 }
 
 // Storage says how to reach the storage account: a connection string (local, Azurite) or identity-based service
@@ -133,6 +175,159 @@ var Settings = []Setting{
 		c.RawContainer = v
 		return nil
 	}},
+	{"KEY_VAULT_URL", "", "Key Vault holding the integrations' client secrets (`https://<vault>.vault.azure.net/`).", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("not an absolute https URL: %q", v)
+		}
+		c.KeyVaultURL = v
+		return nil
+	}},
+	{"AZURE_CLIENT_ID", "", "Client id of the app's user-assigned managed identity, used for Key Vault (read by azidentity too).", func(c *Config, v string) error {
+		c.AppClientID = v
+		return nil
+	}},
+	{"AZURE_AUTHORITY_HOST", "", "Authority of the app's own identity (read by azidentity); only for local runs against a stand-in.", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("not an absolute https URL: %q", v)
+		}
+		c.AppAuthorityHost = v
+		return nil
+	}},
+	{"ENTRA_INTEGRATION_ID", "default", "Id (slug) of the integration declared in app settings.", func(c *Config, v string) error {
+		if !validSlug(v) {
+			return fmt.Errorf("not a slug (lowercase letters, digits, hyphens, 1-40 characters): %q", v)
+		}
+		c.Entra.ID = v
+		return nil
+	}},
+	{"ENTRA_TENANT_ID", "", "Directory (tenant) ID of the integration declared in app settings; empty: integrations come from Table `integrations` only.", func(c *Config, v string) error {
+		c.Entra.TenantID = v
+		return nil
+	}},
+	{"ENTRA_CLIENT_ID", "", "Application (client) ID of that integration's app registration.", func(c *Config, v string) error {
+		if v != "" && !validGUID(v) {
+			return fmt.Errorf("not a GUID: %q", v)
+		}
+		c.Entra.ClientID = v
+		return nil
+	}},
+	{"ENTRA_CLIENT_SECRET_NAME", "", "Key Vault secret holding its client secret; default `integration-<ENTRA_INTEGRATION_ID>`.", func(c *Config, v string) error {
+		c.Entra.SecretName = v
+		return nil
+	}},
+	{"ENTRA_SECRET_ID", "", "Secret ID (keyId) of that client secret, for the expiry check.", func(c *Config, v string) error {
+		c.Entra.SecretID = v
+		return nil
+	}},
+	{"ENTRA_PERMISSIONS", "read-only", "`read-only` or `read-write` (remediation).", func(c *Config, v string) error {
+		switch catalog.Access(v) {
+		case catalog.ReadOnly, catalog.ReadWrite:
+			c.Entra.Permissions = catalog.Access(v)
+			return nil
+		}
+		return fmt.Errorf("want read-only or read-write, got %q", v)
+	}},
+	{"ENTRA_LICENSES", "auto", "Licence answers, e.g. `entraP1P2=yes,intune=no`; `auto` (or any licence not named) is detected.", func(c *Config, v string) error {
+		c.Entra.Licences = map[catalog.Licence]string{}
+		if v == "auto" || v == "" {
+			return nil
+		}
+		for _, kv := range strings.Split(v, ",") {
+			k, ans, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || !slices.Contains(catalog.Licences, catalog.Licence(k)) || (ans != "yes" && ans != "no" && ans != "auto") {
+				return fmt.Errorf("%q: want <licence>=yes|no|auto with licence one of %v", kv, catalog.Licences)
+			}
+			if ans != "auto" {
+				c.Entra.Licences[catalog.Licence(k)] = ans
+			}
+		}
+		return nil
+	}},
+	{"GRAPH_ENDPOINT", "https://graph.microsoft.com", "Microsoft Graph root (national clouds differ).", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("not an absolute https URL: %q", v)
+		}
+		c.GraphEndpoint = strings.TrimSuffix(v, "/")
+		return nil
+	}},
+	{"ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com/", "Entra authority for the integrations' tokens.", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("not an absolute https URL: %q", v)
+		}
+		c.AuthorityHost = v
+		return nil
+	}},
+	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", func(c *Config, v string) error {
+		if f := strings.Fields(v); len(f) != 6 {
+			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
+		}
+		c.Collect.Schedule = v
+		return nil
+	}},
+	{"COLLECT_LAG", "10m", "How long after a time bucket ends it is first read.", durationSetting(func(c *Config) *time.Duration { return &c.Collect.Lag })},
+	{"COLLECT_BACKFILL_DAYS", "30", "Days the first run backfills (at most the tenant's retention).", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 30 {
+			return fmt.Errorf("want 0 to 30 days, got %q", v)
+		}
+		c.Collect.BackfillDays = n
+		return nil
+	}},
+	{"COLLECT_RESWEEPS", "1h,6h,24h,48h", "Delays after a bucket closes at which it is read again for late events.", func(c *Config, v string) error {
+		c.Collect.Resweeps = []time.Duration{}
+		if v == "none" {
+			return nil
+		}
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("not a positive duration: %q", part)
+			}
+			if n := len(c.Collect.Resweeps); n > 0 && d <= c.Collect.Resweeps[n-1] {
+				return fmt.Errorf("delays must increase: %q", v)
+			}
+			c.Collect.Resweeps = append(c.Collect.Resweeps, d)
+		}
+		return nil
+	}},
+	{"COLLECT_CONCURRENCY", "4", "Time windows one worker reads at once (they share the family's budget).", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 32 {
+			return fmt.Errorf("want 1 to 32, got %q", v)
+		}
+		c.Collect.Concurrency = n
+		return nil
+	}},
+	{"GRAPH_BUDGETS", "", "Overrides Graph's throttling budgets, e.g. `reports=5/10s,protection=1/1s`.", func(c *Config, v string) error {
+		c.Collect.Budgets = map[catalog.Family]catalog.Budget{}
+		if v == "" {
+			return nil
+		}
+		for _, kv := range strings.Split(v, ",") {
+			fam, spec, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if _, known := catalog.Budgets[catalog.Family(fam)]; !ok || !known {
+				return fmt.Errorf("%q: want <family>=<requests>/<window> with family one of reports, protection, directory, intune, agents", kv)
+			}
+			n, w, ok := strings.Cut(spec, "/")
+			reqs, err1 := strconv.Atoi(n)
+			win, err2 := time.ParseDuration(w)
+			if !ok || err1 != nil || err2 != nil || reqs < 1 || win <= 0 {
+				return fmt.Errorf("%q: budget must look like 5/10s", kv)
+			}
+			c.Collect.Budgets[catalog.Family(fam)] = catalog.Budget{Requests: reqs, Window: win}
+		}
+		return nil
+	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
 		if v == "" {
 			return nil
@@ -192,7 +387,70 @@ func (c *Config) Validate() error {
 	if c.FunctionTimeout <= 0 {
 		return errors.New("setting FUNCTION_TIMEOUT: must be positive")
 	}
+	if c.Entra.Declared() {
+		if c.Entra.ClientID == "" {
+			return errors.New("setting ENTRA_CLIENT_ID: required when ENTRA_TENANT_ID is set")
+		}
+		if !validGUID(c.Entra.TenantID) && !validDomain(c.Entra.TenantID) {
+			return fmt.Errorf("setting ENTRA_TENANT_ID: not a GUID or domain name: %q", c.Entra.TenantID)
+		}
+		if c.KeyVaultURL == "" {
+			return errors.New("setting KEY_VAULT_URL: required when ENTRA_TENANT_ID is set (the client secret lives there)")
+		}
+		if c.Entra.SecretName == "" {
+			c.Entra.SecretName = "integration-" + c.Entra.ID
+		}
+	}
 	return nil
+}
+
+func validSlug(s string) bool {
+	if len(s) < 1 || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidSlug reports whether s can be an integration id: lowercase letters, digits and inner hyphens, 1-40 long.
+func ValidSlug(s string) bool { return validSlug(s) }
+
+func validGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ValidGUID reports whether s is a GUID in its 36-character form.
+func ValidGUID(s string) bool { return validGUID(s) }
+
+func validDomain(s string) bool {
+	if len(s) < 3 || len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultFunctionTimeout applies when host.json sets no functionTimeout: the Flex Consumption default.
@@ -293,17 +551,49 @@ type Summary struct {
 	Storage         string `json:"storage"`
 	RawContainer    string `json:"rawContainer"`
 	LogLevel        string `json:"logLevel"`
+	KeyVault        string `json:"keyVault,omitempty"`
+	GraphEndpoint   string `json:"graphEndpoint"`
+	// Integration is the one declared in app settings: ids only, never the secret.
+	Integration    string         `json:"settingsIntegration,omitempty"`
+	CollectSummary CollectSummary `json:"collect"`
+}
+
+// CollectSummary is the collection tuning as Status shows it.
+type CollectSummary struct {
+	Schedule     string   `json:"schedule"`
+	Lag          string   `json:"lag"`
+	BackfillDays int      `json:"backfillDays"`
+	Resweeps     []string `json:"resweeps"`
+	Concurrency  int      `json:"concurrency"`
+	Budgets      []string `json:"budgetOverrides,omitempty"`
 }
 
 // Summary describes the configuration without any secret value.
 func (c *Config) Summary() Summary {
-	return Summary{
+	s := Summary{
 		AppRoot:         c.AppRoot,
 		FunctionTimeout: c.FunctionTimeout.String(),
 		Storage:         c.Storage.Describe(),
 		RawContainer:    c.RawContainer,
 		LogLevel:        c.LogLevel.String(),
+		KeyVault:        c.KeyVaultURL,
+		GraphEndpoint:   c.GraphEndpoint,
+		CollectSummary: CollectSummary{
+			Schedule: c.Collect.Schedule, Lag: c.Collect.Lag.String(), BackfillDays: c.Collect.BackfillDays,
+			Concurrency: c.Collect.Concurrency,
+		},
 	}
+	if c.Entra.Declared() {
+		s.Integration = fmt.Sprintf("%s (tenant %s, app %s, secret %s in Key Vault)", c.Entra.ID, c.Entra.TenantID, c.Entra.ClientID, c.Entra.SecretName)
+	}
+	for _, d := range c.Collect.Resweeps {
+		s.CollectSummary.Resweeps = append(s.CollectSummary.Resweeps, d.String())
+	}
+	for f, b := range c.Collect.Budgets {
+		s.CollectSummary.Budgets = append(s.CollectSummary.Budgets, fmt.Sprintf("%s=%s", f, b))
+	}
+	slices.Sort(s.CollectSummary.Budgets)
+	return s
 }
 
 // Describe names the storage endpoints and how they are reached, without the account key.
@@ -330,4 +620,18 @@ func (s Storage) Describe() string {
 		}
 	}
 	return fmt.Sprintf("%s via %s", s.BlobURL, cred)
+}
+
+// MarkdownTable renders Settings as the README's configuration table.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| setting | default | meaning |\n|---|---|---|\n")
+	for _, s := range Settings {
+		def := ""
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Name, def, s.Description)
+	}
+	return strings.TrimSpace(b.String())
 }

@@ -328,4 +328,3 @@ func truncate(s string) string {
 	}
 	return s[:max] + "…"
 }
-

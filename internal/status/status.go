@@ -1,5 +1,6 @@
 // Package status assembles the health report that the Status function serves: the handler's version, its
-// configuration without secrets, and whether Blob, Table and Queue storage answer.
+// configuration without secrets, whether Blob, Table and Queue storage answer, and for every integration and data
+// type what has been archived, what is still to do, and the last error.
 package status
 
 import (
@@ -8,18 +9,55 @@ import (
 	"io"
 	"time"
 
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
 	"github.com/entra-di/edi/internal/version"
 )
 
 // Report is the Status function's answer.
 type Report struct {
-	Version     string               `json:"version"`
-	GeneratedAt time.Time            `json:"generatedAt"`
-	Healthy     bool                 `json:"healthy"`
-	Config      config.Summary       `json:"config"`
-	Storage     storage.Reachability `json:"storage"`
+	Version      string               `json:"version"`
+	GeneratedAt  time.Time            `json:"generatedAt"`
+	Healthy      bool                 `json:"healthy"`
+	Config       config.Summary       `json:"config"`
+	Storage      storage.Reachability `json:"storage"`
+	Integrations []Integration        `json:"integrations"`
+	Problems     []string             `json:"problems,omitempty"`
+}
+
+// Integration is one integration's collection state.
+type Integration struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	TenantID  string       `json:"tenantId"`
+	ClientID  string       `json:"clientId"`
+	Source    string       `json:"source"`
+	DataTypes []DataType   `json:"dataTypes"`
+	Runs      []cursor.Run `json:"recentRuns"`
+}
+
+// DataType is one data type's collection state.
+type DataType struct {
+	Name string `json:"dataType"`
+	// State is ok, not-licensed, missing-permission, error, or "not started".
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+	// ArchivedFrom and ArchivedTo bound the archived buckets; LastBucket is the newest one's start.
+	ArchivedFrom   *time.Time `json:"archivedFrom,omitempty"`
+	ArchivedTo     *time.Time `json:"archivedTo,omitempty"`
+	LastBucket     *time.Time `json:"lastBucket,omitempty"`
+	BackfillTarget *time.Time `json:"backfillTarget,omitempty"`
+	BacklogBuckets int        `json:"backlogBuckets"`
+	Records        int64      `json:"records"`
+	Parts          int64      `json:"parts"`
+	LastSuccess    *time.Time `json:"lastSuccess,omitempty"`
+	LastError      string     `json:"lastError,omitempty"`
+	LastErrorAt    *time.Time `json:"lastErrorAt,omitempty"`
+	SkipUntil      *time.Time `json:"skipUntil,omitempty"`
 }
 
 // Pinger answers whether the storage services are reachable.
@@ -27,34 +65,115 @@ type Pinger interface {
 	Ping(ctx context.Context, timeout time.Duration) storage.Reachability
 }
 
+// Sources are where the report's collection state comes from; nil fields are left out of the report.
+type Sources struct {
+	Integrations *integrations.Store
+	Cursors      *cursor.Store
+	Collect      collect.Options
+}
+
 // ProbeTimeout bounds each storage probe.
 const ProbeTimeout = 5 * time.Second
 
-// Build assembles a report at now.
-func Build(ctx context.Context, cfg *config.Config, store Pinger, now time.Time) Report {
+// RecentRuns is how many runs per integration the report shows.
+const RecentRuns = 5
+
+// Build assembles a report at now (the data clock).
+func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, now time.Time) Report {
 	r := Report{
-		Version:     version.Version,
-		GeneratedAt: now.UTC(),
-		Config:      cfg.Summary(),
-		Storage:     store.Ping(ctx, ProbeTimeout),
+		Version:      version.Version,
+		GeneratedAt:  now.UTC(),
+		Config:       cfg.Summary(),
+		Storage:      store.Ping(ctx, ProbeTimeout),
+		Integrations: []Integration{},
 	}
 	r.Healthy = r.Storage.OK()
+	if !r.Healthy || src.Integrations == nil || src.Cursors == nil {
+		return r
+	}
+	list, bad, err := src.Integrations.List(ctx)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+		return r
+	}
+	for _, e := range bad {
+		r.Problems = append(r.Problems, e.Error())
+	}
+	for _, integ := range list {
+		ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source}
+		cursors, err := src.Cursors.List(ctx, integ.ID)
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
+		premium := integ.Licence(catalog.EntraP1P2) != integrations.No
+		for _, dt := range catalog.DataTypes {
+			d := DataType{Name: dt.Name, State: "not started"}
+			for _, c := range cursors {
+				if c.DataType == dt.Name {
+					fill(&d, c, dt, now, premium, src.Collect)
+				}
+			}
+			ri.DataTypes = append(ri.DataTypes, d)
+		}
+		if ri.Runs, err = src.Cursors.Runs(ctx, integ.ID, RecentRuns); err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
+		r.Integrations = append(r.Integrations, ri)
+	}
 	return r
 }
 
-var page = template.Must(template.New("status").Parse(`<!doctype html>
+func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, o collect.Options) {
+	if c.State != "" {
+		d.State = c.State
+	}
+	d.Detail, d.Records, d.Parts, d.LastError = c.Detail, c.Records, c.Parts, c.LastError
+	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
+	if c.Started() {
+		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)
+		if c.High.After(c.Low) {
+			d.LastBucket = ptr(c.High.Add(-dt.Bucket))
+		}
+		d.BacklogBuckets = collect.Backlog(c, dt, now, premium, o)
+	}
+}
+
+func ptr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+var page = template.Must(template.New("status").Funcs(template.FuncMap{
+	"t": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04Z")
+	},
+}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Entra ID Data Integration — status</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}td,th{padding:.25rem .75rem;text-align:left}
-.ok{color:#0a7d2c}.bad{color:#b00020}</style></head><body>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}td,th{padding:.25rem .75rem;text-align:left;vertical-align:top}
+.ok{color:#0a7d2c}.bad{color:#b00020}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>
 <h1>Entra ID Data Integration</h1>
 <p>Version {{.Version}} · generated {{.GeneratedAt.Format "2006-01-02 15:04:05Z07:00"}} ·
 {{if .Healthy}}<span class="ok">healthy</span>{{else}}<span class="bad">degraded</span>{{end}}</p>
 <h2>Storage</h2>
 <table><tr><th>Blob</th><td>{{.Storage.Blob}}</td></tr><tr><th>Table</th><td>{{.Storage.Table}}</td></tr>
 <tr><th>Queue</th><td>{{.Storage.Queue}}</td></tr></table>
+{{range .Integrations}}
+<h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}})</small></h2>
+<table><tr><th>data type</th><th>state</th><th>archived from</th><th>archived to</th><th>backlog (buckets)</th><th>records</th><th>parts</th><th>last error</th></tr>
+{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}</td><td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td>
+<td>{{.BacklogBuckets}}</td><td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
+{{end}}</table>
+{{end}}
+{{range .Problems}}<p class="bad">{{.}}</p>{{end}}
 <h2>Configuration</h2>
 <table><tr><th>App root</th><td>{{.Config.AppRoot}}</td></tr><tr><th>Function timeout</th><td>{{.Config.FunctionTimeout}}</td></tr>
 <tr><th>Storage</th><td>{{.Config.Storage}}</td></tr><tr><th>Raw container</th><td>{{.Config.RawContainer}}</td></tr>
+<tr><th>Key Vault</th><td>{{.Config.KeyVault}}</td></tr><tr><th>Graph</th><td>{{.Config.GraphEndpoint}}</td></tr>
 <tr><th>Log level</th><td>{{.Config.LogLevel}}</td></tr></table>
 </body></html>
 `))

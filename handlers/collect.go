@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/entra-di/edi/internal/collect"
+	"github.com/entra-di/edi/internal/envelope"
+	"github.com/entra-di/edi/internal/integrations"
+	"github.com/entra-di/edi/internal/logging"
+)
+
+// dataClock is the invocation's data clock: the host's time at invocation (Metadata.sys.UtcNow), advancing with
+// the real clock. In Azure it is the host's clock; under the host simulator it is the simulated one.
+func dataClock(req *envelope.Request) func() time.Time {
+	base, start := invocationTime(req), time.Now()
+	return func() time.Time { return base.Add(time.Since(start)) }
+}
+
+// collectLogs is the CollectLogs timer: it plans one work item per integration and family onto collect-work.
+func (a *app) collectLogs(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
+	timer, err := req.Timer("timer")
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, bad, err := st.integrations.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := logging.From(ctx)
+	for _, e := range bad {
+		log.Warn("integration skipped", "error", e.Error())
+	}
+	var ids []string
+	for _, i := range list {
+		if !i.Disabled {
+			ids = append(ids, i.ID)
+		}
+	}
+	items := collect.Plan(ids, collect.ReasonSchedule, dataClock(req)())
+	reply := envelope.NewReply()
+	if len(items) > 0 {
+		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("planned collection", "integrations", len(ids), "work_items", len(items), "past_due", timer.IsPastDue)
+	reply.Log("planned %d work items for %d integrations", len(items), len(ids))
+	return reply, nil
+}
+
+// collectWork is the CollectWork queue function: it runs one work item and asks for a continuation when the
+// deadline stopped it with work left.
+func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
+	msg, err := req.Queue("item")
+	if err != nil {
+		return nil, err
+	}
+	item, err := collect.ParseWorkItem(msg.Body)
+	if err != nil {
+		// A malformed message fails every attempt and ends in collect-work-poison, where it can be inspected.
+		return nil, err
+	}
+	ctx = logging.Attrs(ctx, logging.KeyIntegration, item.Integration, "family", item.Family, "dequeue_count", msg.DequeueCount)
+	log := logging.From(ctx)
+	reply := envelope.NewReply()
+	st, err := a.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	integ, err := st.integrations.Get(ctx, item.Integration)
+	if errors.Is(err, integrations.ErrNotFound) {
+		log.Warn("work item for an integration that no longer exists; dropped")
+		reply.Log("integration %s not found; work item dropped", item.Integration)
+		return reply, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if integ.Disabled {
+		reply.Log("integration %s is disabled; work item dropped", integ.ID)
+		return reply, nil
+	}
+	g, err := a.graphClient(integ)
+	if err != nil {
+		return nil, fmt.Errorf("graph client for %s: %w", integ.ID, err)
+	}
+	w := collect.NewWorker(collect.Deps{Cursors: st.cursors, Archive: st.archive}, a.collectOptions())
+	res, err := w.Run(ctx, integ, item, invocationID(ctx), g, dataClock(req))
+	if err != nil {
+		return nil, err
+	}
+	if res.Continue {
+		if err := reply.AddQueue("continuations", item.Continuation()); err != nil {
+			return nil, err
+		}
+	}
+	reply.Log("%s/%s: %s, %d records in %d parts from %d pages, %d requests (%d throttled)%s", integ.ID, item.Family,
+		res.Run.Outcome, res.Run.Records, res.Run.Parts, res.Run.Pages, res.Run.Requests, res.Run.Throttled, continued(res.Continue))
+	return reply, nil
+}
+
+func continued(c bool) string {
+	if c {
+		return ", continuing"
+	}
+	return ""
+}
+
+func toAny[T any](items []T) []any {
+	out := make([]any, len(items))
+	for i := range items {
+		out[i] = items[i]
+	}
+	return out
+}

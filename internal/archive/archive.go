@@ -1,0 +1,397 @@
+// Package archive writes the raw archive: one gzip NDJSON blob per part of a time bucket, one Graph object per line
+// exactly as Graph sent it, in Hive-style partitions
+//
+//	integration=<id>/type=<dataType>/date=YYYY-MM-DD/hour=HH/<bucket-start>-<part>.ndjson.gz
+//
+// A part is written as staged blocks that stay invisible until Commit, which sets the blob metadata (record count,
+// first and last event time, sha256 of the uncompressed content, source, Graph request ids, collector version) and
+// refuses to replace an existing blob: a part name is written once, so a retry or a second writer can never
+// duplicate what is there. Names are deterministic: a bucket's parts are numbered from 0000 up.
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/entra-di/edi/internal/rawjson"
+	"github.com/entra-di/edi/internal/version"
+)
+
+// Store is the archive container.
+type Store struct {
+	container *container.Client
+	// BlockSize is the compressed size at which a part stages a block; 1 MiB by default.
+	BlockSize int
+}
+
+// New returns the archive in the named container.
+func New(client *azblob.Client, containerName string) *Store {
+	return &Store{container: client.ServiceClient().NewContainerClient(containerName), BlockSize: 1 << 20}
+}
+
+// Ensure creates the container if it does not exist.
+func (s *Store) Ensure(ctx context.Context) error {
+	_, err := s.container.Create(ctx, nil)
+	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		return fmt.Errorf("create archive container: %w", err)
+	}
+	return nil
+}
+
+// Bucket is one time bucket of one data type of one integration.
+type Bucket struct {
+	Integration, DataType string
+	Start, End            time.Time
+}
+
+// stamp is the bucket-start form used in part names: compact, sortable, UTC.
+const stamp = "20060102T1504Z"
+
+// dayPrefix is the folder of one UTC day of a data type.
+func dayPrefix(integration, dataType string, day time.Time) string {
+	return fmt.Sprintf("integration=%s/type=%s/date=%s/", integration, dataType, day.UTC().Format("2006-01-02"))
+}
+
+// Prefix is the name prefix shared by the bucket's parts.
+func (b Bucket) Prefix() string {
+	return fmt.Sprintf("%shour=%02d/%s-", dayPrefix(b.Integration, b.DataType, b.Start), b.Start.UTC().Hour(), b.Start.UTC().Format(stamp))
+}
+
+// PartName is the blob name of part n of the bucket.
+func (b Bucket) PartName(n int) string { return fmt.Sprintf("%s%04d.ndjson.gz", b.Prefix(), n) }
+
+// PartInfo describes a committed part.
+type PartInfo struct {
+	Name        string
+	BucketStart time.Time
+	Part        int
+	Records     int
+	Size        int64
+	SHA256      string
+}
+
+// Parts lists the committed parts of a data type whose bucket starts in [from, to), keyed by bucket start.
+func (s *Store) Parts(ctx context.Context, integration, dataType string, from, to time.Time) (map[time.Time][]PartInfo, error) {
+	out := map[time.Time][]PartInfo{}
+	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
+		prefix := dayPrefix(integration, dataType, day)
+		pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}})
+		for pager.More() {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", prefix, err)
+			}
+			for _, item := range page.Segment.BlobItems {
+				info, ok := parsePart(*item.Name)
+				if !ok || info.BucketStart.Before(from) || !info.BucketStart.Before(to) {
+					continue
+				}
+				if item.Properties != nil && item.Properties.ContentLength != nil {
+					info.Size = *item.Properties.ContentLength
+				}
+				info.Records, _ = strconv.Atoi(meta(item.Metadata, MetaRecords))
+				info.SHA256 = meta(item.Metadata, MetaSHA256)
+				out[info.BucketStart] = append(out[info.BucketStart], info)
+			}
+		}
+	}
+	for k := range out {
+		slices.SortFunc(out[k], func(a, b PartInfo) int { return a.Part - b.Part })
+	}
+	return out, nil
+}
+
+// parsePart reads bucket start and part number from a part's name.
+func parsePart(name string) (PartInfo, bool) {
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	base, ok := strings.CutSuffix(base, ".ndjson.gz")
+	if !ok || len(base) != len(stamp)+5 || base[len(stamp)] != '-' {
+		return PartInfo{}, false
+	}
+	start, err := time.Parse(stamp, base[:len(stamp)])
+	if err != nil {
+		return PartInfo{}, false
+	}
+	n, err := strconv.Atoi(base[len(stamp)+1:])
+	if err != nil {
+		return PartInfo{}, false
+	}
+	return PartInfo{Name: name, BucketStart: start, Part: n}, true
+}
+
+// meta reads a metadata value case-insensitively (the SDK canonicalises header names).
+func meta(m map[string]*string, key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) && v != nil {
+			return *v
+		}
+	}
+	return ""
+}
+
+// ReadKeys calls fn with the dedup key of every record of a committed part.
+func (s *Store) ReadKeys(ctx context.Context, name, key string, fn func(k string)) error {
+	resp, err := s.container.NewBlobClient(name).DownloadStream(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		v, err := rawjson.Fields(sc.Bytes(), key)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		fn(v[0])
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return nil
+}
+
+// Blob metadata keys. Azure metadata names must be C# identifiers; lower case keeps them stable across SDKs.
+const (
+	MetaRecords     = "records"
+	MetaFirstEvent  = "first_event_time"
+	MetaLastEvent   = "last_event_time"
+	MetaSHA256      = "content_sha256"
+	MetaSource      = "source"
+	MetaRequestIDs  = "graph_request_ids"
+	MetaVersion     = "collector_version"
+	MetaIntegration = "integration"
+	MetaDataType    = "data_type"
+	MetaBucketStart = "bucket_start"
+	MetaBucketEnd   = "bucket_end"
+	MetaSweep       = "sweep"
+)
+
+// maxRequestIDs bounds the request ids kept in metadata (Azure allows 8 KiB of metadata per blob).
+const maxRequestIDs = 100
+
+// Encoder turns records into a part's content: one record per line, gzip-compressed into w, with the sha256 of
+// the uncompressed lines.
+type Encoder struct {
+	zw      *gzip.Writer
+	hash    hash.Hash
+	records int
+}
+
+// NewEncoder returns an Encoder writing compressed output to w.
+func NewEncoder(w io.Writer) *Encoder {
+	zw, _ := gzip.NewWriterLevel(w, Compression)
+	return &Encoder{zw: zw, hash: sha256.New()}
+}
+
+// Add writes one record as a line. A record holding a newline is refused: Graph's JSON never has a raw newline
+// inside a string, and one outside a string is whitespace a line format cannot keep.
+func (e *Encoder) Add(record []byte) error {
+	if bytes.IndexByte(record, '\n') >= 0 {
+		return errors.New("archive: record contains a newline")
+	}
+	for _, b := range [][]byte{record, newline} {
+		if _, err := e.zw.Write(b); err != nil {
+			return err
+		}
+		_, _ = e.hash.Write(b)
+	}
+	e.records++
+	return nil
+}
+
+// Close flushes the compressed stream.
+func (e *Encoder) Close() error { return e.zw.Close() }
+
+// SHA256 is the hex sha256 of the lines written so far.
+func (e *Encoder) SHA256() string { return hex.EncodeToString(e.hash.Sum(nil)) }
+
+// Records is the number of records written.
+func (e *Encoder) Records() int { return e.records }
+
+// Part writes one part. Add records, then Close and Commit; until Commit nothing is visible. A Part is not safe
+// for concurrent use.
+type Part struct {
+	store  *Store
+	bucket Bucket
+	name   string
+	source string
+	sweep  string
+
+	enc     *Encoder
+	buf     bytes.Buffer // compressed bytes not yet staged
+	blocks  []string
+	idBase  string
+	first   time.Time
+	last    time.Time
+	rids    []string
+	closed  bool
+}
+
+// Compression is the gzip level of parts: fast, and within a few per cent of the default level's ratio on Graph
+// JSON (see BENCHMARKS.md).
+const Compression = gzip.BestSpeed
+
+// NewPart starts part n of bucket. source is "graph" or "eventhub"; sweep says which pass wrote it ("initial",
+// "resweep+1h", …).
+func (s *Store) NewPart(bucket Bucket, n int, source, sweep string) *Part {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	p := &Part{store: s, bucket: bucket, name: bucket.PartName(n), source: source, sweep: sweep, idBase: hex.EncodeToString(id[:])}
+	p.enc = NewEncoder(&p.buf)
+	return p
+}
+
+// Name is the part's blob name.
+func (p *Part) Name() string { return p.name }
+
+// Records is the number of records added.
+func (p *Part) Records() int { return p.enc.Records() }
+
+// Add appends one record (one line, as given) with its event time and the Graph request id of its page.
+func (p *Part) Add(ctx context.Context, record []byte, at time.Time, requestID string) error {
+	if p.closed {
+		return errors.New("archive: add to a closed part")
+	}
+	if err := p.enc.Add(record); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	if p.first.IsZero() || at.Before(p.first) {
+		p.first = at
+	}
+	if at.After(p.last) {
+		p.last = at
+	}
+	if requestID != "" && len(p.rids) < maxRequestIDs && (len(p.rids) == 0 || p.rids[len(p.rids)-1] != requestID) {
+		p.rids = append(p.rids, requestID)
+	}
+	if p.buf.Len() >= p.store.BlockSize {
+		return p.stage(ctx)
+	}
+	return nil
+}
+
+var newline = []byte{'\n'}
+
+func (p *Part) stage(ctx context.Context) error {
+	if p.buf.Len() == 0 {
+		return nil
+	}
+	// Block ids must have one length per blob: a random base per writer plus a fixed-width index.
+	id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", p.idBase, len(p.blocks)))
+	body := streaming.NopCloser(bytes.NewReader(p.buf.Bytes()))
+	if _, err := p.store.container.NewBlockBlobClient(p.name).StageBlock(ctx, id, body, nil); err != nil {
+		return fmt.Errorf("stage block of %s: %w", p.name, err)
+	}
+	p.blocks = append(p.blocks, id)
+	p.buf.Reset()
+	return nil
+}
+
+// Close finishes the compressed stream and stages what is left. The part stays invisible until Commit.
+func (p *Part) Close(ctx context.Context) error {
+	if p.closed {
+		return nil
+	}
+	if err := p.enc.Close(); err != nil {
+		return err
+	}
+	p.closed = true
+	return p.stage(ctx)
+}
+
+// ErrExists means a part of that name was already committed by someone else: its content differs from this part's.
+var ErrExists = errors.New("archive: part already exists with other content")
+
+// Commit makes the part visible with its metadata. It never replaces an existing blob: when the name is taken by
+// a part with the same content (this part's own earlier commit whose answer was lost), Commit succeeds; otherwise
+// it returns ErrExists.
+func (p *Part) Commit(ctx context.Context) error {
+	if err := p.Close(ctx); err != nil {
+		return err
+	}
+	sum := p.enc.SHA256()
+	md := map[string]*string{
+		MetaRecords:     to.Ptr(strconv.Itoa(p.enc.Records())),
+		MetaSHA256:      to.Ptr(sum),
+		MetaSource:      to.Ptr(p.source),
+		MetaVersion:     to.Ptr(version.Version),
+		MetaIntegration: to.Ptr(p.bucket.Integration),
+		MetaDataType:    to.Ptr(p.bucket.DataType),
+		MetaBucketStart: to.Ptr(p.bucket.Start.UTC().Format(time.RFC3339)),
+		MetaBucketEnd:   to.Ptr(p.bucket.End.UTC().Format(time.RFC3339)),
+		MetaSweep:       to.Ptr(p.sweep),
+	}
+	if !p.first.IsZero() {
+		md[MetaFirstEvent] = to.Ptr(p.first.UTC().Format(time.RFC3339Nano))
+		md[MetaLastEvent] = to.Ptr(p.last.UTC().Format(time.RFC3339Nano))
+	}
+	if len(p.rids) > 0 {
+		md[MetaRequestIDs] = to.Ptr(strings.Join(p.rids, ","))
+	}
+	etagAny := azcore.ETagAny
+	_, err := p.store.container.NewBlockBlobClient(p.name).CommitBlockList(ctx, p.blocks, &blockblob.CommitBlockListOptions{
+		Metadata:         md,
+		HTTPHeaders:      &blob.HTTPHeaders{BlobContentType: to.Ptr("application/gzip")},
+		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &etagAny}},
+	})
+	if err == nil {
+		return nil
+	}
+	if !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+		return fmt.Errorf("commit %s: %w", p.name, err)
+	}
+	props, perr := p.store.container.NewBlobClient(p.name).GetProperties(ctx, nil)
+	if perr == nil && meta(props.Metadata, MetaSHA256) == sum {
+		return nil
+	}
+	return fmt.Errorf("commit %s: %w", p.name, ErrExists)
+}
+
+// ReadAll returns the uncompressed content of a blob, for tests and tools.
+func (s *Store) ReadAll(ctx context.Context, name string) ([]byte, map[string]string, error) {
+	resp, err := s.container.NewBlobClient(name).DownloadStream(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(zr)
+	md := map[string]string{}
+	for k, v := range resp.Metadata {
+		if v != nil {
+			md[strings.ToLower(k)] = *v
+		}
+	}
+	return b, md, err
+}

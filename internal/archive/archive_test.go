@@ -1,0 +1,158 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entra-di/edi/tests/azurite"
+)
+
+func TestMain(m *testing.M) { azurite.Main(m) }
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	srv := azurite.Shared(t)
+	client, err := srv.BlobClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(client, azurite.UniqueName(t, "arch"))
+	if err := s.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ensure(context.Background()); err != nil {
+		t.Fatalf("Ensure is not idempotent: %v", err)
+	}
+	return s
+}
+
+var bucket = Bucket{Integration: "contoso", DataType: "signIns.interactive",
+	Start: time.Date(2026, 1, 10, 10, 15, 0, 0, time.UTC), End: time.Date(2026, 1, 10, 10, 30, 0, 0, time.UTC)}
+
+func TestNames(t *testing.T) {
+	want := "integration=contoso/type=signIns.interactive/date=2026-01-10/hour=10/20260110T1015Z-0003.ndjson.gz"
+	if got := bucket.PartName(3); got != want {
+		t.Errorf("PartName = %q", got)
+	}
+	info, ok := parsePart(want)
+	if !ok || !info.BucketStart.Equal(bucket.Start) || info.Part != 3 {
+		t.Errorf("parsePart = %+v %v", info, ok)
+	}
+	for _, bad := range []string{"x/20260110T1015Z-0003.json", "x/2026-0003.ndjson.gz", "x/20260110T1015Z-00a3.ndjson.gz"} {
+		if _, ok := parsePart(bad); ok {
+			t.Errorf("parsePart(%q) accepted", bad)
+		}
+	}
+}
+
+func TestPartRoundTripAcrossBlocks(t *testing.T) {
+	s := newStore(t)
+	s.BlockSize = 4096 // force several staged blocks
+	ctx := context.Background()
+	p := s.NewPart(bucket, 0, "graph", "initial")
+	var want bytes.Buffer
+	base := bucket.Start
+	for i := range 3000 {
+		rec := fmt.Appendf(nil, `{"id":"id-%03d","createdDateTime":"%s","pad":"%s","dup":1,"dup":2}`, i, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), strings.Repeat("x", i%50)+hex.EncodeToString(sha256.New().Sum([]byte{byte(i)})))
+		want.Write(rec)
+		want.WriteByte('\n')
+		if err := p.Add(ctx, rec, base.Add(time.Duration(i)*time.Second), fmt.Sprintf("rid-%d", i/1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(p.blocks) < 2 {
+		t.Fatalf("only %d blocks staged", len(p.blocks))
+	}
+	// Not visible before Commit.
+	parts, err := s.Parts(ctx, "contoso", "signIns.interactive", bucket.Start, bucket.End)
+	if err != nil || len(parts) != 0 {
+		t.Fatalf("parts before commit: %v %v", parts, err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, md, err := s.ReadAll(ctx, p.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("content differs from what was added")
+	}
+	sum := sha256.Sum256(want.Bytes())
+	checks := map[string]string{
+		MetaRecords: "3000", MetaSHA256: hex.EncodeToString(sum[:]), MetaSource: "graph", MetaSweep: "initial",
+		MetaFirstEvent: "2026-01-10T10:15:00Z", MetaLastEvent: "2026-01-10T11:04:59Z",
+		MetaRequestIDs: "rid-0,rid-1,rid-2", MetaDataType: "signIns.interactive", MetaBucketStart: "2026-01-10T10:15:00Z",
+	}
+	for k, v := range checks {
+		if md[k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, md[k], v)
+		}
+	}
+	parts, err = s.Parts(ctx, "contoso", "signIns.interactive", bucket.Start, bucket.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := parts[bucket.Start]
+	if len(ps) != 1 || ps[0].Records != 3000 || ps[0].Part != 0 || ps[0].SHA256 != checks[MetaSHA256] {
+		t.Fatalf("Parts = %+v", parts)
+	}
+	var keys []string
+	if err := s.ReadKeys(ctx, p.Name(), "id", func(k string) { keys = append(keys, k) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 3000 || keys[7] != "id-007" {
+		t.Errorf("keys = %d, %v", len(keys), keys[:3])
+	}
+}
+
+func TestCommitNeverReplaces(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	write := func(rec string) *Part {
+		p := s.NewPart(bucket, 1, "graph", "initial")
+		if err := p.Add(ctx, []byte(rec), bucket.Start, ""); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := write(`{"id":"a"}`)
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same content again (a commit whose answer was lost) is fine.
+	if err := write(`{"id":"a"}`).Commit(ctx); err != nil {
+		t.Errorf("recommit of identical part: %v", err)
+	}
+	// Other content under the same name is refused, and the first content stays.
+	if err := write(`{"id":"b"}`).Commit(ctx); !errors.Is(err, ErrExists) {
+		t.Errorf("commit over another part: %v", err)
+	}
+	got, _, err := s.ReadAll(ctx, first.Name())
+	if err != nil || string(got) != "{\"id\":\"a\"}\n" {
+		t.Errorf("content after refused commit = %q, %v", got, err)
+	}
+}
+
+func TestEmptyPartAndNewlines(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	p := s.NewPart(bucket, 2, "graph", "resweep+1h")
+	if err := p.Add(ctx, []byte("{\"a\":\n1}"), bucket.Start, ""); err == nil {
+		t.Error("a record with a newline was accepted")
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, md, err := s.ReadAll(ctx, p.Name())
+	if err != nil || len(got) != 0 || md[MetaRecords] != "0" {
+		t.Errorf("empty part: %q %v %v", got, md, err)
+	}
+}

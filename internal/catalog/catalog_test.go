@@ -1,0 +1,180 @@
+package catalog
+
+import (
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func TestEveryDataTypeIsComplete(t *testing.T) {
+	seen := map[string]bool{}
+	readOnly := Names(PermissionSet(ReadOnly, false))
+	for _, d := range DataTypes {
+		t.Run(d.Name, func(t *testing.T) {
+			if seen[d.Name] {
+				t.Fatalf("duplicate name")
+			}
+			seen[d.Name] = true
+			if d.Version != "v1.0" && d.Version != "beta" {
+				t.Errorf("version %q", d.Version)
+			}
+			if d.Path == "" || strings.HasPrefix(d.Path, "/") || d.Description == "" {
+				t.Errorf("path %q / description %q", d.Path, d.Description)
+			}
+			if _, ok := Budgets[d.Family]; !ok {
+				t.Errorf("family %q has no budget", d.Family)
+			}
+			if len(d.Permissions) == 0 {
+				t.Error("no permissions")
+			}
+			for _, p := range d.Permissions {
+				if _, ok := PermissionByName(p); !ok {
+					t.Errorf("permission %q is not in Permissions", p)
+				}
+				if !slices.Contains(readOnly, p) {
+					t.Errorf("permission %q is not in the read-only set", p)
+				}
+			}
+			if d.Mode == Buckets {
+				if d.Bucket <= 0 || time.Hour%d.Bucket != 0 && d.Bucket%time.Hour != 0 {
+					t.Errorf("bucket %v does not divide an hour or a multiple of hours", d.Bucket)
+				}
+				if d.TimeField == "" || d.DedupKey == "" || d.PageSize <= 0 || d.RetentionDays <= 0 {
+					t.Errorf("time field %q, dedup key %q, page size %d, retention %d", d.TimeField, d.DedupKey, d.PageSize, d.RetentionDays)
+				}
+			}
+			if got, ok := Lookup(d.Name); !ok || got.Name != d.Name {
+				t.Errorf("Lookup(%q) failed", d.Name)
+			}
+		})
+	}
+}
+
+func TestQuery(t *testing.T) {
+	from := time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC)
+	to := from.Add(15 * time.Minute)
+	cases := []struct {
+		name, wantPath, wantFilter string
+	}{
+		{"signIns.nonInteractive", "/beta/auditLogs/signIns",
+			"signInEventTypes/any(t: t eq 'nonInteractiveUser') and createdDateTime ge 2026-01-10T10:00:00.0000000Z and createdDateTime lt 2026-01-10T10:15:00.0000000Z"},
+		{"directoryAudits", "/v1.0/auditLogs/directoryAudits",
+			"activityDateTime ge 2026-01-10T10:00:00.0000000Z and activityDateTime lt 2026-01-10T10:15:00.0000000Z"},
+		{"provisioning", "/v1.0/auditLogs/provisioning",
+			"activityDateTime gt 2026-01-10T09:59:59.9999999Z and activityDateTime lt 2026-01-10T10:15:00.0000000Z"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, _ := Lookup(c.name)
+			u, err := url.Parse(d.Query(from, to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Path != c.wantPath {
+				t.Errorf("path = %q, want %q", u.Path, c.wantPath)
+			}
+			if got := u.Query().Get("$filter"); got != c.wantFilter {
+				t.Errorf("filter = %q\nwant     %q", got, c.wantFilter)
+			}
+			if u.Query().Get("$top") != "1000" {
+				t.Errorf("$top = %q", u.Query().Get("$top"))
+			}
+			if strings.Contains(u.RawQuery, " ") {
+				t.Errorf("unescaped space in %q", u.RawQuery)
+			}
+		})
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	ids := map[string]string{}
+	for _, p := range Permissions {
+		if !guid.MatchString(p.ID) {
+			t.Errorf("%s: id %q is not a lowercase GUID", p.Name, p.ID)
+		}
+		if other, dup := ids[p.ID]; dup {
+			t.Errorf("%s and %s share id %s", p.Name, other, p.ID)
+		}
+		ids[p.ID] = p.Name
+	}
+	// DeviceManagementServiceConfig.Read.All is mislabelled as DeviceManagementApps.Read.All in a public script.
+	if name, ok := ids["06a5fe6d-c49d-46a7-b082-56b1b14103c7"]; ok {
+		t.Errorf("%s uses the id of DeviceManagementServiceConfig.Read.All", name)
+	}
+	ro, rw := PermissionSet(ReadOnly, false), PermissionSet(ReadWrite, true)
+	if len(ro) != 17 {
+		t.Errorf("read-only without Intune has %d permissions, want 17: %v", len(ro), Names(ro))
+	}
+	if len(rw) != 24 {
+		t.Errorf("read-write with Intune has %d permissions, want 24", len(rw))
+	}
+	for _, p := range ro {
+		if p.Write || p.Intune {
+			t.Errorf("read-only set holds %s", p.Name)
+		}
+	}
+	if got := len(PermissionSet(ReadOnly, true)) - len(ro); got != 3 {
+		t.Errorf("Intune adds %d permissions, want 3", got)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	d, _ := Lookup("signIns.interactive")
+	if got := d.Missing([]string{"AuditLog.Read.All"}); !slices.Equal(got, []string{"Directory.Read.All"}) {
+		t.Errorf("Missing = %v", got)
+	}
+	if got := d.Missing(Names(PermissionSet(ReadOnly, false))); got != nil {
+		t.Errorf("read-only set lacks %v", got)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	audits, _ := Lookup("directoryAudits")
+	signIns, _ := Lookup("signIns.interactive")
+	if audits.Retention(false) != 7 || audits.Retention(true) != 30 {
+		t.Errorf("audits retention %d/%d", audits.Retention(false), audits.Retention(true))
+	}
+	if signIns.Retention(false) != 0 || signIns.Retention(true) != 30 {
+		t.Errorf("sign-in retention %d/%d", signIns.Retention(false), signIns.Retention(true))
+	}
+}
+
+func TestFamilyOf(t *testing.T) {
+	for path, want := range map[string]Family{
+		"/beta/auditLogs/signIns":                                     Reports,
+		"/v1.0/auditLogs/directoryAudits":                             Reports,
+		"/v1.0/reports/authenticationMethods/userRegistrationDetails": Reports,
+		"/v1.0/identityProtection/riskyUsers":                         Protection,
+		"/v1.0/identity/conditionalAccess/policies":                   Protection,
+		"/v1.0/deviceManagement/managedDevices":                       Intune,
+		"/beta/agentRegistry/agentInstances":                          Agents,
+		"/v1.0/users/delta":                                           Directory,
+		"/v1.0/users/abc/revokeSignInSessions":                        Directory,
+	} {
+		if got := FamilyOf(path); got != want {
+			t.Errorf("FamilyOf(%q) = %s, want %s", path, got, want)
+		}
+	}
+}
+
+// TestREADMETable keeps the README's data-type table in step with DataTypes.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	begin, end := strings.Index(readme, "<!-- datatype-table:begin -->"), strings.Index(readme, "<!-- datatype-table:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README.md lacks the datatype-table markers")
+	}
+	if got, want := strings.TrimSpace(readme[begin+len("<!-- datatype-table:begin -->"):end]), MarkdownTable(); got != want {
+		t.Errorf("README data-type table is stale; replace it with:\n%s", want)
+	}
+}

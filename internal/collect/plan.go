@@ -1,0 +1,259 @@
+package collect
+
+import (
+	"time"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/cursor"
+)
+
+// Options tune collection. Zero values mean the defaults in parentheses.
+type Options struct {
+	// Lag: a bucket is first read once it ended this long ago (10 min).
+	Lag time.Duration
+	// Resweeps: a bucket is read again this long after it closed, for late events (1h, 6h, 24h, 48h).
+	Resweeps []time.Duration
+	// BackfillDays bounds the first run's backfill (30); the tenant's retention bounds it too.
+	BackfillDays int
+	// Concurrency is how many windows a worker reads at once (4).
+	Concurrency int
+	// TargetRecords is the number of records a window aims at (20,000 = 20 pages of sign-ins).
+	TargetRecords int
+	// MaxWindow bounds a window's length (7 days).
+	MaxWindow time.Duration
+	// LeaseTTL is how long a lease lasts without renewal (60 s); it is renewed every third of that.
+	LeaseTTL time.Duration
+	// StopBefore: no window starts when less than this is left before the invocation's deadline (2 min).
+	StopBefore time.Duration
+	// CommitBefore: windows still running this long before the deadline are abandoned (30 s).
+	CommitBefore time.Duration
+	// Attempts is how often one data type's window may fail in a run before the data type waits for the next
+	// run (3); a not-licensed answer is also retried that often (Graph answers it intermittently).
+	Attempts int
+	// RetryBase is the first back-off between those attempts (2 s), doubling.
+	RetryBase time.Duration
+	// SkipFor is how long a not-licensed or missing-permission data type is left alone (24 h).
+	SkipFor time.Duration
+	// MaxGeneration bounds a chain of continuations (1000); the timer plans afresh anyway.
+	MaxGeneration int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Lag == 0 {
+		o.Lag = 10 * time.Minute
+	}
+	if o.Resweeps == nil {
+		o.Resweeps = []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 48 * time.Hour}
+	}
+	if o.BackfillDays == 0 {
+		o.BackfillDays = 30
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 4
+	}
+	if o.TargetRecords == 0 {
+		o.TargetRecords = 20000
+	}
+	if o.MaxWindow == 0 {
+		o.MaxWindow = 7 * 24 * time.Hour
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = time.Minute
+	}
+	if o.StopBefore == 0 {
+		o.StopBefore = 2 * time.Minute
+	}
+	if o.CommitBefore == 0 {
+		o.CommitBefore = 30 * time.Second
+	}
+	if o.Attempts == 0 {
+		o.Attempts = 3
+	}
+	if o.RetryBase == 0 {
+		o.RetryBase = 2 * time.Second
+	}
+	if o.SkipFor == 0 {
+		o.SkipFor = 24 * time.Hour
+	}
+	if o.MaxGeneration == 0 {
+		o.MaxGeneration = 1000
+	}
+	return o
+}
+
+// Sweep kinds, in priority order inside a worker.
+type kind int
+
+const (
+	fresh kind = iota
+	resweep
+	backfill
+)
+
+func (k kind) String() string {
+	return [...]string{"initial", "resweep", "backfill"}[k]
+}
+
+// task is one window to read: the buckets [from, to) of one data type.
+type task struct {
+	dt       catalog.DataType
+	kind     kind
+	level    int // re-sweep level, for kind resweep
+	from, to time.Time
+}
+
+// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s".
+func (t task) label(o Options) string {
+	if t.kind == resweep {
+		return "resweep+" + o.Resweeps[t.level].String()
+	}
+	return t.kind.String()
+}
+
+// floor aligns t down to a multiple of d since the Unix epoch in UTC (buckets divide days, so they align to UTC
+// midnight).
+func floor(t time.Time, d time.Duration) time.Time {
+	return t.UTC().Truncate(d)
+}
+
+// horizon is the end of the last bucket that may be read at now: it ended at least lag ago.
+func horizon(dt catalog.DataType, now time.Time, o Options) time.Time {
+	return floor(now.Add(-o.Lag), dt.Bucket)
+}
+
+// retentionFloor is the oldest bucket start the tenant still keeps at now: older data is gone, so backfill stops
+// there even if it has not reached its target yet.
+func retentionFloor(dt catalog.DataType, now time.Time, premium bool) time.Time {
+	return floor(now.Add(-time.Duration(dt.Retention(premium))*24*time.Hour), dt.Bucket)
+}
+
+// initCursor starts a data type's range at now: nothing archived yet ([Low, High) empty at the horizon), backfill
+// down to the retention floor, re-sweep levels at their due horizons (buckets before them will only be read after
+// they are due anyway).
+func initCursor(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, o Options) {
+	h := horizon(dt, now, o)
+	c.Low, c.High = h, h
+	days := min(dt.Retention(premium), o.BackfillDays)
+	c.Target = floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Bucket)
+	c.Resweep = make([]time.Time, len(o.Resweeps))
+	for k, d := range o.Resweeps {
+		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), h)
+	}
+}
+
+// advanceResweeps moves each re-sweep watermark past buckets that need no re-sweep at that level: those below Low
+// will be backfilled after they are due, those at or after High will be read fresh after they are due — either
+// way late enough. It reports whether anything moved.
+func advanceResweeps(c *cursor.Cursor, dt catalog.DataType, now time.Time, o Options) bool {
+	if len(c.Resweep) != len(o.Resweeps) {
+		// The configured levels changed: start the new list at the due horizons, like a new cursor.
+		old := c.Resweep
+		c.Resweep = make([]time.Time, len(o.Resweeps))
+		for k, d := range o.Resweeps {
+			c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), c.High)
+			if k < len(old) && old[k].After(c.Resweep[k]) {
+				c.Resweep[k] = old[k]
+			}
+		}
+	}
+	moved := false
+	for k, d := range o.Resweeps {
+		due := floor(now.Add(-d), dt.Bucket)
+		rw := c.Resweep[k]
+		if rw.Before(c.Low) {
+			rw = minTime(c.Low, due)
+		}
+		if !rw.Before(c.High) && due.After(rw) {
+			rw = due
+		}
+		if !rw.Equal(c.Resweep[k]) {
+			c.Resweep[k], moved = rw, true
+		}
+	}
+	return moved
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// dueTasks returns the data type's due windows at now, at most span long each, most urgent first: fresh buckets
+// (from High up to the horizon), the first due re-sweep level (from its watermark up), then backfill (from Low
+// down to the target, newest first). The three touch disjoint buckets — [High, …), [Low, High) and […, Low) —
+// so one of each kind may run at a time.
+func dueTasks(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, span time.Duration, o Options) []task {
+	span = max(dt.Bucket, span.Truncate(dt.Bucket))
+	var out []task
+	if h := horizon(dt, now, o); c.High.Before(h) {
+		out = append(out, task{dt: dt, kind: fresh, from: c.High, to: minTime(h, c.High.Add(span))})
+	}
+	for k, d := range o.Resweeps {
+		due := minTime(floor(now.Add(-d), dt.Bucket), c.High)
+		from := c.Resweep[k]
+		if from.Before(c.Low) {
+			from = c.Low
+		}
+		if from.Before(due) {
+			out = append(out, task{dt: dt, kind: resweep, level: k, from: from, to: minTime(due, from.Add(span))})
+			break
+		}
+	}
+	floorAt := c.Target
+	if rf := retentionFloor(dt, now, premium); rf.After(floorAt) {
+		floorAt = rf
+	}
+	if floorAt.Before(c.Low) {
+		from := c.Low.Add(-span)
+		if from.Before(floorAt) {
+			from = floorAt
+		}
+		out = append(out, task{dt: dt, kind: backfill, from: from, to: c.Low})
+	}
+	return out
+}
+
+// Backlog counts the buckets of a data type still to read at now: fresh ones up to the horizon, due re-sweeps and
+// the backfill left.
+func Backlog(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, o Options) int {
+	o = o.withDefaults()
+	if !c.Started() {
+		return 0
+	}
+	n := 0
+	count := func(from, to time.Time) {
+		if to.After(from) {
+			n += int(to.Sub(from) / dt.Bucket)
+		}
+	}
+	count(c.High, horizon(dt, now, o))
+	for k, d := range o.Resweeps {
+		if k < len(c.Resweep) {
+			from := c.Resweep[k]
+			if from.Before(c.Low) {
+				from = c.Low
+			}
+			count(from, minTime(floor(now.Add(-d), dt.Bucket), c.High))
+		}
+	}
+	floorAt := c.Target
+	if rf := retentionFloor(dt, now, premium); rf.After(floorAt) {
+		floorAt = rf
+	}
+	count(floorAt, c.Low)
+	return n
+}
+
+// apply records a finished window in the cursor.
+func (t task) apply(c *cursor.Cursor) {
+	switch t.kind {
+	case fresh:
+		c.High = t.to
+	case backfill:
+		c.Low = t.from
+	case resweep:
+		c.Resweep[t.level] = t.to
+	}
+}

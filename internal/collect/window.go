@@ -1,0 +1,181 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/entra-di/edi/internal/archive"
+	"github.com/entra-di/edi/internal/graph"
+	"github.com/entra-di/edi/internal/rawjson"
+)
+
+// maxOpenParts bounds the parts one window writes at once. Graph returns sign-ins newest first, so records of one
+// bucket arrive together; when they do not, a bucket just gets one more part.
+const maxOpenParts = 2
+
+// windowResult is what reading one window did.
+type windowResult struct {
+	task       task
+	pages      int
+	items      int // elements received, duplicates included
+	records    int // new records archived
+	duplicates int
+	outside    int // elements outside the window (Graph's filter is looser than the bucket bounds)
+	parts      int
+	requestIDs []string
+	err        error
+	// shrink, when set, asks for the same range with a window this long (the first one was too large).
+	shrink time.Duration
+}
+
+// bucketState is one bucket of a window being read.
+type bucketState struct {
+	start    time.Time
+	seen     map[string]struct{}
+	nextPart int
+	open     *archive.Part
+	lastUse  int
+}
+
+// errTooLarge stops a window that turned out far larger than planned.
+var errTooLarge = errors.New("window larger than planned")
+
+// RecordError is a record the collector cannot place: no dedup key, or no readable time.
+type RecordError struct {
+	DataType, Field, Problem string
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s record: field %s %s", e.DataType, e.Field, e.Problem)
+}
+
+// readWindow reads the window t: it loads the dedup keys already archived in its buckets, pages through Graph,
+// writes each new record into its bucket's part, and commits the parts. On any error nothing of the window is
+// committed except parts whose commit already succeeded (their records are then skipped as duplicates by the
+// next attempt, so nothing is written twice).
+func (r *run) readWindow(ctx context.Context, t task) windowResult {
+	res := windowResult{task: t}
+	dt := t.dt
+	n := int(t.to.Sub(t.from) / dt.Bucket)
+	buckets := make([]*bucketState, n)
+	bucket := func(i int) *bucketState {
+		if buckets[i] == nil {
+			buckets[i] = &bucketState{start: t.from.Add(time.Duration(i) * dt.Bucket), seen: map[string]struct{}{}}
+		}
+		return buckets[i]
+	}
+
+	existing, err := r.w.deps.Archive.Parts(ctx, r.integ.ID, dt.Name, t.from, t.to)
+	if err != nil {
+		res.err = fmt.Errorf("list archived parts: %w", err)
+		return res
+	}
+	for start, parts := range existing {
+		b := bucket(int(start.Sub(t.from) / dt.Bucket))
+		for _, p := range parts {
+			if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { b.seen[k] = struct{}{} }); err != nil {
+				res.err = fmt.Errorf("read archived keys: %w", err)
+				return res
+			}
+			b.nextPart = max(b.nextPart, p.Part+1)
+		}
+	}
+
+	var closed []*archive.Part
+	var open []*bucketState
+	uses := 0
+	openPart := func(b *bucketState) (*archive.Part, error) {
+		uses++
+		b.lastUse = uses
+		if b.open != nil {
+			return b.open, nil
+		}
+		if len(open) >= maxOpenParts {
+			sort.Slice(open, func(i, j int) bool { return open[i].lastUse < open[j].lastUse })
+			lru := open[0]
+			if err := lru.open.Close(ctx); err != nil {
+				return nil, err
+			}
+			closed = append(closed, lru.open)
+			lru.open = nil
+			open = open[1:]
+		}
+		b.open = r.w.deps.Archive.NewPart(archive.Bucket{Integration: r.integ.ID, DataType: dt.Name, Start: b.start, End: b.start.Add(dt.Bucket)},
+			b.nextPart, "graph", t.label(r.w.opts))
+		b.nextPart++
+		open = append(open, b)
+		return b.open, nil
+	}
+
+	hardCap := 4 * r.w.opts.TargetRecords
+	oldest := t.to
+	sum, err := r.g.Pages(ctx, dt.Query(t.from, t.to), func(it graph.Item) error {
+		res.items++
+		f, err := rawjson.Fields(it.Raw, dt.DedupKey, dt.TimeField)
+		if err != nil {
+			return &RecordError{DataType: dt.Name, Field: dt.DedupKey, Problem: err.Error()}
+		}
+		key, stamp := f[0], f[1]
+		if key == "" {
+			return &RecordError{DataType: dt.Name, Field: dt.DedupKey, Problem: "is missing or not a string"}
+		}
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil {
+			return &RecordError{DataType: dt.Name, Field: dt.TimeField, Problem: fmt.Sprintf("is not a time: %q", stamp)}
+		}
+		if at.Before(t.from) || !at.Before(t.to) {
+			res.outside++
+			return nil
+		}
+		if at.Before(oldest) {
+			oldest = at
+		}
+		if n > 1 && res.items > hardCap {
+			// Estimate the window from the share of it covered so far (Graph sends sign-ins newest first).
+			covered := t.to.Sub(oldest)
+			est := res.items * int(t.to.Sub(t.from)/max(covered, time.Second))
+			res.shrink = max(dt.Bucket, time.Duration(float64(t.to.Sub(t.from))*float64(r.w.opts.TargetRecords)/float64(max(est, 1))))
+			return errTooLarge
+		}
+		b := bucket(int(at.Sub(t.from) / dt.Bucket))
+		if _, dup := b.seen[key]; dup {
+			res.duplicates++
+			return nil
+		}
+		b.seen[key] = struct{}{}
+		p, err := openPart(b)
+		if err != nil {
+			return err
+		}
+		res.records++
+		return p.Add(ctx, it.Raw, at, it.RequestID)
+	})
+	res.pages, res.requestIDs = sum.Pages, sum.RequestIDs
+	if err != nil {
+		res.err = err
+		return res
+	}
+	for _, b := range open {
+		if err := b.open.Close(ctx); err != nil {
+			res.err = err
+			return res
+		}
+		closed = append(closed, b.open)
+	}
+	sort.Slice(closed, func(i, j int) bool { return closed[i].Name() < closed[j].Name() })
+	for _, p := range closed {
+		if err := r.ensureLease(); err != nil {
+			res.err = err
+			return res
+		}
+		if err := p.Commit(ctx); err != nil {
+			res.err = err
+			return res
+		}
+		res.parts++
+	}
+	return res
+}

@@ -1,0 +1,78 @@
+// Package collect plans and runs log collection. A planner turns integrations into work items, one per
+// (integration, throttling family), which travel on queue `collect-work`; a worker takes one item, holds the
+// family's lease, and reads time windows of every data type of the family through Graph — fresh buckets first,
+// then due re-sweeps for late events, then backfill newest first — writing each window's new records into the
+// archive before it moves the data type's cursor. At its deadline it stops and asks for a continuation item.
+//
+// Exactly once: a record is written to its bucket only if its dedup key is in none of the bucket's committed
+// parts, and parts are committed once (never replaced); the cursor moves only after the parts are committed.
+package collect
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/config"
+)
+
+// Reasons a work item exists.
+const (
+	ReasonSchedule     = "schedule"
+	ReasonContinuation = "continuation"
+	ReasonCollectNow   = "collect-now"
+)
+
+// WorkItem asks a worker to collect one family of one integration.
+type WorkItem struct {
+	Integration string         `json:"integration"`
+	Family      catalog.Family `json:"family"`
+	Reason      string         `json:"reason"`
+	Planned     time.Time      `json:"planned"`
+	// Generation counts continuations since the item was planned.
+	Generation int `json:"generation"`
+}
+
+// ParseWorkItem decodes and validates a queue message. Unknown fields are refused: a message that is not a work
+// item is a bug somewhere, and should end in the poison queue rather than be half understood.
+func ParseWorkItem(b []byte) (WorkItem, error) {
+	var w WorkItem
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return w, fmt.Errorf("work item: %w", err)
+	}
+	switch {
+	case !config.ValidSlug(w.Integration):
+		return w, fmt.Errorf("work item field integration: %q is not an integration id", w.Integration)
+	case !slices.Contains(catalog.Families(), w.Family):
+		return w, fmt.Errorf("work item field family: %q is not a family with data types (%v)", w.Family, catalog.Families())
+	case w.Reason != ReasonSchedule && w.Reason != ReasonContinuation && w.Reason != ReasonCollectNow:
+		return w, fmt.Errorf("work item field reason: %q is not schedule, continuation or collect-now", w.Reason)
+	case w.Generation < 0:
+		return w, fmt.Errorf("work item field generation: %d is negative", w.Generation)
+	}
+	return w, nil
+}
+
+// Plan returns one work item per family for each enabled integration.
+func Plan(integrationIDs []string, reason string, now time.Time) []WorkItem {
+	var out []WorkItem
+	for _, id := range integrationIDs {
+		for _, f := range catalog.Families() {
+			out = append(out, WorkItem{Integration: id, Family: f, Reason: reason, Planned: now.UTC()})
+		}
+	}
+	return out
+}
+
+// Continuation is the item that carries on where w stopped.
+func (w WorkItem) Continuation() WorkItem {
+	c := w
+	c.Reason = ReasonContinuation
+	c.Generation++
+	return c
+}

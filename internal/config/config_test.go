@@ -1,0 +1,230 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func base(t *testing.T) map[string]string {
+	return map[string]string{
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "7001",
+		"FUNCTIONS_APP_ROOT_PATH":      t.TempDir(),
+		"AzureWebJobsStorage":          "UseDevelopmentStorage=true",
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(base(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 7001 || c.RawContainer != "entra-raw" || c.ShutdownGrace != 25*time.Second || c.FunctionTimeout != DefaultFunctionTimeout {
+		t.Errorf("config = %+v", c)
+	}
+	if c.Storage.ConnectionString != DevelopmentStorage {
+		t.Errorf("UseDevelopmentStorage=true not expanded: %q", c.Storage.ConnectionString)
+	}
+}
+
+func TestFunctionTimeoutFromHostJSON(t *testing.T) {
+	m := base(t)
+	if err := os.WriteFile(filepath.Join(m["FUNCTIONS_APP_ROOT_PATH"], "host.json"), []byte(`{"version":"2.0","functionTimeout":"00:10:00"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FunctionTimeout != 10*time.Minute {
+		t.Errorf("FunctionTimeout = %v", c.FunctionTimeout)
+	}
+	m["FUNCTION_TIMEOUT"] = "90s"
+	if c, err = Load(env(m)); err != nil || c.FunctionTimeout != 90*time.Second {
+		t.Errorf("override: %v, %v", c, err)
+	}
+}
+
+func TestIdentityStorage(t *testing.T) {
+	m := base(t)
+	delete(m, "AzureWebJobsStorage")
+	m["AzureWebJobsStorage__accountName"] = "stentra"
+	m["AzureWebJobsStorage__credential"] = "managedidentity"
+	m["AzureWebJobsStorage__clientId"] = "11111111-2222-3333-4444-555555555555"
+	m["AzureWebJobsStorage__queueServiceUri"] = "https://q.example.net/"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Storage
+	if !s.Identity() || s.BlobURL != "https://stentra.blob.core.windows.net/" || s.QueueURL != "https://q.example.net/" || s.TableURL != "https://stentra.table.core.windows.net/" {
+		t.Errorf("storage = %+v", s)
+	}
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	cases := map[string]string{
+		"FUNCTIONS_CUSTOMHANDLER_PORT":        "http",
+		"RAW_CONTAINER":                       "Entra_Raw",
+		"FUNCTION_TIMEOUT":                    "ten minutes",
+		"SHUTDOWN_GRACE":                      "-1s",
+		"LOG_LEVEL":                           "loud",
+		"AzureWebJobsStorage":                 "not-a-connection-string",
+		"AzureWebJobsStorage__credential":     "password",
+		"AzureWebJobsStorage__blobServiceUri": "blob.example.net",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := base(t)
+			m[name] = value
+			_, err := Load(env(m))
+			if err == nil || !strings.Contains(err.Error(), "setting "+name) {
+				t.Fatalf("err = %v, want it to name %s", err, name)
+			}
+			if strings.Contains(err.Error(), "Eby8vdM02") {
+				t.Errorf("error leaks the account key: %v", err)
+			}
+		})
+	}
+}
+
+func TestEntraIntegration(t *testing.T) {
+	m := base(t)
+	m["ENTRA_TENANT_ID"] = "contoso.onmicrosoft.com"
+	m["ENTRA_CLIENT_ID"] = "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "KEY_VAULT_URL") {
+		t.Fatalf("without a vault: %v", err)
+	}
+	m["KEY_VAULT_URL"] = "https://kv-entra.vault.azure.net/"
+	m["ENTRA_LICENSES"] = "entraP1P2=yes,intune=no,agentId=auto"
+	m["GRAPH_BUDGETS"] = "reports=5/100ms"
+	m["COLLECT_RESWEEPS"] = "30m,2h"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Entra
+	if !e.Declared() || e.ID != "default" || e.SecretName != "integration-default" || e.Permissions != "read-only" ||
+		len(e.Licences) != 2 || e.Licences["entraP1P2"] != "yes" || e.Licences["intune"] != "no" {
+		t.Errorf("entra = %+v", e)
+	}
+	if b := c.Collect.Budgets["reports"]; b.Requests != 5 || b.Window != 100*time.Millisecond {
+		t.Errorf("budgets = %+v", c.Collect.Budgets)
+	}
+	if len(c.Collect.Resweeps) != 2 || c.Collect.Resweeps[1] != 2*time.Hour || c.Collect.Lag != 10*time.Minute {
+		t.Errorf("collect = %+v", c.Collect)
+	}
+	sum, _ := json.Marshal(c.Summary())
+	if !strings.Contains(string(sum), "integration-default") || !strings.Contains(string(sum), "reports=5/100ms") {
+		t.Errorf("summary = %s", sum)
+	}
+	delete(m, "ENTRA_CLIENT_ID")
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "ENTRA_CLIENT_ID") {
+		t.Errorf("without a client id: %v", err)
+	}
+}
+
+func TestValidateRequires(t *testing.T) {
+	for _, missing := range []string{"FUNCTIONS_CUSTOMHANDLER_PORT", "AzureWebJobsStorage"} {
+		m := base(t)
+		delete(m, missing)
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("without %s: err = %v", missing, err)
+		}
+	}
+}
+
+func TestHostFunctionTimeoutErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "host.json")
+	for _, body := range []string{`{`, `{"functionTimeout":"10 minutes"}`} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := HostFunctionTimeout(path); err == nil {
+			t.Errorf("host.json %s accepted", body)
+		}
+	}
+	for in, want := range map[string]time.Duration{"00:10:00": 10 * time.Minute, "1.02:00:00": 26 * time.Hour, "00:00:30.5": 30500 * time.Millisecond} {
+		if got, err := ParseTimeSpan(in); err != nil || got != want {
+			t.Errorf("ParseTimeSpan(%q) = %v, %v", in, got, err)
+		}
+	}
+}
+
+func TestSummaryHasNoSecrets(t *testing.T) {
+	c, err := Load(env(base(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(c.Summary())
+	if strings.Contains(string(b), "AccountKey") || strings.Contains(string(b), "Eby8vdM02") {
+		t.Errorf("summary leaks the key: %s", b)
+	}
+	if !strings.Contains(string(b), "devstoreaccount1") {
+		t.Errorf("summary does not say which account: %s", b)
+	}
+}
+
+// TestREADMETable keeps the README's configuration table in step with Settings.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	begin, end := strings.Index(readme, "<!-- config-table:begin -->"), strings.Index(readme, "<!-- config-table:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README.md lacks the config-table markers")
+	}
+	got := strings.TrimSpace(readme[begin+len("<!-- config-table:begin -->") : end])
+	if want := MarkdownTable(); got != want {
+		t.Errorf("README configuration table is stale; replace it with:\n%s", want)
+	}
+}
+
+// TestSampleSettings checks that local.settings.sample.json lists every setting the host does not set itself.
+func TestSampleSettings(t *testing.T) {
+	b, err := os.ReadFile("../../local.settings.sample.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample struct{ Values map[string]string }
+	if err := json.Unmarshal(b, &sample); err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true}
+	for _, s := range Settings {
+		known[s.Name] = true
+		if s.Name == "FUNCTIONS_CUSTOMHANDLER_PORT" || s.Name == "FUNCTIONS_APP_ROOT_PATH" {
+			continue
+		}
+		if _, ok := sample.Values[s.Name]; !ok {
+			t.Errorf("local.settings.sample.json lacks %s", s.Name)
+		}
+	}
+	for k := range sample.Values {
+		if !known[k] {
+			t.Errorf("local.settings.sample.json has %s, which no code reads", k)
+		}
+	}
+	// The sample must work locally as it is.
+	vals := map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7001", "FUNCTIONS_APP_ROOT_PATH": t.TempDir()}
+	for k, v := range sample.Values {
+		vals[k] = v
+	}
+	if _, err := Load(env(vals)); err != nil {
+		t.Errorf("sample settings do not load: %v", err)
+	}
+}
+
+func ExampleMarkdownTable() {
+	fmt.Println(strings.SplitN(MarkdownTable(), "\n", 3)[0])
+	// Output: | setting | default | meaning |
+}

@@ -1,0 +1,278 @@
+// Package cursor keeps the collector's state in Table Storage: one cursor per (integration, data type) — what
+// has been archived, what is due again, why a data type is skipped —, one lease per (integration, throttle
+// family) so that one worker at a time spends a family's budget, and one row per worker run. Every update uses
+// the entity's ETag, so two instances can never silently overwrite each other.
+package cursor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// Tables names the tables the package uses.
+type Tables struct {
+	Cursors, Leases, Runs string
+}
+
+// DefaultTables are the tables SPEC §6 names.
+var DefaultTables = Tables{Cursors: "cursors", Leases: "leases", Runs: "runs"}
+
+// Store reads and writes cursors, leases and runs.
+type Store struct {
+	cursors, leases, runs *aztables.Client
+	svc                   *aztables.ServiceClient
+	names                 Tables
+}
+
+// New returns a Store on the given tables (DefaultTables when t is nil).
+func New(svc *aztables.ServiceClient, t *Tables) *Store {
+	names := DefaultTables
+	if t != nil {
+		names = *t
+	}
+	return &Store{cursors: svc.NewClient(names.Cursors), leases: svc.NewClient(names.Leases), runs: svc.NewClient(names.Runs), svc: svc, names: names}
+}
+
+// Ensure creates the tables that do not exist yet.
+func (s *Store) Ensure(ctx context.Context) error {
+	for _, name := range []string{s.names.Cursors, s.names.Leases, s.names.Runs} {
+		if _, err := s.svc.CreateTable(ctx, name, nil); err != nil && !hasCode(err, aztables.TableAlreadyExists) {
+			return fmt.Errorf("create table %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func hasCode(err error, code aztables.TableErrorCode) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.ErrorCode == string(code)
+}
+
+func isStatus(err error, status int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == status
+}
+
+// ErrConflict means the entity changed since it was read (ETag mismatch) or was created by someone else.
+var ErrConflict = errors.New("cursor: changed by someone else")
+
+// Data type states shown in Status.
+const (
+	StateOK                = "ok"
+	StateNotLicensed       = "not-licensed"
+	StateMissingPermission = "missing-permission"
+	StateError             = "error"
+)
+
+// Cursor is the collection state of one data type of one integration.
+//
+// For a time-bucketed log stream, the archived buckets are always one contiguous range [Low, High): fresh
+// buckets extend High, backfill (newest first) lowers Low until it reaches Target. Resweep[k] is the bucket
+// end up to which re-sweep level k is done: every bucket ending at or before it was read again at least
+// resweep-delay k after it closed (or first read that late).
+type Cursor struct {
+	Integration, DataType string
+	Low, High             time.Time
+	Target                time.Time
+	Resweep               []time.Time
+
+	// State is "", ok, not-licensed, missing-permission or error; Detail says which licence, which
+	// permissions or which error.
+	State, Detail string
+	// SkipUntil: a not-licensed or missing-permission data type is not asked for again before then.
+	SkipUntil time.Time
+	// LastError names the data type, bucket and Graph request id of the last failure.
+	LastError   string
+	LastErrorAt time.Time
+
+	// Records and Parts count what was archived; Density is the recent records per bucket, for window sizing.
+	Records, Parts int64
+	Density        float64
+	// LastRun is when a worker last touched the cursor; LastSuccess when it last archived a window.
+	LastRun, LastSuccess time.Time
+
+	etag azcore.ETag
+}
+
+// New reports whether the cursor has never been stored.
+func (c *Cursor) New() bool { return c.etag == "" }
+
+// Started reports whether the data type's range has been initialised.
+func (c *Cursor) Started() bool { return !c.High.IsZero() }
+
+// toEntity is the Table Storage form of a Cursor: typed properties (Edm.DateTime, Edm.Int64) so the table reads
+// well in Storage Explorer. Zero times are omitted (Edm.DateTime cannot hold year 1).
+func (c *Cursor) toEntity() ([]byte, error) {
+	props := map[string]any{
+		"State": c.State, "Detail": c.Detail, "LastError": truncate(c.LastError, 4000),
+		"Records": aztables.EDMInt64(c.Records), "Parts": aztables.EDMInt64(c.Parts), "Density": c.Density,
+	}
+	for name, t := range map[string]time.Time{"Low": c.Low, "High": c.High, "Target": c.Target, "SkipUntil": c.SkipUntil,
+		"LastErrorAt": c.LastErrorAt, "LastRun": c.LastRun, "LastSuccess": c.LastSuccess} {
+		if !t.IsZero() {
+			props[name] = aztables.EDMDateTime(t.UTC())
+		}
+	}
+	if len(c.Resweep) > 0 {
+		b, err := json.Marshal(c.Resweep)
+		if err != nil {
+			return nil, err
+		}
+		props["Resweep"] = string(b)
+	}
+	return json.Marshal(aztables.EDMEntity{Entity: aztables.Entity{PartitionKey: c.Integration, RowKey: c.DataType}, Properties: props})
+}
+
+func fromEntity(b []byte, etag azcore.ETag) (*Cursor, error) {
+	var e aztables.EDMEntity
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode cursor: %w", err)
+	}
+	p := props(e.Properties)
+	c := &Cursor{
+		Integration: e.PartitionKey, DataType: e.RowKey,
+		Low: p.time("Low"), High: p.time("High"), Target: p.time("Target"), SkipUntil: p.time("SkipUntil"),
+		LastErrorAt: p.time("LastErrorAt"), LastRun: p.time("LastRun"), LastSuccess: p.time("LastSuccess"),
+		State: p.str("State"), Detail: p.str("Detail"), LastError: p.str("LastError"),
+		Records: p.int("Records"), Parts: p.int("Parts"), Density: p.float("Density"),
+		etag: etag,
+	}
+	if r := p.str("Resweep"); r != "" {
+		if err := json.Unmarshal([]byte(r), &c.Resweep); err != nil {
+			return nil, fmt.Errorf("decode cursor %s/%s resweep: %w", e.PartitionKey, e.RowKey, err)
+		}
+	}
+	return c, nil
+}
+
+// props reads typed entity properties leniently: a missing or mistyped property is the zero value.
+type props map[string]any
+
+func (p props) time(k string) time.Time {
+	if v, ok := p[k].(aztables.EDMDateTime); ok {
+		return time.Time(v).UTC()
+	}
+	return time.Time{}
+}
+
+func (p props) str(k string) string { s, _ := p[k].(string); return s }
+
+func (p props) int(k string) int64 {
+	switch v := p[k].(type) {
+	case aztables.EDMInt64:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case float64:
+		return int64(v)
+	}
+	return 0
+}
+
+func (p props) float(k string) float64 {
+	switch v := p[k].(type) {
+	case float64:
+		return v
+	case int32:
+		return float64(v)
+	}
+	return 0
+}
+
+// Get returns the cursor of a data type; one that was never stored comes back empty (New() true).
+func (s *Store) Get(ctx context.Context, integration, dataType string) (*Cursor, error) {
+	resp, err := s.cursors.GetEntity(ctx, integration, dataType, nil)
+	if isStatus(err, 404) {
+		return &Cursor{Integration: integration, DataType: dataType}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cursor %s/%s: %w", integration, dataType, err)
+	}
+	return fromEntity(resp.Value, resp.ETag)
+}
+
+// List returns every cursor of an integration.
+func (s *Store) List(ctx context.Context, integration string) ([]*Cursor, error) {
+	filter := fmt.Sprintf("PartitionKey eq '%s'", escape(integration))
+	pager := s.cursors.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
+	var out []*Cursor
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if isStatus(err, 404) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list cursors of %s: %w", integration, err)
+		}
+		for _, b := range page.Entities {
+			c, err := fromEntity(b, "")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Put stores the cursor: it inserts one that is New, and otherwise replaces it only if nobody changed it since it
+// was read (ErrConflict). On success the cursor carries the new ETag.
+func (s *Store) Put(ctx context.Context, c *Cursor) error {
+	b, err := c.toEntity()
+	if err != nil {
+		return err
+	}
+	if c.New() {
+		resp, err := s.cursors.AddEntity(ctx, b, nil)
+		if isStatus(err, 409) {
+			return fmt.Errorf("cursor %s/%s: %w", c.Integration, c.DataType, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("insert cursor %s/%s: %w", c.Integration, c.DataType, err)
+		}
+		c.etag = resp.ETag
+		return nil
+	}
+	etag := c.etag
+	resp, err := s.cursors.UpdateEntity(ctx, b, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+	if isStatus(err, 412) || isStatus(err, 404) {
+		return fmt.Errorf("cursor %s/%s: %w", c.Integration, c.DataType, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update cursor %s/%s: %w", c.Integration, c.DataType, err)
+	}
+	c.etag = resp.ETag
+	return nil
+}
+
+// Clone returns a copy that shares nothing with c (including the ETag, so Put on either works once).
+func (c *Cursor) Clone() *Cursor {
+	d := *c
+	d.Resweep = slices.Clone(c.Resweep)
+	return &d
+}
+
+func escape(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

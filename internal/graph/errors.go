@@ -1,0 +1,275 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Kind classifies a failed Graph call by what the caller should do about it.
+type Kind string
+
+// Error kinds (reference/graph.md §3, §4).
+const (
+	// Throttled: 429 after the retries ran out.
+	Throttled Kind = "throttled"
+	// Transient: 5xx, connection reset, timeout — worth retrying later.
+	Transient Kind = "transient"
+	// NotLicensed: the tenant lacks the licence the data (403 non-premium, Intune's 400, Identity Protection 403).
+	NotLicensed Kind = "not-licensed"
+	// MissingPermission: the app lacks a Graph permission or consent.
+	MissingPermission Kind = "missing-permission"
+	// InvalidCredential: the token could not be acquired (wrong, expired or unknown secret, app or tenant) or
+	// Graph refused it.
+	InvalidCredential Kind = "invalid-credential"
+	// BadRequest: Graph does not support the query; retrying the same request will not help.
+	BadRequest Kind = "bad-request"
+	// NotFound: the object does not exist.
+	NotFound Kind = "not-found"
+	// SyncReset: a delta token expired (410 or syncStateNotFound): resynchronise from scratch.
+	SyncReset Kind = "sync-reset"
+	// InvalidPage: the response was not a valid, complete Graph page (truncated, not JSON).
+	InvalidPage Kind = "invalid-page"
+	// Forbidden: a 403 that is neither a licence nor a permission error.
+	Forbidden Kind = "forbidden"
+	// Unknown: anything else.
+	Unknown Kind = "unknown"
+)
+
+// Error is a failed Graph call. Use errors.As to get it from a wrapped error.
+type Error struct {
+	Kind   Kind
+	Status int
+	// Code is Graph's error code (error.code), or the AADSTS code for token errors ("AADSTS7000215").
+	Code    string
+	Message string
+	// RequestID is Graph's request-id (response header or error.innerError), for support cases.
+	RequestID string
+	// Path is the request path without the query string (no secrets are ever in it).
+	Path string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "graph %s", e.Kind)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " (HTTP %d", e.Status)
+		if e.Code != "" {
+			fmt.Fprintf(&b, " %s", e.Code)
+		}
+		b.WriteString(")")
+	} else if e.Code != "" {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	if e.Path != "" {
+		fmt.Fprintf(&b, " %s", e.Path)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Err != nil && e.Message == "" {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request-id %s]", e.RequestID)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of a Graph error anywhere in err's chain, or "" when there is none.
+func KindOf(err error) Kind {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge.Kind
+	}
+	return ""
+}
+
+// odataError is Graph's error body: {"error":{"code","message","innerError":{"request-id","date",...}}}.
+type odataError struct {
+	Error struct {
+		Code       string          `json:"code"`
+		Message    string          `json:"message"`
+		InnerError json.RawMessage `json:"innerError"`
+	} `json:"error"`
+}
+
+type innerError struct {
+	RequestID  string          `json:"request-id"`
+	Code       string          `json:"code"`
+	InnerError json.RawMessage `json:"innerError"`
+}
+
+// Codes Graph uses for the licence and permission cases (reference/graph.md §4).
+const (
+	codeNonPremium      = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+	codeRequestDenied   = "Authorization_RequestDenied"
+	codeSyncStateGone   = "syncStateNotFound"
+	codeInvalidToken    = "InvalidAuthenticationToken"
+	msgNotApplicable    = "Request not applicable to target tenant"
+	msgNotLicensed      = "not licensed"
+	msgMissingPermsHint = "does not have required"
+)
+
+// classify builds the Error for a non-2xx Graph response from its status, headers and (already read) body.
+func classify(status int, header http.Header, body []byte, path string) *Error {
+	e := &Error{Status: status, Path: path, RequestID: header.Get("request-id")}
+	var oe odataError
+	if json.Unmarshal(body, &oe) == nil {
+		e.Code, e.Message = oe.Error.Code, oe.Error.Message
+		// Intune nests a JSON document in message: {"ErrorCode":"Forbidden","Message":"{...}"}.
+		var nested struct{ ErrorCode, Message string }
+		if strings.HasPrefix(strings.TrimSpace(e.Message), "{") && json.Unmarshal([]byte(e.Message), &nested) == nil && nested.ErrorCode != "" {
+			e.Code = nested.ErrorCode
+			e.Message = firstLine(nested.Message)
+		}
+		// Walk innerError for the request id.
+		raw := oe.Error.InnerError
+		for depth := 0; len(raw) > 0 && depth < 8; depth++ {
+			var ie innerError
+			if json.Unmarshal(raw, &ie) != nil {
+				break
+			}
+			if e.RequestID == "" {
+				e.RequestID = ie.RequestID
+			}
+			raw = ie.InnerError
+		}
+	} else if len(body) > 0 {
+		e.Message = firstLine(string(body))
+	}
+	e.Message = truncate(e.Message, 300)
+	e.Kind = kindFor(status, e.Code, e.Message)
+	return e
+}
+
+func kindFor(status int, code, msg string) Kind {
+	lower := strings.ToLower(msg)
+	switch {
+	case status == http.StatusTooManyRequests:
+		// A 429 can carry codes other than TooManyRequests ("activityLimitReached", "accessDenied"): classify by
+		// status (fixtures/graph-docs/errors/README.md).
+		return Throttled
+	case status == http.StatusGone || strings.EqualFold(code, codeSyncStateGone):
+		return SyncReset
+	case status >= 500:
+		return Transient
+	case status == http.StatusUnauthorized:
+		if code == "UnknownError" || strings.Contains(lower, "forbidden") {
+			return MissingPermission
+		}
+		return InvalidCredential
+	case code == codeNonPremium, strings.Contains(lower, msgNotLicensed), strings.Contains(msg, msgNotApplicable):
+		// "Neither tenant is B2C or tenant doesn't have premium license"; Intune without a licence answers
+		// 400 "Request not applicable to target tenant."; Identity Protection "Your tenant is not licensed for
+		// this feature."
+		return NotLicensed
+	case status == http.StatusForbidden && (code == codeRequestDenied || code == "Forbidden" || code == "UnknownError" ||
+		strings.Contains(lower, msgMissingPermsHint) || strings.Contains(lower, "insufficient privileges") ||
+		strings.Contains(lower, "valid permissions")):
+		return MissingPermission
+	case status == http.StatusForbidden:
+		return Forbidden
+	case status == http.StatusNotFound:
+		return NotFound
+	case status == http.StatusBadRequest:
+		return BadRequest
+	}
+	return Unknown
+}
+
+// tokenError is the token endpoint's error body.
+type tokenError struct {
+	Error      string `json:"error"`
+	ErrorCodes []int  `json:"error_codes"`
+	TraceID    string `json:"trace_id"`
+}
+
+// credentialError turns a token acquisition failure into an InvalidCredential Error quoting the AADSTS code from
+// the token endpoint's error_codes. Only the code and our own description are kept: the response text is not
+// copied into the message.
+func credentialError(err error) error {
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) {
+		return err
+	}
+	e := &Error{Kind: InvalidCredential, Err: err, Message: "token request failed"}
+	if afe.RawResponse != nil {
+		e.Status = afe.RawResponse.StatusCode
+		var te tokenError
+		if body, perr := runtime.Payload(afe.RawResponse); perr == nil && json.Unmarshal(body, &te) == nil {
+			e.RequestID = te.TraceID
+			if len(te.ErrorCodes) > 0 {
+				code := strconv.Itoa(te.ErrorCodes[0])
+				e.Code = "AADSTS" + code
+				e.Message = describeAADSTS(code)
+			} else if te.Error != "" {
+				e.Code = te.Error
+			}
+		}
+	}
+	return e
+}
+
+// AADSTS returns the numeric AADSTS code of an InvalidCredential error, or 0.
+func AADSTS(err error) int {
+	var ge *Error
+	if !errors.As(err, &ge) || !strings.HasPrefix(ge.Code, "AADSTS") {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(ge.Code, "AADSTS"))
+	return n
+}
+
+// describeAADSTS gives each credential failure its own clear message (SPEC §3).
+func describeAADSTS(code string) string {
+	switch code {
+	case "7000215":
+		return "invalid client secret: the secret value is wrong (is it the Secret ID instead of its value?)"
+	case "7000222":
+		return "the client secret has expired: create a new one and use Reset Credentials"
+	case "700016":
+		return "unknown application: no app with this Application (client) ID in the tenant"
+	case "90002", "900023":
+		return "unknown tenant: check the Directory (tenant) ID"
+	case "7000229":
+		return "the application has no service principal in the tenant"
+	case "500011":
+		return "the resource principal was not found in the tenant"
+	}
+	return "token request refused"
+}
+
+// IsInvalidClient reports whether err means the client secret itself was refused (wrong or expired), the case
+// in which a fresh read of the secret may help.
+func IsInvalidClient(err error) bool {
+	switch AADSTS(err) {
+	case 7000215, 7000222:
+		return true
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,377 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/entra-di/edi/internal/catalog"
+)
+
+// staticCred hands out a token; with claims it hands out a different one, as a CAE-capable credential would.
+type staticCred struct {
+	calls  atomic.Int32
+	claims atomic.Value
+}
+
+func (c *staticCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.calls.Add(1)
+	tok := "token-plain"
+	if o.Claims != "" {
+		c.claims.Store(o.Claims)
+		tok = "token-with-claims"
+	}
+	if len(o.Scopes) != 1 || o.Scopes[0] != Scope {
+		return azcore.AccessToken{}, fmt.Errorf("unexpected scopes %v", o.Scopes)
+	}
+	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// fakeGraph is an httptest TLS server with a programmable handler per request number.
+type fakeGraph struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	n     int
+	auths []string
+	paths []string
+	next  func(n int, w http.ResponseWriter, r *http.Request)
+}
+
+func newFakeGraph(t *testing.T, h func(n int, w http.ResponseWriter, r *http.Request)) *fakeGraph {
+	f := &fakeGraph{next: h}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.n++
+		n := f.n
+		f.auths = append(f.auths, r.Header.Get("Authorization"))
+		f.paths = append(f.paths, r.URL.RequestURI())
+		f.mu.Unlock()
+		w.Header().Set("request-id", fmt.Sprintf("rid-%d", n))
+		f.next(n, w, r)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeGraph) requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+func fastRetry() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, Base: time.Millisecond, Max: 5 * time.Millisecond}
+}
+
+func newTestClient(t *testing.T, f *fakeGraph, cred azcore.TokenCredential) *Client {
+	t.Helper()
+	if cred == nil {
+		cred = &staticCred{}
+	}
+	c, err := New(cred, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport, Retry: fastRetry(),
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func collect(t *testing.T, c *Client, first string) ([]string, Summary, error) {
+	var items []string
+	sum, err := c.Pages(context.Background(), first, func(it Item) error {
+		items = append(items, string(it.Raw))
+		return nil
+	})
+	return items, sum, err
+}
+
+func TestPagesFollowsNextLinksOnTheGraphHostOnly(t *testing.T) {
+	var f *fakeGraph
+	f = newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("$skiptoken") {
+		case "":
+			fmt.Fprintf(w, `{"@odata.context":"x","@odata.nextLink":"%s/beta/auditLogs/signIns?$skiptoken=p2","value":[{"id":"1"},{"id":"2"}]}`, f.srv.URL)
+		case "p2":
+			fmt.Fprintf(w, `{"value":[{"id":"3", "dup":1, "dup":2}],"@odata.nextLink":"%s/beta/auditLogs/signIns?$skiptoken=p3"}`, f.srv.URL)
+		default:
+			io.WriteString(w, `{"value":[]}`)
+		}
+	})
+	c := newTestClient(t, f, nil)
+	items, sum, err := collect(t, c, "/beta/auditLogs/signIns?$top=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"id":"1"}`, `{"id":"2"}`, `{"id":"3", "dup":1, "dup":2}`}
+	if strings.Join(items, "|") != strings.Join(want, "|") {
+		t.Errorf("items = %q", items)
+	}
+	if sum.Pages != 3 || sum.Items != 3 || strings.Join(sum.RequestIDs, ",") != "rid-1,rid-2,rid-3" {
+		t.Errorf("summary = %+v", sum)
+	}
+	for _, a := range f.auths {
+		if a != "Bearer token-plain" {
+			t.Errorf("Authorization = %q", a)
+		}
+	}
+
+	// A nextLink to another host is refused before any request goes there.
+	other := newFakeGraph(t, func(int, http.ResponseWriter, *http.Request) {})
+	evil := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"value":[{"id":"1"}],"@odata.nextLink":"%s/v1.0/x"}`, other.srv.URL)
+	})
+	c = newTestClient(t, evil, nil)
+	_, _, err = collect(t, c, "/v1.0/auditLogs/directoryAudits")
+	if KindOf(err) != InvalidPage || !strings.Contains(err.Error(), "not the Graph endpoint") {
+		t.Errorf("err = %v", err)
+	}
+	if other.requests() != 0 {
+		t.Errorf("the foreign host got %d requests", other.requests())
+	}
+	if _, _, err := collect(t, c, "https://example.com/v1.0/users"); KindOf(err) != InvalidPage {
+		t.Errorf("first URL on a foreign host: %v", err)
+	}
+}
+
+func TestRetriesAndClassification(t *testing.T) {
+	body := func(code, msg string) string {
+		return fmt.Sprintf(`{"error":{"code":%q,"message":%q,"innerError":{"date":"2026-01-10T10:00:00","request-id":"inner-rid"}}}`, code, msg)
+	}
+	type step struct {
+		status int
+		header map[string]string
+		body   string
+	}
+	ok := step{200, nil, `{"value":[{"id":"a"}]}`}
+	cases := []struct {
+		name     string
+		steps    []step
+		wantKind Kind
+		wantReqs int
+	}{
+		{"429 fractional Retry-After then ok", []step{{429, map[string]string{"Retry-After": "0.005"}, body("TooManyRequests", "Too many requests")}, ok}, "", 2},
+		{"429 without Retry-After then ok", []step{{429, nil, body("activityLimitReached", "throttled")}, ok}, "", 2},
+		{"429 HTTP date then ok", []step{{429, map[string]string{"Retry-After": time.Now().Add(-time.Second).UTC().Format(http.TimeFormat)}, ""}, ok}, "", 2},
+		{"503 then 504 then ok", []step{{503, nil, ""}, {504, nil, ""}, ok}, "", 3},
+		{"429 storm", []step{{429, nil, ""}, {429, nil, ""}, {429, nil, ""}, {429, nil, body("TooManyRequests", "x")}}, Throttled, 4},
+		{"500 storm", []step{{500, nil, ""}, {500, nil, ""}, {500, nil, ""}, {500, nil, body("InternalServerError", "x")}}, Transient, 4},
+		{"non-premium", []step{{403, nil, body("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Neither tenant is B2C or tenant doesn't have premium license")}}, NotLicensed, 1},
+		{"denied", []step{{403, nil, body("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")}}, MissingPermission, 1},
+		{"reports permission", []step{{403, nil, body("UnknownError", "Calling principal does not have required MSGraph permissions AuditLog.Read.All")}}, MissingPermission, 1},
+		{"intune licence", []step{{400, nil, body("BadRequest", "Request not applicable to target tenant.")}}, NotLicensed, 1},
+		{"intune nested", []step{{403, nil, body("UnknownError", `{"ErrorCode":"Forbidden","Message":"{\"_version\": 3}"}`)}}, MissingPermission, 1},
+		{"risky users licence", []step{{403, nil, body("Forbidden", "Your tenant is not licensed for this feature.")}}, NotLicensed, 1},
+		{"bad filter", []step{{400, nil, body("BadRequest", "Invalid filter clause")}}, BadRequest, 1},
+		{"expired delta", []step{{410, map[string]string{"Location": "https://x"}, ""}}, SyncReset, 1},
+		{"sync state", []step{{400, nil, body("syncStateNotFound", "x")}}, SyncReset, 1},
+		{"bad token", []step{{401, nil, body("InvalidAuthenticationToken", "Access token validation failure.")}}, InvalidCredential, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				s := tc.steps[min(n, len(tc.steps))-1]
+				for k, v := range s.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(s.status)
+				io.WriteString(w, s.body)
+			})
+			c := newTestClient(t, f, nil)
+			items, _, err := collect(t, c, "/v1.0/auditLogs/directoryAudits")
+			if got := KindOf(err); got != tc.wantKind {
+				t.Fatalf("kind = %q (%v), want %q", got, err, tc.wantKind)
+			}
+			if tc.wantKind == "" && (len(items) != 1 || items[0] != `{"id":"a"}`) {
+				t.Errorf("items = %q", items)
+			}
+			if f.requests() != tc.wantReqs {
+				t.Errorf("%d requests, want %d", f.requests(), tc.wantReqs)
+			}
+			if err != nil {
+				var ge *Error
+				errors.As(err, &ge)
+				if ge.RequestID == "" || ge.Path != "/v1.0/auditLogs/directoryAudits" {
+					t.Errorf("error lacks request id or path: %+v", ge)
+				}
+			}
+		})
+	}
+}
+
+func TestThrottleStats(t *testing.T) {
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(429)
+			return
+		}
+		io.WriteString(w, `{"value":[]}`)
+	})
+	c := newTestClient(t, f, nil)
+	if _, _, err := collect(t, c, "/beta/auditLogs/signIns"); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Stats()[catalog.Reports]
+	if s.Requests != 2 || s.Throttled != 1 || s.Retries != 1 {
+		t.Errorf("reports stats = %+v", s)
+	}
+	if d := c.Stats()[catalog.Directory]; d.Requests != 0 {
+		t.Errorf("directory stats = %+v", d)
+	}
+}
+
+func TestBrokenPagesAreRetriedThenFail(t *testing.T) {
+	fixture, err := os.ReadFile("../../tests/testdata/graph-docs/signin-list.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := `{"value":[{"id":"a"},{"id":"b"}]}`
+	cases := []struct {
+		name     string
+		pages    []string // body per request; "RESET" hijacks and closes mid-body
+		wantKind Kind
+		wantReqs int
+	}{
+		{"truncated once", []string{good[:20], good}, "", 2},
+		{"reset once", []string{"RESET", good}, "", 2},
+		{"always truncated", []string{good[:20]}, InvalidPage, PageAttempts},
+		{"invalid fixture", []string{string(fixture)}, InvalidPage, PageAttempts},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				p := tc.pages[min(n, len(tc.pages))-1]
+				if p == "RESET" {
+					w.Header().Set("Content-Length", "1000")
+					w.WriteHeader(200)
+					io.WriteString(w, `{"value":[{"id":"a"},`)
+					w.(http.Flusher).Flush()
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+					return
+				}
+				io.WriteString(w, p)
+			})
+			c := newTestClient(t, f, nil)
+			items, _, err := collect(t, c, "/beta/auditLogs/signIns")
+			if KindOf(err) != tc.wantKind {
+				t.Fatalf("kind = %q (%v), want %q", KindOf(err), err, tc.wantKind)
+			}
+			if f.requests() != tc.wantReqs {
+				t.Errorf("%d requests, want %d", f.requests(), tc.wantReqs)
+			}
+			if tc.wantKind == "" && !strings.HasSuffix(strings.Join(items, ""), `{"id":"a"}{"id":"b"}`) {
+				t.Errorf("items = %q", items)
+			}
+			if err != nil && !strings.Contains(err.Error(), "request-id rid-") {
+				t.Errorf("error does not name the request id: %v", err)
+			}
+		})
+	}
+}
+
+func TestClaimsChallengeGetsAFreshToken(t *testing.T) {
+	claims := `{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}`
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer token-with-claims" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="`+base64.StdEncoding.EncodeToString([]byte(claims))+`"`)
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error":{"code":"InvalidAuthenticationToken","message":"Continuous access evaluation resulted in challenge"}}`)
+			return
+		}
+		io.WriteString(w, `{"value":[{"id":"x"}]}`)
+	})
+	cred := &staticCred{}
+	c := newTestClient(t, f, cred)
+	items, _, err := collect(t, c, "/v1.0/auditLogs/directoryAudits")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("items %q, err %v", items, err)
+	}
+	if got, _ := cred.claims.Load().(string); got != claims {
+		t.Errorf("claims passed to the credential = %q", got)
+	}
+}
+
+func TestLimiterSpacing(t *testing.T) {
+	l := newLimiter(catalog.Budget{Requests: 3, Window: 40 * time.Millisecond})
+	var sent []time.Time
+	for range 9 {
+		if err := l.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, time.Now())
+	}
+	for i := 3; i < len(sent); i++ {
+		if gap := sent[i].Sub(sent[i-3]); gap < l.window {
+			t.Errorf("requests %d and %d only %v apart, window %v", i-3, i, gap, l.window)
+		}
+	}
+	// A pause holds everyone.
+	l.pause(time.Now().Add(30 * time.Millisecond))
+	before := time.Now()
+	if err := l.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(before) < 30*time.Millisecond {
+		t.Error("wait returned during a pause")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.pause(time.Now().Add(time.Hour))
+	if err := l.wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait on a cancelled context = %v", err)
+	}
+}
+
+func TestRetryAfterForms(t *testing.T) {
+	now := time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"2.128":                         2128 * time.Millisecond,
+		"5":                             5 * time.Second,
+		"Sat, 10 Jan 2026 10:00:07 GMT": 7 * time.Second,
+		"Sat, 10 Jan 2026 09:00:00 GMT": 0,
+	} {
+		h := http.Header{"Retry-After": {v}}
+		if got, ok := retryAfter(h, now); !ok || got != want {
+			t.Errorf("Retry-After %q = %v %v, want %v", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"", "soon", "-1"} {
+		if _, ok := retryAfter(http.Header{"Retry-After": {v}}, now); ok {
+			t.Errorf("Retry-After %q accepted", v)
+		}
+	}
+}
+
+func TestEndpointMustBeHTTPS(t *testing.T) {
+	for _, e := range []string{"http://graph.microsoft.com", "graph.microsoft.com", "://"} {
+		if _, err := New(&staticCred{}, &Options{Endpoint: e}); err == nil {
+			t.Errorf("endpoint %q accepted", e)
+		}
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	e := classify(403, http.Header{}, []byte(`{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"innerError":{"request-id":"deep"}}}}`), "/v1.0/users")
+	want := "graph missing-permission (HTTP 403 Authorization_RequestDenied) /v1.0/users: Insufficient privileges to complete the operation. [request-id deep]"
+	if e.Error() != want {
+		t.Errorf("Error() = %q\nwant      %q", e.Error(), want)
+	}
+	if !bytes.Contains([]byte(e.Error()), []byte("deep")) {
+		t.Error("nested request id lost")
+	}
+}

@@ -1,0 +1,133 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/entra-di/edi/internal/rawjson"
+)
+
+// PageInfo describes one page read by Pages.
+type PageInfo struct {
+	// Number counts pages from 1.
+	Number int
+	// Items is the number of elements in the page's value.
+	Items int
+	// RequestID is Graph's request-id for the page.
+	RequestID string
+	// NextLink and DeltaLink are the page's links ("" when absent).
+	NextLink, DeltaLink string
+}
+
+// Summary describes a whole paged read.
+type Summary struct {
+	Pages, Items int
+	// RequestIDs has one entry per page, in order.
+	RequestIDs []string
+	// DeltaLink is the last page's @odata.deltaLink, for delta queries.
+	DeltaLink string
+}
+
+// Item is one element of a page's value, as Graph sent it.
+type Item struct {
+	// Raw is the element's exact bytes, valid only during the callback.
+	Raw []byte
+	// RequestID is Graph's request-id of the page the element came in.
+	RequestID string
+}
+
+// PageAttempts is how often Pages reads one page whose body fails midway (reset, truncation, invalid JSON) before
+// giving up: status-level failures were already retried by the throttle middleware.
+const PageAttempts = 3
+
+// errPageBody marks a failure while reading a page's body (reset, truncation, invalid JSON): the status-level
+// retries of the throttle middleware cannot see those, so Pages reads the page again.
+var errPageBody = errors.New("page body failed")
+
+// Pages reads the collection at first (an absolute URL or a path below the endpoint) and every page its nextLinks
+// lead to, calling item for each element of value with the exact bytes Graph sent (valid during the call only).
+//
+// A page whose body fails midway is read again from the same link, so item can see an element more than once:
+// callers deduplicate (the collector does, by dedup key). When Pages returns an error, none of what item received
+// may be treated as complete. nextLinks are followed only to the client's Graph endpoint.
+func (c *Client) Pages(ctx context.Context, first string, item func(Item) error) (Summary, error) {
+	var sum Summary
+	link := first
+	if len(link) > 0 && link[0] == '/' {
+		link = c.URL(link)
+	}
+	var rd rawjson.Reader
+	for link != "" {
+		var (
+			page rawjson.Page
+			rid  string
+			err  error
+		)
+		for attempt := 1; ; attempt++ {
+			page, rid, err = c.page(ctx, &rd, link, item)
+			if err == nil || attempt >= PageAttempts || !errors.Is(err, errPageBody) || ctx.Err() != nil {
+				break
+			}
+			if serr := sleep(ctx, backoff(c.opts.Retry, attempt)); serr != nil {
+				break
+			}
+		}
+		if err != nil {
+			return sum, err
+		}
+		sum.Pages++
+		sum.Items += page.Items
+		sum.RequestIDs = append(sum.RequestIDs, rid)
+		sum.DeltaLink = page.DeltaLink
+		link = page.NextLink
+	}
+	return sum, nil
+}
+
+// page fetches and streams one page.
+func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item func(Item) error) (rawjson.Page, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.PageTimeout)
+	defer cancel()
+	resp, err := c.get(ctx, link)
+	if err != nil {
+		return rawjson.Page{}, requestID(err), err
+	}
+	defer resp.Body.Close()
+	rid := resp.Header.Get("request-id")
+	var itemErr error
+	page, err := rd.ReadPage(resp.Body, func(raw []byte) error {
+		if err := item(Item{Raw: raw, RequestID: rid}); err != nil {
+			itemErr = err
+			return err
+		}
+		return nil
+	})
+	path := resp.Request.URL.Path
+	switch {
+	case itemErr != nil:
+		return page, rid, itemErr
+	case err == nil:
+		if page.NextLink != "" {
+			if _, lerr := c.checkURL(page.NextLink); lerr != nil {
+				return page, rid, lerr
+			}
+		}
+		return page, rid, nil
+	case ctx.Err() != nil:
+		return page, rid, &Error{Kind: Transient, Path: path, RequestID: rid, Message: "page read timed out or was cancelled", Err: ctx.Err()}
+	}
+	var se *rawjson.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, rawjson.ErrTruncated) {
+		return page, rid, &Error{Kind: InvalidPage, Status: resp.StatusCode, Path: path, RequestID: rid, Message: err.Error(), Err: fmt.Errorf("%w: %w", errPageBody, err)}
+	}
+	return page, rid, &Error{Kind: Transient, Status: resp.StatusCode, Path: path, RequestID: rid, Message: fmt.Sprintf("reading the page: %v", err), Err: fmt.Errorf("%w: %w", errPageBody, err)}
+}
+
+func requestID(err error) string {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge.RequestID
+	}
+	return ""
+}

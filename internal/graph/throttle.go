@@ -1,0 +1,300 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	khttp "github.com/microsoft/kiota-http-go"
+
+	"github.com/entra-di/edi/internal/catalog"
+)
+
+// limiter spends one throttling family's budget: at most Requests requests in any Window, counted when each
+// request is sent, with the window widened by a safety margin so that requests sent just within the budget do not
+// arrive just outside it. After a 429 it holds every request of the family until the Retry-After has passed.
+type limiter struct {
+	mu          sync.Mutex
+	window      time.Duration
+	sent        []time.Time // ring of the last Requests send times
+	next        int
+	pausedUntil time.Time
+}
+
+// Margin widens each family's window: network delays vary between requests, so the server can see two requests
+// closer together than the client sent them. 3 % of 10 s is 300 ms.
+const Margin = 0.03
+
+func newLimiter(b catalog.Budget) *limiter {
+	n := max(b.Requests, 1)
+	return &limiter{window: time.Duration(float64(b.Window) * (1 + Margin)), sent: make([]time.Time, n)}
+}
+
+// wait blocks until a request may be sent and records it as sent.
+func (l *limiter) wait(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		now := time.Now()
+		var delay time.Duration
+		if now.Before(l.pausedUntil) {
+			delay = l.pausedUntil.Sub(now)
+		} else if oldest := l.sent[l.next]; !oldest.IsZero() && now.Sub(oldest) < l.window {
+			delay = l.window - now.Sub(oldest)
+		}
+		if delay <= 0 {
+			l.sent[l.next] = now
+			l.next = (l.next + 1) % len(l.sent)
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// pause holds the family until t (a 429's Retry-After).
+func (l *limiter) pause(until time.Time) {
+	l.mu.Lock()
+	if until.After(l.pausedUntil) {
+		l.pausedUntil = until
+	}
+	l.mu.Unlock()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// RetryPolicy bounds the retries of one request.
+type RetryPolicy struct {
+	// MaxAttempts is the number of sends of one request, first included.
+	MaxAttempts int
+	// Base and Max bound the exponential back-off (with full jitter) used where Graph gives no Retry-After.
+	Base, Max time.Duration
+}
+
+// DefaultRetry is enough to ride out Graph's throttling families: eight sends with back-off up to a minute.
+var DefaultRetry = RetryPolicy{MaxAttempts: 8, Base: time.Second, Max: time.Minute}
+
+// FamilyStats counts what happened to one family's requests.
+type FamilyStats struct {
+	// Requests is every request sent (each retry counts).
+	Requests int64 `json:"requests"`
+	// Throttled is the number of 429 answers.
+	Throttled int64 `json:"throttled"`
+	// Retries is the number of re-sends (after 429, 5xx, resets or claims challenges).
+	Retries int64 `json:"retries"`
+	// Transient is the number of 5xx answers and connection failures.
+	Transient int64 `json:"transient"`
+}
+
+type familyCounters struct{ requests, throttled, retries, transient atomic.Int64 }
+
+// throttle is the Graph client's innermost middleware: every attempt waits for the family's budget; 429s, 5xx and
+// connection failures are retried with Retry-After (seconds, fractions or an HTTP date) or jittered back-off; a
+// Continuous Access Evaluation claims challenge is answered with a fresh token. kiota's own RetryHandler is kept
+// off because it truncates fractional Retry-After and knows nothing of budgets.
+type throttle struct {
+	limiters map[catalog.Family]*limiter
+	counters map[catalog.Family]*familyCounters
+	retry    RetryPolicy
+	cred     azcore.TokenCredential
+	scopes   []string
+}
+
+func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
+	t := &throttle{limiters: map[catalog.Family]*limiter{}, counters: map[catalog.Family]*familyCounters{}, retry: retry, cred: cred, scopes: scopes}
+	for f, b := range catalog.Budgets {
+		if o, ok := budgets[f]; ok {
+			b = o
+		}
+		t.limiters[f] = newLimiter(b)
+		t.counters[f] = &familyCounters{}
+	}
+	return t
+}
+
+func (t *throttle) stats() map[catalog.Family]FamilyStats {
+	out := map[catalog.Family]FamilyStats{}
+	for f, c := range t.counters {
+		out[f] = FamilyStats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), Retries: c.retries.Load(), Transient: c.transient.Load()}
+	}
+	return out
+}
+
+var _ khttp.Middleware = (*throttle)(nil)
+
+// Intercept implements kiota's Middleware.
+func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	family := catalog.FamilyOf(req.URL.Path)
+	lim, cnt := t.limiters[family], t.counters[family]
+	claimsRetried := false
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			if err := rewind(req); err != nil {
+				return nil, err
+			}
+			cnt.retries.Add(1)
+		}
+		if err := lim.wait(ctx); err != nil {
+			return nil, err
+		}
+		cnt.requests.Add(1)
+		resp, err := pipeline.Next(req, index)
+		last := attempt >= t.retry.MaxAttempts
+
+		if err != nil {
+			if ctx.Err() != nil || last || !retryableTransportError(err) {
+				return nil, err
+			}
+			cnt.transient.Add(1)
+			if serr := sleep(ctx, backoff(t.retry, attempt)); serr != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized && !claimsRetried && claimsChallenge(resp) != "":
+			// CAE: the token was revoked or outlived; fetch one satisfying the claims and send again once.
+			claims := claimsChallenge(resp)
+			tok, terr := t.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: t.scopes, Claims: claims, EnableCAE: true})
+			if terr != nil {
+				return resp, nil
+			}
+			discard(resp)
+			req.Header.Set("Authorization", "Bearer "+tok.Token)
+			claimsRetried = true
+			attempt-- // a claims challenge does not spend a retry
+			continue
+		case resp.StatusCode == http.StatusTooManyRequests:
+			cnt.throttled.Add(1)
+			delay, ok := retryAfter(resp.Header, time.Now())
+			if !ok {
+				delay = backoff(t.retry, attempt)
+			}
+			lim.pause(time.Now().Add(delay))
+			if last {
+				return resp, nil
+			}
+			discard(resp)
+			// The limiter holds this and every other request of the family until the pause is over.
+			continue
+		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+			cnt.transient.Add(1)
+			if last {
+				return resp, nil
+			}
+			delay, ok := retryAfter(resp.Header, time.Now())
+			if !ok {
+				delay = backoff(t.retry, attempt)
+			}
+			discard(resp)
+			if err := sleep(ctx, delay); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// rewind resets the body of a request that is about to be sent again.
+func rewind(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	if req.GetBody == nil {
+		return errors.New("graph: cannot retry a request whose body cannot be rewound")
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return err
+	}
+	req.Body = b
+	return nil
+}
+
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+}
+
+// retryableTransportError is a failure to get a response at all: resets, refused connections, timeouts of one
+// attempt. Context cancellation is not retryable.
+func retryableTransportError(err error) bool {
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// backoff is exponential with full jitter: a random delay in [0, min(Max, Base·2^(attempt-1))], at least Base/4.
+func backoff(p RetryPolicy, attempt int) time.Duration {
+	ceiling := p.Base << min(attempt-1, 20)
+	if ceiling > p.Max || ceiling <= 0 {
+		ceiling = p.Max
+	}
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return max(d, p.Base/4)
+}
+
+// retryAfter reads Retry-After as Graph sends it: seconds, possibly fractional ("2.128"), or an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// claimsChallenge returns the decoded claims of a CAE challenge
+// (`WWW-Authenticate: Bearer …, error="insufficient_claims", claims="<base64>"`), or "".
+func claimsChallenge(resp *http.Response) string {
+	for _, h := range resp.Header.Values("WWW-Authenticate") {
+		i := strings.Index(h, `claims="`)
+		if i < 0 {
+			continue
+		}
+		rest := h[i+len(`claims="`):]
+		j := strings.IndexByte(rest, '"')
+		if j < 0 {
+			continue
+		}
+		enc := rest[:j]
+		for _, dec := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := dec.DecodeString(enc); err == nil {
+				return string(b)
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,90 @@
+package integrations
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/tests/azurite"
+)
+
+func TestMain(m *testing.M) { azurite.Main(m) }
+
+func valid() Integration {
+	return Integration{ID: "contoso", Name: "Contoso", TenantID: "6e2a8f3c-1111-4222-8333-944445555666",
+		ClientID: "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111", SecretName: "integration-contoso", Permissions: catalog.ReadOnly,
+		Licences: map[catalog.Licence]Answer{catalog.EntraP1P2: Yes}}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	cases := map[string]func(*Integration){
+		"id":                 func(i *Integration) { i.ID = "Contoso!" },
+		"tenantId":           func(i *Integration) { i.TenantID = "contoso" },
+		"clientId":           func(i *Integration) { i.ClientID = "app" },
+		"secretName":         func(i *Integration) { i.SecretName = "" },
+		"permissions":        func(i *Integration) { i.Permissions = "all" },
+		"licences":           func(i *Integration) { i.Licences["office"] = Yes },
+		"licences.entraP1P2": func(i *Integration) { i.Licences[catalog.EntraP1P2] = "maybe" },
+	}
+	for field, mutate := range cases {
+		i := valid()
+		mutate(&i)
+		var ve *ValidationError
+		if err := i.Validate(); !errors.As(err, &ve) || ve.Field != field {
+			t.Errorf("%s: err = %v", field, err)
+		}
+	}
+	if err := valid().Validate(); err != nil {
+		t.Errorf("valid integration: %v", err)
+	}
+}
+
+func TestStore(t *testing.T) {
+	svc, err := azurite.Shared(t).TableClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fromSettings := FromSettings(config.Entra{ID: "default", TenantID: "contoso.onmicrosoft.com", ClientID: "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111",
+		SecretName: "integration-default", Permissions: catalog.ReadWrite, Licences: map[catalog.Licence]string{catalog.IntuneLicence: "no"}})
+	s := New(svc, azurite.UniqueName(t, "integ"), &fromSettings)
+	// Before the table exists the settings integration is still listed.
+	list, bad, err := s.List(ctx)
+	if err != nil || len(list) != 1 || len(bad) != 0 || list[0].Source != "settings" || list[0].Licence(catalog.IntuneLicence) != No {
+		t.Fatalf("List before table = %+v %v %v", list, bad, err)
+	}
+	if err := s.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, valid()); err != nil {
+		t.Fatal(err)
+	}
+	broken := valid()
+	broken.ClientID = "nope"
+	if err := s.Put(ctx, broken); err == nil {
+		t.Error("Put stored an invalid integration")
+	}
+	shadow := valid()
+	shadow.ID = "default"
+	if err := s.Put(ctx, shadow); err != nil {
+		t.Fatal(err)
+	}
+	list, bad, err = s.List(ctx)
+	if err != nil || len(list) != 2 || list[1].ID != "contoso" || list[1].Licence(catalog.EntraP2) != Auto || len(bad) != 1 {
+		t.Fatalf("List = %+v, bad %v, %v", list, bad, err)
+	}
+	got, err := s.Get(ctx, "contoso")
+	if err != nil || got.TenantID != valid().TenantID || got.Source != "table" {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	if got, err := s.Get(ctx, "default"); err != nil || got.Source != "settings" {
+		t.Errorf("Get(default) = %+v, %v", got, err)
+	}
+	for _, id := range []string{"nobody", "Bad Id"} {
+		if _, err := s.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%q) = %v", id, err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package proc
+
+import "syscall"
+
+func setDeathSignal(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKILL }
