@@ -302,6 +302,18 @@ func (d *directory) appByClientID(appID string) (Application, bool) {
 	return Application{}, false
 }
 
+// spIDOf returns the object id of an application's service principal.
+func (d *directory) spIDOf(appID string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, sp := range d.sps {
+		if sp.AppID == appID {
+			return sp.ID
+		}
+	}
+	return ""
+}
+
 // resolveTenant maps a tenant id or one of its domains to the tenant id.
 func (d *directory) resolveTenant(idOrDomain string) (string, bool) {
 	if strings.EqualFold(idOrDomain, d.tenantID) || strings.EqualFold(idOrDomain, d.domain) {

@@ -195,7 +195,8 @@ type Options struct {
 	NonPremiumShare float64
 	// Faults are fault rules active from the start; more can be added at run time.
 	Faults []FaultRule
-	// Verifier checks bearer tokens; nil uses the built-in token authority.
+	// Verifier checks bearer tokens; nil starts the built-in token authority (tests/entrasim/authority) and
+	// uses its Verify.
 	Verifier TokenVerifier
 	// TokenLifetime is the lifetime of tokens from the built-in authority (its default when zero).
 	TokenLifetime time.Duration

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entra-di/edi/tests/entrasim/authority"
 	"github.com/entra-di/edi/tests/testca"
 )
 
@@ -33,6 +34,7 @@ type Tenant struct {
 	reqSeq atomic.Uint64
 
 	ca           *testca.CA
+	authority    *authority.Authority // nil with a custom Verifier
 	graphURL     string
 	authorityURL string
 	srv          *http.Server
@@ -74,7 +76,7 @@ func New(opts *Options) (*Tenant, error) {
 }
 
 // Start builds a tenant and serves Graph (and, unless Options.Verifier is set, the token authority) over
-// TLS on free loopback ports, with certificates from Options.CA.
+// TLS on free loopback ports, with certificates from Options.CA. Close stops both.
 func Start(opts *Options) (*Tenant, error) {
 	t, err := New(opts)
 	if err != nil {
@@ -88,6 +90,7 @@ func Start(opts *Options) (*Tenant, error) {
 	}
 	if t.verifier == nil {
 		if err := t.startAuthority(); err != nil {
+			_ = t.Close()
 			return nil, err
 		}
 	}
@@ -105,11 +108,6 @@ func Start(opts *Options) (*Tenant, error) {
 	go func() { _ = t.srv.Serve(ln) }()
 	t.closers = append(t.closers, t.srv.Close)
 	return t, nil
-}
-
-// startAuthority starts the built-in token authority. It is wired in once tests/entrasim/authority exists.
-func (t *Tenant) startAuthority() error {
-	return errors.New("entrasim: no token verifier: set Options.Verifier (the built-in token authority is not available yet)")
 }
 
 // Close stops the servers. It is safe to call more than once.
@@ -131,8 +129,12 @@ func (t *Tenant) Handler() http.Handler { return t }
 // GraphURL is the Graph endpoint, e.g. https://127.0.0.1:PORT (serving /v1.0/... and /beta/...).
 func (t *Tenant) GraphURL() string { return t.graphURL }
 
-// AuthorityURL is the token authority's base URL ("https://127.0.0.1:PORT/"); empty with a custom Verifier.
+// AuthorityURL is the token authority's base URL ("https://127.0.0.1:PORT/"), to be used as azidentity's
+// ActiveDirectoryAuthorityHost; empty with a custom Verifier.
 func (t *Tenant) AuthorityURL() string { return t.authorityURL }
+
+// Authority is the built-in token authority (nil with a custom Verifier), e.g. for its counters.
+func (t *Tenant) Authority() *authority.Authority { return t.authority }
 
 // TenantID is the tenant's id.
 func (t *Tenant) TenantID() string { return t.dir.tenantID }
