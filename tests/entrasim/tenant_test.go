@@ -270,3 +270,25 @@ func TestParseHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestSimClock(t *testing.T) {
+	c := NewSimClock(testStart)
+	if !c.Now().Equal(testStart) || !c.Advance(time.Hour).Equal(testStart.Add(time.Hour)) || !c.Now().Equal(testStart.Add(time.Hour)) {
+		t.Fatal("stopped clock")
+	}
+	c.Set(testStart.Add(-time.Hour))
+	if !c.Now().Equal(testStart.Add(-time.Hour)) {
+		t.Fatal("Set")
+	}
+	r := NewRunningSimClock(testStart)
+	a := r.Now()
+	r.Advance(48 * time.Hour)
+	b := r.Now()
+	if a.Before(testStart) || b.Sub(a) < 48*time.Hour {
+		t.Fatalf("running clock: %s then %s", a, b)
+	}
+	r.Set(testStart)
+	if d := r.Now().Sub(testStart); d < 0 || d > time.Minute {
+		t.Fatalf("running clock after Set is %s past the set time", d)
+	}
+}
