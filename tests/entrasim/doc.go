@@ -47,6 +47,14 @@
 // appear only if they sort after the position reached. Every response carries request-id and
 // client-request-id headers.
 //
+// # Request pipeline
+//
+// Every Graph request goes through the same steps, in this order: request-id and client-request-id headers;
+// routing (400 "Resource not found for the segment …"); authentication (401); the family's limiter (429;
+// only authenticated requests use the budget); permissions (403); then the endpoint: licence (403), query
+// validation (400), fault rules, page latency, and the page itself, streamed. Counters and the request log
+// record the outcome.
+//
 // # Authentication, permissions and licences
 //
 // Bearer tokens are verified with the token authority (audience https://graph.microsoft.com); a missing,

@@ -202,7 +202,7 @@ type Options struct {
 	TokenLifetime time.Duration
 	// CA issues the TLS certificates; nil means testca.Shared().
 	CA *testca.CA
-	// RequestLogLimit caps the per-request log (oldest entries dropped); 0 means 1,000,000, negative
+	// RequestLogLimit caps the per-request log (oldest entries dropped); 0 means 100,000, negative
 	// disables the log.
 	RequestLogLimit int
 	// Logger receives the simulator's own diagnostics; nil discards them.
@@ -306,7 +306,7 @@ func newConfig(o *Options) (*config, error) {
 		c.ThrottleScale = 1
 	}
 	if c.RequestLogLimit == 0 {
-		c.RequestLogLimit = 1_000_000
+		c.RequestLogLimit = 100_000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
