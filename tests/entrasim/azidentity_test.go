@@ -1,0 +1,189 @@
+package entrasim
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/entra-di/edi/tests/entrasim/authority"
+	"github.com/entra-di/edi/tests/testca"
+)
+
+// The whole chain with real clients: azidentity.ClientSecretCredential against the built-in token authority,
+// msgraph-sdk-go against Graph, tokens verified by the authority, permissions from the token's roles.
+
+func secretCredential(t *testing.T, authorityURL, tenant, clientID, secret string) *azidentity.ClientSecretCredential {
+	t.Helper()
+	ca, err := testca.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azidentity.NewClientSecretCredential(tenant, clientID, secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: authorityURL}, Transport: ca.Client()},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+// startWithAuthority starts a tenant with the built-in authority (no fake verifier).
+func startWithAuthority(t *testing.T, o Options) (*Tenant, *SimClock) {
+	t.Helper()
+	clock := NewSimClock(testStart)
+	o.Clock = clock
+	o.DisableThrottling = true
+	tn, err := Start(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tn.Close() })
+	if tn.AuthorityURL() == "" || tn.Authority() == nil {
+		t.Fatal("no authority started")
+	}
+	return tn, clock
+}
+
+func TestAzidentityAndSDKAgainstTheAuthority(t *testing.T) {
+	tn, clock := startWithAuthority(t, Options{Seed: 81, Users: 50})
+	ctx := context.Background()
+	for _, tenant := range []string{tn.TenantID(), tn.TenantDomain()} {
+		t.Run("tenant "+tenant, func(t *testing.T) {
+			cred := secretCredential(t, tn.AuthorityURL(), tenant, tn.ClientID(), tn.ClientSecret())
+			client, _, _ := sdkClient(t, tn, cred, "v1.0", []string{"graph.microsoft.com", "127.0.0.1"})
+			filter := window("createdDateTime", clock.Now().Add(-6*time.Hour), clock.Now())
+			res, err := client.AuditLogs().SignIns().Get(ctx, &auditlogs.SignInsRequestBuilderGetRequestConfiguration{
+				QueryParameters: &auditlogs.SignInsRequestBuilderGetQueryParameters{Filter: &filter},
+			})
+			if err != nil {
+				t.Fatalf("sign-ins: %s", describe(err))
+			}
+			want, _ := tn.Truth(StreamInteractive, clock.Now().Add(-6*time.Hour), clock.Now(), clock.Now())
+			if len(res.GetValue()) != len(want) || len(want) == 0 {
+				t.Fatalf("%d sign-ins, truth %d", len(res.GetValue()), len(want))
+			}
+		})
+	}
+	if n := tn.Authority().Counters().TokensByResource[authority.GraphResource]; n < 2 {
+		t.Fatalf("authority issued %d Graph tokens", n)
+	}
+	// The token's caller is the integration app, as the request log shows.
+	for _, r := range tn.Requests() {
+		if r.AppID != tn.ClientID() {
+			t.Fatalf("request by %q", r.AppID)
+		}
+	}
+}
+
+func TestAuthorityCredentialsAndPermissions(t *testing.T) {
+	tn, clock := startWithAuthority(t, Options{Seed: 82, SecretLifetime: 3 * 24 * time.Hour})
+	noPerms, err := tn.AddApp("No permissions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditOnly, err := tn.AddApp("Audit only", []string{"AuditLog.Read.All"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	ctx := context.Background()
+	// A wrong secret is refused by the authority.
+	if _, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), "wrong"+tn.ClientSecret()).GetToken(ctx, scopes); err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	tests := []struct {
+		name     string
+		clientID string
+		secret   string
+		status   int
+		code     string
+	}{
+		{"integration app", tn.ClientID(), tn.ClientSecret(), 200, ""},
+		{"app without permissions", noPerms.AppID, noPerms.PasswordCredentials[0].SecretText, 403, "Authentication_MSGraphPermissionMissing"},
+		{"AuditLog without Directory", auditOnly.AppID, auditOnly.PasswordCredentials[0].SecretText, 403, "Authorization_RequestDenied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cred := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tc.clientID, tc.secret)
+			client, _, _ := sdkClient(t, tn, cred, "v1.0", []string{"127.0.0.1"})
+			_, err := client.AuditLogs().SignIns().Get(ctx, nil)
+			if tc.status == 200 {
+				if err != nil {
+					t.Fatal(describe(err))
+				}
+				return
+			}
+			var oe *odataerrors.ODataError
+			if !errors.As(err, &oe) || oe.ResponseStatusCode != tc.status || *oe.GetErrorEscaped().GetCode() != tc.code {
+				t.Fatalf("got %s", describe(err))
+			}
+		})
+	}
+	// The integration's secret expires in simulated time: three days on, the authority refuses it.
+	clock.Advance(4 * 24 * time.Hour)
+	_, err = secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret()).GetToken(ctx, scopes)
+	if err == nil || !strings.Contains(err.Error(), "AADSTS7000222") {
+		t.Fatalf("expired secret: %v", err)
+	}
+}
+
+// Graph's 401s for tokens the authority rejects: expired (by the authority's clock) and for another resource.
+func TestAuthorityTokensRejectedByGraph(t *testing.T) {
+	var mu sync.Mutex
+	authNow := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return authNow
+	}
+	clock := NewSimClock(testStart)
+	tn, err := New(&Options{Seed: 83, Clock: clock, DisableThrottling: true, Verifier: fakeVerifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := testca.Shared()
+	a := authority.New(tn.Directory(), &authority.Options{CA: ca, Now: now, ClockSkew: -1})
+	base, err := a.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	v := authorityVerifier{a}
+	ctx := context.Background()
+	cred := secretCredential(t, base, tn.TenantID(), tn.ClientID(), tn.ClientSecret())
+	graphTok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{graphScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaultTok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.VerifyToken(graphTok.Token, GraphAudience)
+	if err != nil || p.AppID != tn.ClientID() || p.TenantID != tn.TenantID() || !strings.Contains(strings.Join(p.Roles, ","), "AuditLog.Read.All") {
+		t.Fatalf("valid token: %+v %v", p, err)
+	}
+	if _, err := v.VerifyToken(vaultTok.Token, GraphAudience); !errors.Is(err, ErrTokenAudience) {
+		t.Fatalf("vault token: %v", err)
+	}
+	if _, err := v.VerifyToken("not.a.token", GraphAudience); err == nil || errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenAudience) {
+		t.Fatalf("garbage: %v", err)
+	}
+	mu.Lock()
+	authNow = authNow.Add(2 * time.Hour)
+	mu.Unlock()
+	if _, err := v.VerifyToken(graphTok.Token, GraphAudience); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("expired token: %v", err)
+	}
+}

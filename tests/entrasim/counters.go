@@ -1,0 +1,151 @@
+package entrasim
+
+import (
+	"sync"
+	"time"
+)
+
+// EndpointCounters counts one endpoint's traffic.
+type EndpointCounters struct {
+	// Accepted requests were admitted by the family's limiter (whatever they were answered afterwards).
+	Accepted int64 `json:"accepted"`
+	// Throttled requests were answered 429 by the limiter.
+	Throttled int64 `json:"throttled"`
+	// Faults counts responses replaced by a fault rule (including 429 storms).
+	Faults int64 `json:"faults"`
+	// Pages counts successful (200) list pages.
+	Pages int64 `json:"pages"`
+	// Records counts records in those pages.
+	Records int64 `json:"records"`
+}
+
+// Counters is a snapshot of the simulator's counters.
+type Counters struct {
+	// Families maps throttling family → endpoint (e.g. "beta/auditLogs/signIns") → counters.
+	Families map[string]map[string]EndpointCounters `json:"families"`
+	// Streams maps stream name → records served.
+	Streams map[string]int64 `json:"streams"`
+	// Requests counts every request to the Graph endpoints, authenticated or not.
+	Requests int64 `json:"requests"`
+}
+
+// Endpoint returns the counters of one endpoint (zero when unused).
+func (c Counters) Endpoint(name string) EndpointCounters {
+	for _, eps := range c.Families {
+		if ec, ok := eps[name]; ok {
+			return ec
+		}
+	}
+	return EndpointCounters{}
+}
+
+// RequestRecord is one entry of the per-request log.
+type RequestRecord struct {
+	// Arrival is the real time the request arrived.
+	Arrival time.Time `json:"arrival"`
+	// SimTime is the simulated time at arrival.
+	SimTime  time.Time `json:"simTime"`
+	Method   string    `json:"method"`
+	Path     string    `json:"path"`
+	Family   string    `json:"family,omitempty"`
+	Endpoint string    `json:"endpoint,omitempty"`
+	AppID    string    `json:"appId,omitempty"`
+	Status   int       `json:"status"`
+	Records  int       `json:"records,omitempty"`
+	// Fault names the injected fault kind, if any.
+	Fault string `json:"fault,omitempty"`
+	// Throttled is set when the limiter rejected the request.
+	Throttled bool `json:"throttled,omitempty"`
+	// Duration is the real time spent serving the request.
+	Duration time.Duration `json:"duration"`
+}
+
+type counters struct {
+	mu       sync.Mutex
+	families map[string]map[string]*EndpointCounters
+	streams  map[string]int64
+	requests int64
+	log      []RequestRecord
+	logStart int // index of the oldest entry once the log wrapped
+	limit    int
+}
+
+func newCounters(limit int) *counters {
+	return &counters{families: map[string]map[string]*EndpointCounters{}, streams: map[string]int64{}, limit: limit}
+}
+
+func (c *counters) ep(f family, name string) *EndpointCounters {
+	m := c.families[string(f)]
+	if m == nil {
+		m = map[string]*EndpointCounters{}
+		c.families[string(f)] = m
+	}
+	e := m[name]
+	if e == nil {
+		e = &EndpointCounters{}
+		m[name] = e
+	}
+	return e
+}
+
+func (c *counters) update(f family, name string, fn func(*EndpointCounters)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.ep(f, name))
+}
+
+func (c *counters) addStream(stream string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.streams[stream] += int64(n)
+}
+
+func (c *counters) record(r RequestRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests++
+	if c.limit < 0 {
+		return
+	}
+	if len(c.log) < c.limit {
+		c.log = append(c.log, r)
+		return
+	}
+	c.log[c.logStart] = r
+	c.logStart = (c.logStart + 1) % len(c.log)
+}
+
+func (c *counters) snapshot() Counters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := Counters{Families: map[string]map[string]EndpointCounters{}, Streams: map[string]int64{}, Requests: c.requests}
+	for f, eps := range c.families {
+		m := map[string]EndpointCounters{}
+		for name, e := range eps {
+			m[name] = *e
+		}
+		out.Families[f] = m
+	}
+	for s, n := range c.streams {
+		out.Streams[s] = n
+	}
+	return out
+}
+
+func (c *counters) requestsLog() []RequestRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]RequestRecord, 0, len(c.log))
+	out = append(out, c.log[c.logStart:]...)
+	return append(out, c.log[:c.logStart]...)
+}
+
+func (c *counters) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.families = map[string]map[string]*EndpointCounters{}
+	c.streams = map[string]int64{}
+	c.requests = 0
+	c.log = nil
+	c.logStart = 0
+}

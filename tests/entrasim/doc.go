@@ -1,0 +1,101 @@
+// Package entrasim is a simulated Microsoft Entra tenant: a deterministic synthetic directory, lazily
+// generated log streams, and a Microsoft Graph stand-in serving them over TLS with Graph's query semantics,
+// error bodies, permissions, licences and throttling — faithful enough that code passing against it works
+// against the real service. It is a library for tests and, through tests/cmd/entrasim, a process for the
+// demo and benchmarks.
+//
+// # Starting a tenant
+//
+//	clock := entrasim.NewSimClock(time.Now())
+//	tn, err := entrasim.Start(&entrasim.Options{Seed: 1, Users: 500, Clock: clock})
+//	defer tn.Close()
+//	// tn.GraphURL(), tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret(), tn.CACertPath()
+//	clock.Advance(6 * time.Hour) // new and late events become visible
+//	ids, _ := tn.Truth(entrasim.StreamNonInteractive, from, to, clock.Now())
+//
+// The same seed, size and start time give the same tenant, byte for byte: directory, event ids, times and
+// every rendered field.
+//
+// # Log streams
+//
+// Six streams, named as the collector names its data types: signIns.interactive, signIns.nonInteractive,
+// signIns.servicePrincipal, signIns.managedIdentity, directoryAudits and provisioning. Events are never
+// stored: time is cut into slots per stream and everything about an event is derived from a hash of (seed,
+// stream, slot, index), so a history of millions of events costs no memory and a page seeks straight to its
+// slot. Each event has an ingestion delay: it is visible once the simulated clock reaches time + delay. Most
+// delays are minutes; a configurable share (default 2 %) arrives 1–48 h late, so new events keep appearing
+// while a collector runs and late ones appear in windows it already read. Retention is 30 days with P1/P2 and
+// 7 days on a free tenant. Some events share a timestamp exactly, and some have whole-second timestamps.
+//
+// # Endpoints
+//
+//	GET /beta/auditLogs/signIns          every sign-in type; signInEventTypes/any(t: t eq '…') selects
+//	                                     types, interactive only without it; beta shape
+//	GET /v1.0/auditLogs/signIns          interactive sign-ins, v1.0 shape, no signInEventTypes
+//	GET /v1.0/auditLogs/directoryAudits  directory audits
+//	GET /v1.0/auditLogs/provisioning     provisioning events; activityDateTime with gt/lt only, property
+//	                                     names case sensitive
+//
+// $filter is parsed for real (comparisons, and/or, parentheses, startswith/contains, any() with or inside,
+// date-time literals with or without fractions) and checked per endpoint; anything unsupported gets Graph's
+// 400 "Invalid filter clause" body. $top takes each endpoint's default and maximum (1,000; larger values are
+// served at the maximum), $select and $orderby (on the time property) are honoured. Pages are newest first,
+// ties in a fixed order (time, then an internal key), and carry an absolute @odata.nextLink pointing at this
+// server with the original options and an opaque, HMAC-protected $skiptoken; a tampered or foreign token gets
+// Graph's invalid skip token error. Paging is keyset-based: a nextLink continues after the last record served,
+// so pages never repeat or skip a record visible throughout, while events that become visible meanwhile
+// appear only if they sort after the position reached. Every response carries request-id and
+// client-request-id headers.
+//
+// # Request pipeline
+//
+// Every Graph request goes through the same steps, in this order: request-id and client-request-id headers;
+// routing (400 "Resource not found for the segment …"); authentication (401); the family's limiter (429;
+// only authenticated requests use the budget); permissions (403); then the endpoint: licence (403), query
+// validation (400), fault rules, page latency, and the page itself, streamed. Counters and the request log
+// record the outcome.
+//
+// # Authentication, permissions and licences
+//
+// Bearer tokens are verified with the token authority (audience https://graph.microsoft.com); a missing,
+// invalid or expired token gets 401 InvalidAuthenticationToken. Permissions come from the token's roles:
+// sign-ins need AuditLog.Read.All and Directory.Read.All, audits and provisioning AuditLog.Read.All. Missing
+// AuditLog.Read.All gets 403 Authentication_MSGraphPermissionMissing, missing Directory.Read.All 403
+// Authorization_RequestDenied. Sign-ins and provisioning on a free tenant get 403
+// Authentication_RequestFromNonPremiumTenantOrB2CTenant, which Options.NonPremiumShare also injects
+// intermittently on licensed tenants, as Graph does.
+//
+// # Throttling
+//
+// Limits per family at Graph's documented values (see throttle.go for the exact window semantics): reports
+// 5 requests / 10 s per app per tenant with a fractional Retry-After computed from when the window frees up;
+// Identity Protection and Conditional Access 1 request / s per tenant without Retry-After; directory objects
+// a resource-unit token bucket sized by tenant with x-ms-resource-unit and x-ms-throttle-* headers.
+// Options.ThrottleScale shrinks every window (0.01 → 5 requests / 100 ms). Counters (accepted, throttled,
+// faults, pages, records per family and endpoint) and a per-request log let benchmarks compute the achieved
+// rate against the budget.
+//
+// # Latency and faults
+//
+// Options.PageLatency delays every page (fixed + jitter, or lognormal) and honours cancellation. Fault rules
+// (at start or at run time, through the API or POST /_sim/faults) match by path prefix and stream and fire by
+// probability, on the n-th or every n-th match, a limited number of times: 429 storms with or without
+// Retry-After, 500/503/504 with Graph bodies, connection resets, truncated bodies, invalid JSON and invalid
+// skip tokens on nextLink requests.
+//
+// # Ground truth
+//
+// Truth(stream, from, to, asOf) returns every event id of a stream and window as visible at a simulated time;
+// GET /_sim/truth serves the same. /_sim also serves counters, the request log, fault rules and the clock.
+//
+// # Extending (phase 2)
+//
+// Directory objects, delta queries and remediation add routes (server.go: route) with their own throttling
+// family (directory, protection, intune), permissions and handlers; the request pipeline (ids, auth,
+// throttling, permissions, counters, request log, faults) is shared. The directory model (directory.go) holds
+// users, applications and service principals; log events read an immutable snapshot of it taken at start, so
+// later changes never rewrite history. Group ids referenced by audit events come from groupID.
+//
+// Where Graph's behaviour is not documented and could not be confirmed, the code says so in a comment marked
+// "unverified".
+package entrasim

@@ -1,0 +1,241 @@
+package entrasim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FaultKind is what a fault rule does to a matching request.
+type FaultKind string
+
+// Fault kinds.
+const (
+	// FaultThrottle answers Storm consecutive matching requests (default 1) with 429 TooManyRequests, with a
+	// Retry-After of RetryAfter when set and none otherwise. It does not use the family's budget.
+	FaultThrottle FaultKind = "throttle"
+	// FaultStatus answers with Status (500, 503 or 504; default 500) and Graph's error body; RetryAfter adds
+	// the header.
+	FaultStatus FaultKind = "status"
+	// FaultReset closes the connection without a response (hijack and close). Go's transport retries an
+	// idempotent request once, on a new connection, when a reused connection closes before any response:
+	// a single reset on a keep-alive connection can go unnoticed, as it would with Graph.
+	FaultReset FaultKind = "reset"
+	// FaultTruncate sends a valid start of the page and cuts it in the middle of the value array. The
+	// response ends cleanly (a syntactically incomplete body with status 200) unless Abort is set, in which
+	// case Content-Length announces the whole page and the connection is closed early.
+	FaultTruncate FaultKind = "truncate"
+	// FaultInvalidJSON sends a 200 page that is not valid JSON (a trailing comma in the value array, as in
+	// some published Graph examples).
+	FaultInvalidJSON FaultKind = "invalidJSON"
+	// FaultInvalidSkipToken answers a nextLink request (one with $skiptoken) with Graph's invalid skip token
+	// error; requests without a skip token never match.
+	FaultInvalidSkipToken FaultKind = "invalidSkipToken"
+)
+
+// FaultRule injects faults into matching Graph requests. A request matches when its path starts with Path
+// (case-insensitive; empty matches every Graph request) and, when Stream is set, it reads that stream. A
+// matching request fires the rule with Probability (seeded), or when it is the Nth match, or every Every-th
+// match (requests answered by a storm count as matches); with none of the three set, every match fires.
+// Count limits the number of firings (0: no limit).
+type FaultRule struct {
+	Kind        FaultKind     `json:"kind"`
+	Path        string        `json:"path,omitempty"`
+	Stream      string        `json:"stream,omitempty"`
+	Probability float64       `json:"probability,omitempty"`
+	Nth         int           `json:"nth,omitempty"`
+	Every       int           `json:"every,omitempty"`
+	Count       int           `json:"count,omitempty"`
+	Storm       int           `json:"storm,omitempty"`
+	RetryAfter  time.Duration `json:"retryAfter,omitempty"`
+	Status      int           `json:"status,omitempty"`
+	Abort       bool          `json:"abort,omitempty"`
+}
+
+func (f FaultRule) validate() error {
+	switch f.Kind {
+	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken:
+	default:
+		return fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	triggers := 0
+	if f.Probability != 0 {
+		triggers++
+	}
+	if f.Nth != 0 {
+		triggers++
+	}
+	if f.Every != 0 {
+		triggers++
+	}
+	switch {
+	case triggers > 1:
+		return fmt.Errorf("set at most one of probability, nth and every")
+	case f.Probability < 0 || f.Probability > 1:
+		return fmt.Errorf("probability must be in [0, 1] (got %g)", f.Probability)
+	case f.Nth < 0 || f.Every < 0 || f.Count < 0 || f.Storm < 0 || f.RetryAfter < 0:
+		return fmt.Errorf("nth, every, count, storm and retryAfter must not be negative")
+	case f.Kind == FaultStatus && f.Status != 0 && f.Status != 500 && f.Status != 503 && f.Status != 504:
+		return fmt.Errorf("status must be 500, 503 or 504 (got %d)", f.Status)
+	case f.Stream != "" && streamByName(f.Stream) == nil:
+		return fmt.Errorf("unknown stream %q", f.Stream)
+	}
+	return nil
+}
+
+// ParseFaultRule reads a rule from JSON ({"kind":"throttle","path":"/beta/auditLogs/signIns","nth":3,
+// "storm":4,"retryAfter":"2s"}); retryAfter takes a Go duration string or nanoseconds.
+func ParseFaultRule(s string) (FaultRule, error) {
+	var raw struct {
+		FaultRule
+		RetryAfter json.RawMessage `json:"retryAfter"`
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return FaultRule{}, fmt.Errorf("fault rule: %w", err)
+	}
+	f := raw.FaultRule
+	if len(raw.RetryAfter) > 0 {
+		var str string
+		if err := json.Unmarshal(raw.RetryAfter, &str); err == nil {
+			d, err := time.ParseDuration(str)
+			if err != nil {
+				return FaultRule{}, fmt.Errorf("fault rule: retryAfter: %w", err)
+			}
+			f.RetryAfter = d
+		} else {
+			var n int64
+			if err := json.Unmarshal(raw.RetryAfter, &n); err != nil {
+				return FaultRule{}, fmt.Errorf("fault rule: retryAfter: want a duration string or nanoseconds")
+			}
+			f.RetryAfter = time.Duration(n)
+		}
+	}
+	return f, f.validate()
+}
+
+// ruleState is a rule with its counters.
+type ruleState struct {
+	id        int
+	rule      FaultRule
+	matched   int
+	fired     int
+	stormLeft int
+}
+
+// faults holds the active rules. It is safe for concurrent use.
+type faults struct {
+	mu     sync.Mutex
+	nextID int
+	rules  []*ruleState
+	rng    *rng
+}
+
+func newFaults(seed uint64) *faults { return &faults{rng: newRNG(seed, strKey("faults"))} }
+
+func (f *faults) add(r FaultRule) (int, error) {
+	if err := r.validate(); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	f.rules = append(f.rules, &ruleState{id: f.nextID, rule: r})
+	return f.nextID, nil
+}
+
+func (f *faults) remove(id int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.rules {
+		if s.id == id {
+			f.rules = append(f.rules[:i], f.rules[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func (f *faults) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
+// FaultState reports a rule and how often it matched and fired.
+type FaultState struct {
+	ID      int       `json:"id"`
+	Rule    FaultRule `json:"rule"`
+	Matched int       `json:"matched"`
+	Fired   int       `json:"fired"`
+}
+
+func (f *faults) list() []FaultState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]FaultState, 0, len(f.rules))
+	for _, s := range f.rules {
+		out = append(out, FaultState{ID: s.id, Rule: s.rule, Matched: s.matched, Fired: s.fired})
+	}
+	return out
+}
+
+// pick returns the fault to inject into a request, if any. The first rule that fires wins; a throttle storm
+// in progress answers before any other rule.
+func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRule, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lp := strings.ToLower(path)
+	for _, s := range f.rules {
+		r := s.rule
+		if r.Path != "" && !strings.HasPrefix(lp, strings.ToLower(r.Path)) {
+			continue
+		}
+		if r.Stream != "" && !containsStr(streams, r.Stream) {
+			continue
+		}
+		if r.Kind == FaultInvalidSkipToken && !hasSkipToken {
+			continue
+		}
+		s.matched++
+		if s.stormLeft > 0 {
+			s.stormLeft--
+			return r, true
+		}
+		if r.Count > 0 && s.fired >= r.Count {
+			continue
+		}
+		fire := false
+		switch {
+		case r.Probability > 0:
+			fire = f.rng.chance(r.Probability)
+		case r.Nth > 0:
+			fire = s.matched == r.Nth
+		case r.Every > 0:
+			fire = s.matched%r.Every == 0
+		default:
+			fire = true
+		}
+		if !fire {
+			continue
+		}
+		s.fired++
+		if r.Kind == FaultThrottle && r.Storm > 1 {
+			s.stormLeft = r.Storm - 1
+		}
+		return r, true
+	}
+	return FaultRule{}, false
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

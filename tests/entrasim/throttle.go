@@ -1,0 +1,189 @@
+package entrasim
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Throttling families at Graph's documented limits (reference §3, Learn "service-specific throttling
+// limits"), all windows multiplied by Options.ThrottleScale:
+//
+//   - reports (signIn, directoryAudit, provisioningObjectSummary, registration reports): 5 requests per 10 s
+//     per app per tenant;
+//   - protection (Identity Protection, Conditional Access): 1 request per second per tenant for all apps
+//     together, 429 without Retry-After;
+//   - directory (directory objects): a token bucket of resource units per app per tenant, 3,500 / 5,000 /
+//     8,000 per 10 s for tenants of < 50 / 50–500 / > 500 users, costs per request;
+//   - intune: 2,000 requests per 20 s per app per tenant;
+//   - signInActivity: 10 requests per minute.
+//
+// Window semantics (sliding, the strict reading): a request is admitted when fewer than limit requests were
+// admitted in the window that ends at its arrival, i.e. in (arrival − window, arrival]. Arrival is the real,
+// monotonic time the request reaches the limiter. Rejected requests do not use the budget unless
+// Options.ThrottleCountRejected is set. Retry-After is the time until the oldest admitted request in the
+// window leaves it (when the next request would be admitted), in seconds with millisecond precision.
+
+type family string
+
+const (
+	familyReports        family = "reports"
+	familyProtection     family = "protection"
+	familyDirectory      family = "directory"
+	familyIntune         family = "intune"
+	familySignInActivity family = "signInActivity"
+	familySim            family = "sim" // the simulator's own endpoints: never throttled
+)
+
+// familyDef declares a family's limit once.
+type familyDef struct {
+	name       family
+	limit      int
+	window     time.Duration
+	perTenant  bool // one budget for all apps of the tenant (else per app per tenant)
+	retryAfter bool // 429 carries Retry-After
+	bucket     bool // resource-unit token bucket (directory)
+}
+
+var familyDefs = map[family]familyDef{
+	familyReports:        {name: familyReports, limit: 5, window: 10 * time.Second, retryAfter: true},
+	familyProtection:     {name: familyProtection, limit: 1, window: time.Second, perTenant: true},
+	familyDirectory:      {name: familyDirectory, window: 10 * time.Second, retryAfter: true, bucket: true},
+	familyIntune:         {name: familyIntune, limit: 2000, window: 20 * time.Second, retryAfter: true},
+	familySignInActivity: {name: familySignInActivity, limit: 10, window: time.Minute, retryAfter: true},
+}
+
+// directoryCapacity is the resource-unit budget per 10 s by tenant size.
+func directoryCapacity(users int) float64 {
+	switch {
+	case users < 50:
+		return 3500
+	case users <= 500:
+		return 5000
+	}
+	return 8000
+}
+
+// admission is a limiter's verdict.
+type admission struct {
+	ok         bool
+	retryAfter time.Duration // when !ok and the family sends Retry-After
+	// directory bucket: cost charged and fraction of the budget in use after this request
+	cost, used float64
+}
+
+// limiter holds every family's state. It is safe for concurrent use.
+type limiter struct {
+	mu            sync.Mutex
+	scale         float64
+	countRejected bool
+	capacity      float64 // directory RU per window
+	windows       map[string]*ring
+	buckets       map[string]*bucket
+}
+
+type ring struct {
+	times []time.Time // admitted arrivals, oldest first (at most limit)
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(scale float64, countRejected bool, users int) *limiter {
+	return &limiter{scale: scale, countRejected: countRejected, capacity: directoryCapacity(users),
+		windows: map[string]*ring{}, buckets: map[string]*bucket{}}
+}
+
+func (l *limiter) window(d familyDef) time.Duration {
+	return time.Duration(float64(d.window) * l.scale)
+}
+
+// admit decides on one request of family f arriving at now; key identifies the budget (tenant or
+// app+tenant); cost is the directory resource-unit cost.
+func (l *limiter) admit(f family, key string, now time.Time, cost float64) admission {
+	d, ok := familyDefs[f]
+	if !ok {
+		return admission{ok: true}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d.bucket {
+		return l.admitBucket(d, key, now, cost)
+	}
+	win := l.window(d)
+	k := string(f) + "|" + key
+	r := l.windows[k]
+	if r == nil {
+		r = &ring{}
+		l.windows[k] = r
+	}
+	// Drop arrivals that left the window (arrival <= now - win).
+	cut := 0
+	for cut < len(r.times) && !r.times[cut].After(now.Add(-win)) {
+		cut++
+	}
+	r.times = r.times[cut:]
+	if len(r.times) < d.limit {
+		r.times = append(r.times, now)
+		return admission{ok: true}
+	}
+	free := r.times[0].Add(win).Sub(now)
+	if l.countRejected {
+		// The rejected request uses budget too: it replaces the oldest entry, pushing the window out.
+		r.times = append(r.times[1:], now)
+	}
+	return admission{retryAfter: free}
+}
+
+func (l *limiter) admitBucket(d familyDef, key string, now time.Time, cost float64) admission {
+	win := l.window(d)
+	rate := l.capacity / win.Seconds() // RU per second
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: l.capacity, last: now}
+		l.buckets[key] = b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = math.Min(l.capacity, b.tokens+el*rate)
+		b.last = now
+	}
+	if b.tokens+1e-9 >= cost { // tolerate float rounding after waiting exactly the announced time
+		b.tokens -= cost
+		return admission{ok: true, cost: cost, used: 1 - b.tokens/l.capacity}
+	}
+	wait := time.Duration(math.Ceil((cost - b.tokens) / rate * float64(time.Second)))
+	if l.countRejected {
+		b.tokens -= cost
+	}
+	return admission{retryAfter: wait, cost: cost, used: 1}
+}
+
+// formatRetryAfter renders a delay in seconds, rounded up to the millisecond, without trailing zeros
+// ("10", "2.128", "0.087"); Graph's Retry-After may be fractional (reference §3).
+func formatRetryAfter(d time.Duration) string {
+	ms := int64(math.Ceil(float64(d) / float64(time.Millisecond)))
+	if ms < 1 {
+		ms = 1
+	}
+	return strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
+}
+
+// directoryCost is the resource-unit cost of a directory read (reference §3): GET users and applications
+// cost 2, members 3, transitiveMembers 5, getByIds 5, others 1; $select −1, $expand +1, $top < 20 −1;
+// never below 1. Phase-2 directory endpoints use it.
+func directoryCost(base float64, hasSelect, hasExpand bool, top int) float64 {
+	c := base
+	if hasSelect {
+		c--
+	}
+	if hasExpand {
+		c++
+	}
+	if top > 0 && top < 20 {
+		c--
+	}
+	return math.Max(1, c)
+}
