@@ -315,7 +315,8 @@ func (p *Part) stage(ctx context.Context) error {
 	return nil
 }
 
-// Close finishes the compressed stream and stages what is left. The part stays invisible until Commit.
+// Close finishes the compressed stream. A part that already staged blocks stages the rest; a small one keeps its
+// bytes for Commit to upload in one request. The part stays invisible until Commit.
 func (p *Part) Close(ctx context.Context) error {
 	if p.closed {
 		return nil
@@ -324,6 +325,9 @@ func (p *Part) Close(ctx context.Context) error {
 		return err
 	}
 	p.closed = true
+	if len(p.blocks) == 0 {
+		return nil
+	}
 	return p.stage(ctx)
 }
 
@@ -357,12 +361,20 @@ func (p *Part) Commit(ctx context.Context) error {
 		md[MetaRequestIDs] = to.Ptr(strings.Join(p.rids, ","))
 	}
 	etagAny := azcore.ETagAny
-	_, err := p.store.container.NewBlockBlobClient(p.name).CommitBlockList(ctx, p.blocks, &blockblob.CommitBlockListOptions{
-		Metadata:         md,
-		HTTPHeaders:      &blob.HTTPHeaders{BlobContentType: to.Ptr("application/gzip")},
-		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &etagAny}},
-	})
+	headers := &blob.HTTPHeaders{BlobContentType: to.Ptr("application/gzip")}
+	cond := &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &etagAny}}
+	bb := p.store.container.NewBlockBlobClient(p.name)
+	var err error
+	if len(p.blocks) == 0 {
+		// Small part: one Put Blob, as atomic as a block list commit.
+		_, err = bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(p.buf.Bytes())), &blockblob.UploadOptions{
+			Metadata: md, HTTPHeaders: headers, AccessConditions: cond,
+		})
+	} else {
+		_, err = bb.CommitBlockList(ctx, p.blocks, &blockblob.CommitBlockListOptions{Metadata: md, HTTPHeaders: headers, AccessConditions: cond})
+	}
 	if err == nil {
+		p.buf = bytes.Buffer{}
 		return nil
 	}
 	if !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {

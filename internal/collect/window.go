@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/rawjson"
@@ -15,6 +17,9 @@ import (
 // maxOpenParts bounds the parts one window writes at once. Graph returns sign-ins newest first, so records of one
 // bucket arrive together; when they do not, a bucket just gets one more part.
 const maxOpenParts = 2
+
+// commitConcurrency is how many parts of a window are committed at once.
+const commitConcurrency = 8
 
 // windowResult is what reading one window did.
 type windowResult struct {
@@ -165,17 +170,19 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		closed = append(closed, b.open)
 	}
-	sort.Slice(closed, func(i, j int) bool { return closed[i].Name() < closed[j].Name() })
-	for _, p := range closed {
-		if err := r.ensureLease(); err != nil {
-			res.err = err
-			return res
-		}
-		if err := p.Commit(ctx); err != nil {
-			res.err = err
-			return res
-		}
-		res.parts++
+	if err := r.ensureLease(); err != nil {
+		res.err = err
+		return res
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(commitConcurrency)
+	for _, p := range closed {
+		g.Go(func() error { return p.Commit(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		res.err = err
+		return res
+	}
+	res.parts = len(closed)
 	return res
 }

@@ -105,6 +105,8 @@ func Start(ctx context.Context, opts *Options) (*Server, error) {
 			return nil, err
 		}
 		s.Dir, s.ownsDir = dir, true
+	} else if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
 	}
 	// Ports are chosen once, so a restart keeps them; a port taken between choosing and binding is retried.
 	var lastErr error

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/entra-di/edi/tests/entrasim"
+	"github.com/entra-di/edi/tests/scenario"
+)
+
+func startScenario(t *testing.T, o scenario.Options) *scenario.Env {
+	t.Helper()
+	o.AppRoot = appRoot
+	o.Output = t.Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	env, err := scenario.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	return env
+}
+
+func logCursors(t *testing.T, env *scenario.Env) {
+	t.Helper()
+	for _, r := range mustVerify(t, env, false) {
+		c, err := env.Cursor(context.Background(), r.DataType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(scenario.Describe(c))
+	}
+}
+
+func mustVerify(t *testing.T, env *scenario.Env, settled bool) []scenario.Report {
+	t.Helper()
+	reports, err := env.Verify(context.Background(), settled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reports
+}
+
+// TestCollectExactlyOnce runs backfill, incremental collections and late arrivals over two and a half simulated
+// days, and compares the archive with the tenant's ground truth for every stream.
+func TestCollectExactlyOnce(t *testing.T) {
+	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 11, Users: 40, LateShare: 0.05}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	if err := env.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("backfill took %v", time.Since(start))
+	// Right after the first run the backfill is complete and fresh buckets are in.
+	for _, r := range mustVerify(t, env, false) {
+		t.Log(r.Line(), "parts", r.Parts, "from", r.From, "to", r.To)
+		if r.Records == 0 || r.Duplicates != 0 || len(r.BadParts) != 0 || r.Extra != 0 {
+			t.Errorf("after backfill: %+v", r)
+		}
+	}
+	start = time.Now()
+	if err := env.CollectUntilSettled(ctx, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("incremental runs took %v", time.Since(start))
+	logCursors(t, env)
+	for _, r := range mustVerify(t, env, true) {
+		t.Log(r.Line(), "parts", r.Parts)
+		if !r.OK() || r.Records == 0 {
+			t.Errorf("%s: %+v", r.DataType, r)
+		}
+		if r.To.Sub(r.From) < 25*24*time.Hour {
+			t.Errorf("%s: compared only %v..%v", r.DataType, r.From, r.To)
+		}
+	}
+	runs, err := env.Runs(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) == 0 || runs[0].Outcome != "ok" {
+		t.Fatalf("runs = %+v", runs)
+	}
+}
