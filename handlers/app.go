@@ -173,7 +173,7 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency}
+	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency, LeaseTTL: c.LeaseTTL}
 }
 
 func isLoopbackURL(raw string) bool {

@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -200,6 +201,7 @@ const maxRequestIDs = 100
 // Encoder turns records into a part's content: one record per line, gzip-compressed into w, with the sha256 of
 // the uncompressed lines.
 type Encoder struct {
+	scratch bytes.Buffer
 	zw      *gzip.Writer
 	hash    hash.Hash
 	records int
@@ -211,11 +213,17 @@ func NewEncoder(w io.Writer) *Encoder {
 	return &Encoder{zw: zw, hash: sha256.New()}
 }
 
-// Add writes one record as a line. A record holding a newline is refused: Graph's JSON never has a raw newline
-// inside a string, and one outside a string is whitespace a line format cannot keep.
+// Add writes one record as a line, byte for byte. Graph sends compact JSON; a pretty-printed object (the
+// documentation's examples are) holds line breaks, which JSON only allows as whitespace between tokens, so such a
+// record loses its insignificant whitespace — keys, their order and duplicates, escapes and values stay as they
+// were. A record that is not valid JSON is refused.
 func (e *Encoder) Add(record []byte) error {
-	if bytes.IndexByte(record, '\n') >= 0 {
-		return errors.New("archive: record contains a newline")
+	if bytes.IndexAny(record, "\r\n") >= 0 {
+		e.scratch.Reset()
+		if err := json.Compact(&e.scratch, record); err != nil {
+			return fmt.Errorf("archive: record with line breaks is not valid JSON: %w", err)
+		}
+		record = e.scratch.Bytes()
 	}
 	for _, b := range [][]byte{record, newline} {
 		if _, err := e.zw.Write(b); err != nil {
@@ -245,14 +253,14 @@ type Part struct {
 	source string
 	sweep  string
 
-	enc     *Encoder
-	buf     bytes.Buffer // compressed bytes not yet staged
-	blocks  []string
-	idBase  string
-	first   time.Time
-	last    time.Time
-	rids    []string
-	closed  bool
+	enc    *Encoder
+	buf    bytes.Buffer // compressed bytes not yet staged
+	blocks []string
+	idBase string
+	first  time.Time
+	last   time.Time
+	rids   []string
+	closed bool
 }
 
 // Compression is the gzip level of parts: fast, and within a few per cent of the default level's ratio on Graph

@@ -144,15 +144,32 @@ func TestCommitNeverReplaces(t *testing.T) {
 func TestEmptyPartAndNewlines(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	p := s.NewPart(bucket, 2, "graph", "resweep+1h")
-	if err := p.Add(ctx, []byte("{\"a\":\n1}"), bucket.Start, ""); err == nil {
-		t.Error("a record with a newline was accepted")
+	empty := s.NewPart(bucket, 2, "graph", "resweep+1h")
+	if err := empty.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, md, err := s.ReadAll(ctx, empty.Name())
+	if err != nil || len(got) != 0 || md[MetaRecords] != "0" {
+		t.Errorf("empty part: %q %v %v", got, md, err)
+	}
+	// A pretty-printed record keeps everything but its insignificant whitespace; broken JSON with a line break is
+	// refused.
+	p := s.NewPart(bucket, 3, "graph", "initial")
+	if err := p.Add(ctx, []byte("{\"a\":\n 1,\r\n \"a\" : \"x\\u00a0\\ny\",\"b\":[ 1,\n2 ]}"), bucket.Start, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(ctx, []byte("{\"a\":\n"), bucket.Start, ""); err == nil {
+		t.Error("broken JSON with a line break was accepted")
+	}
+	if err := p.Add(ctx, []byte(`{"compact" : true}`), bucket.Start, ""); err != nil {
+		t.Fatal(err)
 	}
 	if err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, md, err := s.ReadAll(ctx, p.Name())
-	if err != nil || len(got) != 0 || md[MetaRecords] != "0" {
-		t.Errorf("empty part: %q %v %v", got, md, err)
+	got, _, err = s.ReadAll(ctx, p.Name())
+	want := "{\"a\":1,\"a\":\"x\\u00a0\\ny\",\"b\":[1,2]}\n{\"compact\" : true}\n"
+	if err != nil || string(got) != want {
+		t.Errorf("content = %q, want %q (%v)", got, want, err)
 	}
 }

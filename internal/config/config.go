@@ -72,6 +72,8 @@ type Collect struct {
 	Resweeps []time.Duration
 	// Concurrency is how many time windows one worker reads at once (all share the family budget).
 	Concurrency int
+	// LeaseTTL is how long a worker's family lease lasts without renewal.
+	LeaseTTL time.Duration
 	// Budgets override Graph's documented throttling budgets per family.
 	Budgets map[catalog.Family]catalog.Budget
 }
@@ -306,6 +308,14 @@ var Settings = []Setting{
 			return fmt.Errorf("want 1 to 32, got %q", v)
 		}
 		c.Collect.Concurrency = n
+		return nil
+	}},
+	{"COLLECT_LEASE_TTL", "60s", "How long a worker's family lease lasts unrenewed: a crashed worker's family is free again after it.", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second {
+			return fmt.Errorf("want a duration of at least 3s, got %q", v)
+		}
+		c.Collect.LeaseTTL = d
 		return nil
 	}},
 	{"GRAPH_BUDGETS", "", "Overrides Graph's throttling budgets, e.g. `reports=5/10s,protection=1/1s`.", func(c *Config, v string) error {

@@ -63,7 +63,9 @@ type ValidationError struct {
 	Field, Problem string
 }
 
-func (e *ValidationError) Error() string { return fmt.Sprintf("integration field %s: %s", e.Field, e.Problem) }
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("integration field %s: %s", e.Field, e.Problem)
+}
 
 // Validate checks every field.
 func (i Integration) Validate() error {

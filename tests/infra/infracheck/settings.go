@@ -63,6 +63,7 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
 	"COLLECT_CONCURRENCY":                  Default,
+	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
 }
 
