@@ -12,8 +12,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/entra-di/edi/tests/entrasim/authority"
 	"github.com/entra-di/edi/tests/testca"
@@ -185,5 +189,53 @@ func TestAuthorityTokensRejectedByGraph(t *testing.T) {
 	mu.Unlock()
 	if _, err := v.VerifyToken(graphTok.Token, GraphAudience); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("expired token: %v", err)
+	}
+}
+
+// A delta round trip through msgraph-sdk-go: the page iterator follows nextLinks to the deltaLink, a typed
+// PATCH changes a user, and the deltaLink (opened with NewDeltaRequestBuilder) reports exactly that user.
+func TestSDKUsersDeltaRoundTrip(t *testing.T) {
+	tn, _ := startWithAuthority(t, Options{Seed: 84, Users: 60, Roles: ReadWriteRoles()})
+	cred := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret())
+	client, adapter, _ := sdkClient(t, tn, cred, "v1.0", []string{"127.0.0.1"})
+	ctx := context.Background()
+	headers := abs.NewRequestHeaders()
+	headers.Add("Prefer", "odata.maxpagesize=20")
+	res, err := client.Users().Delta().GetAsDeltaGetResponse(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
+		Headers:         headers,
+		QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: []string{"displayName", "jobTitle"}},
+	})
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	it, err := msgraphcore.NewPageIterator[models.Userable](res, adapter, users.CreateDeltaGetResponseFromDiscriminatorValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := it.Iterate(ctx, func(u models.Userable) bool { ids = append(ids, *u.GetId()); return true }); err != nil {
+		t.Fatal(describe(err))
+	}
+	deltaLink := it.GetOdataDeltaLink()
+	if len(ids) != 60 || deltaLink == nil || !strings.Contains(*deltaLink, "$deltatoken=") {
+		t.Fatalf("%d users, deltaLink %v", len(ids), deltaLink)
+	}
+	target := tn.Users()[3]
+	title := "Delta Tester"
+	patch := models.NewUser()
+	patch.SetJobTitle(&title)
+	if _, err := client.Users().ByUserId(target.ID).Patch(ctx, patch, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	next, err := users.NewDeltaRequestBuilder(*deltaLink, adapter).GetAsDeltaGetResponse(ctx, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	got := next.GetValue()
+	if len(got) != 1 || *got[0].GetId() != target.ID || got[0].GetJobTitle() == nil || *got[0].GetJobTitle() != title {
+		t.Fatalf("delta after PATCH: %d users", len(got))
+	}
+	if next.GetOdataDeltaLink() == nil {
+		t.Fatal("no new deltaLink")
 	}
 }
