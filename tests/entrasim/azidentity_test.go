@@ -3,6 +3,7 @@ package entrasim
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -237,5 +238,34 @@ func TestSDKUsersDeltaRoundTrip(t *testing.T) {
 	}
 	if next.GetOdataDeltaLink() == nil {
 		t.Fatal("no new deltaLink")
+	}
+}
+
+// A secret added through Graph (addPassword) authenticates at the authority at once; once removed
+// (removePassword) it is refused.
+func TestRotatedSecretAuthenticates(t *testing.T) {
+	tn, _ := startWithAuthority(t, Options{Seed: 85, Roles: append(ReadOnlyRoles(), "Application.ReadWrite.All")})
+	ctx := context.Background()
+	scopes := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	tok, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret()).GetToken(ctx, scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, tn)
+	c.token = tok.Token
+	appID := tn.Applications()[len(tn.Applications())-1].ID // the integration's own registration
+	r := c.send(http.MethodPost, "/v1.0/applications/"+appID+"/addPassword", `{"passwordCredential":{"displayName":"rotation"}}`, nil)
+	if r.status != 200 {
+		t.Fatalf("addPassword: %d %s", r.status, r.body)
+	}
+	secret, keyID := field(t, r.body, "secretText").(string), field(t, r.body, "keyId").(string)
+	if _, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), secret).GetToken(ctx, scopes); err != nil {
+		t.Fatalf("new secret refused: %v", err)
+	}
+	if r := c.send(http.MethodPost, "/v1.0/applications/"+appID+"/removePassword", `{"keyId":"`+keyID+`"}`, nil); r.status != 204 {
+		t.Fatalf("removePassword: %d %s", r.status, r.body)
+	}
+	if _, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), secret).GetToken(ctx, scopes); err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
+		t.Fatalf("removed secret: %v", err)
 	}
 }

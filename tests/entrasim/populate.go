@@ -220,7 +220,7 @@ func (t *Tenant) populate() {
 		sr.hidden["order"] = t.nextOrder()
 		s.add(sps, sr)
 	}
-	graphSP := s.add(sps, graphSPResource(seed))
+	s.add(sps, graphSPResource(seed))
 
 	// Groups: the names audit events reference (groupID), security and Microsoft 365 groups, one nested
 	// level: department groups are members of "All Staff".
@@ -413,7 +413,6 @@ func (t *Tenant) populate() {
 			{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
 			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}}})
 	}
-	_ = graphSP
 }
 
 // authMethods generates a user's registered authentication methods and the default one.
