@@ -7,14 +7,15 @@ LDFLAGS  := -s -w -X github.com/entra-di/edi/internal/version.Version=$(VERSION)
 # -race doubles build time of msgraph-sdk-go; it still fits, so the whole suite runs with it.
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all tools build test vet unit demo fuzz clean
+.PHONY: all tools system-tools build test vet unit demo fuzz clean package generate
 
 all: build
 
-# Node tools (Azurite) go into ./node_modules from the lockfile. The check compares the lockfile's content with
+# Node tools (Azurite; tree-sitter-bicep and ajv for the offline template checks) go into ./node_modules from the
+# lockfile; shellcheck and jq (the deployment scripts and their tests) come from apt-get when missing. The check compares the lockfile's content with
 # the one installed (not timestamps, which a fresh checkout resets), and never runs `npm ci` through a symlinked
 # node_modules: npm would empty the folder it points to.
-tools:
+tools: system-tools
 	@if [ -L node_modules ]; then \
 		test -x node_modules/.bin/azurite || { echo "node_modules is a link without Azurite" >&2; exit 1; }; \
 	elif [ -x node_modules/.bin/azurite ] && cmp -s package-lock.json node_modules/.installed-lock; then \
@@ -23,11 +24,30 @@ tools:
 		npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock; \
 	fi
 
+SYSTEM_TOOLS := shellcheck jq
+system-tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		command -v apt-get >/dev/null || { echo "please install$$missing" >&2; exit 1; }; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing$$missing with apt-get"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The deployable zip (host.json, linux/amd64 handler, function folders) in dist/.
+package:
+	scripts/package.sh --version $(VERSION)
+
+# Files derived from internal/catalog and the deployment script (infra/app-registration); tests fail while stale.
+generate:
+	$(GO) run ./tests/cmd/gentemplates
+
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/handler ./handlers
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -race ./...
 
 test: tools vet
 	$(GO) test $(TESTFLAGS) ./...

@@ -28,7 +28,7 @@ func (a *app) status(ctx context.Context, req *envelope.Request) (*envelope.Repl
 	if st, err := a.stores(sctx); err == nil {
 		src.Integrations, src.Cursors = st.integrations, st.cursors
 	}
-	report := status.Build(ctx, a.cfg, clients, src, dataClock(req)())
+	report := status.Build(ctx, a.cfg, clients, src, invocationTime(req))
 	if prefersHTML(httpReq.Header("Accept")) {
 		var page bytes.Buffer
 		if err := report.HTML(&page); err != nil {

@@ -12,8 +12,12 @@ import (
 	"github.com/entra-di/edi/tests/hostsim"
 )
 
-// appRoot is the app built once for this test binary.
-var appRoot string
+// appRoot is the app built once for this test binary; sampleSettings are local.settings.sample.json's values,
+// the base of every test's app settings (as for a local run).
+var (
+	appRoot        string
+	sampleSettings map[string]string
+)
 
 func TestMain(m *testing.M) {
 	code, err := run(m)
@@ -34,6 +38,9 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(dir)
+	if sampleSettings, err = hostsim.LoadLocalSettings(filepath.Join(root, "local.settings.sample.json")); err != nil {
+		return 1, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	appRoot, err = hostsim.BuildApp(ctx, root, filepath.Join(dir, "app"))
 	cancel()

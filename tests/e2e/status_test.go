@@ -35,11 +35,12 @@ func testCtx(t *testing.T) context.Context {
 // startApp starts the real handler under the host simulator with storage at connectionString.
 func startApp(t *testing.T, connectionString string, extra map[string]string) *hostsim.Host {
 	t.Helper()
-	settings := map[string]string{
-		"FUNCTIONS_WORKER_RUNTIME": "custom",
-		"AzureWebJobsStorage":      connectionString,
-		"LOG_LEVEL":                "debug",
+	settings := map[string]string{}
+	for k, v := range sampleSettings {
+		settings[k] = v
 	}
+	settings["AzureWebJobsStorage"] = connectionString
+	settings["LOG_LEVEL"] = "debug"
 	for k, v := range extra {
 		settings[k] = v
 	}
