@@ -48,7 +48,7 @@ func startWithAuthority(t *testing.T, o Options) (*Tenant, *SimClock) {
 	t.Helper()
 	clock := NewSimClock(testStart)
 	o.Clock = clock
-	o.DisableThrottling = true
+	o.DisableThrottling = o.ThrottleScale == 0 // tests about throttling set a scale
 	tn, err := Start(&o)
 	if err != nil {
 		t.Fatal(err)
