@@ -329,15 +329,15 @@ func notFound(id string) *gerr {
 // knownProps lists a collection's property names (from its resources; caller holds the store lock).
 func (t *Tenant) knownProps(col string) []string {
 	c := t.store.cols[col]
-	for _, id := range c.ids {
-		r := c.byID[id]
-		names := make([]string, 0, len(r.props))
-		for _, p := range r.props {
-			names = append(names, p.k)
-		}
-		return names
+	if len(c.ids) == 0 {
+		return nil
 	}
-	return nil
+	r := c.byID[c.ids[0]] // every resource of a collection has the same properties
+	names := make([]string, 0, len(r.props))
+	for _, p := range r.props {
+		names = append(names, p.k)
+	}
+	return names
 }
 
 func (t *Tenant) parseSelect(ep *dirEndpoint, raw string, extra ...string) ([]string, *gerr) {
@@ -435,12 +435,10 @@ func writeProps(w *jw, r *resource, sel []string, defaults int, withID bool) {
 
 // dirPage writes a page of resources.
 type dirPage struct {
-	context  string
-	next     string
-	delta    string
-	count    int
-	items    func(w *jw, emit func())
-	extraKey string
+	context string
+	next    string
+	delta   string
+	items   func(w *jw, emit func())
 }
 
 // render builds a page body (callers hold the store lock, so it is rendered before any latency or I/O).

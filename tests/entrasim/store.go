@@ -117,7 +117,8 @@ func (s *store) add(c *collection, r *resource) *resource {
 // touch marks a resource changed (caller holds s.mu).
 func (s *store) touch(r *resource) { r.seq = s.next() }
 
-// addMember records a membership change on a group or role (caller holds s.mu).
+// setMember adds or removes a member of a group or role and records the change for members@delta; false
+// when the membership already is as asked (caller holds s.mu).
 func (s *store) setMember(g *resource, memberID, memberType string, remove bool) bool {
 	has := slices.Contains(g.members, memberID)
 	if has != remove {
