@@ -66,15 +66,30 @@ func hasRole(roles []string, need string) bool {
 	return false
 }
 
-// permission is one required permission and the error Graph gives when it is missing.
+// permission is one required permission — any of roles grants it — and the error Graph gives when it is
+// missing.
 type permission struct {
-	role    string
+	roles   []string
 	missing func() *gerr
+}
+
+func (p permission) granted(have []string) bool {
+	for _, r := range p.roles {
+		if hasRole(have, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyOf is a permission satisfied by any of roles, answered with 403 Authorization_RequestDenied.
+func anyOf(roles ...string) permission {
+	return permission{roles: roles, missing: func() *gerr { return errInsufficientPrivileges }}
 }
 
 // Requirements of the reporting endpoints. Sign-ins need both AuditLog.Read.All and Directory.Read.All
 // (docs known issue, reference §1.1).
 var (
-	permAuditLog  = permission{"AuditLog.Read.All", func() *gerr { return errPermissionMissing("AuditLog.Read.All") }}
-	permDirectory = permission{"Directory.Read.All", func() *gerr { return errInsufficientPrivileges }}
+	permAuditLog  = permission{[]string{"AuditLog.Read.All"}, func() *gerr { return errPermissionMissing("AuditLog.Read.All") }}
+	permDirectory = anyOf("Directory.Read.All")
 )

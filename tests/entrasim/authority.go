@@ -40,13 +40,13 @@ func (d authDirectory) App(tenantID, appID string) (authority.App, bool) {
 	if id, ok := d.t.dir.resolveTenant(tenantID); !ok || id != d.t.dir.tenantID {
 		return authority.App{}, false
 	}
-	app, ok := d.t.dir.appByClientID(appID)
+	app, ok := d.t.appByClientID(appID)
 	if !ok {
 		return authority.App{}, false
 	}
 	shift := time.Since(d.t.Now())
 	out := authority.App{AppID: app.AppID, DisplayName: app.DisplayName, Roles: slices.Clone(app.Roles),
-		ObjectID: d.t.dir.spIDOf(app.AppID)}
+		ObjectID: d.t.spIDOf(app.AppID)}
 	for _, s := range app.PasswordCredentials {
 		if s.SecretText == "" {
 			continue // a secret whose text this simulator never knew cannot be presented

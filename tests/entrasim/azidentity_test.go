@@ -3,6 +3,7 @@ package entrasim
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +13,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/entra-di/edi/tests/entrasim/authority"
 	"github.com/entra-di/edi/tests/testca"
@@ -43,7 +48,7 @@ func startWithAuthority(t *testing.T, o Options) (*Tenant, *SimClock) {
 	t.Helper()
 	clock := NewSimClock(testStart)
 	o.Clock = clock
-	o.DisableThrottling = true
+	o.DisableThrottling = o.ThrottleScale == 0 // tests about throttling set a scale
 	tn, err := Start(&o)
 	if err != nil {
 		t.Fatal(err)
@@ -185,5 +190,82 @@ func TestAuthorityTokensRejectedByGraph(t *testing.T) {
 	mu.Unlock()
 	if _, err := v.VerifyToken(graphTok.Token, GraphAudience); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("expired token: %v", err)
+	}
+}
+
+// A delta round trip through msgraph-sdk-go: the page iterator follows nextLinks to the deltaLink, a typed
+// PATCH changes a user, and the deltaLink (opened with NewDeltaRequestBuilder) reports exactly that user.
+func TestSDKUsersDeltaRoundTrip(t *testing.T) {
+	tn, _ := startWithAuthority(t, Options{Seed: 84, Users: 60, Roles: ReadWriteRoles()})
+	cred := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret())
+	client, adapter, _ := sdkClient(t, tn, cred, "v1.0", []string{"127.0.0.1"})
+	ctx := context.Background()
+	headers := abs.NewRequestHeaders()
+	headers.Add("Prefer", "odata.maxpagesize=20")
+	res, err := client.Users().Delta().GetAsDeltaGetResponse(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
+		Headers:         headers,
+		QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: []string{"displayName", "jobTitle"}},
+	})
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	it, err := msgraphcore.NewPageIterator[models.Userable](res, adapter, users.CreateDeltaGetResponseFromDiscriminatorValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := it.Iterate(ctx, func(u models.Userable) bool { ids = append(ids, *u.GetId()); return true }); err != nil {
+		t.Fatal(describe(err))
+	}
+	deltaLink := it.GetOdataDeltaLink()
+	if len(ids) != 60 || deltaLink == nil || !strings.Contains(*deltaLink, "$deltatoken=") {
+		t.Fatalf("%d users, deltaLink %v", len(ids), deltaLink)
+	}
+	target := tn.Users()[3]
+	title := "Delta Tester"
+	patch := models.NewUser()
+	patch.SetJobTitle(&title)
+	if _, err := client.Users().ByUserId(target.ID).Patch(ctx, patch, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	next, err := users.NewDeltaRequestBuilder(*deltaLink, adapter).GetAsDeltaGetResponse(ctx, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	got := next.GetValue()
+	if len(got) != 1 || *got[0].GetId() != target.ID || got[0].GetJobTitle() == nil || *got[0].GetJobTitle() != title {
+		t.Fatalf("delta after PATCH: %d users", len(got))
+	}
+	if next.GetOdataDeltaLink() == nil {
+		t.Fatal("no new deltaLink")
+	}
+}
+
+// A secret added through Graph (addPassword) authenticates at the authority at once; once removed
+// (removePassword) it is refused.
+func TestRotatedSecretAuthenticates(t *testing.T) {
+	tn, _ := startWithAuthority(t, Options{Seed: 85, Roles: append(ReadOnlyRoles(), "Application.ReadWrite.All")})
+	ctx := context.Background()
+	scopes := policy.TokenRequestOptions{Scopes: []string{graphScope}}
+	tok, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), tn.ClientSecret()).GetToken(ctx, scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, tn)
+	c.token = tok.Token
+	appID := tn.Applications()[len(tn.Applications())-1].ID // the integration's own registration
+	r := c.send(http.MethodPost, "/v1.0/applications/"+appID+"/addPassword", `{"passwordCredential":{"displayName":"rotation"}}`, nil)
+	if r.status != 200 {
+		t.Fatalf("addPassword: %d %s", r.status, r.body)
+	}
+	secret, keyID := field(t, r.body, "secretText").(string), field(t, r.body, "keyId").(string)
+	if _, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), secret).GetToken(ctx, scopes); err != nil {
+		t.Fatalf("new secret refused: %v", err)
+	}
+	if r := c.send(http.MethodPost, "/v1.0/applications/"+appID+"/removePassword", `{"keyId":"`+keyID+`"}`, nil); r.status != 204 {
+		t.Fatalf("removePassword: %d %s", r.status, r.body)
+	}
+	if _, err := secretCredential(t, tn.AuthorityURL(), tn.TenantID(), tn.ClientID(), secret).GetToken(ctx, scopes); err == nil || !strings.Contains(err.Error(), "AADSTS7000215") {
+		t.Fatalf("removed secret: %v", err)
 	}
 }

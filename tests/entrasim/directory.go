@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -64,10 +63,10 @@ type ServicePrincipal struct {
 	Provisioning           bool // runs outbound user provisioning
 }
 
-// directory is the tenant's directory state. Log events reference the immutable snapshot taken at start
-// (cast), so changes made later (phase 2 remediation) never rewrite history.
+// directory is the tenant's generated directory: the initial users, applications and service principals. The
+// live state is the object store (store.go), loaded from it at start; log events read the immutable snapshot
+// (cast), so later changes never rewrite history.
 type directory struct {
-	mu          sync.RWMutex
 	tenantID    string
 	name        string
 	domain      string
@@ -259,8 +258,6 @@ func newSecret(r *rng, name string, start time.Time, lifetime time.Duration) Pas
 
 // snapshot returns the immutable principals log events are generated from.
 func (d *directory) snapshot(seed uint64) *cast {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
 	c := &cast{tenantID: d.tenantID, domain: d.domain}
 	for i, u := range d.users {
 		c.users = append(c.users, *u)
@@ -287,57 +284,10 @@ func (d *directory) snapshot(seed uint64) *cast {
 	return c
 }
 
-// appByClientID returns the application with the given client id.
-func (d *directory) appByClientID(appID string) (Application, bool) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for _, a := range d.apps {
-		if a.AppID == appID {
-			cp := *a
-			cp.PasswordCredentials = slices.Clone(a.PasswordCredentials)
-			cp.Roles = slices.Clone(a.Roles)
-			return cp, true
-		}
-	}
-	return Application{}, false
-}
-
-// spIDOf returns the object id of an application's service principal.
-func (d *directory) spIDOf(appID string) string {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for _, sp := range d.sps {
-		if sp.AppID == appID {
-			return sp.ID
-		}
-	}
-	return ""
-}
-
 // resolveTenant maps a tenant id or one of its domains to the tenant id.
 func (d *directory) resolveTenant(idOrDomain string) (string, bool) {
 	if strings.EqualFold(idOrDomain, d.tenantID) || strings.EqualFold(idOrDomain, d.domain) {
 		return d.tenantID, true
 	}
 	return "", false
-}
-
-// addApp registers an application (and its service principal) with a fresh client secret.
-func (d *directory) addApp(seed uint64, displayName string, roles []string, start time.Time, lifetime time.Duration) Application {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	r := newRNG(seed, strKey("added-app"), uint64(len(d.apps)), strKey(displayName))
-	app := &Application{
-		ID: r.guid(), AppID: r.guid(), DisplayName: displayName, CreatedDateTime: start.UTC(),
-		SignInAudience: "AzureADMyOrg", Roles: slices.Clone(roles),
-	}
-	app.PasswordCredentials = []PasswordCredential{newSecret(r, "default", start, lifetime)}
-	// Keep the apps and their service principals aligned: insert before the managed identities.
-	d.apps = append(d.apps, app)
-	sp := &ServicePrincipal{ID: r.guid(), AppID: app.AppID, DisplayName: displayName, ServicePrincipalType: "Application",
-		AppOwnerOrganizationID: d.tenantID, AccountEnabled: true}
-	d.sps = slices.Insert(d.sps, len(d.apps)-1, sp)
-	cp := *app
-	cp.PasswordCredentials = slices.Clone(app.PasswordCredentials)
-	return cp
 }

@@ -88,13 +88,27 @@
 // Truth(stream, from, to, asOf) returns every event id of a stream and window as visible at a simulated time;
 // GET /_sim/truth serves the same. /_sim also serves counters, the request log, fault rules and the clock.
 //
-// # Extending (phase 2)
+// # Directory objects, delta queries and remediation
 //
-// Directory objects, delta queries and remediation add routes (server.go: route) with their own throttling
-// family (directory, protection, intune), permissions and handlers; the request pipeline (ids, auth,
-// throttling, permissions, counters, request log, faults) is shared. The directory model (directory.go) holds
-// users, applications and service principals; log events read an immutable snapshot of it taken at start, so
-// later changes never rewrite history. Group ids referenced by audit events come from groupID.
+// The live directory is an object store (store.go): users, groups (nested membership), applications,
+// service principals (Microsoft Graph's own with its app roles; appRoleAssignments), devices, directory roles,
+// role definitions and assignments, Conditional Access policies and named locations, risky users, risk
+// detections, registration details and Intune managed devices. Each collection is declared once
+// (dirapi.go: dirEndpoints) with its throttling family, permissions, licence, page sizes, resource-unit cost and
+// filters, and served with list, get, $select, $filter, $top and skip-token paging, and — for users, groups,
+// applications, service principals, devices and directory roles — delta queries (delta.go: @removed,
+// members@delta, $deltatoken=latest, 410 after 7 days). Options.Churn makes the directory change as the clock
+// advances. Remediation endpoints (remediate.go) change the store: revokeSignInSessions, authentication
+// methods listed and deleted per type with Graph's constraints, PATCH user, DELETE user into deletedItems with
+// restore and purge, addPassword/removePassword; the token authority reads app secrets from the same store.
+//
+// # Extending
+//
+// A new resource type is a collection loaded in populate.go (resources with ordered properties following the
+// documentation example) plus one dirEndpoints entry; the conformance test compares it with its fixture. New
+// operations add routes (server.go: route) and share the request pipeline. Log events read an immutable
+// snapshot of the directory taken at start (cast), so directory changes never rewrite history. Group ids
+// referenced by audit events come from groupID.
 //
 // Where Graph's behaviour is not documented and could not be confirmed, the code says so in a comment marked
 // "unverified".

@@ -528,7 +528,8 @@ func parseODataTime(s string) (int64, error) {
 	return ns, nil
 }
 
-// unsupportedError is a $filter that parses but that the endpoint does not support; msg is Graph's message.
-type unsupportedError struct{ msg string }
+// unsupportedError is a $filter that parses but that the endpoint does not support; msg is Graph's message
+// and code its error code ("BadRequest" when empty).
+type unsupportedError struct{ code, msg string }
 
 func (e *unsupportedError) Error() string { return e.msg }

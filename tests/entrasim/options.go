@@ -101,7 +101,10 @@ var appRoleIDs = map[string]string{
 	"Directory.ReadWrite.All":                 "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
 	"UserAuthenticationMethod.ReadWrite.All":  "50483e42-d915-4231-9639-7fdb7fd190e5",
 	"RoleManagement.Read.Directory":           "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
-	"Policy.Read.ConditionalAccess":           "37730810-e9ba-4e46-b07e-8ca78d182097",
+	// Not in reference §2; ids as used in public deployment scripts (several agree).
+	"Application.ReadWrite.All":     "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+	"Device.Read.All":               "7438b122-aefc-4978-80ed-43db9fcc7715",
+	"Policy.Read.ConditionalAccess": "37730810-e9ba-4e46-b07e-8ca78d182097",
 }
 
 // AppRoleID returns the Microsoft Graph app-role id of an application permission, e.g. AuditLog.Read.All.
@@ -176,6 +179,10 @@ type Options struct {
 	History time.Duration
 	// Streams tunes the log streams by name (signIns.interactive, …, directoryAudits, provisioning).
 	Streams map[string]StreamOptions
+	// Churn is the mean number of directory changes per simulated hour (job titles, enabled accounts, group
+	// membership, devices), applied as the clock passes each hour, so delta queries see changes; 0 means a
+	// static directory.
+	Churn float64
 	// LateShare is the default share of late-arriving events; 0 means 2 %, a negative value means none.
 	LateShare float64
 	// LateDelay is the default delay distribution of late events; zero means 1 h to 48 h, uniform.
@@ -226,6 +233,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("entrasim: ThrottleScale must not be negative (got %g)", o.ThrottleScale)
 	case o.NonPremiumShare < 0 || o.NonPremiumShare > 1 || math.IsNaN(o.NonPremiumShare):
 		return fmt.Errorf("entrasim: NonPremiumShare must be in [0, 1] (got %g)", o.NonPremiumShare)
+	case o.Churn < 0 || math.IsNaN(o.Churn):
+		return fmt.Errorf("entrasim: Churn must not be negative (got %g)", o.Churn)
 	case o.SecretLifetime < 0:
 		return fmt.Errorf("entrasim: SecretLifetime must not be negative (got %s)", o.SecretLifetime)
 	}

@@ -173,7 +173,11 @@ func filterError(err error) *gerr {
 	case *syntaxError:
 		return badRequest("Invalid filter clause: " + e.Error())
 	case *unsupportedError:
-		return badRequest(e.msg)
+		g := badRequest(e.msg)
+		if e.code != "" {
+			g.code = e.code
+		}
+		return g
 	}
 	return badRequest("Invalid filter clause")
 }

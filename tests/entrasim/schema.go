@@ -63,6 +63,9 @@ type schema struct {
 	knownProps []string
 	// nested names the complex types of nested properties for error messages.
 	nested map[string]string
+	// resourceName, when set, selects the directory objects' error wording ("User", "Group", …) instead of
+	// the reporting endpoints' "Invalid filter clause".
+	resourceName string
 }
 
 func opset(ops ...string) map[string]bool {
@@ -136,6 +139,10 @@ var opKinds = map[string]string{
 }
 
 func (s *schema) unknownProperty(path []string) error {
+	if s.resourceName != "" {
+		// Directory objects (unverified wording).
+		return &unsupportedError{code: "Request_BadRequest", msg: fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", path[len(path)-1])}
+	}
 	typ := s.typeName
 	if len(path) > 1 {
 		if t, ok := s.nested[s.key(strings.Join(path[:len(path)-1], "/"))]; ok {
@@ -147,8 +154,12 @@ func (s *schema) unknownProperty(path []string) error {
 
 // unsupportedOp is the answer to an operator the endpoint does not support on a property. The wording is
 // unverified: Graph's reporting endpoints answer unsupported filters with 400 "Invalid filter clause"
-// (source: microsoft-graph-docs issues #5676, #14173); the detail after the colon is ours.
-func unsupportedOp(op, path string) error {
+// (source: microsoft-graph-docs issues #5676, #14173); the detail after the colon is ours. Directory objects
+// answer Request_UnsupportedQuery (unverified wording).
+func (s *schema) unsupportedOp(op, path string) error {
+	if s.resourceName != "" {
+		return &unsupportedError{code: "Request_UnsupportedQuery", msg: fmt.Sprintf("Unsupported or invalid query filter clause specified for property '%s' of resource '%s'.", path, s.resourceName)}
+	}
 	return &unsupportedError{msg: fmt.Sprintf("Invalid filter clause: The operator '%s' is not supported for the property '%s'.", op, path)}
 }
 
@@ -181,7 +192,7 @@ func (s *schema) compileIn(n node, lambdaVar string, coll *collSpec) (cnode, err
 		}
 		ops := coll.opsFor(prop, item)
 		if !ops[n.op] {
-			return nil, unsupportedOp(n.op, strings.Join(n.path, "/"))
+			return nil, s.unsupportedOp(n.op, strings.Join(n.path, "/"))
 		}
 		if err := checkLiteral(n.op, typ, enum, n.lit); err != nil {
 			return nil, err
@@ -193,7 +204,7 @@ func (s *schema) compileIn(n node, lambdaVar string, coll *collSpec) (cnode, err
 			return nil, err
 		}
 		if !coll.opsFor(prop, item)[n.fn] {
-			return nil, unsupportedOp(n.fn, strings.Join(n.path, "/"))
+			return nil, s.unsupportedOp(n.fn, strings.Join(n.path, "/"))
 		}
 		if typ != pString && typ != pEnum || n.lit.kind != litString {
 			return nil, &unsupportedError{msg: fmt.Sprintf("Invalid filter clause: No function signature for the function with name '%s' matches the specified arguments.", n.fn)}

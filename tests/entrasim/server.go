@@ -74,7 +74,13 @@ func splitPath(p string) []string {
 	if p == "" {
 		return nil
 	}
-	return strings.Split(p, "/")
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		// OData functions without parameters may be called with or without "()": users/delta() is
+		// users/delta (msgraph-sdk-go sends the former).
+		segs[i] = strings.TrimSuffix(s, "()")
+	}
+	return segs
 }
 
 func (t *Tenant) buildRoutes() {
@@ -234,7 +240,7 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.counters.update(rt.family, rt.name, func(c *EndpointCounters) { c.Accepted++ })
 	}
 	for _, perm := range rt.perms {
-		if !hasRole(p.Roles, perm.role) {
+		if !perm.granted(p.Roles) {
 			t.writeError(rc, perm.missing())
 			return
 		}

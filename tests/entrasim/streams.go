@@ -236,7 +236,6 @@ type streamIter struct {
 	st      *stream
 	spec    *scanSpec
 	k, last int64
-	started bool
 	buf     []event
 	i       int
 }

@@ -18,16 +18,20 @@ import (
 
 // Tenant is a simulated Entra tenant: its directory, its log streams and the Graph endpoint serving them.
 type Tenant struct {
-	cfg      *config
-	dir      *directory
-	gen      *gen
-	streams  map[string]*stream
-	routes   []*route
-	limiter  *limiter
-	faults   *faults
-	counters *counters
-	verifier TokenVerifier
-	skipKey  []byte
+	cfg   *config
+	dir   *directory
+	store *store // the live directory objects
+	order int    // creation order of applications and service principals
+	// churnSlot is the next hour (since the epoch) whose directory churn is still to be applied.
+	churnSlot int64
+	gen       *gen
+	streams   map[string]*stream
+	routes    []*route
+	limiter   *limiter
+	faults    *faults
+	counters  *counters
+	verifier  TokenVerifier
+	skipKey   []byte
 
 	rngMu  sync.Mutex
 	rng    *rng
@@ -59,6 +63,9 @@ func New(opts *Options) (*Tenant, error) {
 		rng:      newRNG(uint64(cfg.Seed), strKey("tenant-rng")),
 	}
 	t.gen = &gen{seed: uint64(cfg.Seed), cast: t.dir.snapshot(uint64(cfg.Seed))}
+	t.store = newStore()
+	t.populate()
+	t.churnSlot = cfg.start.UnixNano()/int64(time.Hour) + 1
 	for _, d := range streamDefs {
 		t.streams[d.name] = newStream(cfg, d)
 	}
@@ -67,6 +74,8 @@ func New(opts *Options) (*Tenant, error) {
 	key := sha256.Sum256(append(append([]byte("entrasim skiptoken "), seedBytes[:]...), t.dir.tenantID...))
 	t.skipKey = key[:]
 	t.buildRoutes()
+	t.buildDirRoutes()
+	t.buildRemediationRoutes()
 	for _, f := range cfg.Faults {
 		if _, err := t.faults.add(f); err != nil {
 			return nil, err
@@ -155,7 +164,7 @@ func (t *Tenant) SecretID() string { return t.integrationSecret().KeyID }
 func (t *Tenant) SecretExpires() time.Time { return t.integrationSecret().EndDateTime }
 
 func (t *Tenant) integrationSecret() PasswordCredential {
-	app, _ := t.dir.appByClientID(t.dir.integration.AppID)
+	app, _ := t.appByClientID(t.dir.integration.AppID)
 	if len(app.PasswordCredentials) == 0 {
 		return PasswordCredential{}
 	}
@@ -175,54 +184,6 @@ func (t *Tenant) Now() time.Time { return t.cfg.Now().UTC() }
 
 // StartTime is the simulated time the tenant was created at.
 func (t *Tenant) StartTime() time.Time { return t.cfg.start }
-
-// Users returns a copy of the directory's users.
-func (t *Tenant) Users() []User {
-	t.dir.mu.RLock()
-	defer t.dir.mu.RUnlock()
-	out := make([]User, len(t.dir.users))
-	for i, u := range t.dir.users {
-		out[i] = *u
-	}
-	return out
-}
-
-// Applications returns a copy of the application registrations (the integration's own included).
-func (t *Tenant) Applications() []Application {
-	t.dir.mu.RLock()
-	defer t.dir.mu.RUnlock()
-	out := make([]Application, len(t.dir.apps))
-	for i, a := range t.dir.apps {
-		out[i] = *a
-		out[i].PasswordCredentials = slices.Clone(a.PasswordCredentials)
-		out[i].Roles = slices.Clone(a.Roles)
-	}
-	return out
-}
-
-// ServicePrincipals returns a copy of the service principals (applications' and managed identities).
-func (t *Tenant) ServicePrincipals() []ServicePrincipal {
-	t.dir.mu.RLock()
-	defer t.dir.mu.RUnlock()
-	out := make([]ServicePrincipal, len(t.dir.sps))
-	for i, s := range t.dir.sps {
-		out[i] = *s
-		out[i].AlternativeNames = slices.Clone(s.AlternativeNames)
-	}
-	return out
-}
-
-// AddApp registers another application with the given Graph application permissions and a fresh client
-// secret (in the returned PasswordCredentials[0].SecretText): tests use it for a second caller, e.g. one
-// without permissions.
-func (t *Tenant) AddApp(displayName string, roles []string) (Application, error) {
-	for _, r := range roles {
-		if _, ok := appRoleIDs[r]; !ok {
-			return Application{}, fmt.Errorf("entrasim: AddApp: unknown Graph application permission %q", r)
-		}
-	}
-	return t.dir.addApp(uint64(t.cfg.Seed), displayName, roles, t.Now().Add(-time.Hour), t.cfg.SecretLifetime), nil
-}
 
 // AddFault activates a fault rule and returns its id.
 func (t *Tenant) AddFault(r FaultRule) (int, error) { return t.faults.add(r) }

@@ -190,7 +190,7 @@ func TestDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := tn.dir.appByClientID(added.AppID); !ok || got.PasswordCredentials[0].SecretText == "" {
+	if got, ok := tn.appByClientID(added.AppID); !ok || got.PasswordCredentials[0].SecretText == "" {
 		t.Fatal("added app not found or without secret")
 	}
 	if sps := tn.ServicePrincipals(); sps[len(tn.Applications())-1].AppID != added.AppID {

@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		clockMode     = fs.String("clock", "running", "simulated clock: running (moves with real time, can jump), stopped (moves only through /_sim/clock) or real")
 		start         = fs.String("start", "", "simulated start time, RFC 3339 (default now)")
 		history       = fs.Duration("history", 30*24*time.Hour, "how far back events exist")
+		churn         = fs.Float64("churn", 0, "directory changes per simulated hour (for delta queries); 0 for a static directory")
 		lateShare     = fs.Float64("late-share", 0.02, "share of events arriving late (0 for none)")
 		lateDelay     = fs.String("late-delay", "fixed=1h,jitter=47h", "delay distribution of late events")
 		throttleScale = fs.Float64("throttle-scale", 1, "multiplier of every throttling window (0.01: 5 requests / 100 ms)")
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	o := entrasim.Options{
 		Seed: *seed, TenantName: *name, Users: *users, Apps: *apps, ManagedIdentities: *mis,
-		SecretLifetime: *secretLife, History: *history, ThrottleScale: *throttleScale,
+		SecretLifetime: *secretLife, History: *history, Churn: *churn, ThrottleScale: *throttleScale,
 		DisableThrottling: *noThrottle, ThrottleCountRejected: *countRejected, NonPremiumShare: *nonPremium,
 		TokenLifetime: *tokenLife, Streams: map[string]entrasim.StreamOptions{},
 	}
