@@ -134,7 +134,7 @@ func initCursor(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bo
 	h := horizon(dt, now, o)
 	c.Low, c.High = h, h
 	days := min(dt.Retention(premium), o.BackfillDays)
-	c.Target = floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Bucket)
+	c.Target = minTime(floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Bucket), h)
 	c.Resweep = make([]time.Time, len(o.Resweeps))
 	for k, d := range o.Resweeps {
 		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), h)

@@ -317,7 +317,15 @@ func (r *run) start(ctx context.Context, streams []*stream) error {
 		if s.cur.Started() || s.done {
 			continue
 		}
-		initCursor(s.cur, s.dt, now, r.tenantPremium(ctx), r.w.opts)
+		premium := r.tenantPremium(ctx)
+		initCursor(s.cur, s.dt, now, premium, r.w.opts)
+		if !premium && s.dt.Retention(false) == 0 {
+			// The tenant has no P1/P2 (the probe retried Graph's intermittent answer): this data type is not
+			// available; say so now and look again in a day.
+			s.done = true
+			s.cur.State, s.cur.Detail, s.cur.SkipUntil = cursor.StateNotLicensed, string(s.dt.Licence), now.Add(r.w.opts.SkipFor)
+			s.stats.State = cursor.StateNotLicensed + ": " + string(s.dt.Licence)
+		}
 		if err := r.w.deps.Cursors.Put(ctx, s.cur); err != nil {
 			return err
 		}

@@ -77,6 +77,16 @@ func TestCollectExactlyOnce(t *testing.T) {
 			t.Errorf("%s: compared only %v..%v", r.DataType, r.From, r.To)
 		}
 	}
+	// Graph's reports budget (5 requests / 10 s, scaled) is spent without running into it: under 1 % 429s.
+	var accepted, throttled int64
+	for _, ec := range env.Tenant.Counters().Families["reports"] {
+		accepted += ec.Accepted
+		throttled += ec.Throttled
+	}
+	t.Logf("reports family: %d requests accepted, %d throttled", accepted, throttled)
+	if accepted == 0 || float64(throttled) >= 0.01*float64(accepted+throttled) {
+		t.Errorf("429 share %d/%d is not under 1 %%", throttled, accepted+throttled)
+	}
 	runs, err := env.Runs(ctx, 50)
 	if err != nil {
 		t.Fatal(err)
