@@ -1,15 +1,17 @@
-// Command demo is `make demo`: it starts Azurite, builds the handler into the deployable layout, runs it under the
-// Functions host simulator, calls the Status function with a function key and prints a readable summary, then
-// stops everything.
+// Command demo is `make demo`: the whole product on one machine, with no Azure. It builds the handler into the
+// deployable layout and starts Azurite, a simulated Entra tenant (30 days of sign-ins of all four types, audits
+// and provisioning, some of them arriving hours late), the Key Vault stand-in holding the integration's client
+// secret, and the handler under the Functions host simulator. Then it calls Status, collects (the CollectLogs timer,
+// then the collect-work queue until it is empty: the 30-day backfill), lets simulated time pass so new and late
+// events arrive and collects again, and ends by checking the archive against the tenant's ground truth:
 //
-// The demo is a list of steps (see steps); later scenarios (simulated tenant, collection, verification) are added
-// as further steps that read and extend the shared demo state.
+//	verify <dataType> records=<n> missing=<m> duplicates=<d>
+//
+// Data stays in .data/demo for inspection (Azurite's folder; the handler log).
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,13 +23,17 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
+	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/tests/azurite"
+	"github.com/entra-di/edi/tests/entrasim"
 	"github.com/entra-di/edi/tests/hostsim"
+	"github.com/entra-di/edi/tests/scenario"
 )
 
-// step is one stage of the demo. run reports a one-line result; an error ends the demo (cleanup still runs).
+// step is one stage of the demo. run reports a result to print; an error ends the demo (cleanup still runs).
 type step struct {
 	title string
 	run   func(ctx context.Context, d *demo) (string, error)
@@ -35,45 +41,26 @@ type step struct {
 
 // steps is the scenario, in order.
 var steps = []step{
-	{"Start Azurite (Blob, Queue, Table)", startAzurite},
 	{"Build the handler into the deployable layout", buildApp},
-	{"Start the Functions host simulator", startHost},
+	{"Start Azurite, the simulated Entra tenant, Key Vault and the Functions host", startAll},
 	{"Call Status with a function key", callStatus},
 	{"Check that Status refuses a call without a key", callStatusWithoutKey},
+	{"Collect: CollectLogs plans, CollectWork drains the queue (30-day backfill)", collectFirst},
+	{"Six hours pass: new and late events arrive; Collect Now", collectNow},
+	{"Two more days pass, collecting every 2 hours (re-sweeps pick up late events)", collectSettle},
+	{"Check the archive against the tenant's ground truth", verify},
 }
 
 // demo is the state the steps share.
 type demo struct {
 	out     io.Writer
 	root    string // module root
-	dataDir string // .data/demo: Azurite's data and the handler log, kept after the run
+	dataDir string // .data/demo, kept after the run
 	version string
-	key     string
-
-	azurite *azurite.Server
 	appRoot string
-	host    *hostsim.Host
 	logFile *os.File
-	status  *statusReport
-}
-
-// statusReport is the part of the Status answer the summary shows.
-type statusReport struct {
-	Version     string    `json:"version"`
-	GeneratedAt time.Time `json:"generatedAt"`
-	Healthy     bool      `json:"healthy"`
-	Config      struct {
-		AppRoot         string `json:"appRoot"`
-		FunctionTimeout string `json:"functionTimeout"`
-		Storage         string `json:"storage"`
-		RawContainer    string `json:"rawContainer"`
-		LogLevel        string `json:"logLevel"`
-	} `json:"config"`
-	Storage struct {
-		Blob  string `json:"blob"`
-		Table string `json:"table"`
-		Queue string `json:"queue"`
-	} `json:"storage"`
+	env     *scenario.Env
+	ok      bool
 }
 
 func main() {
@@ -91,7 +78,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	d := &demo{out: out, root: root, dataDir: filepath.Join(root, ".data", "demo"), version: gitVersion(ctx, root), key: randomKey()}
+	d := &demo{out: out, root: root, dataDir: filepath.Join(root, ".data", "demo"), version: gitVersion(ctx, root)}
 	fmt.Fprintf(out, "Entra ID Data Integration — demo (version %s)\n\n", d.version)
 	defer func() {
 		if cerr := d.cleanup(); cerr != nil && err == nil {
@@ -108,33 +95,22 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		}
 		fmt.Fprintf(out, "ok (%s)\n", time.Since(start).Round(10*time.Millisecond))
 		if msg != "" {
-			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(msg, "\n", "\n      "))
+			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n      "))
 		}
 	}
-	d.summary()
+	fmt.Fprintf(out, "\nThe archive is in Azurite's folder %s (container entra-raw, e.g.\n  integration=default/type=signIns.interactive/date=YYYY-MM-DD/hour=HH/<bucket-start>-0000.ndjson.gz);\nthe handler's log is %s.\n",
+		filepath.Join(d.dataDir, "azurite"), filepath.Join(d.dataDir, "handler.log"))
+	if !d.ok {
+		return errors.New("the archive does not match the tenant's ground truth")
+	}
 	return nil
 }
 
-func startAzurite(ctx context.Context, d *demo) (string, error) {
-	dir := filepath.Join(d.dataDir, "azurite")
-	// A fresh account each run, kept afterwards for inspection.
-	if err := os.RemoveAll(dir); err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	srv, err := azurite.Start(ctx, &azurite.Options{Root: d.root, Dir: dir})
-	if err != nil {
-		return "", err
-	}
-	d.azurite = srv
-	return fmt.Sprintf("blob %s\nqueue %s\ntable %s", srv.BlobURL, srv.QueueURL, srv.TableURL), nil
-}
-
 func buildApp(ctx context.Context, d *demo) (string, error) {
-	appDir := filepath.Join(d.dataDir, "app")
-	if err := os.RemoveAll(appDir); err != nil {
+	if err := os.RemoveAll(d.dataDir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(d.dataDir, 0o755); err != nil {
 		return "", err
 	}
 	var err error
@@ -142,13 +118,17 @@ func buildApp(ctx context.Context, d *demo) (string, error) {
 		ModuleRoot: d.root,
 		Package:    "./handlers",
 		Source:     d.root,
-		OutDir:     appDir,
+		OutDir:     filepath.Join(d.dataDir, "app"),
 		LDFlags:    "-s -w -X github.com/entra-di/edi/internal/version.Version=" + d.version,
 	})
 	if err != nil {
 		return "", err
 	}
-	app, err := hostsim.LoadApp(d.appRoot, nil)
+	settings, err := hostsim.LoadLocalSettings(filepath.Join(d.root, "local.settings.sample.json"))
+	if err != nil {
+		return "", err
+	}
+	app, err := hostsim.LoadApp(d.appRoot, settings)
 	if err != nil {
 		return "", err
 	}
@@ -159,108 +139,211 @@ func buildApp(ctx context.Context, d *demo) (string, error) {
 	return fmt.Sprintf("%s\nfunctions: %s", d.appRoot, strings.Join(names, ", ")), nil
 }
 
-func startHost(ctx context.Context, d *demo) (string, error) {
-	settings, err := hostsim.LoadLocalSettings(filepath.Join(d.root, "local.settings.sample.json"))
-	if err != nil {
-		return "", err
-	}
-	// The sample says UseDevelopmentStorage=true; the handler would expand that to Azurite's standard ports, so
-	// point it at the demo's Azurite explicitly.
-	settings["AzureWebJobsStorage"] = d.azurite.ConnectionString()
+func startAll(ctx context.Context, d *demo) (string, error) {
+	var err error
 	if d.logFile, err = os.Create(filepath.Join(d.dataDir, "handler.log")); err != nil {
 		return "", err
 	}
-	d.host, err = hostsim.Start(ctx, hostsim.Options{
-		AppRoot:  d.appRoot,
-		Settings: settings,
-		Keys:     hostsim.Keys{Function: map[string]string{"default": d.key}, Master: randomKey()},
-		Output:   d.logFile,
-		Log:      d.logFile,
+	d.env, err = scenario.Start(ctx, scenario.Options{
+		AppRoot: d.appRoot,
+		Dir:     d.dataDir,
+		Output:  d.logFile,
+		Tenant:  entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03},
 	})
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("handler pid %d on %s (logs: %s)", d.host.PID(), d.host.HandlerAddr(), d.logFile.Name()), nil
+	t := d.env.Tenant
+	return fmt.Sprintf("Azurite: blob %s, queue %s, table %s\n"+
+		"tenant %s (%s), integration app %s, %d users, 30 days of history, 3 %% of events late (up to 48 h)\n"+
+		"Graph %s, authority %s (Graph's throttling scaled 100×: reports 5 requests / 100 ms)\n"+
+		"Key Vault %s holds secret integration-default (the value is never printed)\n"+
+		"simulated clock at %s",
+		d.env.Azurite.BlobURL, d.env.Azurite.QueueURL, d.env.Azurite.TableURL,
+		t.TenantID(), t.TenantDomain(), t.ClientID(), len(t.Users()),
+		t.GraphURL(), t.AuthorityURL(), d.env.Vault.URL(), d.env.Clock.Now().Format(time.RFC3339)), nil
+}
+
+func (d *demo) get(ctx context.Context, path string, key bool) (*hostsim.HTTPResult, error) {
+	h := http.Header{"Accept": {"application/json"}}
+	if key {
+		h.Set("x-functions-key", d.env.FunctionKey)
+	}
+	return d.env.Host.HTTP(ctx, &hostsim.HTTPRequest{Method: http.MethodGet, Path: path, Header: h})
+}
+
+// statusReport is the part of the Status answer the demo shows.
+type statusReport struct {
+	Version string `json:"version"`
+	Healthy bool   `json:"healthy"`
+	Config  struct {
+		Storage, RawContainer, KeyVault, GraphEndpoint, FunctionTimeout string
+		Integration                                                     string `json:"settingsIntegration"`
+	} `json:"config"`
+	Storage struct {
+		Blob, Table, Queue string
+	} `json:"storage"`
+	Integrations []struct {
+		ID        string `json:"id"`
+		DataTypes []struct {
+			DataType       string     `json:"dataType"`
+			State          string     `json:"state"`
+			Detail         string     `json:"detail"`
+			ArchivedFrom   *time.Time `json:"archivedFrom"`
+			ArchivedTo     *time.Time `json:"archivedTo"`
+			BacklogBuckets int        `json:"backlogBuckets"`
+			Records        int64      `json:"records"`
+			Parts          int64      `json:"parts"`
+			LastError      string     `json:"lastError"`
+		} `json:"dataTypes"`
+	} `json:"integrations"`
+}
+
+func (d *demo) status(ctx context.Context) (*statusReport, error) {
+	res, err := d.get(ctx, "/api/status", true)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("Status answered %d: %s", res.StatusCode, res.Body)
+	}
+	var st statusReport
+	if err := json.Unmarshal(res.Body, &st); err != nil {
+		return nil, fmt.Errorf("Status answer: %w", err)
+	}
+	return &st, nil
 }
 
 func callStatus(ctx context.Context, d *demo) (string, error) {
-	res, err := d.host.HTTP(ctx, &hostsim.HTTPRequest{Path: "/api/status", Header: http.Header{"x-functions-key": {d.key}}})
+	st, err := d.status(ctx)
 	if err != nil {
 		return "", err
 	}
-	if res.StatusCode != http.StatusOK {
-		why := ""
-		if res.Invocation != nil {
-			why = res.Invocation.Failure
-		}
-		return "", fmt.Errorf("GET /api/status answered %d %s %s", res.StatusCode, why, res.Body)
+	if !st.Healthy {
+		return "", fmt.Errorf("Status reports unhealthy storage: %+v", st.Storage)
 	}
-	var r statusReport
-	if err := json.Unmarshal(res.Body, &r); err != nil {
-		return "", fmt.Errorf("status body: %w", err)
-	}
-	d.status = &r
-	return fmt.Sprintf("GET /api/status → %d %s in %s", res.StatusCode, res.Header.Get("Content-Type"), res.Invocation.Duration.Round(time.Millisecond)), nil
+	return fmt.Sprintf("version %s, storage: blob %s, table %s, queue %s\nintegration from app settings: %s\nGraph %s, Key Vault %s, function timeout %s",
+		st.Version, st.Storage.Blob, st.Storage.Table, st.Storage.Queue, st.Config.Integration, st.Config.GraphEndpoint,
+		st.Config.KeyVault, st.Config.FunctionTimeout), nil
 }
 
 func callStatusWithoutKey(ctx context.Context, d *demo) (string, error) {
-	res, err := d.host.HTTP(ctx, &hostsim.HTTPRequest{Path: "/api/status"})
+	res, err := d.get(ctx, "/api/status", false)
 	if err != nil {
 		return "", err
 	}
-	if res.StatusCode != http.StatusUnauthorized || res.Invocation != nil {
-		return "", fmt.Errorf("GET /api/status without a key answered %d", res.StatusCode)
+	if res.StatusCode != http.StatusUnauthorized {
+		return "", fmt.Errorf("without a key Status answered %d, want 401", res.StatusCode)
 	}
-	return "GET /api/status without a key → 401 (the handler was not called)", nil
+	return "401 Unauthorized, handler not called", nil
 }
 
-func (d *demo) summary() {
-	r := d.status
-	if r == nil {
-		return
+// table prints the per-data-type state from Status.
+func (d *demo) table(ctx context.Context) (string, error) {
+	st, err := d.status(ctx)
+	if err != nil {
+		return "", err
 	}
-	health := "healthy"
-	if !r.Healthy {
-		health = "DEGRADED"
+	if len(st.Integrations) == 0 {
+		return "", errors.New("Status lists no integration")
 	}
-	w := d.out
-	fmt.Fprintf(w, "\nStatus\n")
-	fmt.Fprintf(w, "  handler version   %s (%s)\n", r.Version, health)
-	fmt.Fprintf(w, "  function timeout  %s\n", r.Config.FunctionTimeout)
-	fmt.Fprintf(w, "  raw container     %s\n", r.Config.RawContainer)
-	fmt.Fprintf(w, "  log level         %s\n", r.Config.LogLevel)
-	fmt.Fprintf(w, "  storage           %s\n", r.Config.Storage)
-	fmt.Fprintf(w, "  reachability      blob %s · table %s · queue %s\n", r.Storage.Blob, r.Storage.Table, r.Storage.Queue)
-	fmt.Fprintf(w, "\nData and logs: %s\n", d.dataDir)
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "data type\tstate\trecords\tparts\tarchived from\tarchived to\tbacklog")
+	for _, dt := range st.Integrations[0].DataTypes {
+		state := dt.State
+		if dt.Detail != "" {
+			state += " (" + dt.Detail + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d buckets\n", dt.DataType, state, dt.Records, dt.Parts, stamp(dt.ArchivedFrom), stamp(dt.ArchivedTo), dt.BacklogBuckets)
+	}
+	_ = w.Flush()
+	return b.String(), nil
 }
 
-// cleanup stops the handler (SIGTERM, drained) and Azurite; it reports a handler that did not exit cleanly.
+func stamp(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+func (d *demo) runsLine(ctx context.Context) string {
+	runs, err := d.env.Runs(ctx, 1)
+	if err != nil || len(runs) == 0 {
+		return ""
+	}
+	r := runs[0]
+	return fmt.Sprintf("last run: %s, %d pages, %d records in %d parts, %d Graph requests (%d answered 429), %s",
+		r.Outcome, r.Pages, r.Records, r.Parts, r.Requests, r.Throttled, r.Finished.Sub(r.Started).Round(time.Millisecond))
+}
+
+func collectFirst(ctx context.Context, d *demo) (string, error) {
+	if err := d.env.Collect(ctx); err != nil {
+		return "", err
+	}
+	t, err := d.table(ctx)
+	return t + d.runsLine(ctx), err
+}
+
+func collectNow(ctx context.Context, d *demo) (string, error) {
+	d.env.Clock.Advance(6 * time.Hour)
+	res, err := d.env.Host.HTTP(ctx, &hostsim.HTTPRequest{Method: http.MethodPost, Path: "/api/integrations/" + scenario.Integration + "/collect",
+		Header: http.Header{"x-functions-key": {d.env.FunctionKey}}})
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusAccepted {
+		return "", fmt.Errorf("Collect Now answered %d: %s", res.StatusCode, res.Body)
+	}
+	if err := d.env.Host.WaitIdle(ctx); err != nil {
+		return "", err
+	}
+	t, err := d.table(ctx)
+	return fmt.Sprintf("POST /api/integrations/%s/collect → 202\n%s%s", scenario.Integration, t, d.runsLine(ctx)), err
+}
+
+func collectSettle(ctx context.Context, d *demo) (string, error) {
+	if err := d.env.CollectUntilSettled(ctx, 2*time.Hour); err != nil {
+		return "", err
+	}
+	t, err := d.table(ctx)
+	return fmt.Sprintf("simulated clock now %s\n%s", d.env.Clock.Now().Format(time.RFC3339), t), err
+}
+
+func verify(ctx context.Context, d *demo) (string, error) {
+	reports, err := d.env.Verify(ctx, true)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	d.ok = true
+	for _, dt := range catalog.DataTypes {
+		for _, r := range reports {
+			if r.DataType != dt.Name {
+				continue
+			}
+			fmt.Fprintln(&b, r.Line())
+			d.ok = d.ok && r.OK()
+		}
+	}
+	if len(reports) > 0 {
+		r := reports[0]
+		fmt.Fprintf(&b, "(buckets whose +48h re-sweep is done: %s to %s, as the tenant keeps them now)", stamp(&r.From), stamp(&r.To))
+	}
+	return b.String(), nil
+}
+
 func (d *demo) cleanup() error {
-	var errs []error
-	if d.host != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := d.host.Stop(ctx)
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			fmt.Fprintln(d.out, "\nStopped the handler (exit code 0).")
-		}
-	}
-	if d.azurite != nil {
-		if err := d.azurite.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("stop Azurite: %w", err))
-		} else {
-			fmt.Fprintln(d.out, "Stopped Azurite.")
-		}
+	if d.env != nil {
+		d.env.Close()
 	}
 	if d.logFile != nil {
-		_ = d.logFile.Close()
+		return d.logFile.Close()
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// gitVersion is the Makefile's version: git describe, or "dev".
 func gitVersion(ctx context.Context, root string) string {
 	cmd := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
 	cmd.Dir = root
@@ -269,10 +352,4 @@ func gitVersion(ctx context.Context, root string) string {
 		return "dev"
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func randomKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
