@@ -204,8 +204,8 @@ func TestFaultsNeverLoseData(t *testing.T) {
 		Integrations []struct {
 			DataTypes []struct {
 				DataType, State, LastError string
-				BacklogBuckets            int
-				Records                   int64
+				BacklogBuckets             int
+				Records                    int64
 			} `json:"dataTypes"`
 		} `json:"integrations"`
 	}

@@ -44,19 +44,22 @@ func startApp(t *testing.T, connectionString string, extra map[string]string) *h
 	for k, v := range extra {
 		settings[k] = v
 	}
+	secrets := appSecrets()
+	out := secrets.Writer("handler and host output", t.Output())
 	h, err := hostsim.Start(testCtx(t), hostsim.Options{
 		AppRoot:      appRoot,
 		Settings:     settings,
 		NoInheritEnv: true,
 		Keys:         hostsim.Keys{Function: map[string]string{"default": functionKey}, Master: masterKey},
 		Now:          func() time.Time { return hostClock },
-		Output:       t.Output(),
-		Log:          t.Output(),
+		Output:       out,
+		Log:          out,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
+	scanAppAtEnd(t, secrets, out, h)
 	return h
 }
 

@@ -21,8 +21,10 @@ import (
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/tests/azurite"
 	"github.com/entra-di/edi/tests/entrasim"
+	"github.com/entra-di/edi/tests/entrasim/authority"
 	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/kvsim"
+	"github.com/entra-di/edi/tests/secretscan"
 )
 
 // Integration is the id of the integration the scenario declares in app settings.
@@ -43,6 +45,13 @@ type Options struct {
 	Output io.Writer
 	// Dir keeps Azurite's data (a temporary folder when empty; removed on Close then).
 	Dir string
+	// RestartLimit is how many handler failures (crashes, kills) within 30 minutes the host tolerates before it
+	// gives up (hostsim's default, 3, when zero). Tests that kill the handler many times raise it.
+	RestartLimit int
+	// HandlerStorage, when set, returns the AzureWebJobsStorage connection string the handler gets, e.g. one
+	// pointing at a fault-injecting proxy in front of the scenario's Azurite. The host simulator's own queue
+	// traffic always goes to Azurite directly.
+	HandlerStorage func(az *azurite.Server) (string, error)
 }
 
 // Env is a running scenario.
@@ -55,13 +64,20 @@ type Env struct {
 	Settings map[string]string
 	// FunctionKey calls the HTTP functions.
 	FunctionKey string
+	// Secrets knows every secret of the deployment (client secrets, storage key, function keys, bearer tokens
+	// the Key Vault stand-in saw); ScanSecrets looks for them everywhere.
+	Secrets *secretscan.Scanner
 
 	cursors *cursor.Store
+	output  *secretscan.Writer
 	premium bool
 	tmp     string
 	stopQ   context.CancelFunc
 	qDone   chan error
 }
+
+// masterKey is the function app's master key in a scenario.
+const masterKey = "scenario-master-key"
 
 // DefaultStart is the simulated time a scenario starts at.
 var DefaultStart = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
@@ -77,7 +93,12 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	if o.Output == nil {
 		o.Output = io.Discard
 	}
-	e := &Env{Clock: entrasim.NewRunningSimClock(o.Start), FunctionKey: "scenario-function-key"}
+	e := &Env{Clock: entrasim.NewRunningSimClock(o.Start), FunctionKey: "scenario-function-key", Secrets: secretscan.New()}
+	e.Secrets.Add("storage account key", azurite.AccountKey)
+	e.Secrets.Add("function key", e.FunctionKey)
+	e.Secrets.Add("master key", masterKey)
+	// Everything the host and the handler print is scanned as it is written.
+	e.output = e.Secrets.Writer("handler and host output", o.Output)
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -108,8 +129,15 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	e.Secrets.Add("integration client secret", e.Tenant.ClientSecret())
+	e.Secrets.Add("function app identity client secret", appIdentity.PasswordCredentials[0].SecretText)
+	// The vault sees the app identity's bearer tokens: each becomes a secret to look for.
+	verify := func(token, audience string) (*authority.Claims, error) {
+		e.Secrets.Add("bearer token presented to Key Vault", token)
+		return e.Tenant.Authority().Verify(token, audience)
+	}
 	if e.Vault, err = kvsim.Start(&kvsim.Options{AuthorityURL: e.Tenant.AuthorityURL(), TenantID: e.Tenant.TenantID(),
-		Verify: e.Tenant.Authority().Verify, Now: e.Clock.Now, ReadAllow: []string{appIdentity.AppID}}); err != nil {
+		Verify: verify, Now: e.Clock.Now, ReadAllow: []string{appIdentity.AppID}}); err != nil {
 		return nil, err
 	}
 	secretName := "integration-" + Integration
@@ -145,16 +173,23 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		"FUNCTIONS_WORKER_RUNTIME": "custom",
 	})
 	maps.Copy(settings, o.Settings)
+	if o.HandlerStorage != nil {
+		if settings["AzureWebJobsStorage"], err = o.HandlerStorage(e.Azurite); err != nil {
+			return nil, err
+		}
+	}
 	e.Settings = settings
 
 	if e.Host, err = hostsim.Start(ctx, hostsim.Options{
-		AppRoot:      o.AppRoot,
-		Settings:     settings,
-		NoInheritEnv: true,
-		Keys:         hostsim.Keys{Function: map[string]string{"default": e.FunctionKey}, Master: "scenario-master-key"},
-		Now:          e.Clock.Now,
-		Output:       o.Output,
-		Log:          o.Output,
+		AppRoot:                 o.AppRoot,
+		Settings:                settings,
+		NoInheritEnv:            true,
+		Keys:                    hostsim.Keys{Function: map[string]string{"default": e.FunctionKey}, Master: masterKey},
+		Now:                     e.Clock.Now,
+		Output:                  e.output,
+		Log:                     e.output,
+		RestartLimit:            o.RestartLimit,
+		StorageConnectionString: e.Azurite.ConnectionString(),
 	}); err != nil {
 		return nil, err
 	}
