@@ -204,8 +204,11 @@ func TestWorkItems(t *testing.T) {
 		"generation":  `{"integration":"contoso","family":"reports","reason":"schedule","generation":-1}`,
 		"unknown":     `{"integration":"contoso","family":"reports","reason":"schedule","extra":1}`,
 		"json":        `{"integration":`,
+		// A second document after the item is not part of it: the message is refused, not half understood.
+		"trailing": `{"integration":"contoso","family":"reports","reason":"schedule"}{"integration":"other"}`,
+		"garbage":  `{"integration":"contoso","family":"reports","reason":"schedule"} x`,
 	} {
-		if _, err := ParseWorkItem([]byte(body)); err == nil || (field != "unknown" && field != "json" && !strings.Contains(err.Error(), "field "+field)) {
+		if _, err := ParseWorkItem([]byte(body)); err == nil || (field != "unknown" && field != "json" && field != "trailing" && field != "garbage" && !strings.Contains(err.Error(), "field "+field)) {
 			t.Errorf("%s: err = %v", field, err)
 		}
 	}

@@ -9,10 +9,12 @@
 package collect
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
@@ -40,10 +42,14 @@ type WorkItem struct {
 // item is a bug somewhere, and should end in the poison queue rather than be half understood.
 func ParseWorkItem(b []byte) (WorkItem, error) {
 	var w WorkItem
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		return w, fmt.Errorf("work item: %w", err)
+	}
+	// Decode stops after the first JSON value; anything but white space after it is another message glued on.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return WorkItem{}, fmt.Errorf("work item: data after the JSON object at byte %d", dec.InputOffset())
 	}
 	switch {
 	case !config.ValidSlug(w.Integration):
