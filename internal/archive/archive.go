@@ -136,7 +136,12 @@ func parsePart(name string) (PartInfo, bool) {
 	if err != nil {
 		return PartInfo{}, false
 	}
-	n, err := strconv.Atoi(base[len(stamp)+1:])
+	digits := base[len(stamp)+1:]
+	if strings.Trim(digits, "0123456789") != "" {
+		// Atoi takes a sign too; PartName writes four digits.
+		return PartInfo{}, false
+	}
+	n, err := strconv.Atoi(digits)
 	if err != nil {
 		return PartInfo{}, false
 	}

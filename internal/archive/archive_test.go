@@ -45,7 +45,9 @@ func TestNames(t *testing.T) {
 	if !ok || !info.BucketStart.Equal(bucket.Start) || info.Part != 3 {
 		t.Errorf("parsePart = %+v %v", info, ok)
 	}
-	for _, bad := range []string{"x/20260110T1015Z-0003.json", "x/2026-0003.ndjson.gz", "x/20260110T1015Z-00a3.ndjson.gz"} {
+	for _, bad := range []string{"x/20260110T1015Z-0003.json", "x/2026-0003.ndjson.gz", "x/20260110T1015Z-00a3.ndjson.gz",
+		// Signed numbers are not what PartName writes: "-001" would be part -1, "+001" part 1 under a second name.
+		"x/20260110T1015Z--001.ndjson.gz", "x/20260110T1015Z-+001.ndjson.gz"} {
 		if _, ok := parsePart(bad); ok {
 			t.Errorf("parsePart(%q) accepted", bad)
 		}
