@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -373,5 +374,15 @@ func TestErrorMessage(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(e.Error()), []byte("deep")) {
 		t.Error("nested request id lost")
+	}
+}
+
+// TestLongMessageKeepsWholeCharacters: a message cut at 300 bytes ends on a character boundary, so the error stays
+// valid UTF-8 in cursors, runs and Status.
+func TestLongMessageKeepsWholeCharacters(t *testing.T) {
+	msg := strings.Repeat("a", 299) + "é and more"
+	e := classify(400, http.Header{}, []byte(`{"error":{"code":"BadRequest","message":"`+msg+`"}}`), "/v1.0/users")
+	if !utf8.ValidString(e.Message) || e.Message != strings.Repeat("a", 299)+"…" {
+		t.Errorf("message = %q", e.Message)
 	}
 }
