@@ -3,9 +3,11 @@ package cursor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/entra-di/edi/tests/azurite"
 )
@@ -164,5 +166,51 @@ func TestRuns(t *testing.T) {
 	r := runs[0]
 	if r.Outcome != "partial" || len(r.Errors) != maxRunErrors+1 || r.Errors[0].RequestID != "rid" || r.DataTypes["signIns.interactive"].Records != 9000 || r.Throttled != 1 {
 		t.Errorf("run = %+v", r)
+	}
+}
+
+// TestRunsWithLongErrors: storage errors quote whole responses (a kilobyte and more each). A run with many of them
+// must still read back with its errors (the first ones whole, the rest counted), never as a cut JSON that decodes
+// to no errors at all.
+func TestRunsWithLongErrors(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	long := "commit integration=contoso/…: PUT http://127.0.0.1:10000/devstoreaccount1/entra-raw/…\n" +
+		strings.Repeat("RESPONSE 500: 500 Internal Server Error — é ", 40)
+	r := &Run{Integration: "contoso", Family: "reports", Invocation: "inv-long", Reason: "schedule", Outcome: "partial",
+		Started: time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 1, 10, 10, 1, 0, 0, time.UTC)}
+	for i := range 60 {
+		r.Errors = append(r.Errors, RunError{DataType: "signIns.interactive", Bucket: fmt.Sprintf("window %d", i), Kind: "", Message: long})
+	}
+	c := &Cursor{Integration: "contoso", DataType: "signIns.interactive", LastError: "x" + strings.Repeat("ü", 3000)}
+	if err := s.AddRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx, "contoso", 1)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	errs := runs[0].Errors
+	if len(errs) < 2 || errs[0].Bucket != "window 0" || !strings.HasPrefix(errs[0].Message, "commit integration=contoso") {
+		t.Fatalf("errors read back: %d, first %+v", len(errs), errs)
+	}
+	last := errs[len(errs)-1]
+	if want := fmt.Sprintf("… and %d more", 60-(len(errs)-1)); last.Message != want {
+		t.Errorf("last error %q, want %q", last.Message, want)
+	}
+	for _, e := range errs {
+		if !utf8.ValidString(e.Message) {
+			t.Errorf("message is not valid UTF-8: %q", e.Message)
+		}
+	}
+	got, err := s.Get(ctx, "contoso", "signIns.interactive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.ValidString(got.LastError) || !strings.HasPrefix(got.LastError, "xüü") {
+		t.Errorf("last error cut through a character: …%q", got.LastError[len(got.LastError)-8:])
 	}
 }

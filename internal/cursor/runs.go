@@ -50,8 +50,34 @@ type RunError struct {
 	Message   string `json:"message"`
 }
 
-// maxRunErrors bounds the errors kept in one row (an entity property holds at most 64 KiB).
-const maxRunErrors = 50
+// Bounds of the errors kept in one row: an entity property holds at most 64 KiB, and a cut JSON would read back
+// as no errors at all, so whole errors are dropped instead (and counted in a last entry).
+const (
+	maxRunErrors       = 50
+	maxRunErrorMessage = 1000
+	maxRunErrorsBytes  = 30000
+)
+
+// errorsJSON encodes a run's errors within those bounds: the first maxRunErrors, messages cut at
+// maxRunErrorMessage bytes, as many as fit in maxRunErrorsBytes, and "… and N more" for the rest.
+func errorsJSON(all []RunError) ([]byte, error) {
+	errs := make([]RunError, 0, min(len(all), maxRunErrors))
+	for _, e := range all[:min(len(all), maxRunErrors)] {
+		e.Message = truncate(e.Message, maxRunErrorMessage)
+		errs = append(errs, e)
+	}
+	for {
+		list := errs
+		if dropped := len(all) - len(errs); dropped > 0 {
+			list = append(errs[:len(errs):len(errs)], RunError{Message: fmt.Sprintf("… and %d more", dropped)})
+		}
+		b, err := json.Marshal(list)
+		if err != nil || len(b) <= maxRunErrorsBytes || len(errs) == 0 {
+			return b, err
+		}
+		errs = errs[:len(errs)-1]
+	}
+}
 
 // runKey orders a partition's rows newest first.
 func runKey(started time.Time, invocation string) string {
@@ -64,11 +90,7 @@ func (s *Store) AddRun(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	errs := r.Errors
-	if len(errs) > maxRunErrors {
-		errs = append(errs[:maxRunErrors:maxRunErrors], RunError{Message: fmt.Sprintf("… and %d more", len(r.Errors)-maxRunErrors)})
-	}
-	eb, err := json.Marshal(errs)
+	eb, err := errorsJSON(r.Errors)
 	if err != nil {
 		return err
 	}
@@ -80,7 +102,7 @@ func (s *Store) AddRun(ctx context.Context, r *Run) error {
 			"DurationMs": aztables.EDMInt64(r.Finished.Sub(r.Started).Milliseconds()),
 			"Requests":   aztables.EDMInt64(r.Requests), "Throttled": aztables.EDMInt64(r.Throttled), "Retries": aztables.EDMInt64(r.Retries),
 			"Pages": int32(r.Pages), "Records": int32(r.Records), "Parts": int32(r.Parts), "Continued": r.Continued,
-			"DataTypes": string(dt), "Errors": truncate(string(eb), 30000), "ErrorCount": int32(len(r.Errors)),
+			"DataTypes": string(dt), "Errors": string(eb), "ErrorCount": int32(len(r.Errors)),
 		},
 	}
 	b, err := json.Marshal(e)
