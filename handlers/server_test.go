@@ -70,8 +70,10 @@ func TestInvocationOutcomes(t *testing.T) {
 			r.Log("fine")
 			return r, nil
 		},
-		"Nil":   func(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) { return nil, nil },
-		"Fails": func(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) { return nil, errors.New("graph said no") },
+		"Nil": func(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) { return nil, nil },
+		"Fails": func(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
+			return nil, errors.New("graph said no")
+		},
 		"Panics": func(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
 			var m map[string]int
 			m["boom"]++
