@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -212,9 +213,16 @@ type Encoder struct {
 	records int
 }
 
+// gzipWriters recycles compressors: each holds a few hundred KiB of tables, and a window opens one per part.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, Compression)
+	return zw
+}}
+
 // NewEncoder returns an Encoder writing compressed output to w.
 func NewEncoder(w io.Writer) *Encoder {
-	zw, _ := gzip.NewWriterLevel(w, Compression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(w)
 	return &Encoder{zw: zw, hash: sha256.New()}
 }
 
@@ -223,7 +231,10 @@ func NewEncoder(w io.Writer) *Encoder {
 // record loses its insignificant whitespace — keys, their order and duplicates, escapes and values stay as they
 // were. A record that is not valid JSON is refused.
 func (e *Encoder) Add(record []byte) error {
-	if bytes.IndexAny(record, "\r\n") >= 0 {
+	if e.zw == nil {
+		return errors.New("archive: add to a closed encoder")
+	}
+	if bytes.IndexByte(record, '\n') >= 0 || bytes.IndexByte(record, '\r') >= 0 {
 		e.scratch.Reset()
 		if err := json.Compact(&e.scratch, record); err != nil {
 			return fmt.Errorf("archive: record with line breaks is not valid JSON: %w", err)
@@ -240,8 +251,17 @@ func (e *Encoder) Add(record []byte) error {
 	return nil
 }
 
-// Close flushes the compressed stream.
-func (e *Encoder) Close() error { return e.zw.Close() }
+// Close flushes the compressed stream and gives the compressor back: a closed part keeps only its bytes.
+func (e *Encoder) Close() error {
+	if e.zw == nil {
+		return nil
+	}
+	err := e.zw.Close()
+	e.zw.Reset(io.Discard)
+	gzipWriters.Put(e.zw)
+	e.zw = nil
+	return err
+}
 
 // SHA256 is the hex sha256 of the lines written so far.
 func (e *Encoder) SHA256() string { return hex.EncodeToString(e.hash.Sum(nil)) }
@@ -343,6 +363,13 @@ func (p *Part) Close(ctx context.Context) error {
 	}
 	return p.stage(ctx)
 }
+
+// Buffered is the number of compressed bytes the part holds in memory (not yet staged).
+func (p *Part) Buffered() int { return p.buf.Len() }
+
+// Stage sends the bytes the part holds as a block, still invisible until Commit. A window calls it on closed
+// parts when what they hold adds up, to bound its memory.
+func (p *Part) Stage(ctx context.Context) error { return p.stage(ctx) }
 
 // ErrExists means a part of that name was already committed by someone else: its content differs from this part's.
 var ErrExists = errors.New("archive: part already exists with other content")

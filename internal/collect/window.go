@@ -21,6 +21,10 @@ const maxOpenParts = 2
 // commitConcurrency is how many parts of a window are committed at once.
 const commitConcurrency = 8
 
+// maxHeldBytes bounds the compressed bytes a window keeps in memory for closed parts that await their commit
+// (small parts are committed with one Put Blob; beyond this budget the oldest are staged as blocks instead).
+const maxHeldBytes = 2 << 20
+
 // windowResult is what reading one window did.
 type windowResult struct {
 	task       task
@@ -91,7 +95,24 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 
 	var closed []*archive.Part
 	var open []*bucketState
-	uses := 0
+	uses, held, staged := 0, 0, 0
+	closePart := func(b *bucketState) error {
+		if err := b.open.Close(ctx); err != nil {
+			return err
+		}
+		closed = append(closed, b.open)
+		held += b.open.Buffered()
+		b.open = nil
+		for held > maxHeldBytes && staged < len(closed) {
+			p := closed[staged]
+			held -= p.Buffered()
+			if err := p.Stage(ctx); err != nil {
+				return err
+			}
+			staged++
+		}
+		return nil
+	}
 	openPart := func(b *bucketState) (*archive.Part, error) {
 		uses++
 		b.lastUse = uses
@@ -100,12 +121,9 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		if len(open) >= maxOpenParts {
 			sort.Slice(open, func(i, j int) bool { return open[i].lastUse < open[j].lastUse })
-			lru := open[0]
-			if err := lru.open.Close(ctx); err != nil {
+			if err := closePart(open[0]); err != nil {
 				return nil, err
 			}
-			closed = append(closed, lru.open)
-			lru.open = nil
 			open = open[1:]
 		}
 		b.open = r.w.deps.Archive.NewPart(archive.Bucket{Integration: r.integ.ID, DataType: dt.Name, Start: b.start, End: b.start.Add(dt.Bucket)},
@@ -164,11 +182,10 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		return res
 	}
 	for _, b := range open {
-		if err := b.open.Close(ctx); err != nil {
+		if err := closePart(b); err != nil {
 			res.err = err
 			return res
 		}
-		closed = append(closed, b.open)
 	}
 	if err := r.ensureLease(); err != nil {
 		res.err = err

@@ -480,6 +480,8 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 		s.done = true
 		s.cur.State = cursor.StateError
 	default:
+		// Read a smaller window next time: fewer pages, less to lose to a fault that keeps coming back.
+		s.span = max(t.dt.Bucket, s.span/2)
 		s.fails++
 		if s.fails >= r.w.opts.Attempts {
 			s.done = true

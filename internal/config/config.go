@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// LogLevel is the minimum level written to stderr.
 	LogLevel slog.Level
+	// MemoryLimit is the Go runtime's soft memory limit, in bytes.
+	MemoryLimit int64
 
 	Storage Storage
 	// RawContainer is the blob container for the archive.
@@ -350,6 +353,18 @@ var Settings = []Setting{
 		return nil
 	}},
 	{"SHUTDOWN_GRACE", "25s", "How long in-flight invocations may finish after SIGTERM.", durationSetting(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"GOMEMLIMIT", "48MiB", "Soft memory limit of the handler (the Go runtime's GOMEMLIMIT): the garbage collector keeps the resident set near it; `off` for none.", func(c *Config, v string) error {
+		if v == "off" {
+			c.MemoryLimit = math.MaxInt64
+			return nil
+		}
+		n, err := parseBytes(v)
+		if err != nil || n < 16<<20 {
+			return fmt.Errorf("want a size of at least 16MiB such as 48MiB or 1GiB, or off; got %q", v)
+		}
+		c.MemoryLimit = n
+		return nil
+	}},
 	{"LOG_LEVEL", "info", "`debug`, `info`, `warn` or `error`.", func(c *Config, v string) error {
 		return c.LogLevel.UnmarshalText([]byte(v))
 	}},
@@ -412,6 +427,26 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// parseBytes reads a size as the Go runtime writes GOMEMLIMIT: a number with an optional B, KiB, MiB, GiB or TiB.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("not a size: %q", s)
+	}
+	return n * mult, nil
 }
 
 func validSlug(s string) bool {

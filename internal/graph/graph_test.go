@@ -251,11 +251,18 @@ func TestBrokenPagesAreRetriedThenFail(t *testing.T) {
 		{"reset once", []string{"RESET", good}, "", 2},
 		{"always truncated", []string{good[:20]}, InvalidPage, PageAttempts},
 		{"invalid fixture", []string{string(fixture)}, InvalidPage, PageAttempts},
+		{"skip token glitch once", []string{"SKIPTOKEN", good}, "", 2},
+		{"skip token glitch always", []string{"SKIPTOKEN"}, BadRequest, PageAttempts},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
 				p := tc.pages[min(n, len(tc.pages))-1]
+				if p == "SKIPTOKEN" {
+					w.WriteHeader(400)
+					io.WriteString(w, `{"error":{"code":"UnknownError","message":"Invalid Skip Token, skip token is null","innerError":{"request-id":"x"}}}`)
+					return
+				}
 				if p == "RESET" {
 					w.Header().Set("Content-Length", "1000")
 					w.WriteHeader(200)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/entra-di/edi/internal/rawjson"
 )
@@ -66,7 +67,7 @@ func (c *Client) Pages(ctx context.Context, first string, item func(Item) error)
 		)
 		for attempt := 1; ; attempt++ {
 			page, rid, err = c.page(ctx, &rd, link, item)
-			if err == nil || attempt >= PageAttempts || !errors.Is(err, errPageBody) || ctx.Err() != nil {
+			if err == nil || attempt >= PageAttempts || !(errors.Is(err, errPageBody) || isSkipTokenGlitch(err)) || ctx.Err() != nil {
 				break
 			}
 			if serr := sleep(ctx, backoff(c.opts.Retry, attempt)); serr != nil {
@@ -122,6 +123,14 @@ func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item
 		return page, rid, &Error{Kind: InvalidPage, Status: resp.StatusCode, Path: path, RequestID: rid, Message: err.Error(), Err: fmt.Errorf("%w: %w", errPageBody, err)}
 	}
 	return page, rid, &Error{Kind: Transient, Status: resp.StatusCode, Path: path, RequestID: rid, Message: fmt.Sprintf("reading the page: %v", err), Err: fmt.Errorf("%w: %w", errPageBody, err)}
+}
+
+// isSkipTokenGlitch recognises Graph's transient paging failure on a nextLink: 400 UnknownError "Invalid Skip
+// Token, skip token is null" (msgraph-sdk-powershell #1388). The same link usually works when asked again; if it
+// keeps failing, the caller re-reads its window from the start.
+func isSkipTokenGlitch(err error) bool {
+	var ge *Error
+	return errors.As(err, &ge) && ge.Status == 400 && strings.Contains(ge.Message, "Invalid Skip Token")
 }
 
 func requestID(err error) string {

@@ -9,6 +9,7 @@ package rawjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -421,50 +422,67 @@ func scanArray(b []byte, i, depth int) (int, error) {
 	}
 }
 
-// plain marks bytes that need no attention inside a string.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 func scanString(b []byte, i int) (int, error) {
 	i++ // opening quote
 	for {
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
-		if i >= len(b) {
+		// Find the next quote with the vectorised IndexByte, then check the run before it for escapes and
+		// control characters eight bytes at a time.
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			if bad := controlOrEscape(b[i:]); bad >= 0 && b[i+bad] != '\\' {
+				return 0, &SyntaxError{Offset: int64(i + bad), Msg: "control character in string"}
+			}
 			return 0, errNeedMore
 		}
-		switch c := b[i]; c {
-		case '"':
-			return i + 1, nil
-		case '\\':
-			if i+1 >= len(b) {
-				return 0, errNeedMore
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) {
-					return 0, errNeedMore
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !isHex(h) {
-						return 0, &SyntaxError{Offset: int64(i), Msg: "invalid \\u escape"}
-					}
-				}
-				i += 6
-			default:
-				return 0, &SyntaxError{Offset: int64(i), Msg: "invalid escape"}
-			}
-		default:
+		run := b[i : i+q]
+		bad := controlOrEscape(run)
+		if bad < 0 {
+			return i + q + 1, nil
+		}
+		i += bad
+		if b[i] != '\\' {
 			return 0, &SyntaxError{Offset: int64(i), Msg: "control character in string"}
 		}
+		if i+1 >= len(b) {
+			return 0, errNeedMore
+		}
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(b) {
+				return 0, errNeedMore
+			}
+			for _, h := range b[i+2 : i+6] {
+				if !isHex(h) {
+					return 0, &SyntaxError{Offset: int64(i), Msg: "invalid \\u escape"}
+				}
+			}
+			i += 6
+		default:
+			return 0, &SyntaxError{Offset: int64(i), Msg: "invalid escape"}
+		}
 	}
+}
+
+// controlOrEscape returns the index of the first byte below 0x20 or a backslash in b, or -1.
+func controlOrEscape(b []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x20: (x - 0x20…) & ^x & 0x80… ; a backslash: the zero-byte test on x ^ 0x5c….
+		y := x ^ (lo * '\\')
+		if (x-lo*0x20)&^x&hi != 0 || (y-lo)&^y&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '\\' {
+			return i
+		}
+	}
+	return -1
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

@@ -46,6 +46,7 @@ var HandlerSettingSources = map[string]Source{
 	"FUNCTION_TIMEOUT":                     Default,
 	"SHUTDOWN_GRACE":                       Default,
 	"LOG_LEVEL":                            FromTemplate,
+	"GOMEMLIMIT":                           Default,
 	"KEY_VAULT_URL":                        FromTemplate,
 	"AZURE_CLIENT_ID":                      FromTemplate,
 	"AZURE_AUTHORITY_HOST":                 LocalOnly,
