@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/entra-di/edi/tests/azurite"
 )
@@ -140,6 +143,41 @@ func TestCommitNeverReplaces(t *testing.T) {
 	got, _, err := s.ReadAll(ctx, first.Name())
 	if err != nil || string(got) != "{\"id\":\"a\"}\n" {
 		t.Errorf("content after refused commit = %q, %v", got, err)
+	}
+}
+
+// TestCommitOverStaleBlocks: a writer staged a block under a part's name and died before committing. Listings do
+// not show the name, so the next writer picks it again; its small part (one Put Blob) must still commit, with
+// exactly its own content, and the name is still never taken from a committed part.
+func TestCommitOverStaleBlocks(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	name := bucket.PartName(2)
+	stale := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef-000000"))
+	if _, err := s.container.NewBlockBlobClient(name).StageBlock(ctx, stale, streaming.NopCloser(strings.NewReader("stale bytes")), nil); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := s.Parts(ctx, bucket.Integration, bucket.DataType, bucket.Start, bucket.End)
+	if err != nil || len(parts) != 0 {
+		t.Fatalf("listing shows %v, %v: want no committed part", parts, err)
+	}
+	p := s.NewPart(bucket, 2, "graph", "resweep+1h")
+	if err := p.Add(ctx, []byte(`{"id":"fresh"}`), bucket.Start, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatalf("commit over stale uncommitted blocks: %v", err)
+	}
+	got, md, err := s.ReadAll(ctx, name)
+	if err != nil || string(got) != "{\"id\":\"fresh\"}\n" || md[MetaRecords] != "1" {
+		t.Errorf("content %q, metadata %v, %v", got, md, err)
+	}
+	other := s.NewPart(bucket, 2, "graph", "resweep+1h")
+	if err := other.Add(ctx, []byte(`{"id":"other"}`), bucket.Start, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Commit(ctx); !errors.Is(err, ErrExists) {
+		t.Errorf("commit over the committed part: %v", err)
 	}
 }
 

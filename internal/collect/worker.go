@@ -83,6 +83,8 @@ type run struct {
 	now     func() time.Time
 	log     *slog.Logger
 	premium *bool
+	// halted is set once the integration's credential failed: every data type would fail the same way.
+	halted bool
 
 	leaseMu  sync.Mutex
 	lease    *cursor.Lease
@@ -381,6 +383,9 @@ func (r *run) choose(streams []*stream) (*task, *stream, time.Duration) {
 	var best *task
 	var owner *stream
 	var wake time.Duration
+	if r.halted {
+		return nil, nil, 0
+	}
 	for _, s := range streams {
 		if s.done {
 			continue
@@ -475,9 +480,9 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 		s.cur.State, s.cur.Detail = cursor.StateMissingPermission, strings.Join(missing, ", ")
 		s.cur.SkipUntil = now.Add(r.w.opts.SkipFor)
 		s.stats.State = cursor.StateMissingPermission + ": " + s.cur.Detail
-	case kind == graph.InvalidCredential:
-		// Every data type will fail the same way; stop them all quietly after recording this one.
-		s.done = true
+	case kind == graph.InvalidCredential || kind == graph.SecretUnavailable:
+		// Every data type would fail the same way: record it once, against this one, and start no more windows.
+		s.done, r.halted = true, true
 		s.cur.State = cursor.StateError
 	default:
 		// Read a smaller window next time: fewer pages, less to lose to a fault that keeps coming back.

@@ -73,7 +73,7 @@ func (c *secretCredential) current(ctx context.Context, refresh bool) (*azidenti
 	}
 	secret, err := c.source(ctx, refresh)
 	if err != nil {
-		return nil, false, err
+		return nil, false, &Error{Kind: SecretUnavailable, Message: "reading the client secret failed: " + err.Error(), Err: err}
 	}
 	if c.cred != nil && secret == c.secret {
 		return c.cred, false, nil

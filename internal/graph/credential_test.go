@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -146,5 +147,29 @@ func TestGrantedRoles(t *testing.T) {
 	roles, err := c.GrantedRoles(context.Background())
 	if err != nil || len(roles) != 1 || roles[0] != "AuditLog.Read.All" {
 		t.Errorf("roles = %v, %v", roles, err)
+	}
+}
+
+// TestSecretUnavailable: when the secret cannot be read (Key Vault down), the token error is a SecretUnavailable
+// Graph error that says so and keeps the cause, and the secret is read again on the next request.
+func TestSecretUnavailable(t *testing.T) {
+	vaultDown := errors.New(`key vault secret "integration-x": HTTP 503 ServiceUnavailable`)
+	reads := 0
+	src := func(ctx context.Context, refresh bool) (string, error) {
+		reads++
+		return "", vaultDown
+	}
+	cred, err := NewSecretCredential(tenantID, appID, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+		if KindOf(err) != SecretUnavailable || !errors.Is(err, vaultDown) || !strings.Contains(err.Error(), "reading the client secret failed: key vault secret") {
+			t.Fatalf("GetToken error = %v (kind %q), want a %s error wrapping the vault's", err, KindOf(err), SecretUnavailable)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("the secret was read %d times for 2 requests, want 2 (no failure cached)", reads)
 	}
 }

@@ -29,6 +29,9 @@ const (
 	// InvalidCredential: the token could not be acquired (wrong, expired or unknown secret, app or tenant) or
 	// Graph refused it.
 	InvalidCredential Kind = "invalid-credential"
+	// SecretUnavailable: the client secret could not be read (Key Vault unreachable or refusing, secret missing);
+	// no token can be requested until it can.
+	SecretUnavailable Kind = "secret-unavailable"
 	// BadRequest: Graph does not support the query; retrying the same request will not help.
 	BadRequest Kind = "bad-request"
 	// NotFound: the object does not exist.
