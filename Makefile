@@ -55,9 +55,18 @@ test: tools vet
 demo: tools
 	$(GO) run ./tests/cmd/demo
 
-# Short runs of every fuzz target (the committed seed corpora always run as part of `make test`).
+# Every fuzz target as package:Target. Their committed seed corpora (testdata/fuzz) run in `make test`; `make fuzz`
+# explores each for FUZZTIME and writes any failing input into that corpus.
+FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
+	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
+	./internal/config:FuzzLoad ./handlers:FuzzAuthorize ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString
+FUZZTIME ?= 30s
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/envelope
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 clean:
 	rm -rf bin dist

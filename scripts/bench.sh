@@ -76,7 +76,8 @@ metric() {
 failures=0
 verdict() {
 	local name=$1 measured=$2 goal=$3 cond=$4 shown=${5:-$2}
-	if awk -v m="$measured" "BEGIN { exit !($cond) }"; then
+	# A figure that is not a number (a benchmark failed) fails its target.
+	if awk -v m="$measured" "BEGIN { if (m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?\$/) exit 1; m += 0; exit !($cond) }"; then
 		printf 'target %s PASS measured=%s goal=%s\n' "$name" "$shown" "$goal"
 	else
 		printf 'target %s FAIL measured=%s goal=%s\n' "$name" "$shown" "$goal"

@@ -266,6 +266,11 @@ func (s *Server) terminate(sig syscall.Signal) error {
 	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
+	select {
+	case <-exited:
+		return nil // already down (Halt, Kill)
+	default:
+	}
 	// A paused Azurite cannot act on SIGTERM.
 	_ = proc.SignalGroup(cmd.Process, syscall.SIGCONT)
 	if err := proc.SignalGroup(cmd.Process, sig); err != nil {
@@ -318,6 +323,12 @@ func (s *Server) Restart(ctx context.Context) error {
 		return err
 	}
 	return s.launch(ctx)
+}
+
+// Halt stops Azurite gracefully (SIGTERM) and keeps its data folder, as a storage outage: requests fail until
+// Restart brings it back on the same ports with the same data.
+func (s *Server) Halt() error {
+	return s.terminate(syscall.SIGTERM)
 }
 
 // Kill ends Azurite with SIGKILL, as a crash: metadata not yet saved may be lost. Restart brings it back on the

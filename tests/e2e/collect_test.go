@@ -20,7 +20,7 @@ func startScenario(t *testing.T, o scenario.Options) *scenario.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	scanScenarioAtEnd(t, env)
+	env.ScanSecretsAtEnd(t)
 	return env
 }
 

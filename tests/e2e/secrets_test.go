@@ -11,25 +11,6 @@ import (
 	"github.com/entra-di/edi/tests/secretscan"
 )
 
-// scanScenarioAtEnd registers the secret scan of a scenario: when the test ends (before the scenario stops), every
-// log line, reply, blob, table entity and queue message it produced is searched for the deployment's secrets.
-func scanScenarioAtEnd(t *testing.T, env *scenario.Env) {
-	t.Helper()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		scan, err := env.ScanSecretsReport(ctx)
-		if err != nil {
-			t.Errorf("secret scan: %v", err)
-			return
-		}
-		t.Logf("secret scan: %d secrets, %d invocations, %s", len(env.Secrets.Names()), scan.Invocations, scan.Storage)
-		if err := secretscan.Check(scan.Findings); err != nil {
-			t.Error(err)
-		}
-	})
-}
-
 // appSecrets is the scanner of a test that runs the handler without a scenario (startApp): the storage account
 // key and the function app's keys.
 func appSecrets() *secretscan.Scanner {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/secretscan"
@@ -30,6 +32,25 @@ func (e *Env) ScanSecrets(ctx context.Context) error {
 		return err
 	}
 	return secretscan.Check(scan.Findings)
+}
+
+// ScanSecretsAtEnd registers ScanSecrets to run when t ends (before the scenario stops, when Start came first):
+// any finding fails t, by secret name and place, never quoting the value.
+func (e *Env) ScanSecretsAtEnd(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		scan, err := e.ScanSecretsReport(ctx)
+		if err != nil {
+			t.Errorf("secret scan: %v", err)
+			return
+		}
+		t.Logf("secret scan: %d secrets known, %d invocations, %s", len(e.Secrets.Names()), scan.Invocations, scan.Storage)
+		if err := secretscan.Check(scan.Findings); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // ScanSecretsReport does what ScanSecrets does and returns the details.

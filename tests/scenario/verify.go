@@ -44,6 +44,13 @@ func (r Report) OK() bool {
 // whose last re-sweep is done (late events up to the last re-sweep delay are then all in); otherwise every
 // archived bucket is compared.
 func (e *Env) Verify(ctx context.Context, settled bool) ([]Report, error) {
+	return e.VerifyAsOf(ctx, settled, e.Clock.Now())
+}
+
+// VerifyAsOf is Verify for a collection that began at asOf while the clock ran on: an event counts as missing only
+// if it was visible at asOf (an event that became visible while the collection ran may rightly wait for the next
+// re-sweep), and as extra only if the truth does not have it now.
+func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]Report, error) {
 	blobs, err := e.Azurite.BlobClient()
 	if err != nil {
 		return nil, err
@@ -115,6 +122,13 @@ func (e *Env) Verify(ctx context.Context, settled bool) ([]Report, error) {
 		want := make(map[string]bool, len(truth))
 		for _, id := range truth {
 			want[id] = true
+		}
+		if asOf.Before(now) {
+			if truth, err = e.Tenant.Truth(dt.Name, r.From, r.To, asOf); err != nil {
+				return nil, err
+			}
+		}
+		for _, id := range truth {
 			if ids[id] == 0 {
 				r.Missing++
 			}

@@ -1,0 +1,326 @@
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/tests/entrasim"
+	"github.com/entra-di/edi/tests/hostsim"
+	"github.com/entra-di/edi/tests/scenario"
+)
+
+// killKind is a kind of kill point: where in the collection the handler dies.
+type killKind struct {
+	name string
+	// op and after: kill at the n-th storage request of op, before it reaches Azurite or after Azurite answered
+	// and before the handler hears the answer. op "" with continuation counts every storage request.
+	op    op
+	after bool
+	// graph: kill once the simulated Graph has taken the n-th request (its page latency keeps the page in
+	// flight, so the kill lands between or inside pages).
+	graph bool
+	// continuation: wait until a run hands over to a continuation work item, then kill at the n-th storage
+	// request of the continuation.
+	continuation bool
+	// maxN bounds n, drawn uniformly from [1, maxN].
+	maxN int
+}
+
+var killKinds = []killKind{
+	{name: "graph-page", graph: true, maxN: 8},
+	{name: "part-commit-before", op: opPartCommit, maxN: 150},
+	{name: "part-commit-after", op: opPartCommit, after: true, maxN: 150},
+	{name: "cursor-write-before", op: opCursorWrite, maxN: 6},
+	{name: "cursor-write-after (between windows)", op: opCursorWrite, after: true, maxN: 6},
+	{name: "window-start", op: opBlobList, maxN: 10},
+	{name: "archived-keys-read", op: opBlobRead, maxN: 40},
+	{name: "lease-acquire-or-renewal", op: opLeaseWrite, maxN: 3},
+	{name: "run-record", op: opRunWrite, maxN: 1},
+	{name: "continuation", continuation: true, maxN: 30},
+}
+
+// killPoint is one planned kill.
+type killPoint struct {
+	kind killKind
+	n    int
+}
+
+func (k killPoint) String() string { return fmt.Sprintf("%s #%d", k.kind.name, k.n) }
+
+// planKills draws count kill points: every kind in turn, in a fresh random order each round, so any 10
+// consecutive points cover every phase.
+func planKills(rng *rand.Rand, count int) []killPoint {
+	var plan []killPoint
+	for len(plan) < count {
+		for _, i := range rng.Perm(len(killKinds)) {
+			if len(plan) == count {
+				break
+			}
+			k := killKinds[i]
+			plan = append(plan, killPoint{kind: k, n: 1 + rng.IntN(k.maxN)})
+		}
+	}
+	return plan
+}
+
+// TestKillRandom kills the handler with SIGKILL at pseudo-random points of the collection, at least 20 in short
+// mode, in every phase: while Graph serves a page, before and after a part commit, before and after a cursor
+// write (after one is between windows), at a window's start, while archived keys are read for a re-sweep, at a
+// lease write, before the run record, during a continuation. After each kill the host restarts the handler, the
+// test waits for the lease to lapse and fires CollectLogs again (the queue would only retry the killed item after
+// its 30 s visibility timeout), and checks that no cursor claims a record the archive lacks. The clock moves on
+// between collections, so backfill, fresh buckets and re-sweeps are all hit. Finally it collects until every
+// re-sweep is done and compares the archive with the ground truth: nothing lost, nothing twice.
+func TestKillRandom(t *testing.T) {
+	rng, _ := testRand(t)
+	count := *kills
+	if count == 0 {
+		count = shortOrLong(20, 120)
+	}
+	plan := planKills(rng, count)
+
+	var proxy *storageProxy
+	env := startEnv(t, scenario.Options{
+		Tenant: entrasim.Options{
+			Seed: int64(rng.Uint32()), Users: shortOrLong(20, 200), Apps: 3, ManagedIdentities: 2,
+			History: shortOrLong[time.Duration](3, 6) * 24 * time.Hour,
+			// One stream with several pages per window; the others sparse, so parts stay few and the run quick.
+			Streams: map[string]entrasim.StreamOptions{
+				entrasim.StreamNonInteractive: {Rate: shortOrLong(50.0, 400.0)},
+				entrasim.StreamInteractive:    {Rate: shortOrLong(2.0, 20.0)},
+				"signIns.servicePrincipal":    {Rate: 3},
+				"signIns.managedIdentity":     {Rate: 2},
+				"directoryAudits":             {Rate: 4},
+				"provisioning":                {Rate: 2},
+			},
+			PageLatency: entrasim.Dist{Fixed: 20 * time.Millisecond, Jitter: 40 * time.Millisecond},
+		},
+		Settings: map[string]string{
+			// Windows start only in the first two seconds of an invocation (2 min before its deadline), so most
+			// runs hand over to continuation work items.
+			"FUNCTION_TIMEOUT":    "2m2s",
+			"COLLECT_CONCURRENCY": "2",
+		},
+		RestartLimit:   10 * count,
+		HandlerStorage: behindProxy(&proxy),
+	})
+	t.Cleanup(proxy.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), shortOrLong(10*time.Minute, 90*time.Minute))
+	defer cancel()
+	idx, err := newArchiveIndex(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &killer{t: t, env: env, proxy: proxy, rng: rng}
+
+	start := time.Now()
+	fired := map[string]int{}
+	for i := 0; i < len(plan); i++ {
+		kp := plan[i]
+		for attempt := 1; ; attempt++ {
+			if attempt > 8 {
+				t.Fatalf("kill point %d (%s) not reached in %d collections", i+1, kp, attempt-1)
+			}
+			killed, err := k.collectUntilKilled(ctx, kp)
+			if err != nil {
+				t.Fatalf("kill point %d (%s): %v", i+1, kp, err)
+			}
+			if killed {
+				break
+			}
+			// The collection finished before the kill point came: move the clock on so there is new work, and try
+			// again with a nearer point.
+			step := time.Duration(30+rng.IntN(150)) * time.Minute
+			if kp.kind.continuation || kp.kind.op == opBlobRead {
+				step = time.Duration(3+rng.IntN(10)) * time.Hour // more fresh buckets and due re-sweeps
+			}
+			env.Clock.Advance(step)
+			kp.n = 1 + rng.IntN(max(1, kp.n/2))
+		}
+		fired[kp.kind.name]++
+		problems, checked, err := checkDurable(ctx, env, idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kill %d/%d: %s at %s (sim %s); durable check of %d events: %d problems", i+1, len(plan), kp,
+			time.Since(start).Round(time.Millisecond), env.Clock.Now().Format("01-02T15:04"), checked, len(problems))
+		for _, p := range problems {
+			t.Error("after kill: " + p)
+		}
+		if len(problems) > 0 {
+			logCursors(t, env)
+			t.FailNow()
+		}
+		// Half of the time the clock moves on after a kill too, so kill points spread over fresh buckets and
+		// re-sweeps, not only the backfill.
+		if rng.IntN(2) == 0 {
+			env.Clock.Advance(time.Duration(15+rng.IntN(120)) * time.Minute)
+		}
+	}
+	proxy.disarm()
+	t.Logf("%d kill points in %s: %v; storage requests: %s", len(plan), time.Since(start).Round(time.Second), fired, proxy)
+	for _, kind := range killKinds {
+		if len(plan) >= len(killKinds) && fired[kind.name] == 0 {
+			t.Errorf("no kill point of kind %s", kind.name)
+		}
+	}
+	if n := k.failedWork(); n < len(plan) {
+		t.Errorf("%d CollectWork invocations failed for %d kills: some kills hit no invocation", n, len(plan))
+	}
+
+	if err := settle(ctx, env, 12*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	logCursors(t, env)
+	verifySettled(t, env)
+	problems, checked, err := checkDurable(ctx, env, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error("at the end: " + p)
+	}
+	t.Logf("final durable check: %d events; total %s", checked, time.Since(start).Round(time.Second))
+}
+
+// killer drives collections and kills.
+type killer struct {
+	t     *testing.T
+	env   *scenario.Env
+	proxy *storageProxy
+	rng   *rand.Rand
+}
+
+// kill ends the handler with SIGKILL; it reports false when no handler was running (it was restarting).
+func (k *killer) kill() bool {
+	if err := k.env.Host.Kill(); err != nil {
+		k.t.Logf("kill: %v", err)
+		return false
+	}
+	return true
+}
+
+// failedWork counts the CollectWork invocations that failed.
+func (k *killer) failedWork() int {
+	n := 0
+	for _, inv := range k.env.Host.Invocations() {
+		if inv.Function == "CollectWork" && !inv.Succeeded() {
+			n++
+		}
+	}
+	return n
+}
+
+// collectUntilKilled arms the kill point, fires CollectLogs (once the lease of a killed worker has lapsed), and
+// waits until either the kill happened or the collection finished. It reports whether it killed.
+func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, error) {
+	env := k.env
+	armCtx, disarm := context.WithCancel(ctx)
+	killed := k.arm(armCtx, kp)
+	defer func() {
+		disarm() // first: a continuation trigger not armed yet never will be
+		k.proxy.disarm()
+	}()
+
+	if err := env.Host.WaitReady(ctx); err != nil {
+		return false, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := waitLeaseFree(lctx, env, catalog.Reports)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	started := time.Now()
+	inv, err := env.Host.Timer(ctx, "CollectLogs", nil)
+	if err != nil {
+		return false, err
+	}
+	if inv.Failure != "" {
+		return false, fmt.Errorf("CollectLogs failed: %s", inv.Failure)
+	}
+	quiet := make(chan error, 1)
+	qctx, stopQuiet := context.WithCancel(ctx)
+	defer stopQuiet()
+	go func() {
+		_, err := env.Host.WaitFor(qctx, func(done []*hostsim.Invocation, inflight int) bool {
+			return inflight == 0 && finished(done, started)
+		})
+		quiet <- err
+	}()
+	select {
+	case <-killed:
+		stopQuiet()
+		<-quiet
+		// The killed invocation fails once the process is gone; wait for it and for the replacement handler.
+		if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
+			return true, err
+		}
+		return true, env.Host.WaitReady(ctx)
+	case err := <-quiet:
+		select {
+		case <-killed: // both at once: the kill counts
+			return true, env.Host.WaitReady(ctx)
+		default:
+		}
+		if err != nil {
+			return false, fmt.Errorf("waiting for the collection to finish: %w", err)
+		}
+		return false, nil
+	}
+}
+
+// arm sets up the kill point; the channel is closed once the handler was killed there.
+func (k *killer) arm(ctx context.Context, kp killPoint) <-chan struct{} {
+	done := make(chan struct{})
+	var once sync.Once
+	doKill := func() bool {
+		ok := k.kill()
+		if ok {
+			once.Do(func() { close(done) })
+		}
+		return ok
+	}
+	switch {
+	case kp.kind.graph:
+		base := k.env.Tenant.Counters().Requests
+		go func() {
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				if k.env.Tenant.Counters().Requests >= base+int64(kp.n) && doKill() {
+					return
+				}
+			}
+		}()
+	case kp.kind.continuation:
+		since := time.Now()
+		go func() {
+			// Wait for a run that handed over to a continuation, then kill inside the continuation.
+			_, err := k.env.Host.WaitFor(ctx, func(done []*hostsim.Invocation, _ int) bool {
+				for i := len(done) - 1; i >= 0 && !done[i].Started.Before(since); i-- {
+					if done[i].Function == "CollectWork" && continued(done[i]) {
+						return true
+					}
+				}
+				return false
+			})
+			if err == nil {
+				k.proxy.armUnless(ctx, "", kp.n, false, func() { doKill() })
+			}
+		}()
+	default:
+		k.proxy.arm(kp.kind.op, kp.n, kp.kind.after, func() { doKill() })
+	}
+	return done
+}
