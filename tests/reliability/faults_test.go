@@ -58,7 +58,8 @@ var faultMatrix = []faultPhase{
 		}},
 	{name: "invalid JSON pages (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidJSON, Probability: 0.15, Count: 3}}},
-	{name: "every kind at once", step: 3 * time.Hour,
+	// Eight hours: windows of several pages, so nextLinks (and their skip tokens) come up.
+	{name: "every kind at once", step: 8 * time.Hour,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultThrottle, Storm: 2, RetryAfter: 10 * time.Millisecond, Probability: 0.05},
 			{Kind: entrasim.FaultStatus, Status: 503, Probability: 0.05},
@@ -70,10 +71,11 @@ var faultMatrix = []faultPhase{
 		}},
 	{name: "bursts that outlast the retries", step: time.Hour,
 		rules: []entrasim.FaultRule{
-			// Eight sends answered 503 (Retry-After keeps it quick): the request gives up.
-			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 5 * time.Millisecond, Path: provPath, Count: 8},
-			// A storm longer than eight sends.
-			{Kind: entrasim.FaultThrottle, Storm: 10, RetryAfter: 5 * time.Millisecond, Path: auditsPath, Count: 1},
+			// 503s (Retry-After keeps it quick) until some request has had its eight sends: up to four windows run
+			// at once, each absorbing seven, so forty answers outlast the retries of at least one.
+			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 5 * time.Millisecond, Path: provPath, Count: 40},
+			// A storm of 429s longer than the eight sends of every request in flight, for the same reason.
+			{Kind: entrasim.FaultThrottle, Storm: 40, RetryAfter: 5 * time.Millisecond, Path: auditsPath, Count: 1},
 			// Six invalid pages in a row: two window attempts of three page reads each.
 			{Kind: entrasim.FaultInvalidJSON, Stream: "signIns.managedIdentity", Count: 6},
 		},
