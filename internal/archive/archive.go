@@ -344,7 +344,13 @@ func (p *Part) stage(ctx context.Context) error {
 		return fmt.Errorf("stage block of %s: %w", p.name, err)
 	}
 	p.blocks = append(p.blocks, id)
-	p.buf.Reset()
+	if p.closed {
+		// Nothing more will be written: let the bytes go. (Reset would keep the array, and a window keeps its
+		// closed parts until it commits them all.)
+		p.buf = bytes.Buffer{}
+	} else {
+		p.buf.Reset()
+	}
 	return nil
 }
 

@@ -72,6 +72,13 @@ func TestPartRoundTripAcrossBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A window keeps its closed parts until it commits them all: a staged, closed part must not keep its buffer.
+	if c := p.buf.Cap(); c != 0 {
+		t.Errorf("closed part still holds a %d-byte buffer after staging", c)
+	}
 	if len(p.blocks) < 2 {
 		t.Fatalf("only %d blocks staged", len(p.blocks))
 	}

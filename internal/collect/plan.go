@@ -21,6 +21,10 @@ type Options struct {
 	TargetRecords int
 	// MaxWindow bounds a window's length (7 days).
 	MaxWindow time.Duration
+	// FirstWindow is the length of a data type's windows until its density is known (1 day): long enough for a
+	// small tenant's whole day, short enough that a large one's first window stays near TargetRecords instead of
+	// holding a week of records in memory.
+	FirstWindow time.Duration
 	// LeaseTTL is how long a lease lasts without renewal (60 s); it is renewed every third of that.
 	LeaseTTL time.Duration
 	// StopBefore: no window starts when less than this is left before the invocation's deadline (2 min).
@@ -56,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWindow == 0 {
 		o.MaxWindow = 7 * 24 * time.Hour
+	}
+	if o.FirstWindow == 0 {
+		o.FirstWindow = 24 * time.Hour
 	}
 	if o.LeaseTTL == 0 {
 		o.LeaseTTL = time.Minute

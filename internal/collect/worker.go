@@ -217,7 +217,7 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		s := &stream{dt: dt, cur: c, busy: map[kind]bool{}, span: o.MaxWindow}
+		s := &stream{dt: dt, cur: c, busy: map[kind]bool{}, span: o.FirstWindow}
 		if c.Density > 0 {
 			s.span = time.Duration(float64(dt.Bucket) * float64(o.TargetRecords) / c.Density)
 		}
