@@ -18,6 +18,9 @@ import (
 // bucket arrive together; when they do not, a bucket just gets one more part.
 const maxOpenParts = 2
 
+// estimateEvery is how many records a window reads between estimates of its size (a page of sign-ins).
+const estimateEvery = 1000
+
 // commitConcurrency is how many parts of a window are committed at once.
 const commitConcurrency = 8
 
@@ -156,12 +159,16 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		if at.Before(oldest) {
 			oldest = at
 		}
-		if n > 1 && res.items > hardCap {
-			// Estimate the window from the share of it covered so far (Graph sends sign-ins newest first).
+		if n > 1 && (res.items > hardCap || res.items%estimateEvery == 0) {
+			// Estimate the window from the share of it covered so far (Graph sends logs newest first). Checked
+			// after every page's worth of records, so a window far larger than planned (a stream's first, before
+			// its density is known) is given up after a page or two, not after hardCap records.
 			covered := t.to.Sub(oldest)
-			est := res.items * int(t.to.Sub(t.from)/max(covered, time.Second))
-			res.shrink = max(dt.Bucket, time.Duration(float64(t.to.Sub(t.from))*float64(r.w.opts.TargetRecords)/float64(max(est, 1))))
-			return errTooLarge
+			est := float64(res.items) * float64(t.to.Sub(t.from)) / float64(max(covered, time.Second))
+			if res.items > hardCap || est > float64(hardCap) {
+				res.shrink = max(dt.Bucket, time.Duration(float64(t.to.Sub(t.from))*float64(r.w.opts.TargetRecords)/max(est, 1)))
+				return errTooLarge
+			}
 		}
 		b := bucket(int(at.Sub(t.from) / dt.Bucket))
 		if _, dup := b.seen[key]; dup {
