@@ -64,8 +64,9 @@ func freePort(b *testing.B) int {
 }
 
 // startOnce runs the handler as the Functions host does and returns the time from exec until its readiness probe
-// (GET /) answers. The probe polls every millisecond here (the host polls every 25 ms).
-func startOnce(b *testing.B, handler string) time.Duration {
+// (GET /) answers, and its resident set's high-water mark at that moment. The probe polls every millisecond here
+// (the host polls every 25 ms).
+func startOnce(b *testing.B, handler string) (time.Duration, int64) {
 	port := freePort(b)
 	cmd := exec.Command(handler)
 	cmd.Dir = filepath.Dir(handler)
@@ -90,8 +91,13 @@ func startOnce(b *testing.B, handler string) time.Duration {
 	for {
 		resp, err := client.Get(url)
 		if err == nil {
+			ready := time.Since(start)
 			resp.Body.Close()
-			return time.Since(start)
+			rss, err := peakRSS(cmd.Process.Pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return ready, rss
 		}
 		select {
 		case <-ctx.Done():
@@ -102,15 +108,19 @@ func startOnce(b *testing.B, handler string) time.Duration {
 }
 
 // BenchmarkColdStart starts the shipped handler 30 times and reports the median and 95th percentile time to ready,
-// and the binary's size.
+// the median resident set once ready (the floor under every other memory figure), and the binary's size.
 func BenchmarkColdStart(b *testing.B) {
 	handler, size := shippedHandler(b)
 	for b.Loop() {
 		var times []time.Duration
+		var rss []int64
 		for range 30 {
-			times = append(times, startOnce(b, handler))
+			d, r := startOnce(b, handler)
+			times, rss = append(times, d), append(rss, r)
 		}
 		slices.Sort(times)
+		slices.Sort(rss)
+		b.ReportMetric(float64(rss[len(rss)/2])/(1<<20), "MiB-RSS-ready")
 		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-ready-median")
 		b.ReportMetric(float64(times[len(times)*95/100].Microseconds())/1000, "ms-ready-p95")
 		b.ReportMetric(float64(size)/(1<<20), "MiB-binary")
