@@ -90,6 +90,18 @@ var testIntegration = integrations.Integration{ID: "contoso", TenantID: "6e2a8f3
 	ClientID: "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111", SecretName: "integration-contoso", Permissions: catalog.ReadOnly,
 	Licences: map[catalog.Licence]integrations.Answer{catalog.EntraP1P2: integrations.Yes}}
 
+// testGraph is a Graph client for srv with quick retries and a budget that never holds a test back.
+func testGraph(t *testing.T, srv *httptest.Server) *graph.Client {
+	t.Helper()
+	g, err := graph.New(staticCred{}, &graph.Options{Endpoint: srv.URL, Transport: srv.Client().Transport,
+		Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func fastOptions() *Options {
 	return &Options{RetryBase: time.Millisecond, Attempts: 2, LeaseTTL: 10 * time.Second, StopBefore: time.Second, CommitBefore: time.Second}
 }
@@ -137,12 +149,7 @@ func TestFixturesArchivedByteForByte(t *testing.T) {
 				newest = time.Date(2019, 5, 4, 3, 0, 54, 0, time.UTC)
 			}
 			srv := fixtureGraph(t, dt, page)
-			g, err := graph.New(staticCred{}, &graph.Options{Endpoint: srv.URL, Transport: srv.Client().Transport,
-				Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
-				Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: time.Second}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := testGraph(t, srv)
 			env := newTestEnv(t)
 			w := NewWorker(Deps{Cursors: env.cursors, Archive: env.archive}, fastOptions())
 			now := newest.Add(24 * time.Hour)
