@@ -321,7 +321,9 @@ func collect(ctx context.Context, env *scenario.Env) error {
 	if err := env.Host.WaitReady(ctx); err != nil {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// A killed worker's lease lapses within its 3 s TTL; a live one (still catching up, slower under -race) holds
+	// it until it finishes.
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	err := waitLeaseFree(lctx, env, catalog.Reports)
 	cancel()
 	if err != nil {

@@ -230,7 +230,7 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 	if err := env.Host.WaitReady(ctx); err != nil {
 		return false, err
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	err := waitLeaseFree(lctx, env, catalog.Reports)
 	cancel()
 	if err != nil {

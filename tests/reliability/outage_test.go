@@ -139,7 +139,11 @@ func runOutage(ctx context.Context, t *testing.T, env *scenario.Env, proxy *stor
 	}
 	t.Logf("%s: began after %s, storage back after %s", o.name, time.Since(started).Round(time.Millisecond), o.hold)
 	// Whatever the outage broke, collections go on: the queue redelivers a failed item after its visibility
-	// timeout, and the next timer tick plans again. Collect until one finishes cleanly.
+	// timeout, and the next timer tick plans again. The collection that met the outage may still be running (its
+	// retries, its later windows): let it end, then collect until one finishes cleanly.
+	if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
+		t.Fatalf("%s: waiting for the collection to end: %v", o.name, err)
+	}
 	if err := collect(ctx, env); err != nil {
 		t.Fatalf("%s: collecting after the outage: %v", o.name, err)
 	}
