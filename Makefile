@@ -59,7 +59,7 @@ demo: tools
 # explores each for FUZZTIME and writes any failing input into that corpus.
 FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
 	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
-	./internal/config:FuzzLoad ./handlers:FuzzAuthorize ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString
+	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString
 FUZZTIME ?= 30s
 
 fuzz:

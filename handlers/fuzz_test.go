@@ -3,17 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/envelope"
@@ -22,64 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { azurite.Main(m) }
-
-// FuzzAuthorize feeds arbitrary X-MS-CLIENT-PRINCIPAL values to authorize. Nothing may panic; the answer is
-// "go on" (0), 401 or 403, a refusal always says why, and a caller goes on only without the header or with a
-// principal (standard base64 of JSON) holding one of the needed app roles as a role claim. Seeds:
-// testdata/fuzz/FuzzAuthorize.
-func FuzzAuthorize(f *testing.F) {
-	f.Add(principal(`{"auth_typ":"aad","claims":[{"typ":"roles","val":"Integration.Admin"}]}`), true)
-	f.Fuzz(func(t *testing.T, header string, collect bool) {
-		need := []string{RoleAdmin, RoleHelpdesk, RoleReader}
-		if collect {
-			need = []string{RoleAdmin, RoleHelpdesk}
-		}
-		req := &envelope.HTTPRequest{Method: "POST", Headers: map[string][]string{"X-MS-CLIENT-PRINCIPAL": {header}}}
-		status, msg := authorize(req, need)
-		switch status {
-		case 0:
-			if header != "" && !holdsRole(header, need) {
-				t.Fatalf("principal %q let in for %v", header, need)
-			}
-		case http.StatusUnauthorized, http.StatusForbidden:
-			if msg == "" {
-				t.Fatalf("refused with %d and no message", status)
-			}
-			if header == "" {
-				t.Fatalf("no principal, but refused with %d %q", status, msg)
-			}
-		default:
-			t.Fatalf("status %d %q", status, msg)
-		}
-	})
-}
-
-// holdsRole is the test's own reading of a principal: standard base64 of a JSON object whose claims include one of
-// roles, as a "roles" claim or a claim of the principal's role type.
-func holdsRole(header string, roles []string) bool {
-	b, err := base64.StdEncoding.DecodeString(header)
-	if err != nil {
-		return false
-	}
-	var p struct {
-		RoleType string `json:"role_typ"`
-		Claims   []struct {
-			Type  string `json:"typ"`
-			Value string `json:"val"`
-		} `json:"claims"`
-	}
-	if json.Unmarshal(b, &p) != nil {
-		return false
-	}
-	for _, c := range p.Claims {
-		if (c.Type == "roles" || p.RoleType != "" && c.Type == p.RoleType) && slices.Contains(roles, c.Value) {
-			return true
-		}
-	}
-	return false
-}
-
-func principal(js string) string { return base64.StdEncoding.EncodeToString([]byte(js)) }
 
 // fuzzFunctions are the names FuzzInvoke posts to: every function of the app and one that does not exist.
 var fuzzFunctions = []string{"Integrations", "Status", "CollectLogs", "CollectWork", "NoSuchFunction"}
@@ -221,8 +162,8 @@ func mayEnqueue(function string, body []byte) bool {
 		if err != nil || h.Method != http.MethodPost || h.Param("id") != "default" || h.Param("action") != "collect" {
 			return false
 		}
-		status, _ := authorize(h, []string{RoleAdmin, RoleHelpdesk})
-		return status == 0
+		_, err = access.Check(h.Header(access.Header), access.Admin, access.Helpdesk)
+		return err == nil
 	}
 	return false
 }

@@ -2,23 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/envelope"
 	"github.com/entra-di/edi/internal/integrations"
-)
-
-// App roles of the App Service Authentication principal (SPEC §7).
-const (
-	RoleAdmin    = "Integration.Admin"
-	RoleHelpdesk = "Integration.Helpdesk"
-	RoleReader   = "Integration.Reader"
 )
 
 // integrations serves /api/integrations[/{id}[/{action}]]: list, get, and the collect action (Collect Now).
@@ -31,12 +22,12 @@ func (a *app) integrations(ctx context.Context, req *envelope.Request) (*envelop
 	id, action := httpReq.Param("id"), httpReq.Param("action")
 	method := httpReq.Method
 
-	need := []string{RoleAdmin, RoleHelpdesk, RoleReader}
+	need := access.Anyone
 	if action == "collect" {
-		need = []string{RoleAdmin, RoleHelpdesk}
+		need = []access.Role{access.Admin, access.Helpdesk}
 	}
-	if status, msg := authorize(httpReq, need); status != 0 {
-		return reply, reply.SetHTTP("res", status, apiError{Error: msg})
+	if _, err := access.Check(httpReq.Header(access.Header), need...); err != nil {
+		return reply, denied(reply, err)
 	}
 	st, err := a.stores(ctx)
 	if err != nil {
@@ -106,36 +97,11 @@ func quote(s string) string {
 	return string(b)
 }
 
-// clientPrincipal is App Service Authentication's X-MS-CLIENT-PRINCIPAL (base64 JSON).
-type clientPrincipal struct {
-	AuthType string `json:"auth_typ"`
-	RoleType string `json:"role_typ"`
-	Claims   []struct {
-		Type  string `json:"typ"`
-		Value string `json:"val"`
-	} `json:"claims"`
-}
-
-// authorize checks the caller's app roles when App Service Authentication identified one. Without the header only
-// the function key protects the endpoint (Easy Auth is optional; with it enabled, unauthenticated calls never
-// reach the app). It returns a status and message when the caller may not proceed.
-func authorize(req *envelope.HTTPRequest, anyOf []string) (int, string) {
-	raw := req.Header("X-MS-CLIENT-PRINCIPAL")
-	if raw == "" {
-		return 0, ""
+// denied answers a refusal of internal/access with its status and reason.
+func denied(reply *envelope.Reply, err error) error {
+	var d *access.Denied
+	if !errors.As(err, &d) {
+		return err
 	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		return http.StatusUnauthorized, "X-MS-CLIENT-PRINCIPAL is not base64"
-	}
-	var p clientPrincipal
-	if err := json.Unmarshal(b, &p); err != nil {
-		return http.StatusUnauthorized, "X-MS-CLIENT-PRINCIPAL is not a principal"
-	}
-	for _, c := range p.Claims {
-		if (c.Type == "roles" || c.Type == p.RoleType && p.RoleType != "") && slices.Contains(anyOf, c.Value) {
-			return 0, ""
-		}
-	}
-	return http.StatusForbidden, "this needs one of the app roles " + strings.Join(anyOf, ", ")
+	return reply.SetHTTP("res", d.Status, apiError{Error: d.Message})
 }
