@@ -125,13 +125,13 @@ func floor(t time.Time, d time.Duration) time.Time {
 
 // horizon is the end of the last bucket that may be read at now: it ended at least lag ago.
 func horizon(dt catalog.DataType, now time.Time, o Options) time.Time {
-	return floor(now.Add(-o.Lag), dt.Bucket)
+	return floor(now.Add(-o.Lag), dt.Buckets.Bucket)
 }
 
 // retentionFloor is the oldest bucket start the tenant still keeps at now: older data is gone, so backfill stops
 // there even if it has not reached its target yet.
 func retentionFloor(dt catalog.DataType, now time.Time, premium bool) time.Time {
-	return floor(now.Add(-time.Duration(dt.Retention(premium))*24*time.Hour), dt.Bucket)
+	return floor(now.Add(-time.Duration(dt.Retention(premium))*24*time.Hour), dt.Buckets.Bucket)
 }
 
 // initCursor starts a data type's range at now: nothing archived yet ([Low, High) empty at the horizon), backfill
@@ -141,10 +141,10 @@ func initCursor(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bo
 	h := horizon(dt, now, o)
 	c.Low, c.High = h, h
 	days := min(dt.Retention(premium), o.BackfillDays)
-	c.Target = minTime(floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Bucket), h)
+	c.Target = minTime(floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Buckets.Bucket), h)
 	c.Resweep = make([]time.Time, len(o.Resweeps))
 	for k, d := range o.Resweeps {
-		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), h)
+		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Buckets.Bucket), h)
 	}
 }
 
@@ -157,7 +157,7 @@ func advanceResweeps(c *cursor.Cursor, dt catalog.DataType, now time.Time, o Opt
 		old := c.Resweep
 		c.Resweep = make([]time.Time, len(o.Resweeps))
 		for k, d := range o.Resweeps {
-			c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), c.High)
+			c.Resweep[k] = minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High)
 			if k < len(old) && old[k].After(c.Resweep[k]) {
 				c.Resweep[k] = old[k]
 			}
@@ -165,7 +165,7 @@ func advanceResweeps(c *cursor.Cursor, dt catalog.DataType, now time.Time, o Opt
 	}
 	moved := false
 	for k, d := range o.Resweeps {
-		due := floor(now.Add(-d), dt.Bucket)
+		due := floor(now.Add(-d), dt.Buckets.Bucket)
 		rw := c.Resweep[k]
 		if rw.Before(c.Low) {
 			rw = minTime(c.Low, due)
@@ -192,13 +192,13 @@ func minTime(a, b time.Time) time.Time {
 // down to the target, newest first). The three touch disjoint buckets — [High, …), [Low, High) and […, Low) —
 // so one of each kind may run at a time.
 func dueTasks(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, span time.Duration, o Options) []task {
-	span = max(dt.Bucket, span.Truncate(dt.Bucket))
+	span = max(dt.Buckets.Bucket, span.Truncate(dt.Buckets.Bucket))
 	var out []task
 	if h := horizon(dt, now, o); c.High.Before(h) {
 		out = append(out, task{dt: dt, kind: fresh, from: c.High, to: minTime(h, c.High.Add(span))})
 	}
 	for k, d := range o.Resweeps {
-		due := minTime(floor(now.Add(-d), dt.Bucket), c.High)
+		due := minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High)
 		from := c.Resweep[k]
 		if from.Before(c.Low) {
 			from = c.Low
@@ -232,7 +232,7 @@ func Backlog(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool,
 	n := 0
 	count := func(from, to time.Time) {
 		if to.After(from) {
-			n += int(to.Sub(from) / dt.Bucket)
+			n += int(to.Sub(from) / dt.Buckets.Bucket)
 		}
 	}
 	count(c.High, horizon(dt, now, o))
@@ -242,7 +242,7 @@ func Backlog(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool,
 			if from.Before(c.Low) {
 				from = c.Low
 			}
-			count(from, minTime(floor(now.Add(-d), dt.Bucket), c.High))
+			count(from, minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High))
 		}
 	}
 	floorAt := c.Target

@@ -128,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Backlog after draining = %d", n)
 	}
 	for k, d := range o.Resweeps {
-		if due := floor(now.Add(-d), si.Bucket); c.Resweep[k].Before(minTime(due, c.High)) {
+		if due := floor(now.Add(-d), si.Buckets.Bucket); c.Resweep[k].Before(minTime(due, c.High)) {
 			t.Errorf("level %d stopped at %v, due %v", k, c.Resweep[k], due)
 		}
 	}
@@ -156,7 +156,7 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 				break
 			}
 			task := ts[0]
-			for b := task.from; b.Before(task.to); b = b.Add(si.Bucket) {
+			for b := task.from; b.Before(task.to); b = b.Add(si.Buckets.Bucket) {
 				lastRead[b] = now
 				if task.kind != resweep {
 					initial[b]++
@@ -168,11 +168,11 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 			}
 		}
 	}
-	for b := c.Target; b.Before(c.High); b = b.Add(si.Bucket) {
+	for b := c.Target; b.Before(c.High); b = b.Add(si.Buckets.Bucket) {
 		if initial[b] != 1 {
 			t.Fatalf("bucket %v read initially %d times", b, initial[b])
 		}
-		closed := b.Add(si.Bucket)
+		closed := b.Add(si.Buckets.Bucket)
 		for _, d := range o.Resweeps {
 			if closed.Add(d).Before(end.Add(-10*time.Minute)) && lastRead[b].Before(closed.Add(d)) {
 				t.Fatalf("bucket %v last read %v, before its +%v re-sweep at %v", b, lastRead[b], d, closed.Add(d))

@@ -213,15 +213,18 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 
 	var streams []*stream
 	for _, dt := range catalog.InFamily(item.Family) {
+		if dt.Mode() != catalog.Buckets {
+			continue
+		}
 		c, err := r.w.deps.Cursors.Get(ctx, r.integ.ID, dt.Name)
 		if err != nil {
 			return false, err
 		}
 		s := &stream{dt: dt, cur: c, busy: map[kind]bool{}, span: o.FirstWindow}
 		if c.Density > 0 {
-			s.span = time.Duration(float64(dt.Bucket) * float64(o.TargetRecords) / c.Density)
+			s.span = time.Duration(float64(dt.Buckets.Bucket) * float64(o.TargetRecords) / c.Density)
 		}
-		s.span = min(max(s.span, dt.Bucket), o.MaxWindow)
+		s.span = min(max(s.span, dt.Buckets.Bucket), o.MaxWindow)
 		if now := r.now(); now.Before(c.SkipUntil) {
 			s.done = true
 			s.stats.State = c.State
@@ -325,8 +328,8 @@ func (r *run) start(ctx context.Context, streams []*stream) error {
 			// The tenant has no P1/P2 (the probe retried Graph's intermittent answer): this data type is not
 			// available; say so now and look again in a day.
 			s.done = true
-			s.cur.State, s.cur.Detail, s.cur.SkipUntil = cursor.StateNotLicensed, string(s.dt.Licence), now.Add(r.w.opts.SkipFor)
-			s.stats.State = cursor.StateNotLicensed + ": " + string(s.dt.Licence)
+			s.cur.State, s.cur.Detail, s.cur.SkipUntil = cursor.StateNotLicensed, s.dt.LicenceText(), now.Add(r.w.opts.SkipFor)
+			s.stats.State = cursor.StateNotLicensed + ": " + s.dt.LicenceText()
 		}
 		if err := r.w.deps.Cursors.Put(ctx, s.cur); err != nil {
 			return err
@@ -427,7 +430,7 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 		t.apply(s.cur)
 		s.cur.Records += int64(res.records)
 		s.cur.Parts += int64(res.parts)
-		buckets := float64(t.to.Sub(t.from) / t.dt.Bucket)
+		buckets := float64(t.to.Sub(t.from) / t.dt.Buckets.Bucket)
 		d := float64(res.items) / buckets
 		if s.cur.Density == 0 {
 			s.cur.Density = d
@@ -468,9 +471,9 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 			return nil
 		}
 		s.done = true
-		s.cur.State, s.cur.Detail = cursor.StateNotLicensed, string(t.dt.Licence)
+		s.cur.State, s.cur.Detail = cursor.StateNotLicensed, t.dt.LicenceText()
 		s.cur.SkipUntil = now.Add(r.w.opts.SkipFor)
-		s.stats.State = cursor.StateNotLicensed + ": " + string(t.dt.Licence)
+		s.stats.State = cursor.StateNotLicensed + ": " + t.dt.LicenceText()
 	case kind == graph.MissingPermission:
 		s.done = true
 		missing := t.dt.Permissions
@@ -486,7 +489,7 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 		s.cur.State = cursor.StateError
 	default:
 		// Read a smaller window next time: fewer pages, less to lose to a fault that keeps coming back.
-		s.span = max(t.dt.Bucket, s.span/2)
+		s.span = max(t.dt.Buckets.Bucket, s.span/2)
 		s.fails++
 		if s.fails >= r.w.opts.Attempts {
 			s.done = true

@@ -69,6 +69,9 @@ func Plan(integrationIDs []string, reason string, now time.Time) []WorkItem {
 	var out []WorkItem
 	for _, id := range integrationIDs {
 		for _, f := range catalog.Families() {
+			if !slices.ContainsFunc(catalog.InFamily(f), func(d catalog.DataType) bool { return d.Mode() == catalog.Buckets }) {
+				continue
+			}
 			out = append(out, WorkItem{Integration: id, Family: f, Reason: reason, Planned: now.UTC()})
 		}
 	}

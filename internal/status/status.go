@@ -129,10 +129,10 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 	}
 	d.Detail, d.Records, d.Parts, d.LastError = c.Detail, c.Records, c.Parts, c.LastError
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
-	if c.Started() {
+	if c.Started() && dt.Buckets != nil {
 		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)
 		if c.High.After(c.Low) {
-			d.LastBucket = ptr(c.High.Add(-dt.Bucket))
+			d.LastBucket = ptr(c.High.Add(-dt.Buckets.Bucket))
 		}
 		d.BacklogBuckets = collect.Backlog(c, dt, now, premium, o)
 	}
