@@ -357,6 +357,17 @@ func InFamily(f Family) []DataType {
 	return out
 }
 
+// InMode returns the data types collected in mode m, in catalog order.
+func InMode(m Mode) []DataType {
+	var out []DataType
+	for _, d := range DataTypes {
+		if d.Mode() == m {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Families returns the families that have data types, in catalog order.
 func Families() []Family {
 	var out []Family
