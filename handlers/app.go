@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -18,6 +17,7 @@ import (
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // app holds the configuration and the clients shared by all invocations. Everything is built on first use so the
@@ -113,7 +113,7 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 func (a *app) appCredential() (azcore.TokenCredential, error) {
 	// DefaultAzureCredential reads AZURE_CLIENT_ID itself to pick the user-assigned identity.
 	opts := &azidentity.DefaultAzureCredentialOptions{}
-	if host := a.cfg.AppAuthorityHost; host != "" && isLoopbackURL(host) {
+	if host := a.cfg.AppAuthorityHost; host != "" && urls.IsLoopback(host) {
 		// A local token authority is unknown to Entra's instance discovery.
 		opts.DisableInstanceDiscovery = true
 	}
@@ -174,13 +174,4 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
 	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency, LeaseTTL: c.LeaseTTL}
-}
-
-func isLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // Config is the handler's configuration.
@@ -184,9 +185,8 @@ var Settings = []Setting{
 		if v == "" {
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.KeyVaultURL = v
 		return nil
@@ -199,9 +199,8 @@ var Settings = []Setting{
 		if v == "" {
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.AppAuthorityHost = v
 		return nil
@@ -257,17 +256,15 @@ var Settings = []Setting{
 		return nil
 	}},
 	{"GRAPH_ENDPOINT", "https://graph.microsoft.com", "Microsoft Graph root (national clouds differ).", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.GraphEndpoint = strings.TrimSuffix(v, "/")
 		return nil
 	}},
 	{"ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com/", "Entra authority for the integrations' tokens.", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.AuthorityHost = v
 		return nil

@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/text"
 )
 
 // Tables names the tables the package uses.
@@ -112,7 +113,7 @@ func (c *Cursor) Started() bool { return !c.High.IsZero() }
 // well in Storage Explorer. Zero times are omitted (Edm.DateTime cannot hold year 1).
 func (c *Cursor) toEntity() ([]byte, error) {
 	props := map[string]any{
-		"State": c.State, "Detail": c.Detail, "LastError": truncate(c.LastError, 4000),
+		"State": c.State, "Detail": c.Detail, "LastError": text.Truncate(c.LastError, 4000),
 		"Records": aztables.EDMInt64(c.Records), "Parts": aztables.EDMInt64(c.Parts), "Density": c.Density,
 	}
 	for name, t := range map[string]time.Time{"Low": c.Low, "High": c.High, "Target": c.Target, "SkipUntil": c.SkipUntil,
@@ -269,15 +270,4 @@ func escape(s string) string {
 		out = append(out, s[i])
 	}
 	return string(out)
-}
-
-// truncate shortens s to at most n bytes plus an ellipsis, cutting before a character rather than through it.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -118,6 +118,8 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
 	limiters map[catalog.Family]*limiter
+	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
+	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters
 	retry    RetryPolicy
 	cred     azcore.TokenCredential
@@ -125,13 +127,22 @@ type throttle struct {
 }
 
 func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
-	t := &throttle{limiters: map[catalog.Family]*limiter{}, counters: map[catalog.Family]*familyCounters{}, retry: retry, cred: cred, scopes: scopes}
+	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
+		retry: retry, cred: cred, scopes: scopes}
 	for f, b := range catalog.Budgets {
+		scaled := b
 		if o, ok := budgets[f]; ok {
-			b = o
+			scaled = o
 		}
-		t.limiters[f] = newLimiter(b)
+		t.limiters[f] = newLimiter(scaled)
 		t.counters[f] = &familyCounters{}
+		for _, d := range catalog.InFamily(f) {
+			if d.Limit.Requests > 0 {
+				// A data type's own limit scales with its family's (the simulated tenant scales both alike).
+				window := time.Duration(float64(d.Limit.Window) * scaled.Window.Seconds() / b.Window.Seconds())
+				t.own[d.Name] = newLimiter(catalog.Budget{Requests: d.Limit.Requests, Window: window})
+			}
+		}
 	}
 	return t
 }
@@ -150,6 +161,10 @@ var _ khttp.Middleware = (*throttle)(nil)
 func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	family := catalog.FamilyOf(req.URL.Path)
+	var own *limiter
+	if d, ok := dataTypeOf(ctx); ok {
+		family, own = d.Family, t.own[d.Name]
+	}
 	lim, cnt := t.limiters[family], t.counters[family]
 	claimsRetried := false
 	for attempt := 1; ; attempt++ {
@@ -158,6 +173,12 @@ func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 				return nil, err
 			}
 			cnt.retries.Add(1)
+		}
+		if own != nil {
+			// The data type's own budget first: a family slot is not held while it waits.
+			if err := own.wait(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if err := lim.wait(ctx); err != nil {
 			return nil, err
@@ -195,7 +216,12 @@ func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			if !ok {
 				delay = backoff(t.retry, attempt)
 			}
-			lim.pause(time.Now().Add(delay))
+			if own != nil {
+				// The stricter limit of the data type is the likelier cause: the family's other data types go on.
+				own.pause(time.Now().Add(delay))
+			} else {
+				lim.pause(time.Now().Add(delay))
+			}
 			if last {
 				return resp, nil
 			}
@@ -297,4 +323,18 @@ func claimsChallenge(resp *http.Response) string {
 		}
 	}
 	return ""
+}
+
+type dataTypeKey struct{}
+
+// WithDataType marks the requests made with ctx as requests for data type d: they spend d's family's budget and
+// d's own (catalog.DataType.Limit), whatever their path. Requests without it are classified by path
+// (catalog.FamilyOf).
+func WithDataType(ctx context.Context, d catalog.DataType) context.Context {
+	return context.WithValue(ctx, dataTypeKey{}, d)
+}
+
+func dataTypeOf(ctx context.Context) (catalog.DataType, bool) {
+	d, ok := ctx.Value(dataTypeKey{}).(catalog.DataType)
+	return d, ok
 }
