@@ -61,10 +61,11 @@ func newApp(cfg *config.Config, logger *slog.Logger) *app {
 // functions maps each function folder name under functions/ to its Go handler.
 func (a *app) functions() map[string]function {
 	return map[string]function{
-		"Status":       a.status,
-		"CollectLogs":  a.collectLogs,
-		"CollectWork":  a.collectWork,
-		"Integrations": a.integrations,
+		"Status":           a.status,
+		"CollectLogs":      a.collectLogs,
+		"CollectDirectory": a.collectDirectory,
+		"CollectWork":      a.collectWork,
+		"Integrations":     a.integrations,
 	}
 }
 
@@ -173,5 +174,6 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency, LeaseTTL: c.LeaseTTL}
+	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery}
 }

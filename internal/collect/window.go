@@ -28,8 +28,8 @@ const commitConcurrency = 8
 // (small parts are committed with one Put Blob; beyond this budget the oldest are staged as blocks instead).
 const maxHeldBytes = 2 << 20
 
-// windowResult is what reading one window did.
-type windowResult struct {
+// result is what one task did.
+type result struct {
 	task       task
 	pages      int
 	items      int // elements received, duplicates included
@@ -41,6 +41,8 @@ type windowResult struct {
 	err        error
 	// shrink, when set, asks for the same range with a window this long (the first one was too large).
 	shrink time.Duration
+	// more says a round stopped at a checkpoint (the deadline) with pages left.
+	more bool
 }
 
 // bucketState is one bucket of a window being read.
@@ -48,7 +50,7 @@ type bucketState struct {
 	start    time.Time
 	seen     map[string]struct{}
 	nextPart int
-	open     *archive.Part
+	open     Part
 	lastUse  int
 }
 
@@ -68,8 +70,8 @@ func (e *RecordError) Error() string {
 // writes each new record into its bucket's part, and commits the parts. On any error nothing of the window is
 // committed except parts whose commit already succeeded (their records are then skipped as duplicates by the
 // next attempt, so nothing is written twice).
-func (r *run) readWindow(ctx context.Context, t task) windowResult {
-	res := windowResult{task: t}
+func (r *run) readWindow(ctx context.Context, t task) result {
+	res := result{task: t}
 	dt := t.dt
 	n := int(t.to.Sub(t.from) / dt.Buckets.Bucket)
 	buckets := make([]*bucketState, n)
@@ -96,7 +98,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 	}
 
-	var closed []*archive.Part
+	var closed []Part
 	var open []*bucketState
 	uses, held, staged := 0, 0, 0
 	closePart := func(b *bucketState) error {
@@ -116,7 +118,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		return nil
 	}
-	openPart := func(b *bucketState) (*archive.Part, error) {
+	openPart := func(b *bucketState) (Part, error) {
 		uses++
 		b.lastUse = uses
 		if b.open != nil {

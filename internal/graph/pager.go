@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/entra-di/edi/internal/rawjson"
@@ -73,6 +75,30 @@ func (c *Client) Pages(ctx context.Context, first string, item func(Item) error)
 func (c *Client) Page(ctx context.Context, link string, item func(Item) error) (PageInfo, error) {
 	var rd rawjson.Reader
 	return c.page1(ctx, &rd, link, item)
+}
+
+// maxObject bounds one object read by Object.
+const maxObject = 4 << 20
+
+// Object reads one object (a path below the endpoint, e.g. "/v1.0/users/{id}?$select=…") and returns its JSON as
+// Graph sent it, with the request id. A missing object is a NotFound *Error.
+func (c *Client) Object(ctx context.Context, path string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.PageTimeout)
+	defer cancel()
+	resp, err := c.get(ctx, c.URL(path))
+	if err != nil {
+		return nil, requestID(err), err
+	}
+	defer resp.Body.Close()
+	rid := resp.Header.Get("request-id")
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxObject+1))
+	switch {
+	case err != nil:
+		return nil, rid, &Error{Kind: Transient, Path: resp.Request.URL.Path, RequestID: rid, Message: "reading the object failed", Err: err}
+	case len(b) > maxObject || !json.Valid(b):
+		return nil, rid, &Error{Kind: InvalidPage, Path: resp.Request.URL.Path, RequestID: rid, Message: "the object is not valid JSON (or larger than 4 MiB)"}
+	}
+	return b, rid, nil
 }
 
 // page1 reads one page, reading it again when its body fails midway or Graph answers its skip-token glitch.
