@@ -65,7 +65,9 @@ func group(id string, members ...string) string {
 	return fmt.Sprintf(`{"id":"%s","displayName":"%s","members@delta":[%s]}`, id, id, strings.Join(ms, ","))
 }
 
-func removedGroup(id string) string { return fmt.Sprintf(`{"id":"%s","@removed":{"reason":"changed"}}`, id) }
+func removedGroup(id string) string {
+	return fmt.Sprintf(`{"id":"%s","@removed":{"reason":"changed"}}`, id)
+}
 
 func TestUsers(t *testing.T) {
 	ctx := context.Background()
