@@ -72,19 +72,24 @@ func (a *app) functions() map[string]function {
 // storageClients builds the storage clients (no network).
 func (a *app) storageClients() (*storage.Clients, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store.clients, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st.clients, nil
 	}
 	return storage.New(a.cfg.Storage, nil)
 }
 
-// stores returns the storage services, creating containers and tables the first time.
+// stores returns the storage services, creating containers and tables the first time. The network calls run
+// outside the app's lock: a slow storage account must not hold up an invocation that needs the lock for
+// something else (Status probes storage with its own timeout). Two first calls may both build; the first to
+// finish is kept (creating containers and tables is idempotent).
 func (a *app) stores(ctx context.Context) (*stores, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st, nil
 	}
 	clients, err := storage.New(a.cfg.Storage, nil)
 	if err != nil {
@@ -105,8 +110,12 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 	if err := s.integrations.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	a.store = s
-	return s, nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.store == nil {
+		a.store = s
+	}
+	return a.store, nil
 }
 
 // appCredential is the function app's own identity: the user-assigned managed identity in Azure (AZURE_CLIENT_ID),
