@@ -20,6 +20,8 @@ type Graph interface {
 	Object(ctx context.Context, path string) ([]byte, string, error)
 	Stats() map[catalog.Family]graph.FamilyStats
 	GrantedRoles(ctx context.Context) ([]string, error)
+	// SetDirectoryUsers raises the directory family's budget to the tier of a tenant with that many users.
+	SetDirectoryUsers(n int)
 }
 
 // Cursors stores the data types' cursors, with optimistic concurrency (cursor.ErrConflict).

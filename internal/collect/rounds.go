@@ -44,6 +44,10 @@ type roundEnd struct {
 }
 
 func newRoundCollector(r *run, dt catalog.DataType, c *cursor.Cursor) *roundCollector {
+	if dt.Name == usersType && c.Objects > 0 {
+		// Graph's directory budget grows with the tenant: the last full round counted its users.
+		r.g.SetDirectoryUsers(int(c.Objects + c.Changes))
+	}
 	return &roundCollector{r: r, dt: dt, cur: c}
 }
 
@@ -258,6 +262,10 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		}
 		res.pages++
 		res.requestIDs = append(res.requestIDs, info.RequestID)
+		if c.dt.Name == usersType && folder.Kind == archive.SnapshotRound {
+			// A first read of a large tenant need not wait for its end to use the larger budget.
+			r.g.SetDirectoryUsers(res.items)
+		}
 		if info.DeltaLink != "" {
 			final = info.DeltaLink
 			break

@@ -53,6 +53,7 @@ func (fakeGraph) Stats() map[catalog.Family]graph.FamilyStats { return nil }
 func (g fakeGraph) GrantedRoles(context.Context) ([]string, error) {
 	return g.roles, nil
 }
+func (fakeGraph) SetDirectoryUsers(int) {}
 
 // fakeCollector offers scripted tasks and answers reads with scripted results, recording what ran when.
 type fakeCollector struct {

@@ -459,3 +459,57 @@ func TestDataTypeBudget(t *testing.T) {
 		t.Errorf("a plain /users request counted %d directory requests, want 1", got)
 	}
 }
+
+// TestDirectoryBudgetGrowsWithTheTenant: the directory family starts at the smallest tenant's budget and grows
+// to the tier of the users counted (never shrinking), keeping the requests already sent in its window.
+func TestDirectoryBudgetGrowsWithTheTenant(t *testing.T) {
+	l := newLimiter(catalog.Budget{Requests: 3, Window: time.Minute})
+	for range 3 {
+		if err := l.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quick := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		return l.wait(ctx) == nil
+	}
+	if quick() {
+		t.Fatal("a fourth request went out within the window of a 3-request budget")
+	}
+	l.grow(catalog.Budget{Requests: 6, Window: time.Minute})
+	for i := range 3 {
+		if !quick() {
+			t.Fatalf("request %d of the grown budget waited", 4+i)
+		}
+	}
+	if quick() {
+		t.Fatal("a seventh request went out: the three sent before the growth were forgotten")
+	}
+	l.grow(catalog.Budget{Requests: 2, Window: time.Minute})
+	if len(l.sent) != 6 {
+		t.Errorf("a smaller budget shrank the limiter to %d", len(l.sent))
+	}
+
+	f := newFakeGraph(t, func(int, http.ResponseWriter, *http.Request) {})
+	c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport,
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Directory: {Requests: 3500, Window: 100 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := func() float64 {
+		d := c.throttle.limiters[catalog.Directory]
+		return float64(len(d.sent)) / d.window.Seconds()
+	}
+	base := rate()
+	for _, tc := range []struct {
+		users int
+		want  float64
+	}{{10, 1}, {120, 5000.0 / 3500}, {100000, 8000.0 / 3500}, {40, 8000.0 / 3500}} {
+		users, want := tc.users, tc.want
+		c.SetDirectoryUsers(users)
+		if got := rate() / base; got < want*0.999 || got > want*1.001 {
+			t.Errorf("%d users: %.3f × the smallest tier's rate, want %.3f", users, got, want)
+		}
+	}
+}

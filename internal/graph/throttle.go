@@ -64,6 +64,23 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 }
 
+// grow raises the budget to b's rate if that is more, keeping the send times already recorded.
+func (l *limiter) grow(b catalog.Budget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	window := time.Duration(float64(b.Window) * (1 + Margin))
+	if float64(b.Requests)/window.Seconds() <= float64(len(l.sent))/l.window.Seconds() {
+		return
+	}
+	// The ring from its oldest entry on, then room for the new requests.
+	ring := make([]time.Time, 0, b.Requests)
+	ring = append(ring, l.sent[l.next:]...)
+	ring = append(ring, l.sent[:l.next]...)
+	next := len(ring)
+	ring = append(ring, make([]time.Time, b.Requests-len(ring))...)
+	l.sent, l.next, l.window = ring, next%len(ring), window
+}
+
 // pause holds the family until t (a 429's Retry-After).
 func (l *limiter) pause(until time.Time) {
 	l.mu.Lock()
@@ -118,6 +135,9 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
 	limiters map[catalog.Family]*limiter
+	// scale is each family's configured budget over Graph's documented one (Options.Budgets), applied to the
+	// directory family's larger tiers too.
+	scale    map[catalog.Family]float64
 	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
 	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters
@@ -128,7 +148,7 @@ type throttle struct {
 
 func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
 	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
-		retry: retry, cred: cred, scopes: scopes}
+		scale: map[catalog.Family]float64{}, retry: retry, cred: cred, scopes: scopes}
 	for f, b := range catalog.Budgets {
 		scaled := b
 		if o, ok := budgets[f]; ok {
@@ -136,6 +156,7 @@ func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, c
 		}
 		t.limiters[f] = newLimiter(scaled)
 		t.counters[f] = &familyCounters{}
+		t.scale[f] = scaled.Rate() / b.Rate()
 		for _, d := range catalog.InFamily(f) {
 			if d.Limit.Requests > 0 {
 				// A data type's own limit scales with its family's (the simulated tenant scales both alike).
