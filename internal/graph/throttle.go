@@ -137,7 +137,7 @@ type throttle struct {
 	limiters map[catalog.Family]*limiter
 	// scale is each family's configured budget over Graph's documented one (Options.Budgets), applied to the
 	// directory family's larger tiers too.
-	scale    map[catalog.Family]float64
+	scale map[catalog.Family]float64
 	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
 	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters

@@ -64,14 +64,14 @@ type DataType struct {
 	// Delta and snapshot data types: the last finished round and the last full one, the objects of the last full
 	// round and the changes archived since, the age of the deltaLink, when the next full read is due, and a round
 	// in progress (its start).
-	LastRound      *time.Time `json:"lastRound,omitempty"`
-	LastFull       *time.Time `json:"lastFull,omitempty"`
-	Objects        int64      `json:"objects,omitempty"`
-	Changes        int64      `json:"changes,omitempty"`
-	DeltaLinkAge   string     `json:"deltaLinkAge,omitempty"`
-	NextFull       *time.Time `json:"nextFull,omitempty"`
+	LastRound       *time.Time `json:"lastRound,omitempty"`
+	LastFull        *time.Time `json:"lastFull,omitempty"`
+	Objects         int64      `json:"objects,omitempty"`
+	Changes         int64      `json:"changes,omitempty"`
+	DeltaLinkAge    string     `json:"deltaLinkAge,omitempty"`
+	NextFull        *time.Time `json:"nextFull,omitempty"`
 	RoundInProgress *time.Time `json:"roundInProgress,omitempty"`
-	Resync         string     `json:"resync,omitempty"`
+	Resync          string     `json:"resync,omitempty"`
 }
 
 // Pinger answers whether the storage services are reachable.
