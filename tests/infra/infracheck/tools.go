@@ -97,6 +97,8 @@ func (c *Checker) CheckShell() []error {
 var JSONSchemaChecks = []struct{ Schema, File string }{
 	{"tests/infra/schemas/arm-template.schema.json", MainTemplatePath},
 	{"tests/infra/schemas/create-ui-definition.schema.json", CreateUIDefinitionPath},
+	{"tests/infra/schemas/arm-template.schema.json", ProductTemplatePath},
+	{"tests/infra/schemas/create-ui-definition.schema.json", ProductUIDefinitionPath},
 	{"tests/infra/schemas/permissions.schema.json", PermissionsPath},
 	{"tests/infra/schemas/roles.schema.json", RolesPath},
 }

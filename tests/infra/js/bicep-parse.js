@@ -12,6 +12,7 @@
 const fs = require('fs');
 const Parser = require('tree-sitter');
 const Bicep = require('tree-sitter-bicep');
+const { translate } = require('./bicep-arm');
 
 const parser = new Parser();
 parser.setLanguage(Bicep);
@@ -19,7 +20,7 @@ parser.setLanguage(Bicep);
 const escapes = { "\\'": "'", '\\\\': '\\', '\\n': '\n', '\\r': '\r', '\\t': '\t', '\\$': '$' };
 
 function named(node) {
-  return node.namedChildren.filter((c) => c.type !== 'comment');
+  return node.namedChildren.filter((c) => c.type !== 'comment' && c.type !== 'diagnostic_comment');
 }
 
 function stringValue(node) {
@@ -220,7 +221,9 @@ function summarize(file) {
     references: [],
     subscripts: [],
     loops: [],
+    arm: null,
   };
+  const outputNodes = [];
 
   walk(root, (n) => {
     if (n.type === 'ERROR' || n.isMissing) {
@@ -351,12 +354,14 @@ function summarize(file) {
           name: kids[0].text, type: typeNode ? typeNode.text : '', decorators: decoratorsOf(n),
           value: value(kids[kids.length - 1]), line,
         });
+        outputNodes.push({ name: kids[0].text, node: kids[kids.length - 1] });
         break;
       }
       default:
         break;
     }
   }
+  if (out.errors.length === 0) out.arm = translate(file, root, outputNodes);
   return out;
 }
 
