@@ -45,7 +45,7 @@ func checks(handlerSettings []string) map[string]func(*infracheck.Checker) []err
 		"app settings":                  func(c *infracheck.Checker) []error { return c.CheckAppSettings(handlerSettings) },
 		"shell scripts":                 (*infracheck.Checker).CheckShell,
 		"deploy buttons": func(c *infracheck.Checker) []error {
-			return c.CheckDeployButtons("docs/README-deploy-section.md", "docs/deploy.md")
+			return c.CheckDeployButtons("README.md", "docs/README-deploy-section.md", "docs/deploy.md")
 		},
 		"deployment guide": func(c *infracheck.Checker) []error { return c.CheckDocs("docs/deploy.md") },
 	}

@@ -483,7 +483,8 @@ func (f *Form) lookup(scope, path string) (UIElement, bool) {
 	parts := strings.Split(path, ".")
 	for n := len(parts); n > 0; n-- {
 		if el, ok := f.Elements[scope+":"+strings.Join(parts[:n], ".")]; ok {
-			return el, true
+			// A section's value holds only its children: a name after it that is no child is a typo.
+			return el, el.Type != "Microsoft.Common.Section" || n == len(parts)
 		}
 	}
 	return UIElement{}, false
