@@ -121,9 +121,10 @@ func (c *Checker) compareTemplate(files map[string]*BicepFile, f *BicepFile, t m
 	armResources := asSlice(t["resources"])
 	used := make([]bool, len(armResources))
 	find := func(want map[string]any) int {
+		_, untranslatable := want["name"].(map[string]any) // {"$armError": ...}: match by type, report the name
 		for i, r := range armResources {
 			have, _ := r.(map[string]any)
-			if !used[i] && have["type"] == want["type"] && sameName(want["name"], have["name"]) {
+			if !used[i] && have["type"] == want["type"] && (untranslatable || sameName(want["name"], have["name"])) {
 				return i
 			}
 		}

@@ -367,8 +367,13 @@ class FileTranslator {
           if (args.length !== 1 || args[0].type !== 'string' || hasInterpolation(args[0])) {
             throw new Untranslatable(`${fn}() needs one literal path`);
           }
-          const text = fs.readFileSync(path.join(this.dir, stringValue(args[0])), 'utf8');
-          return fn === 'loadJsonContent' ? JSON.parse(text) : text;
+          let text;
+          try {
+            text = fs.readFileSync(path.join(this.dir, stringValue(args[0])), 'utf8');
+            return fn === 'loadJsonContent' ? JSON.parse(text) : text;
+          } catch (e) {
+            throw new Untranslatable(`${fn}('${stringValue(args[0])}'): ${e.message}`);
+          }
         }
         return `[${this.expr(node, scope)}]`;
       }
