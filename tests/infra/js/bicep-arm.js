@@ -97,6 +97,9 @@ class FileTranslator {
     this.resources = new Map(); // symbol -> declaration + props
     this.modules = new Map();
     this.runtimeCache = new Map();
+    // loadsAsCalls keeps load*() calls as calls instead of refusing them, for the summary's per-value translations,
+    // whose Go side compares the loaded file itself.
+    this.loadsAsCalls = false;
     for (const n of named(root)) {
       const k = named(n);
       if (n.type === 'parameter_declaration') this.params.add(k[0].text);
@@ -261,7 +264,9 @@ class FileTranslator {
         return this.expr(kids[0], scope);
       case 'call_expression': {
         const fn = node.childForFieldName('function').text.replace(/^sys\./, '');
-        if (/^load/.test(fn)) throw new Untranslatable(`${fn}() inside an expression (only a whole variable may load a file)`);
+        if (/^load/.test(fn) && !this.loadsAsCalls) {
+          throw new Untranslatable(`${fn}() inside an expression (only a whole variable may load a file)`);
+        }
         const args = node.childForFieldName('arguments');
         return `${fn}(${(args ? named(args) : []).map((a) => this.expr(a, scope)).join(', ')})`;
       }
@@ -494,4 +499,4 @@ function translate(file, root, outputs) {
   return new FileTranslator(file, root).translate(root, outputs);
 }
 
-module.exports = { translate };
+module.exports = { translate, FileTranslator, named, stringValue, hasInterpolation };
