@@ -258,7 +258,7 @@ func (t *Tenant) populate() {
 		}
 	}
 	add(roleOf(roleGlobalReader), sps.get(d.sps[len(d.apps)-1].ID)) // the integration's service principal reads the directory
-	add(roleOf(roleSecurityAdmin), byName["Privileged Admins"])      // a role-assignable group holds a role
+	add(roleOf(roleSecurityAdmin), byName["Privileged Admins"])     // a role-assignable group holds a role
 	for _, id := range roles.ids {
 		role := roles.byID[id]
 		role.ms.current = role.ms.initial
@@ -603,4 +603,3 @@ func clientFeatures(os string) any {
 		{"modernApps", false}, {"resourceAccess", false}, {"deviceConfiguration", false}, {"compliancePolicy", true},
 		{"windowsUpdateForBusiness", false}}
 }
-

@@ -43,8 +43,8 @@ type reqCtx struct {
 	clientRequestID string
 	base            string // scheme://host of this server
 	route           *route
-	family          family // the family counters go to (route.family unless classify says otherwise)
-	endpoint        string // the endpoint name in counters
+	family          family   // the family counters go to (route.family unless classify says otherwise)
+	endpoint        string   // the endpoint name in counters
 	params          []string // values of the "{}" segments
 	principal       Principal
 	streams         []string

@@ -49,7 +49,9 @@ type evRef struct {
 	k0, k1 uint64
 }
 
-func (a evRef) after(b evRef) bool { return cmpPos(cursor{a.ts, a.k0, a.k1}, cursor{b.ts, b.k0, b.k1}) > 0 }
+func (a evRef) after(b evRef) bool {
+	return cmpPos(cursor{a.ts, a.k0, a.k1}, cursor{b.ts, b.k0, b.k1}) > 0
+}
 
 // Fields of an activityState: the newest sign-in, and the newest successful one, of each stream.
 const (

@@ -32,14 +32,14 @@ type Tenant struct {
 	syncGen map[string]uint64
 	// activity is the signInActivity tracker.
 	activity *activityTracker
-	gen       *gen
-	streams   map[string]*stream
-	routes    []*route
-	limiter   *limiter
-	faults    *faults
-	counters  *counters
-	verifier  TokenVerifier
-	skipKey   []byte
+	gen      *gen
+	streams  map[string]*stream
+	routes   []*route
+	limiter  *limiter
+	faults   *faults
+	counters *counters
+	verifier TokenVerifier
+	skipKey  []byte
 
 	rngMu  sync.Mutex
 	rng    *rng
