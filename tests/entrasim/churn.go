@@ -2,9 +2,11 @@ package entrasim
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +33,8 @@ type churnState struct {
 	pendingGuests []*resource
 	// recycle holds soft-deleted objects per collection, oldest first.
 	recycle map[string][]recycled
+	// nextDue is the simulated time (unix ns) before which nothing is due.
+	nextDue atomic.Int64
 }
 
 type recycled struct {
@@ -72,12 +76,24 @@ var churnWeight = func() float64 {
 	return w
 }()
 
-// syncChurn applies every change (churn and recycle-bin purges) due up to the simulated now.
+// syncChurn applies every change (churn and recycle-bin purges) due up to the simulated now. It takes the
+// store's write lock only when something is due, so concurrent reads are not serialised.
 func (t *Tenant) syncChurn() {
+	now := t.Now().UnixNano()
+	if now < t.churn.nextDue.Load() {
+		return
+	}
 	s := t.store
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t.syncChurnLocked(t.Now().UnixNano())
+	t.syncChurnLocked(now)
+}
+
+// dueAfter records that something may be due at the given time (caller holds the store lock).
+func (t *Tenant) dueAfter(at int64) {
+	if at < t.churn.nextDue.Load() {
+		t.churn.nextDue.Store(at)
+	}
 }
 
 // syncChurnLocked applies the changes due up to now in time order (caller holds the store lock).
@@ -105,6 +121,16 @@ func (t *Tenant) syncChurnLocked(now int64) {
 			continue
 		}
 		if next < 0 || next > now {
+			due := int64(math.MaxInt64)
+			if next >= 0 {
+				due = next
+			} else if t.cfg.Churn > 0 {
+				due = (c.slot + 1) * int64(time.Hour)
+			}
+			if purge != "" {
+				due = min(due, purgeAt)
+			}
+			c.nextDue.Store(due)
 			return
 		}
 		ch := c.plan[c.done]
@@ -209,6 +235,7 @@ func (t *Tenant) softDelete(r *resource, at time.Time) {
 		t.churn.recycle = map[string][]recycled{}
 	}
 	t.churn.recycle[r.col.name] = append(t.churn.recycle[r.col.name], recycled{r: r, at: t.store.lastAt})
+	t.dueAfter(t.store.lastAt + int64(recycleRetention))
 }
 
 // restore brings an object back from the recycle bin.

@@ -2,7 +2,6 @@ package entrasim
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -32,8 +31,9 @@ import (
 //     objects the previous round reported (members@delta repeats the previous round's entries for members
 //     that did not change since) — deterministic from the seed.
 //   - Delayed removals (Options.RemovalDelay): deletions and membership removals reach delta rounds that
-//     much simulated time after they happen. A round's deltaLink does not move past a removal it could not
-//     see yet, so it surfaces in a later round.
+//     much simulated time after they happen, so they surface in a later round than the changes made with
+//     them. A round's position is a sequence number and a simulated time: the next round reports what the
+//     previous one could not see yet.
 //   - $deltatoken=latest returns no objects and a deltaLink from now.
 //   - Expiry: a deltaLink older than 7 days of simulated time answers 400 syncStateNotFound, "The sync state
 //     generation is not found. The delta token is expired and data must be synchronized again." (Microsoft
@@ -269,10 +269,9 @@ func (t *Tenant) renderDelta(rc *reqCtx, ep *dirEndpoint, o options) ([]byte, in
 		p.next = link(rc.base, rc.r.URL.Path, "$skiptoken", t.seal(tokDeltaSkip, ep.path, st.selRaw, fmtI(int64(st.flags)), fmtU(st.gen),
 			fmtU(st.prev.s), fmtI(st.prev.t), fmtU(st.from.s), fmtI(st.from.t), fmtU(st.to.s), fmtI(st.to.t), last.r.id, next))
 	} else {
-		// The next round starts where this one was pinned — or earlier, at the oldest removal this round
-		// could not see yet, so a delayed removal is reported once it is visible (and the changes after it
-		// are replayed then).
-		next := t.pendingRemoval(c, st.from, st.to)
+		// The next round starts where this one was pinned: a position is a sequence number and a time, so a
+		// removal made before the pin but visible only later is new to the next round.
+		next := st.to
 		flags := st.flags &^ (dfInitial | dfPrevInitial)
 		if st.initial() {
 			flags |= dfPrevInitial
@@ -344,42 +343,6 @@ func (t *Tenant) deltaMemberFlag(ep *dirEndpoint, sel []string, o options) int {
 func (t *Tenant) deltaToken(ep *dirEndpoint, selRaw string, flags int, gen uint64, prev, from pin) string {
 	return t.seal(tokDelta, ep.path, selRaw, fmtI(int64(flags)), fmtU(gen), fmtU(prev.s), fmtI(prev.t), fmtU(from.s), fmtI(from.t),
 		fmtI(t.Now().UnixNano()))
-}
-
-// pendingRemoval returns the position just before the oldest removal the window's end cannot see yet (so the
-// next round reports it, and replays the changes after it), or the window's end when there is none (caller
-// holds the store lock).
-func (t *Tenant) pendingRemoval(c *collection, from, to pin) pin {
-	if t.store.removalDelay == 0 {
-		return to
-	}
-	i := sort.Search(len(c.log), func(i int) bool { return c.log[i].at > from.t-t.store.removalDelay })
-	for _, ch := range c.log[i:] {
-		if ch.seq > to.s {
-			break
-		}
-		if vis, ok := ch.r.visOf(ch.seq); ok && vis > to.t && (ch.seq > from.s || vis > from.t) {
-			return pin{s: ch.seq - 1, t: to.t}
-		}
-	}
-	return to
-}
-
-// visOf returns when the change with sequence seq of r becomes visible.
-func (r *resource) visOf(seq uint64) (int64, bool) {
-	for i := range r.vers {
-		if r.vers[i].seq == seq {
-			return r.vers[i].vis, true
-		}
-	}
-	if r.ms != nil {
-		for i := range r.ms.log {
-			if r.ms.log[i].seq == seq {
-				return r.ms.log[i].vis, true
-			}
-		}
-	}
-	return 0, false
 }
 
 // deltaUnit is one item of a delta round: an object (or one slice of its members@delta), or its removal.
@@ -470,8 +433,7 @@ func (t *Tenant) deltaUnitsOf(r *resource, ep *dirEndpoint, st *deltaState) []de
 	} else {
 		report, ch := t.changedBetween(r, st.from, st.to, st)
 		replay := false
-		if !report && st.flags&dfPrevInitial == 0 && t.cfg.DeltaReplayShare > 0 &&
-			float64(hashOf(uint64(t.cfg.Seed), strKey("replay"), strKey(r.id), st.from.s)>>11)/(1<<53) < t.cfg.DeltaReplayShare {
+		if !report && t.replays(r, st) {
 			replay, ch = t.changedBetween(r, st.prev, st.from, st)
 		}
 		if !report && !replay {
@@ -488,10 +450,25 @@ func (t *Tenant) deltaUnitsOf(r *resource, ep *dirEndpoint, st *deltaState) []de
 			return []deltaUnit{{r: r, removed: "deleted"}}
 		}
 		if st.members() {
-			entries = memberDiff(r, st.from, st.to)
-			if t.cfg.DeltaReplayShare > 0 && st.flags&dfPrevInitial == 0 &&
-				float64(hashOf(uint64(t.cfg.Seed), strKey("replay"), strKey(r.id), st.from.s)>>11)/(1<<53) < t.cfg.DeltaReplayShare {
-				for _, e := range memberDiff(r, st.prev, st.from) {
+			stA, exA := r.existsAt(st.from)
+			if !exA || stA != stLive {
+				// Created or restored since the last round: the client holds nothing of it, so every member
+				// is listed, as in an initial round.
+				for _, m := range r.membersAt(st.to) {
+					entries = append(entries, memberEntry{m: m})
+				}
+			} else {
+				entries = memberDiff(r, st.from, st.to)
+			}
+			if exA && stA == stLive && t.replays(r, st) {
+				prev := memberDiff(r, st.prev, st.from)
+				if stP, exP := r.existsAt(st.prev); !exP || stP != stLive {
+					prev = nil
+					for _, m := range r.membersAt(st.from) {
+						prev = append(prev, memberEntry{m: m})
+					}
+				}
+				for _, e := range prev {
 					if !slices.ContainsFunc(entries, func(x memberEntry) bool { return x.m == e.m }) {
 						entries = append(entries, e)
 					}
@@ -509,6 +486,13 @@ func (t *Tenant) deltaUnitsOf(r *resource, ep *dirEndpoint, st *deltaState) []de
 		}
 	}
 	return out
+}
+
+// replays reports whether the round reports r again if the previous round reported it (DeltaReplayShare,
+// drawn from the seed, the object and the round).
+func (t *Tenant) replays(r *resource, st *deltaState) bool {
+	return t.cfg.DeltaReplayShare > 0 && st.flags&dfPrevInitial == 0 &&
+		float64(hashOf(uint64(t.cfg.Seed), strKey("replay"), strKey(r.id), st.from.s)>>11)/(1<<53) < t.cfg.DeltaReplayShare
 }
 
 // changedBetween reports whether r's tracked state differs between two positions, and which properties
@@ -592,5 +576,3 @@ func memberSet(members, want []*resource) map[*resource]bool {
 	}
 	return w
 }
-
-var _ = math.MaxInt64
