@@ -251,50 +251,63 @@ func (e *dirEndpoint) top() (def, max int) {
 func (t *Tenant) buildDirRoutes() {
 	for _, ep := range dirEndpoints {
 		ep := ep
+		paths := []string{ep.path}
+		if ep.col == colAdminUnits {
+			// Administrative units are served at /administrativeUnits (administrativeunit-delta.md) and at
+			// /directory/administrativeUnits, where msgraph-sdk-go addresses them.
+			paths = append(paths, "directory/"+ep.path)
+		}
 		for _, version := range []string{"v1.0", "beta"} {
-			name := version + "/" + ep.path
-			segs := splitPath(ep.path)
-			add := func(extra []string, suffix string, serve func(rc *reqCtx), c float64) *route {
-				if c == 0 {
-					c = ep.cost
+			for _, path := range paths {
+				t.buildDirEndpointRoutes(ep, version, path)
+			}
+		}
+	}
+}
+
+// buildDirEndpointRoutes adds one endpoint's routes under a version and path.
+func (t *Tenant) buildDirEndpointRoutes(ep *dirEndpoint, version, path string) {
+	name := version + "/" + path
+	segs := splitPath(path)
+	add := func(extra []string, suffix string, serve func(rc *reqCtx), c float64) *route {
+		if c == 0 {
+			c = ep.cost
+		}
+		rt := &route{method: http.MethodGet, version: version, segs: append(slices.Clone(segs), extra...),
+			family: ep.family, name: name + suffix, perms: ep.perms, cost: func(r *http.Request) float64 { return t.dirCost(c, r) },
+			serve: serve}
+		t.routes = append(t.routes, rt)
+		return rt
+	}
+	if ep.delta {
+		add([]string{"delta"}, "/delta", func(rc *reqCtx) { t.serveDelta(rc, ep) }, 1)
+	}
+	list := add(nil, "", func(rc *reqCtx) { t.serveDirList(rc, ep) }, 0)
+	if ep.col == colUsers {
+		list.classify = func(r *http.Request) (string, []family) {
+			if selectsSignInActivity(r) {
+				return name + "(signInActivity)", []family{familySignInActivity, familyReports, familyDirectory}
+			}
+			return name, []family{familyDirectory}
+		}
+	}
+	if ep.members {
+		add([]string{"{}", "members"}, "/{id}/members", func(rc *reqCtx) { t.serveMembers(rc, ep, false) }, 3)
+		if ep.col == colGroups {
+			add([]string{"{}", "transitiveMembers"}, "/{id}/transitiveMembers", func(rc *reqCtx) { t.serveMembers(rc, ep, true) }, 5)
+		}
+	}
+	if ep.path == "servicePrincipals" {
+		add([]string{"{}", "appRoleAssignments"}, "/{id}/appRoleAssignments", func(rc *reqCtx) { t.serveAppRoleAssignments(rc) }, 2)
+	}
+	if ep.get {
+		get := add([]string{"{}"}, "/{id}", func(rc *reqCtx) { t.serveDirGet(rc, ep) }, 1)
+		if ep.col == colUsers {
+			get.classify = func(r *http.Request) (string, []family) {
+				if selectsSignInActivity(r) {
+					return name + "/{id}(signInActivity)", []family{familySignInActivity, familyReports, familyDirectory}
 				}
-				rt := &route{method: http.MethodGet, version: version, segs: append(slices.Clone(segs), extra...),
-					family: ep.family, name: name + suffix, perms: ep.perms, cost: func(r *http.Request) float64 { return t.dirCost(c, r) },
-					serve: serve}
-				t.routes = append(t.routes, rt)
-				return rt
-			}
-			if ep.delta {
-				add([]string{"delta"}, "/delta", func(rc *reqCtx) { t.serveDelta(rc, ep) }, 1)
-			}
-			list := add(nil, "", func(rc *reqCtx) { t.serveDirList(rc, ep) }, 0)
-			if ep.col == colUsers {
-				list.classify = func(r *http.Request) (string, []family) {
-					if selectsSignInActivity(r) {
-						return name + "(signInActivity)", []family{familySignInActivity, familyReports, familyDirectory}
-					}
-					return name, []family{familyDirectory}
-				}
-			}
-			if ep.members {
-				add([]string{"{}", "members"}, "/{id}/members", func(rc *reqCtx) { t.serveMembers(rc, ep, false) }, 3)
-				if ep.col == colGroups {
-					add([]string{"{}", "transitiveMembers"}, "/{id}/transitiveMembers", func(rc *reqCtx) { t.serveMembers(rc, ep, true) }, 5)
-				}
-			}
-			if ep.path == "servicePrincipals" {
-				add([]string{"{}", "appRoleAssignments"}, "/{id}/appRoleAssignments", func(rc *reqCtx) { t.serveAppRoleAssignments(rc) }, 2)
-			}
-			if ep.get {
-				get := add([]string{"{}"}, "/{id}", func(rc *reqCtx) { t.serveDirGet(rc, ep) }, 1)
-				if ep.col == colUsers {
-					get.classify = func(r *http.Request) (string, []family) {
-						if selectsSignInActivity(r) {
-							return name + "/{id}(signInActivity)", []family{familySignInActivity, familyReports, familyDirectory}
-						}
-						return name + "/{id}", []family{familyDirectory}
-					}
-				}
+				return name + "/{id}", []family{familyDirectory}
 			}
 		}
 	}
