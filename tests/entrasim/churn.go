@@ -308,7 +308,7 @@ func (t *Tenant) newUser(x *rng, at time.Time, guest bool) (*resource, *User) {
 		u.Mail = local + "@" + ext
 		u.UserPrincipalName = local + "_" + ext + "#EXT#@" + t.dir.domain
 	}
-	p := t.userProps(u, hashOf(strKey(u.ID)))
+	p := t.userProps(u, hashOf(strKey(u.ID)), nil)
 	p.set("lastPasswordChangeDateTime", at)
 	p.set("employeeHireDate", nil)
 	if guest {

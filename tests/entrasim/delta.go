@@ -279,6 +279,10 @@ func (t *Tenant) renderDelta(rc *reqCtx, ep *dirEndpoint, o options) ([]byte, in
 		p.delta = link(rc.base, rc.r.URL.Path, "$deltatoken", t.deltaToken(ep, st.selRaw, flags, st.gen, st.from, next))
 	}
 	def := ep.def
+	want := wantFor(st.sel, def)
+	if minimal && st.sel == nil {
+		want = nil
+	}
 	p.items = func(w *jw, emit func()) {
 		for _, u := range page {
 			w.beginObj()
@@ -291,7 +295,7 @@ func (t *Tenant) renderDelta(rc *reqCtx, ep *dirEndpoint, o options) ([]byte, in
 				emit()
 				continue
 			}
-			props := u.r.propsAt(st.to)
+			props := u.r.propsWant(st.to, want)
 			switch {
 			case minimal && !st.initial() && u.changed != nil:
 				w.kstr("id", u.r.id)

@@ -537,10 +537,12 @@ func writeProps(w *jw, id string, p obj, sel []string, def *entityDef, withID bo
 		}
 	case def != nil && def.defaults > 0:
 		wroteID := false
-		for _, kv := range p[:min(def.defaults, len(p))] {
-			w.key(kv.k)
-			writeValue(w, kv.v)
-			wroteID = wroteID || kv.k == "id"
+		for _, k := range def.props[:def.defaults] {
+			if v, ok := p.get(k); ok {
+				w.key(k)
+				writeValue(w, v)
+				wroteID = wroteID || k == "id"
+			}
 		}
 		if withID && !wroteID {
 			w.kstr("id", id)
@@ -551,6 +553,18 @@ func writeProps(w *jw, id string, p obj, sel []string, def *entityDef, withID bo
 			writeValue(w, kv.v)
 		}
 	}
+}
+
+// wantFor says which properties a rendering with sel (nil: the entity's defaults, or all) needs.
+func wantFor(sel []string, def *entityDef) func(string) bool {
+	switch {
+	case sel != nil:
+		return func(k string) bool { return k == "id" || k == "@odata.type" || slices.Contains(sel, k) }
+	case def != nil && def.defaults > 0:
+		d := def.props[:def.defaults]
+		return func(k string) bool { return slices.Contains(d, k) }
+	}
+	return nil
 }
 
 // dirPage writes a page of resources.
@@ -783,11 +797,12 @@ func (t *Tenant) renderDirList(rc *reqCtx, ep *dirEndpoint, o options) ([]byte, 
 		p.next = link(rc.base, rc.r.URL.Path, "$filter", q.filterRaw, "$select", q.selectRaw, "$expand", q.expand, "$top", q.topRaw,
 			"$skiptoken", t.seal(tokList, ep.path, q.hash(ep.path), page[len(page)-1].r.id))
 	}
+	want := wantFor(q.sel, ep.def)
 	p.items = func(w *jw, emit func()) {
 		for _, it := range page {
 			props := it.p
 			if props == nil {
-				props = it.r.props()
+				props = it.r.propsWant(viewNow, want)
 			}
 			w.beginObj()
 			t.writeObject(w, ep, it.r, props, q, false, act)
@@ -950,7 +965,8 @@ func (t *Tenant) renderMembers(rc *reqCtx, ep *dirEndpoint, o options, trans boo
 		for _, m := range page {
 			w.beginObj()
 			w.kstr("@odata.type", "#microsoft.graph."+m.col.entity)
-			writeProps(w, m.id, m.props(), q.sel, entityDefs[m.col.entity], true)
+			def := entityDefs[m.col.entity]
+			writeProps(w, m.id, m.propsWant(viewNow, wantFor(q.sel, def)), q.sel, def, true)
 			emit()
 		}
 	}

@@ -87,168 +87,285 @@ func (t *Tenant) onPremSID(rid int) string {
 		1000000000+(h>>40)%1000000000, rid)
 }
 
-// userProps renders a user with every schema property but signInActivity (computed when selected).
-func (t *Tenant) userProps(u *User, key uint64) obj {
-	f := t.userFacts(u, key)
-	member := u.UserType == "Member"
-	p := places[u.place]
-	phone := fmt.Sprintf("+1 425 555 %04d", hashOf(strKey(u.ID))%10000)
-	var mobile, office, city, state, country, street, postal, company any
-	var business, im, proxies, otherMails []string
-	business, im, proxies, otherMails = []string{}, []string{}, []string{}, []string{}
-	if member {
-		business = []string{phone}
-		mobile = fmt.Sprintf("+1 206 555 %04d", hashOf(strKey(u.ID), 1)%10000)
-		office, city, state = p.City, p.City, p.State
-		country = countryNames[p.Country]
-		street = fmt.Sprintf("%d %s Street", 1+hashOf(strKey(u.ID), 2)%400, pick(newRNG(hashOf(strKey(u.ID), 3)), surnames))
-		postal = fmt.Sprintf("%05d", hashOf(strKey(u.ID), 4)%100000)
-		company = t.dir.name
-		im = []string{strings.ToLower(u.UserPrincipalName)}
-		proxies = []string{"SMTP:" + u.Mail}
-	} else {
-		otherMails = []string{u.Mail}
+// userCtx is what a user's properties are computed from; the per-user facts are drawn on first use.
+type userCtx struct {
+	t   *Tenant
+	u   *User
+	key uint64
+	f   *userFacts
+}
+
+func (c *userCtx) facts() *userFacts {
+	if c.f == nil {
+		f := c.t.userFacts(c.u, c.key)
+		c.f = &f
 	}
-	local := u.UserPrincipalName[:strings.IndexByte(u.UserPrincipalName, '@')]
-	var licences, plans, provisioned, states []obj
-	licences, plans, provisioned, states = []obj{}, []obj{}, []obj{}, []obj{}
-	if member {
-		sku := skuE3
-		planIDs := [][2]string{{"AADPremiumService", planAADPremium}, {"exchange", planExchange},
+	return c.f
+}
+
+func (c *userCtx) member() bool { return c.u.UserType == "Member" }
+func (c *userCtx) place() place { return places[c.u.place] }
+func (c *userCtx) local() string {
+	return c.u.UserPrincipalName[:strings.IndexByte(c.u.UserPrincipalName, '@')]
+}
+
+// memberOnly returns v for members and nil for guests.
+func (c *userCtx) memberOnly(v any) any {
+	if c.member() {
+		return v
+	}
+	return nil
+}
+
+func (c *userCtx) synced() bool { return c.facts().synced }
+
+// syncedOnly returns v() for users synchronised from Active Directory and nil for cloud-only ones.
+func (c *userCtx) syncedOnly(v func() any) any {
+	if c.synced() {
+		return v()
+	}
+	return nil
+}
+
+func (c *userCtx) sku() string {
+	if c.facts().e5 {
+		return skuE5
+	}
+	return skuE3
+}
+
+func (c *userCtx) assigned() time.Time { return c.u.CreatedDateTime.Add(time.Hour) }
+
+// userGens renders each user property, in Graph's order; signInActivity is computed by the endpoint.
+var userGens = []struct {
+	k string
+	v func(c *userCtx) any
+}{
+	{"businessPhones", func(c *userCtx) any {
+		if c.member() {
+			return []string{fmt.Sprintf("+1 425 555 %04d", hashOf(strKey(c.u.ID))%10000)}
+		}
+		return []string{}
+	}},
+	{"displayName", func(c *userCtx) any { return c.u.DisplayName }},
+	{"givenName", func(c *userCtx) any { return c.u.GivenName }},
+	{"jobTitle", func(c *userCtx) any { return nilIfEmpty(c.u.JobTitle) }},
+	{"mail", func(c *userCtx) any { return c.u.Mail }},
+	{"mobilePhone", func(c *userCtx) any {
+		return c.memberOnly(fmt.Sprintf("+1 206 555 %04d", hashOf(strKey(c.u.ID), 1)%10000))
+	}},
+	{"officeLocation", func(c *userCtx) any { return c.memberOnly(c.place().City) }},
+	{"preferredLanguage", func(c *userCtx) any { return "en-US" }},
+	{"surname", func(c *userCtx) any { return c.u.Surname }},
+	{"userPrincipalName", func(c *userCtx) any { return c.u.UserPrincipalName }},
+	{"id", func(c *userCtx) any { return c.u.ID }},
+	{"deletedDateTime", func(c *userCtx) any { return nil }},
+	{"aboutMe", func(c *userCtx) any { return nil }},
+	{"accountEnabled", func(c *userCtx) any { return c.u.AccountEnabled }},
+	{"ageGroup", func(c *userCtx) any { return nil }},
+	{"assignedLicenses", func(c *userCtx) any {
+		if !c.member() {
+			return []obj{}
+		}
+		return []obj{{{"disabledPlans", []string{}}, {"skuId", c.sku()}}}
+	}},
+	{"assignedPlans", func(c *userCtx) any {
+		if !c.member() {
+			return []obj{}
+		}
+		plans := [][2]string{{"AADPremiumService", planAADPremium}, {"exchange", planExchange},
 			{"SharePoint", planSharePoint}, {"TeamspaceAPI", planTeams}, {"SCO", planIntune}}
-		if f.e5 {
-			sku = skuE5
-			planIDs = append(planIDs, [2]string{"AADPremiumService", planAADPremium2})
+		if c.facts().e5 {
+			plans = append(plans, [2]string{"AADPremiumService", planAADPremium2})
 		}
-		assigned := u.CreatedDateTime.Add(time.Hour)
-		licences = []obj{{{"disabledPlans", []string{}}, {"skuId", sku}}}
-		for _, pl := range planIDs {
-			plans = append(plans, obj{{"assignedDateTime", assigned}, {"capabilityStatus", "Enabled"}, {"service", pl[0]}, {"servicePlanId", pl[1]}})
+		out := make([]obj, 0, len(plans))
+		for _, pl := range plans {
+			out = append(out, obj{{"assignedDateTime", c.assigned()}, {"capabilityStatus", "Enabled"}, {"service", pl[0]}, {"servicePlanId", pl[1]}})
 		}
-		provisioned = []obj{
+		return out
+	}},
+	{"authorizationInfo", func(c *userCtx) any { return obj{{"certificateUserIds", []string{}}} }},
+	{"birthday", func(c *userCtx) any { return nil }},
+	{"city", func(c *userCtx) any { return c.memberOnly(c.place().City) }},
+	{"companyName", func(c *userCtx) any { return c.memberOnly(c.t.dir.name) }},
+	{"consentProvidedForMinor", func(c *userCtx) any { return nil }},
+	{"country", func(c *userCtx) any { return c.memberOnly(countryNames[c.place().Country]) }},
+	{"createdDateTime", func(c *userCtx) any { return c.u.CreatedDateTime }},
+	{"creationType", func(c *userCtx) any {
+		if c.member() {
+			return nil
+		}
+		return "Invitation"
+	}},
+	{"customSecurityAttributes", func(c *userCtx) any { return nil }},
+	{"department", func(c *userCtx) any { return nilIfEmpty(c.u.Department) }},
+	{"deviceEnrollmentLimit", func(c *userCtx) any { return 5 }},
+	{"employeeHireDate", func(c *userCtx) any { return c.memberOnly(c.facts().hired) }},
+	{"employeeId", func(c *userCtx) any { return c.memberOnly(c.facts().employeeID) }},
+	{"employeeLeaveDateTime", func(c *userCtx) any { return nil }},
+	{"employeeOrgData", func(c *userCtx) any {
+		if !c.member() || c.u.Department == "" {
+			return nil
+		}
+		return obj{{"costCenter", c.facts().costCenter}, {"division", c.u.Department}}
+	}},
+	{"employeeType", func(c *userCtx) any {
+		switch {
+		case !c.member():
+			return nil
+		case c.facts().contractor:
+			return "Contractor"
+		}
+		return "Employee"
+	}},
+	{"externalUserState", func(c *userCtx) any {
+		if c.member() {
+			return nil
+		}
+		return "Accepted"
+	}},
+	{"externalUserStateChangeDateTime", func(c *userCtx) any {
+		if c.member() {
+			return nil
+		}
+		return c.facts().accepted
+	}},
+	{"faxNumber", func(c *userCtx) any { return nil }},
+	{"hireDate", func(c *userCtx) any { return nil }},
+	{"identities", func(c *userCtx) any {
+		ids := []obj{{{"signInType", "userPrincipalName"}, {"issuer", c.t.dir.domain}, {"issuerAssignedId", c.u.UserPrincipalName}}}
+		if !c.member() {
+			domain := c.u.Mail[strings.IndexByte(c.u.Mail, '@')+1:]
+			ids = append(ids, obj{{"signInType", "federated"}, {"issuer", guestIssuers[domain]}, {"issuerAssignedId", nil}})
+		}
+		return ids
+	}},
+	{"identityParentId", func(c *userCtx) any { return nil }},
+	{"imAddresses", func(c *userCtx) any {
+		if c.member() {
+			return []string{strings.ToLower(c.u.UserPrincipalName)}
+		}
+		return []string{}
+	}},
+	{"interests", func(c *userCtx) any { return []string{} }},
+	{"isManagementRestricted", func(c *userCtx) any { return nil }},
+	{"isResourceAccount", func(c *userCtx) any { return nil }},
+	{"lastPasswordChangeDateTime", func(c *userCtx) any { return c.facts().passwordChanged }},
+	{"legalAgeGroupClassification", func(c *userCtx) any { return nil }},
+	{"licenseAssignmentStates", func(c *userCtx) any {
+		if !c.member() {
+			return []obj{}
+		}
+		return []obj{{{"assignedByGroup", nil}, {"disabledPlans", []string{}}, {"error", "None"},
+			{"lastUpdatedDateTime", c.assigned()}, {"skuId", c.sku()}, {"state", "Active"}}}
+	}},
+	{"mailboxSettings", func(c *userCtx) any { return nil }},
+	{"mailNickname", func(c *userCtx) any { return c.local() }},
+	{"mySite", func(c *userCtx) any { return nil }},
+	{"onPremisesDistinguishedName", func(c *userCtx) any {
+		return c.syncedOnly(func() any {
+			return fmt.Sprintf("CN=%s,OU=%s,OU=Users,DC=corp,DC=%s,DC=com", c.u.DisplayName, strings.ReplaceAll(c.u.Department, " ", ""), c.t.dir.slug)
+		})
+	}},
+	{"onPremisesDomainName", func(c *userCtx) any { return c.syncedOnly(func() any { return c.t.onPremDomain() }) }},
+	{"onPremisesExtensionAttributes", func(c *userCtx) any {
+		ext := make(obj, 0, 15)
+		for i := 1; i <= 15; i++ {
+			ext = append(ext, kv{extensionAttributes[i-1], nil})
+		}
+		if c.synced() {
+			ext[0].v = c.facts().costCenter
+		}
+		return ext
+	}},
+	{"onPremisesImmutableId", func(c *userCtx) any {
+		return c.syncedOnly(func() any { return base64.StdEncoding.EncodeToString(c.facts().immutable) })
+	}},
+	{"onPremisesLastSyncDateTime", func(c *userCtx) any {
+		return c.syncedOnly(func() any {
+			return c.t.cfg.start.Add(-time.Duration(1+hashOf(strKey(c.u.ID), 5)%1800) * time.Second).Truncate(time.Second)
+		})
+	}},
+	{"onPremisesProvisioningErrors", func(c *userCtx) any { return []obj{} }},
+	{"onPremisesSamAccountName", func(c *userCtx) any {
+		return c.syncedOnly(func() any { return strings.ToLower(c.u.GivenName[:1] + c.u.Surname) })
+	}},
+	{"onPremisesSecurityIdentifier", func(c *userCtx) any { return c.syncedOnly(func() any { return c.t.onPremSID(c.facts().rid) }) }},
+	{"onPremisesSyncEnabled", func(c *userCtx) any { return c.syncedOnly(func() any { return true }) }},
+	{"onPremisesUserPrincipalName", func(c *userCtx) any {
+		return c.syncedOnly(func() any { return c.local() + "@" + c.t.onPremDomain() })
+	}},
+	{"otherMails", func(c *userCtx) any {
+		if c.member() {
+			return []string{}
+		}
+		return []string{c.u.Mail}
+	}},
+	{"passwordPolicies", func(c *userCtx) any {
+		if c.member() && c.facts().neverExpires {
+			return "DisablePasswordExpiration"
+		}
+		return nil
+	}},
+	{"passwordProfile", func(c *userCtx) any { return nil }},
+	{"pastProjects", func(c *userCtx) any { return []string{} }},
+	{"postalCode", func(c *userCtx) any { return c.memberOnly(fmt.Sprintf("%05d", hashOf(strKey(c.u.ID), 4)%100000)) }},
+	{"preferredDataLocation", func(c *userCtx) any { return nil }},
+	{"preferredName", func(c *userCtx) any { return nil }},
+	{"print", func(c *userCtx) any { return nil }},
+	{"provisionedPlans", func(c *userCtx) any {
+		if !c.member() {
+			return []obj{}
+		}
+		return []obj{
 			{{"capabilityStatus", "Enabled"}, {"provisioningStatus", "Success"}, {"service", "exchange"}},
 			{{"capabilityStatus", "Enabled"}, {"provisioningStatus", "Success"}, {"service", "SharePoint"}},
 		}
-		states = []obj{{{"assignedByGroup", nil}, {"disabledPlans", []string{}}, {"error", "None"},
-			{"lastUpdatedDateTime", assigned}, {"skuId", sku}, {"state", "Active"}}}
-	}
-	identities := []obj{{{"signInType", "userPrincipalName"}, {"issuer", t.dir.domain}, {"issuerAssignedId", u.UserPrincipalName}}}
-	var creation, extState, extChanged, employeeType, employeeID, hired, orgData, policies any
-	if member {
-		hired, employeeID = f.hired, f.employeeID
-		employeeType = "Employee"
-		if f.contractor {
-			employeeType = "Contractor"
+	}},
+	{"proxyAddresses", func(c *userCtx) any {
+		if c.member() {
+			return []string{"SMTP:" + c.u.Mail}
 		}
-		if u.Department != "" {
-			orgData = obj{{"costCenter", f.costCenter}, {"division", u.Department}}
+		return []string{}
+	}},
+	{"responsibilities", func(c *userCtx) any { return []string{} }},
+	{"schools", func(c *userCtx) any { return []string{} }},
+	{"securityIdentifier", func(c *userCtx) any { return cloudSID(c.u.ID) }},
+	{"serviceProvisioningErrors", func(c *userCtx) any { return []obj{} }},
+	{"showInAddressList", func(c *userCtx) any { return nil }},
+	{"signInSessionsValidFromDateTime", func(c *userCtx) any { return c.u.CreatedDateTime }},
+	{"skills", func(c *userCtx) any { return []string{} }},
+	{"state", func(c *userCtx) any { return c.memberOnly(c.place().State) }},
+	{"streetAddress", func(c *userCtx) any {
+		return c.memberOnly(fmt.Sprintf("%d %s Street", 1+hashOf(strKey(c.u.ID), 2)%400, pick(newRNG(hashOf(strKey(c.u.ID), 3)), surnames)))
+	}},
+	{"usageLocation", func(c *userCtx) any { return c.u.UsageLocation }},
+	{"userType", func(c *userCtx) any { return c.u.UserType }},
+}
+
+var extensionAttributes = func() []string {
+	out := make([]string, 15)
+	for i := range out {
+		out[i] = fmt.Sprintf("extensionAttribute%d", i+1)
+	}
+	return out
+}()
+
+// userProps renders a user's properties — the wanted ones (nil: all) — but signInActivity (computed when
+// selected).
+func (t *Tenant) userProps(u *User, key uint64, want func(string) bool) obj {
+	c := &userCtx{t: t, u: u, key: key}
+	n := len(userGens)
+	if want != nil {
+		n = 12
+	}
+	p := make(obj, 0, n)
+	for _, g := range userGens {
+		if want == nil || want(g.k) {
+			p = append(p, kv{g.k, g.v(c)})
 		}
-		if f.neverExpires {
-			policies = "DisablePasswordExpiration"
-		}
-	} else {
-		domain := u.Mail[strings.IndexByte(u.Mail, '@')+1:]
-		identities = append(identities, obj{{"signInType", "federated"}, {"issuer", guestIssuers[domain]}, {"issuerAssignedId", nil}})
-		creation, extState, extChanged = "Invitation", "Accepted", f.accepted
 	}
-	ext := obj{}
-	for i := 1; i <= 15; i++ {
-		ext = append(ext, kv{fmt.Sprintf("extensionAttribute%d", i), nil})
-	}
-	var dn, adDomain, immutable, lastSync, sam, adSID, synced, adUPN any
-	if f.synced {
-		sam = strings.ToLower(u.GivenName[:1] + u.Surname)
-		dn = fmt.Sprintf("CN=%s,OU=%s,OU=Users,DC=corp,DC=%s,DC=com", u.DisplayName, strings.ReplaceAll(u.Department, " ", ""), t.dir.slug)
-		adDomain = t.onPremDomain()
-		immutable = base64.StdEncoding.EncodeToString(f.immutable)
-		lastSync = t.cfg.start.Add(-time.Duration(1+hashOf(strKey(u.ID), 5)%1800) * time.Second).Truncate(time.Second)
-		adSID = t.onPremSID(f.rid)
-		synced = true
-		adUPN = local + "@" + t.onPremDomain()
-		ext.set("extensionAttribute1", f.costCenter)
-	}
-	return obj{
-		{"businessPhones", business},
-		{"displayName", u.DisplayName},
-		{"givenName", u.GivenName},
-		{"jobTitle", nilIfEmpty(u.JobTitle)},
-		{"mail", u.Mail},
-		{"mobilePhone", mobile},
-		{"officeLocation", office},
-		{"preferredLanguage", "en-US"},
-		{"surname", u.Surname},
-		{"userPrincipalName", u.UserPrincipalName},
-		{"id", u.ID},
-		{"deletedDateTime", nil},
-		{"aboutMe", nil},
-		{"accountEnabled", u.AccountEnabled},
-		{"ageGroup", nil},
-		{"assignedLicenses", licences},
-		{"assignedPlans", plans},
-		{"authorizationInfo", obj{{"certificateUserIds", []string{}}}},
-		{"birthday", nil},
-		{"city", city},
-		{"companyName", company},
-		{"consentProvidedForMinor", nil},
-		{"country", country},
-		{"createdDateTime", u.CreatedDateTime},
-		{"creationType", creation},
-		{"customSecurityAttributes", nil},
-		{"department", nilIfEmpty(u.Department)},
-		{"deviceEnrollmentLimit", 5},
-		{"employeeHireDate", hired},
-		{"employeeId", employeeID},
-		{"employeeLeaveDateTime", nil},
-		{"employeeOrgData", orgData},
-		{"employeeType", employeeType},
-		{"externalUserState", extState},
-		{"externalUserStateChangeDateTime", extChanged},
-		{"faxNumber", nil},
-		{"hireDate", nil},
-		{"identities", identities},
-		{"identityParentId", nil},
-		{"imAddresses", im},
-		{"interests", []string{}},
-		{"isManagementRestricted", nil},
-		{"isResourceAccount", nil},
-		{"lastPasswordChangeDateTime", f.passwordChanged},
-		{"legalAgeGroupClassification", nil},
-		{"licenseAssignmentStates", states},
-		{"mailboxSettings", nil},
-		{"mailNickname", local},
-		{"mySite", nil},
-		{"onPremisesDistinguishedName", dn},
-		{"onPremisesDomainName", adDomain},
-		{"onPremisesExtensionAttributes", ext},
-		{"onPremisesImmutableId", immutable},
-		{"onPremisesLastSyncDateTime", lastSync},
-		{"onPremisesProvisioningErrors", []obj{}},
-		{"onPremisesSamAccountName", sam},
-		{"onPremisesSecurityIdentifier", adSID},
-		{"onPremisesSyncEnabled", synced},
-		{"onPremisesUserPrincipalName", adUPN},
-		{"otherMails", otherMails},
-		{"passwordPolicies", policies},
-		{"passwordProfile", nil},
-		{"pastProjects", []string{}},
-		{"postalCode", postal},
-		{"preferredDataLocation", nil},
-		{"preferredName", nil},
-		{"print", nil},
-		{"provisionedPlans", provisioned},
-		{"proxyAddresses", proxies},
-		{"responsibilities", []string{}},
-		{"schools", []string{}},
-		{"securityIdentifier", cloudSID(u.ID)},
-		{"serviceProvisioningErrors", []obj{}},
-		{"showInAddressList", nil},
-		{"signInSessionsValidFromDateTime", u.CreatedDateTime},
-		{"skills", []string{}},
-		{"state", state},
-		{"streetAddress", street},
-		{"usageLocation", u.UsageLocation},
-		{"userType", u.UserType},
-	}
+	return p
 }
 
 func nilIfEmpty(s string) any {

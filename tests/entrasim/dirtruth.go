@@ -94,6 +94,7 @@ func (t *Tenant) eachDirObject(kind string, asOf time.Time, sel []string, fn fun
 	}
 	v := pin{s: math.MaxUint64, t: asOf.UnixNano()}
 	c := t.store.cols[ep.col]
+	want := wantFor(props, ep.def)
 	var w jw
 	for _, id := range c.ids {
 		r := c.byID[id]
@@ -102,7 +103,7 @@ func (t *Tenant) eachDirObject(kind string, asOf time.Time, sel []string, fn fun
 		}
 		w.reset()
 		w.beginObj()
-		writeProps(&w, r.id, r.propsAt(v), props, ep.def, true)
+		writeProps(&w, r.id, r.propsWant(v, want), props, ep.def, true)
 		w.endObj()
 		o := DirObject{ID: r.id}
 		if err := json.Unmarshal(w.b, &o.Props); err != nil {

@@ -104,7 +104,8 @@ func (t *Tenant) populate() {
 
 	// Users: stubs; their properties come from the generated User.
 	users := s.col(colUsers, "user")
-	users.gen = func(r *resource) obj { return t.userProps(&cast.users[r.idx], uint64(r.idx)) }
+	users.gen = func(r *resource, want func(string) bool) obj { return t.userProps(&cast.users[r.idx], uint64(r.idx), want) }
+	users.reserve(len(cast.users))
 	userRes := make([]*resource, len(cast.users))
 	for i := range cast.users {
 		userRes[i] = s.load(users, &resource{id: cast.users[i].ID, idx: int32(i)})
@@ -112,8 +113,8 @@ func (t *Tenant) populate() {
 
 	// Applications and service principals (Microsoft Graph's own last).
 	apps, sps := s.col(colApplications, "application"), s.col(colSPs, "servicePrincipal")
-	apps.gen = func(r *resource) obj { return t.appProps(d.apps[r.idx]) }
-	sps.gen = func(r *resource) obj {
+	apps.gen = func(r *resource, _ func(string) bool) obj { return t.appProps(d.apps[r.idx]) }
+	sps.gen = func(r *resource, _ func(string) bool) obj {
 		sd := t.spSeeds[r.idx]
 		p := t.spProps(sd.sp, sd.app, sd.created)
 		if sd.sp.AppID == GraphAppID {
@@ -137,8 +138,9 @@ func (t *Tenant) populate() {
 
 	// Devices: the registered devices sign-ins come from, and a personal Android phone for some users.
 	devices, managed := s.col(colDevices, "device"), s.col(colManagedDevices, "managedDevice")
-	devices.gen = func(r *resource) obj { return t.deviceProps(t.deviceSeeds[r.idx]) }
-	managed.gen = func(r *resource) obj { return t.managedDeviceOf(t.deviceSeeds[r.idx]) }
+	devices.gen = func(r *resource, _ func(string) bool) obj { return t.deviceProps(t.deviceSeeds[r.idx]) }
+	managed.gen = func(r *resource, _ func(string) bool) obj { return t.managedDeviceOf(t.deviceSeeds[r.idx]) }
+	devices.reserve(len(cast.users))
 	var deviceRes []*resource
 	for i := range cast.users {
 		u := &cast.users[i]
@@ -165,8 +167,9 @@ func (t *Tenant) populate() {
 
 	// Groups: the named ones (audit events reference them), then generated ones.
 	groups := s.col(colGroups, "group")
-	groups.gen = func(r *resource) obj { return t.groupProps(r.id, t.groupFactsOf(int(r.idx))) }
+	groups.gen = func(r *resource, _ func(string) bool) obj { return t.groupProps(r.id, t.groupFactsOf(int(r.idx))) }
 	n := t.cfg.groupCount()
+	groups.reserve(n)
 	groupRes := make([]*resource, n)
 	for i := 0; i < n; i++ {
 		groupRes[i] = s.load(groups, &resource{id: groupID(seed, i), idx: int32(i), ms: &membership{}})
@@ -234,7 +237,7 @@ func (t *Tenant) populate() {
 	// Directory roles (activated ones) and role definitions; the RBAC assignments mirror role membership.
 	roles, defs := s.col(colDirectoryRoles, "directoryRole"), s.col(colRoleDefinitions, "unifiedRoleDefinition")
 	s.col(colRoleAssignments, "unifiedRoleAssignment")
-	roles.gen = func(r *resource) obj { return directoryRoleProps(seed, int(r.idx)) }
+	roles.gen = func(r *resource, _ func(string) bool) obj { return directoryRoleProps(seed, int(r.idx)) }
 	for i := range builtInRoles {
 		if i < activeRoles {
 			s.load(roles, &resource{id: directoryRoleID(seed, builtInRoles[i].id), idx: int32(i), ms: &membership{}})
@@ -304,7 +307,8 @@ func (t *Tenant) populate() {
 
 	// Authentication methods are generated on first use; the registration report is a view of them.
 	reg := s.col(colRegistration, "userRegistrationDetails")
-	reg.gen = func(r *resource) obj {
+	reg.reserve(len(cast.users))
+	reg.gen = func(r *resource, _ func(string) bool) obj {
 		u := &cast.users[r.idx]
 		methods, def := authMethods(u, seed, base)
 		return registrationProps(u, methods, def, base)

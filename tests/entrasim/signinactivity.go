@@ -265,7 +265,10 @@ func (t *Tenant) activityOf(s *activityState, userIdx int) *SignInActivity {
 		got[actSuccInteractive] = got[actSuccNonInteractive]
 	}
 	const actSuccessful = actSuccInteractive
-	pre := t.preHistory(userIdx)
+	var pre *SignInActivity
+	if got[actInteractive].ts == 0 || got[actNonInteractive].ts == 0 || got[actSuccessful].ts == 0 {
+		pre = t.preHistory(userIdx)
+	}
 	out := &SignInActivity{}
 	set := func(f int, at **time.Time, id *string) {
 		switch {

@@ -136,10 +136,15 @@ func (r *resource) existsAt(v pin) (resState, bool) {
 }
 
 // propsAt returns the object's properties in v (a fresh copy).
-func (r *resource) propsAt(v pin) obj {
+func (r *resource) propsAt(v pin) obj { return r.propsWant(v, nil) }
+
+// propsWant returns the object's properties in v, at least the wanted ones (nil: all): a generator may
+// leave out the properties not wanted (users do, as rendering 80 properties to write five is the cost of a
+// large initial sync).
+func (r *resource) propsWant(v pin, want func(string) bool) obj {
 	var p obj
 	if r.idx >= 0 {
-		p = r.col.gen(r)
+		p = r.col.gen(r, want)
 	}
 	for i := range r.vers {
 		x := &r.vers[i]
@@ -147,11 +152,18 @@ func (r *resource) propsAt(v pin) obj {
 			continue
 		}
 		if x.born {
-			p = slices.Clone(x.set)
+			p = p[:0:0]
+			for _, kv := range x.set {
+				if want == nil || want(kv.k) {
+					p = append(p, kv)
+				}
+			}
 			continue
 		}
 		for _, kv := range x.set {
-			p.set(kv.k, kv.v)
+			if want == nil || want(kv.k) {
+				p.set(kv.k, kv.v)
+			}
 		}
 	}
 	return p
@@ -197,8 +209,8 @@ type collection struct {
 	ids    []string // lower-case ids, sorted
 	// log holds every change of the collection's objects (properties, lifecycle, members) in sequence order.
 	log []changeRef
-	// gen renders the initial properties of a generated object (idx >= 0).
-	gen func(r *resource) obj
+	// gen renders the initial properties of a generated object (idx >= 0): at least the wanted ones (nil: all).
+	gen func(r *resource, want func(string) bool) obj
 }
 
 // changeRef points at one change in a collection's log.
@@ -246,6 +258,14 @@ func (s *store) loadProps(c *collection, id string, p obj) *resource {
 }
 
 func (c *collection) sortIDs() { sort.Strings(c.ids) }
+
+// reserve makes room for n more objects (loading a large collection without rehashing).
+func (c *collection) reserve(n int) {
+	if len(c.byID) == 0 {
+		c.byID = make(map[string]*resource, n)
+	}
+	c.ids = slices.Grow(c.ids, n)
+}
 
 // stamp returns the next sequence number and the change time, kept monotonic (a clock set backwards does not
 // reorder the log). Caller holds s.mu.
