@@ -104,7 +104,9 @@ func (t *Tenant) populate() {
 
 	// Users: stubs; their properties come from the generated User.
 	users := s.col(colUsers, "user")
-	users.gen = func(r *resource, want func(string) bool) obj { return t.userProps(&cast.users[r.idx], uint64(r.idx), want) }
+	users.gen = func(r *resource, want func(string) bool) obj {
+		return t.userProps(&cast.users[r.idx], uint64(r.idx), want)
+	}
 	users.reserve(len(cast.users))
 	userRes := make([]*resource, len(cast.users))
 	for i := range cast.users {
