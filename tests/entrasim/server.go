@@ -231,6 +231,9 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.cost != nil {
 		cost = rt.cost(r)
 	}
+	if slices.Contains(families, familyDirectory) {
+		h.Set("x-ms-resource-unit", strconv.FormatFloat(cost, 'f', -1, 64))
+	}
 	if !t.cfg.DisableThrottling {
 		keyOf := func(f family) string {
 			if familyDefs[f].perTenant {
@@ -240,7 +243,6 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a := t.limiter.admitAll(families, keyOf, rc.arrival, cost)
 		if slices.Contains(families, familyDirectory) {
-			h.Set("x-ms-resource-unit", strconv.FormatFloat(a.cost, 'f', -1, 64))
 			if a.used > 0.8 {
 				h.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(min(a.used, 1), 'f', 1, 64))
 			}
