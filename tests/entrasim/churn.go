@@ -212,12 +212,16 @@ func isAdmin(t *Tenant, r *resource) bool {
 	return u.Admin
 }
 
-// protected are objects churn never touches: the integration's app and principal, Microsoft Graph's
-// principal, and the named groups (audit events reference them).
+// protected are objects churn never touches: the integration's app and principal, apps added by AddApp (tests
+// use them as callers), Microsoft Graph's principal, administrators, and the named groups (audit events
+// reference them).
 func (t *Tenant) protected(r *resource) bool {
+	if r.hidden["protected"] == true {
+		return true
+	}
 	switch r.col.name {
 	case colApplications, colSPs:
-		id := r.props().str("appId")
+		id := r.propStr("appId")
 		return id == t.dir.integration.AppID || id == GraphAppID
 	case colGroups:
 		return r.idx >= 0 && int(r.idx) < len(groupNames)
@@ -273,7 +277,7 @@ func (t *Tenant) setMember(g, m *resource, remove bool, at time.Time) bool {
 		return false
 	}
 	if g.col.name == colDirectoryRoles {
-		template := g.props().str("roleTemplateId")
+		template := g.propStr("roleTemplateId")
 		id := roleAssignmentID(template, m.id)
 		ra := t.store.cols[colRoleAssignments]
 		if remove {
@@ -327,7 +331,7 @@ func (t *Tenant) namedGroup(name string) *resource {
 // The changes. Each returns false when it found nothing to change (another change is made instead).
 
 func churnUserUpdate(t *Tenant, x *rng, at time.Time) bool {
-	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.props().str("userType") == "Member" })
+	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.propStr("userType") == "Member" })
 	if u == nil {
 		return false
 	}
@@ -348,13 +352,13 @@ func churnUserToggle(t *Tenant, x *rng, at time.Time) bool {
 	if u == nil {
 		return false
 	}
-	on, _ := u.props().get("accountEnabled")
+	on := u.prop("accountEnabled")
 	t.store.update(u, at, obj{{"accountEnabled", on != true}})
 	return true
 }
 
 func churnUserPassword(t *Tenant, x *rng, at time.Time) bool {
-	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.props().str("userType") == "Member" })
+	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.propStr("userType") == "Member" })
 	if u == nil {
 		return false
 	}
@@ -479,16 +483,10 @@ func churnGroupNest(t *Tenant, x *rng, at time.Time) bool {
 		}
 	}
 	sub := t.mutableGroup(x)
-	if sub == nil || sub == g || sub.props().get2("isAssignableToRole") == true {
+	if sub == nil || sub == g || sub.prop("isAssignableToRole") == true {
 		return false
 	}
 	return t.setMember(g, sub, false, at)
-}
-
-// get2 returns a property's value (nil when absent).
-func (o obj) get2(k string) any {
-	v, _ := o.get(k)
-	return v
 }
 
 func churnGroupCreate(t *Tenant, x *rng, at time.Time) bool {
@@ -510,7 +508,7 @@ func churnGroupUpdate(t *Tenant, x *rng, at time.Time) bool {
 	if g == nil {
 		return false
 	}
-	t.store.update(g, at, obj{{"description", g.props().str("displayName") + " (" + pick(x, []string{"updated", "reviewed", "owners changed"}) + ")"}})
+	t.store.update(g, at, obj{{"description", g.propStr("displayName") + " (" + pick(x, []string{"updated", "reviewed", "owners changed"}) + ")"}})
 	return true
 }
 
@@ -563,10 +561,10 @@ func churnSPUpdate(t *Tenant, x *rng, at time.Time) bool {
 		return false
 	}
 	if x.chance(0.5) {
-		req, _ := sp.props().get("appRoleAssignmentRequired")
+		req := sp.prop("appRoleAssignmentRequired")
 		t.store.update(sp, at, obj{{"appRoleAssignmentRequired", req != true}})
 	} else {
-		on, _ := sp.props().get("accountEnabled")
+		on := sp.prop("accountEnabled")
 		t.store.update(sp, at, obj{{"accountEnabled", on != true}})
 	}
 	return true
@@ -582,11 +580,11 @@ func churnDeviceSignIn(t *Tenant, x *rng, at time.Time) bool {
 }
 
 func churnDeviceCompliance(t *Tenant, x *rng, at time.Time) bool {
-	d := t.pickLive(x, colDevices, func(r *resource) bool { return r.props().get2("isManaged") == true })
+	d := t.pickLive(x, colDevices, func(r *resource) bool { return r.prop("isManaged") == true })
 	if d == nil {
 		return false
 	}
-	on := d.props().get2("isCompliant") == true
+	on := d.prop("isCompliant") == true
 	var exp any
 	if on {
 		exp = at.Add(7 * 24 * time.Hour).Truncate(time.Second)
@@ -625,14 +623,14 @@ func churnDeviceDelete(t *Tenant, x *rng, at time.Time) bool {
 
 func (t *Tenant) mutableRole(x *rng) *resource {
 	return t.pickLive(x, colDirectoryRoles, func(r *resource) bool {
-		tpl := r.props().str("roleTemplateId")
+		tpl := r.propStr("roleTemplateId")
 		return tpl != roleGlobalAdmin && tpl != roleGlobalReader
 	})
 }
 
 func churnRoleMemberAdd(t *Tenant, x *rng, at time.Time) bool {
 	role := t.mutableRole(x)
-	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.props().str("userType") == "Member" })
+	u := t.pickLive(x, colUsers, func(r *resource) bool { return r.propStr("userType") == "Member" })
 	if role == nil || u == nil {
 		return false
 	}
@@ -662,7 +660,7 @@ func churnRoleActivate(t *Tenant, x *rng, at time.Time) bool {
 		}
 		r := t.store.create(roles, id, directoryRoleProps(seed, i), at)
 		r.ms = &membership{}
-		if u := t.pickLive(x, colUsers, func(r *resource) bool { return r.props().str("userType") == "Member" }); u != nil {
+		if u := t.pickLive(x, colUsers, func(r *resource) bool { return r.propStr("userType") == "Member" }); u != nil {
 			t.setMember(r, u, false, at)
 		}
 		return true

@@ -826,7 +826,7 @@ func (t *Tenant) resolveID(ep *dirEndpoint, id string) *resource {
 	if ep.byUPN && strings.Contains(id, "@") {
 		var found *resource
 		c.each("", func(r *resource) bool {
-			if r.live() && strings.EqualFold(r.props().str("userPrincipalName"), id) {
+			if r.live() && strings.EqualFold(r.propStr("userPrincipalName"), id) {
 				found = r
 				return false
 			}

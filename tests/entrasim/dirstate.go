@@ -187,11 +187,12 @@ func (t *Tenant) AddApp(displayName string, roles []string) (Application, error)
 		SignInAudience: "AzureADMyOrg", Roles: slices.Clone(roles)}
 	app.PasswordCredentials = []PasswordCredential{newSecret(r, "default", start, t.cfg.SecretLifetime)}
 	ar := s.create(apps, app.ID, t.appProps(app), now)
-	ar.hidden = map[string]any{"secrets": slices.Clone(app.PasswordCredentials), "roles": slices.Clone(roles), "order": t.nextOrder()}
+	ar.hidden = map[string]any{"secrets": slices.Clone(app.PasswordCredentials), "roles": slices.Clone(roles), "order": t.nextOrder(),
+		"protected": true}
 	sp := &ServicePrincipal{ID: r.guid(), AppID: app.AppID, DisplayName: displayName, ServicePrincipalType: "Application",
 		AppOwnerOrganizationID: t.dir.tenantID, AccountEnabled: true}
 	sr := s.create(s.cols[colSPs], sp.ID, t.spProps(sp, app, start), now)
-	sr.hidden = map[string]any{"order": ar.hidden["order"]}
+	sr.hidden = map[string]any{"order": ar.hidden["order"], "protected": true}
 	return applicationOf(ar), nil
 }
 

@@ -111,6 +111,18 @@ func (r *resource) live() bool { return r.state() == stLive }
 // props returns the object's current properties (a fresh copy the caller may keep).
 func (r *resource) props() obj { return r.propsAt(viewNow) }
 
+// prop returns one current property (nil when absent), generating only that one.
+func (r *resource) prop(k string) any {
+	v, _ := r.propsWant(viewNow, func(x string) bool { return x == k }).get(k)
+	return v
+}
+
+// propStr returns one current string property ("" when absent or not a string).
+func (r *resource) propStr(k string) string {
+	s, _ := r.prop(k).(string)
+	return s
+}
+
 // pin selects the versions a reader sees: those with seq <= s and vis <= t.
 type pin struct {
 	s uint64
