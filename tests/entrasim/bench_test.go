@@ -64,6 +64,20 @@ func serve(b *testing.B, tn *Tenant, token, target string) *discardWriter {
 	return w
 }
 
+// followPages serves target and every nextLink after it in-process, calling page after each page.
+func followPages(b *testing.B, tn *Tenant, token, target string, page func()) {
+	for target != "" {
+		w := serve(b, tn, token, target)
+		page()
+		next := nextLinkOf(w.head.Bytes())
+		target = ""
+		if next != "" {
+			u, _ := url.Parse(next)
+			target = u.RequestURI()
+		}
+	}
+}
+
 // BenchmarkSignInPage measures serving one full page (1,000 beta sign-ins) in-process.
 func BenchmarkSignInPage(b *testing.B) {
 	tn, token := benchTenant(b, 1000)
@@ -88,21 +102,13 @@ func BenchmarkServeMillionSignIns(b *testing.B) {
 	var peak uint64
 	var ms runtime.MemStats
 	for i := 0; i < b.N; i++ {
-		target := "/beta/auditLogs/signIns?$filter=" + url.QueryEscape(f)
-		for target != "" {
-			w := serve(b, tn, token, target)
+		followPages(b, tn, token, "/beta/auditLogs/signIns?$filter="+url.QueryEscape(f), func() {
 			pages++
-			next := nextLinkOf(w.head.Bytes())
-			target = ""
-			if next != "" {
-				u, _ := url.Parse(next)
-				target = u.RequestURI()
-			}
 			if pages%100 == 0 {
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapInuse)
 			}
-		}
+		})
 	}
 	records := tn.Counters().Streams[StreamNonInteractive]
 	b.ReportMetric(float64(records)/float64(b.N), "records/op")
@@ -145,16 +151,7 @@ func benchDirectoryScale(b *testing.B, users, groups int) {
 	token := fakeToken(tn.TenantID(), tn.ClientID(), ReadOnlyRoles(), time.Now().Add(24*time.Hour))
 	pages := func(target string) (int, time.Duration) {
 		n, t0 := 0, time.Now()
-		for target != "" {
-			w := serve(b, tn, token, target)
-			n++
-			next := nextLinkOf(w.head.Bytes())
-			target = ""
-			if next != "" {
-				u, _ := url.Parse(next)
-				target = u.RequestURI()
-			}
-		}
+		followPages(b, tn, token, target, func() { n++ })
 		return n, time.Since(t0)
 	}
 	var peak float64

@@ -410,34 +410,31 @@ func churnSoftDelete(col string) func(t *Tenant, x *rng, at time.Time) bool {
 	}
 }
 
-func churnRestore(col string) func(t *Tenant, x *rng, at time.Time) bool {
+// churnFromBin restores (or permanently deletes) an object of the collection's recycle bin.
+func churnFromBin(col string, purge bool) func(t *Tenant, x *rng, at time.Time) bool {
 	return func(t *Tenant, x *rng, at time.Time) bool {
 		bin := t.churn.recycle[col]
 		if len(bin) == 0 {
 			return false
 		}
 		r := bin[x.intn(len(bin))].r
-		if r.state() != stSoftDeleted {
+		switch {
+		case r.state() != stSoftDeleted:
 			return false
+		case purge:
+			t.purge(r, at)
+		default:
+			t.restore(r, at)
 		}
-		t.restore(r, at)
 		return true
 	}
 }
 
+func churnRestore(col string) func(t *Tenant, x *rng, at time.Time) bool {
+	return churnFromBin(col, false)
+}
 func churnPurgeOne(col string) func(t *Tenant, x *rng, at time.Time) bool {
-	return func(t *Tenant, x *rng, at time.Time) bool {
-		bin := t.churn.recycle[col]
-		if len(bin) == 0 {
-			return false
-		}
-		r := bin[x.intn(len(bin))].r
-		if r.state() != stSoftDeleted {
-			return false
-		}
-		t.purge(r, at)
-		return true
-	}
+	return churnFromBin(col, true)
 }
 
 // mutableGroup picks a generated, live group whose membership churn may change.
