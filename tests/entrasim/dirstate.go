@@ -201,3 +201,26 @@ func (t *Tenant) nextOrder() int {
 	t.order++
 	return t.order
 }
+
+// SetGroupMember adds member (a user or group object id) to group, or removes it, at the simulated now, as a
+// change delta queries report (members@delta) and the ground truth keeps. It reports whether anything changed.
+func (t *Tenant) SetGroupMember(group, member string, remove bool) (bool, error) {
+	t.syncChurn()
+	s := t.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.cols[colGroups].get(group)
+	if g == nil || !g.live() {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no group %q", group)
+	}
+	var m *resource
+	for _, col := range []string{colUsers, colGroups} {
+		if r := s.cols[col].get(member); r != nil && r.live() {
+			m = r
+		}
+	}
+	if m == nil {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no user or group %q", member)
+	}
+	return t.setMember(g, m, remove, t.Now()), nil
+}
