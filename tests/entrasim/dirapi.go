@@ -538,7 +538,13 @@ func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
 	if f, ok := t.faults.pick(rc.r.URL.Path, nil, o.vals["skiptoken"] != ""); ok {
 		rc.fault = f.Kind
 		t.counters.update(rc.route.family, rc.route.name, func(c *EndpointCounters) { c.Faults++ })
-		if f.Kind != FaultTruncate && f.Kind != FaultInvalidJSON {
+		switch f.Kind {
+		case FaultTruncate, FaultInvalidJSON:
+		case FaultDelay:
+			if !hold(rc.r.Context(), f.Delay) {
+				return options{}, false
+			}
+		default:
 			t.applyFault(rc, f)
 			return options{}, false
 		}

@@ -69,14 +69,14 @@ func (t *Tenant) Users() []User {
 	var out []User
 	t.store.cols[colUsers].each("", func(r *resource) bool {
 		if r.live() {
-			out = append(out, userOf(r))
+			out = append(out, t.userOf(r))
 		}
 		return true
 	})
 	return out
 }
 
-func userOf(r *resource) User {
+func (t *Tenant) userOf(r *resource) User {
 	gen, _ := r.hidden["user"].(*User)
 	u := User{ID: r.id, DisplayName: r.props.str("displayName"), GivenName: r.props.str("givenName"),
 		Surname: r.props.str("surname"), UserPrincipalName: r.props.str("userPrincipalName"), Mail: r.props.str("mail"),
@@ -89,6 +89,9 @@ func userOf(r *resource) User {
 		u.CreatedDateTime, _ = v.(time.Time)
 	}
 	u.Admin, _ = r.hidden["admin"].(bool)
+	for _, role := range t.rolesOf(r.id) {
+		u.Roles = append(u.Roles, role.props.str("displayName"))
+	}
 	if gen != nil {
 		u.HomeTenantID, u.place, u.device = gen.HomeTenantID, gen.place, gen.device
 	}

@@ -80,8 +80,8 @@
 // Options.PageLatency delays every page (fixed + jitter, or lognormal) and honours cancellation. Fault rules
 // (at start or at run time, through the API or POST /_sim/faults) match by path prefix and stream and fire by
 // probability, on the n-th or every n-th match, a limited number of times: 429 storms with or without
-// Retry-After, 500/503/504 with Graph bodies, connection resets, truncated bodies, invalid JSON and invalid
-// skip tokens on nextLink requests.
+// Retry-After, 500/503/504 (or 400/403/404/409 refusals) with Graph bodies, connection resets, truncated bodies,
+// invalid JSON, invalid skip tokens on nextLink requests, and delays.
 //
 // # Ground truth
 //
@@ -98,9 +98,14 @@
 // filters, and served with list, get, $select, $filter, $top and skip-token paging, and — for users, groups,
 // applications, service principals, devices and directory roles — delta queries (delta.go: @removed,
 // members@delta, $deltatoken=latest, 410 after 7 days). Options.Churn makes the directory change as the clock
-// advances. Remediation endpoints (remediate.go) change the store: revokeSignInSessions, authentication
-// methods listed and deleted per type with Graph's constraints, PATCH user, DELETE user into deletedItems with
-// restore and purge, addPassword/removePassword; the token authority reads app secrets from the same store.
+// advances. Remediation endpoints (remediate.go) change the store: revokeSignInSessions (a no-op for B2B
+// guests), authentication methods listed and deleted per type with Graph's constraints (alternate mobile before
+// mobile, the default method only as the last one, never the password), the directory roles a user holds
+// (transitiveMemberOf/microsoft.graph.directoryRole, through nested groups), PATCH user, DELETE user into
+// deletedItems (get, restore; no app-only purge; role holders refused as Graph refuses app-only callers),
+// addPassword/removePassword; the token authority reads app secrets from the same store. Tests set a user's
+// methods with SetAuthMethods and give roles with AssignRole; fault rules reach these endpoints too, and
+// FaultDelay holds the answer of a change already made.
 //
 // # Extending
 //

@@ -354,6 +354,10 @@ func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
 		switch f.Kind {
 		case FaultTruncate, FaultInvalidJSON:
 			pageFault = &f
+		case FaultDelay:
+			if !hold(rc.r.Context(), f.Delay) {
+				return
+			}
 		default:
 			t.applyFault(rc, f)
 			return
@@ -421,6 +425,18 @@ func (t *Tenant) draw(p float64) bool {
 	return t.rng.chance(p)
 }
 
+// hold waits for d; false means the request was cancelled first.
+func hold(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // pageDelay waits for the configured per-page latency; false means the request was cancelled.
 func (t *Tenant) pageDelay(ctx context.Context) bool {
 	if t.cfg.PageLatency.IsZero() {
@@ -457,11 +473,11 @@ func (t *Tenant) applyFault(rc *reqCtx, f FaultRule) {
 		if status == 0 {
 			status = 500
 		}
-		e := serverError(status)
+		e := *faultError(status)
 		if f.RetryAfter > 0 {
 			e.header = map[string]string{"Retry-After": formatRetryAfter(f.RetryAfter)}
 		}
-		t.writeError(rc, e)
+		t.writeError(rc, &e)
 	case FaultInvalidSkipToken:
 		t.writeError(rc, errInvalidSkipToken)
 	case FaultReset:
