@@ -78,7 +78,13 @@ func splitPath(p string) []string {
 	for i, s := range segs {
 		// OData functions without parameters may be called with or without "()": users/delta() is
 		// users/delta (msgraph-sdk-go sends the former).
-		segs[i] = strings.TrimSuffix(s, "()")
+		s = strings.TrimSuffix(s, "()")
+		// Graph's schema aliases its namespace microsoft.graph as "graph" (<Schema Namespace="microsoft.graph"
+		// Alias="graph">), so a cast segment may use either; msgraph-sdk-go sends graph.directoryRole.
+		if len(s) > len("graph.") && strings.EqualFold(s[:len("graph.")], "graph.") {
+			s = "microsoft." + s
+		}
+		segs[i] = s
 	}
 	return segs
 }
