@@ -44,7 +44,7 @@ func (c *testClock) Advance(d time.Duration) { c.skew.Add(int64(d)) }
 // service on Azurite. Integrations: "rw" (read-write, granted the write permissions), "ro" (read-only),
 // "rw-ungranted" (declared read-write, its app granted only the read-only set).
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	tn      *entrasim.Tenant
 	svc     *Service
 	audit   *AuditLog
@@ -67,7 +67,7 @@ type envOptions struct {
 
 var integrationIDs = []string{"rw", "ro", "rw-ungranted"}
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.users == 0 {
 		o.users = 120

@@ -66,8 +66,27 @@ func TestIdempotencyKeys(t *testing.T) {
 		t.Fatalf("busy key: %d %+v %v", r.Status, er, r.Header)
 	}
 
-	// 24 hours later the key is new: the same request runs again.
+	// 24 hours later the key is new: the same request runs again; keys that old are removed as new ones come.
+	rows := func() int {
+		n := 0
+		pager := e.intents.tbl.NewListEntitiesPager(nil)
+		for pager.More() {
+			p, err := pager.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(p.Entities)
+		}
+		return n
+	}
+	before := rows()
 	e.clock.Advance(25 * time.Hour)
+	if r := e.do(call{action: "revoke-sessions", principal: adminPrincipal, key: "key-new", body: body}); r.Status != http.StatusOK {
+		t.Fatalf("a new key: %d", r.Status)
+	}
+	if after := rows(); before < 3 || after != 1 {
+		t.Fatalf("%d keys before, %d after the purge (want only the new one)", before, after)
+	}
 	from = len(e.tn.Requests())
 	if r := e.do(call{action: "revoke-sessions", principal: adminPrincipal, key: "key-1", body: body}); r.Status != http.StatusOK || r.Header["Idempotent-Replayed"] != "" ||
 		len(writes(e.graphRequests(from))) != 1 {

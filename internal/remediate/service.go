@@ -170,6 +170,8 @@ func (j *job) run(ctx context.Context) Reply {
 	} else {
 		j.e.Caller = callerOf(nil)
 	}
+	// What the request asks for is recorded whatever happens to it: an unauthorized attempt names its target too.
+	j.record(looseRequest(j.c.Body))
 	j.action = Action(j.c.Action)
 	switch {
 	case !j.action.valid():
@@ -191,7 +193,6 @@ func (j *job) run(ctx context.Context) Reply {
 	}
 	req, err := DecodeRequest(j.action, j.c.Body)
 	if err != nil {
-		j.record(looseRequest(j.c.Body))
 		var r *Refusal
 		errors.As(err, &r)
 		return j.refused(r)
@@ -314,7 +315,9 @@ func (j *job) claimKey(ctx context.Context, lost func()) *Reply {
 		err = j.s.intents.insert(ctx, in)
 		// Best effort: keys older than the retention go (one page of them per new key).
 		if err == nil {
-			_ = j.s.intents.purge(ctx, now.Add(-j.s.opts.KeyRetention), 20)
+			if perr := j.s.intents.purge(ctx, now.Add(-j.s.opts.KeyRetention), 20); perr != nil {
+				j.log(ctx).Warn("remediation: removing expired Idempotency-Keys failed", "error", perr.Error())
+			}
 		}
 	case j.prior.Plan == nil && j.prior.State == "":
 		// An expired record: replaced by a fresh one.
