@@ -29,8 +29,11 @@ import (
 // Entry is one request in the audit trail.
 type Entry struct {
 	// ID identifies the request (the host's invocation id), and the reply carries it.
-	ID   string    `json:"id"`
-	Time time.Time `json:"time"`
+	ID string `json:"id"`
+	// Time is when the request arrived (the host's clock); Recorded when its entry was written (the instance's
+	// clock), which orders requests of the same second.
+	Time     time.Time `json:"time"`
+	Recorded time.Time `json:"recorded"`
 	// Caller is who asked.
 	Caller Caller `json:"caller"`
 	// Integration is the integration named ("" when the request named none that is valid).
@@ -299,6 +302,9 @@ func (l *AuditLog) Query(ctx context.Context, integration string, from, until ti
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
 			return out[i].Time.Before(out[j].Time)
+		}
+		if !out[i].Recorded.Equal(out[j].Recorded) {
+			return out[i].Recorded.Before(out[j].Recorded)
 		}
 		return out[i].ID < out[j].ID
 	})

@@ -111,7 +111,7 @@ func (s *Service) Handle(ctx context.Context, c Call) Reply {
 	j := &job{s: s, c: c, e: &Entry{ID: c.ID, Time: c.Time, Action: clip(c.Action), IdempotencyKey: clip(c.IdempotencyKey),
 		Requests: []graph.Exchange{}}}
 	reply := j.run(ctx)
-	j.e.Status = reply.Status
+	j.e.Status, j.e.Recorded = reply.Status, s.opts.Now().UTC()
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.audit.Append(actx, j.e); err != nil {

@@ -365,12 +365,14 @@ func gitVersion(ctx context.Context, root string) string {
 // remediation runs reset-mfa as a dry run and for real on a member who has MFA methods, retries it, and shows a
 // refusal.
 func remediation(ctx context.Context, d *demo) (string, error) {
+	// The member with the most methods, and a guest.
 	var target, guest entrasim.User
+	most := 1
 	for _, u := range d.env.Tenant.Users() {
 		ms, _, _ := d.env.Tenant.AuthMethods(u.ID)
 		switch {
-		case target.ID == "" && u.UserType == "Member" && len(u.Roles) == 0 && len(ms) > 1:
-			target = u
+		case u.UserType == "Member" && len(u.Roles) == 0 && len(ms) > most:
+			target, most = u, len(ms)
 		case guest.ID == "" && u.UserType == "Guest":
 			guest = u
 		}
