@@ -353,12 +353,13 @@ func (j *job) finish(ctx context.Context, reply Reply, state string) Reply {
 		return reply
 	}
 	ctx = context.WithoutCancel(ctx)
-	if rec := j.claim.record(); state == "" && (rec.Plan != nil || len(rec.Done) > 0) {
+	rec := j.claim.record()
+	if state == "" && (rec.Plan != nil || len(rec.Done) > 0) {
 		// A resumed request keeps what the earlier ones recorded: the next one resumes from it.
 		state = stateFailed
 	}
 	if state == "" {
-		if err := j.s.intents.remove(ctx, &intent{Scope: j.claim.rec.Scope, Key: j.claim.rec.Key, etag: j.claim.record().etag}); err != nil {
+		if err := j.s.intents.remove(ctx, &rec); err != nil {
 			logging.From(ctx).Warn("remediation: freeing the Idempotency-Key failed", "request", j.c.ID, "error", err.Error())
 		}
 		return reply
