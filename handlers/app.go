@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -20,6 +19,7 @@ import (
 	"github.com/entra-di/edi/internal/remediate"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // app holds the configuration and the clients shared by all invocations. Everything is built on first use so the
@@ -65,30 +65,36 @@ func newApp(cfg *config.Config, logger *slog.Logger) *app {
 // functions maps each function folder name under functions/ to its Go handler.
 func (a *app) functions() map[string]function {
 	return map[string]function{
-		"Status":       a.status,
-		"CollectLogs":  a.collectLogs,
-		"CollectWork":  a.collectWork,
-		"Integrations": a.integrations,
-		"Remediate":    a.remediate,
+		"Status":           a.status,
+		"CollectLogs":      a.collectLogs,
+		"CollectDirectory": a.collectDirectory,
+		"CollectWork":      a.collectWork,
+		"Integrations":     a.integrations,
+		"Remediate":        a.remediate,
 	}
 }
 
 // storageClients builds the storage clients (no network).
 func (a *app) storageClients() (*storage.Clients, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store.clients, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st.clients, nil
 	}
 	return storage.New(a.cfg.Storage, nil)
 }
 
-// stores returns the storage services, creating containers and tables the first time.
+// stores returns the storage services, creating containers and tables the first time. The network calls run
+// outside the app's lock: a slow storage account must not hold up an invocation that needs the lock for
+// something else (Status probes storage with its own timeout). Two first calls may both build; the first to
+// finish is kept (creating containers and tables is idempotent).
 func (a *app) stores(ctx context.Context) (*stores, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st, nil
 	}
 	clients, err := storage.New(a.cfg.Storage, nil)
 	if err != nil {
@@ -109,8 +115,12 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 	if err := s.integrations.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	a.store = s
-	return s, nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.store == nil {
+		a.store = s
+	}
+	return a.store, nil
 }
 
 // remediator returns the remediation service, creating its audit table, audit container and Idempotency-Key
@@ -142,7 +152,7 @@ func (a *app) remediator(ctx context.Context) (*remediate.Service, error) {
 func (a *app) appCredential() (azcore.TokenCredential, error) {
 	// DefaultAzureCredential reads AZURE_CLIENT_ID itself to pick the user-assigned identity.
 	opts := &azidentity.DefaultAzureCredentialOptions{}
-	if host := a.cfg.AppAuthorityHost; host != "" && isLoopbackURL(host) {
+	if host := a.cfg.AppAuthorityHost; host != "" && urls.IsLoopback(host) {
 		// A local token authority is unknown to Entra's instance discovery.
 		opts.DisableInstanceDiscovery = true
 	}
@@ -202,14 +212,6 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency, LeaseTTL: c.LeaseTTL}
-}
-
-func isLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery}
 }

@@ -36,13 +36,27 @@ type Budget struct {
 	Window   time.Duration
 }
 
+// DirectoryBudget is the directory family's budget for a tenant with that many users: Graph's resource-unit
+// bucket per app and tenant is 3,500 RU / 10 s below 50 users, 5,000 up to 500, 8,000 above (reference/graph.md
+// §3). The collector's directory requests (delta pages, $select lists) cost one RU each.
+func DirectoryBudget(users int) Budget {
+	switch {
+	case users > 500:
+		return Budget{Requests: 8000, Window: 10 * time.Second}
+	case users >= 50:
+		return Budget{Requests: 5000, Window: 10 * time.Second}
+	}
+	return Budgets[Directory]
+}
+
 // Rate is the budget in requests per second.
 func (b Budget) Rate() float64 { return float64(b.Requests) / b.Window.Seconds() }
 
 func (b Budget) String() string { return fmt.Sprintf("%d/%s", b.Requests, b.Window) }
 
 // Budgets are Graph's documented limits per family (reference/graph.md §3). Directory is expressed in requests at
-// one resource unit each against the smallest tenant bucket (3,500 RU / 10 s).
+// one resource unit each against the smallest tenant bucket (3,500 RU / 10 s); DirectoryBudget gives a larger
+// tenant's.
 var Budgets = map[Family]Budget{
 	Reports:    {Requests: 5, Window: 10 * time.Second},
 	Protection: {Requests: 1, Window: time.Second},
@@ -56,15 +70,16 @@ type Licence string
 
 // Licences, named as the integration's licence answers (SPEC §3).
 const (
-	Free                      Licence = "free"
-	EntraP1P2                 Licence = "entraP1P2"
+	// EntraP1P2 is Microsoft Entra ID P1 or P2 (sign-in logs, 30 days of audits, signInActivity).
+	EntraP1P2 Licence = "entraP1P2"
+	// EntraP2 is Microsoft Entra ID P2 (Identity Protection).
 	EntraP2                   Licence = "entraP2"
 	IntuneLicence             Licence = "intune"
 	WorkloadIdentitiesPremium Licence = "workloadIdentitiesPremium"
 	AgentID                   Licence = "agentId"
 )
 
-// Licences lists the licences an integration answers for (Free is implied).
+// Licences lists the licences an integration answers for; a data type that needs none is free.
 var Licences = []Licence{EntraP1P2, EntraP2, IntuneLicence, WorkloadIdentitiesPremium, AgentID}
 
 // Mode is how a data type is collected.
@@ -74,44 +89,105 @@ type Mode string
 const (
 	// Buckets: a log stream cut into fixed time buckets, collected once each and re-swept for late events.
 	Buckets Mode = "buckets"
-	// Delta: a delta query whose deltaLink is kept in the cursor, with a periodic full snapshot.
+	// Delta: a delta query whose deltaLink is kept in the cursor, with a periodic full round.
 	Delta Mode = "delta"
-	// Snapshot: the whole collection on each run.
+	// Snapshot: the whole collection, read again at a cadence.
 	Snapshot Mode = "snapshot"
 )
 
-// DataType is one collectable data type.
+// DataType is one collectable data type: what every mode shares, and the spec of exactly one mode.
 type DataType struct {
 	// Name is the data type's stable name: blob partitions, cursors, Status and the API use it.
 	Name        string
 	Description string
 	// Version is the Graph API version, "v1.0" or "beta".
 	Version string
-	// Path is the Graph collection path below the version, without a leading slash.
+	// Path is the Graph collection path below the version, without a leading slash ("users", not "users/delta").
 	Path string
-	// Filter is a fixed $filter clause ANDed with the time window (e.g. the sign-in event type).
-	Filter string
-	// Permissions are the Graph application permissions the data type needs, all of them.
+	// Permissions are the Graph application permissions the data type needs, all of them (a granted permission
+	// that implies one counts, see Permission.Implies).
 	Permissions []string
-	// Licence is the licence without which Graph refuses the data type.
-	Licence Licence
-	// Family is the throttling family.
+	// Licences are the licences without which Graph refuses the data type, all of them; none means free.
+	Licences []Licence
+	// Family is the throttling family whose budget the data type's requests spend.
 	Family Family
-	Mode   Mode
+	// Limit, when set, is a budget of the data type's own on top of its family's (signInActivity: 10 / min).
+	Limit Budget
+	// DedupKey is the property whose value identifies a record.
+	DedupKey string
+
+	// Exactly one of the mode specs is set.
+	Buckets  *BucketSpec
+	Delta    *DeltaSpec
+	Snapshot *SnapshotSpec
+}
+
+// BucketSpec describes a log stream collected in time buckets.
+type BucketSpec struct {
 	// TimeField is the timestamp property that time buckets and filters use.
 	TimeField string
+	// Filter is a fixed $filter clause ANDed with the time window (e.g. the sign-in event type).
+	Filter string
 	// Exclusive is true where the endpoint supports only gt/lt on TimeField (no ge/le).
 	Exclusive bool
-	// DedupKey is the property whose value identifies a record: each value is archived once.
-	DedupKey string
 	// Bucket is the time bucket length.
 	Bucket time.Duration
 	// PageSize is the $top the collector asks for (the endpoint's maximum).
 	PageSize int
-	// RetentionDays is how far back the tenant keeps the data with the licence; FreeRetentionDays without it
-	// (0 where the data type needs a licence).
+	// RetentionDays is how far back the tenant keeps the data with Entra ID P1/P2; FreeRetentionDays without it
+	// (0 where the data type needs the licence).
 	RetentionDays, FreeRetentionDays int
 }
+
+// DeltaSpec describes a directory collection read with delta queries: rounds of changes from the last
+// deltaLink, and a full round (every object) at least every FullEvery.
+type DeltaSpec struct {
+	// Select lists the properties tracked ($select narrows what a change is reported for); id always comes.
+	Select []string
+	// Members tracks the members relationship: members@delta lists additions and @removed removals.
+	Members bool
+	// FullEvery is the longest time between full rounds (the COLLECT_DIRECTORY_FULL setting may shorten it).
+	FullEvery time.Duration
+}
+
+// SnapshotSpec describes a collection read whole at a cadence.
+type SnapshotSpec struct {
+	// Every is the cadence: a snapshot is due this long after the last one started.
+	Every time.Duration
+	// PageSize is the $top asked for (0: the endpoint's default).
+	PageSize int
+	// Select and Expand are the $select and $expand of the query (empty: none).
+	Select []string
+	Expand string
+}
+
+// Mode is the data type's collection mode.
+func (d DataType) Mode() Mode {
+	switch {
+	case d.Buckets != nil:
+		return Buckets
+	case d.Delta != nil:
+		return Delta
+	default:
+		return Snapshot
+	}
+}
+
+// LicenceText names the licences the data type needs, "entraP2+agentId" ("free" when none), as states and
+// messages quote them.
+func (d DataType) LicenceText() string {
+	if len(d.Licences) == 0 {
+		return "free"
+	}
+	names := make([]string, len(d.Licences))
+	for i, l := range d.Licences {
+		names[i] = string(l)
+	}
+	return strings.Join(names, "+")
+}
+
+// Needs reports whether the data type needs licence l.
+func (d DataType) Needs(l Licence) bool { return slices.Contains(d.Licences, l) }
 
 // Sign-in event types of the beta signIn resource (signInEventTypes).
 const (
@@ -123,20 +199,38 @@ const (
 
 func signIns(suffix, eventType, description string) DataType {
 	return DataType{
-		Name:          "signIns." + suffix,
-		Description:   description,
-		Version:       "beta",
-		Path:          "auditLogs/signIns",
-		Filter:        fmt.Sprintf("signInEventTypes/any(t: t eq '%s')", eventType),
-		Permissions:   []string{"AuditLog.Read.All", "Directory.Read.All"},
-		Licence:       EntraP1P2,
-		Family:        Reports,
-		Mode:          Buckets,
-		TimeField:     "createdDateTime",
-		DedupKey:      "id",
-		Bucket:        15 * time.Minute,
-		PageSize:      1000,
-		RetentionDays: 30,
+		Name:        "signIns." + suffix,
+		Description: description,
+		Version:     "beta",
+		Path:        "auditLogs/signIns",
+		Permissions: []string{"AuditLog.Read.All", "Directory.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Reports,
+		DedupKey:    "id",
+		Buckets: &BucketSpec{
+			TimeField:     "createdDateTime",
+			Filter:        fmt.Sprintf("signInEventTypes/any(t: t eq '%s')", eventType),
+			Bucket:        15 * time.Minute,
+			PageSize:      1000,
+			RetentionDays: 30,
+		},
+	}
+}
+
+// week is the longest a directory deltaLink is kept before a full round (Graph's links live 7 days).
+const week = 7 * 24 * time.Hour
+
+// directory returns a delta-collected directory collection (reference/directory-insights.md §1).
+func directory(name, description string, permissions []string, members bool, sel ...string) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Version:     "v1.0",
+		Path:        name,
+		Permissions: permissions,
+		Family:      Directory,
+		DedupKey:    "id",
+		Delta:       &DeltaSpec{Select: sel, Members: members, FullEvery: week},
 	}
 }
 
@@ -147,36 +241,113 @@ var DataTypes = []DataType{
 	signIns("servicePrincipal", EventSP, "Service principal (app-only) sign-ins"),
 	signIns("managedIdentity", EventMI, "Managed identity sign-ins"),
 	{
-		Name:              "directoryAudits",
-		Description:       "Directory audit log (changes to users, groups, apps, roles, policies)",
-		Version:           "v1.0",
-		Path:              "auditLogs/directoryAudits",
-		Permissions:       []string{"AuditLog.Read.All"},
-		Licence:           Free,
-		Family:            Reports,
-		Mode:              Buckets,
-		TimeField:         "activityDateTime",
-		DedupKey:          "id",
-		Bucket:            time.Hour,
-		PageSize:          1000,
-		RetentionDays:     30,
-		FreeRetentionDays: 7,
+		Name:        "directoryAudits",
+		Description: "Directory audit log (changes to users, groups, apps, roles, policies)",
+		Version:     "v1.0",
+		Path:        "auditLogs/directoryAudits",
+		Permissions: []string{"AuditLog.Read.All"},
+		Family:      Reports,
+		DedupKey:    "id",
+		Buckets: &BucketSpec{
+			TimeField:         "activityDateTime",
+			Bucket:            time.Hour,
+			PageSize:          1000,
+			RetentionDays:     30,
+			FreeRetentionDays: 7,
+		},
 	},
 	{
-		Name:          "provisioning",
-		Description:   "Provisioning log (app provisioning to and from Entra ID)",
-		Version:       "v1.0",
-		Path:          "auditLogs/provisioning",
-		Permissions:   []string{"AuditLog.Read.All"},
-		Licence:       EntraP1P2,
-		Family:        Reports,
-		Mode:          Buckets,
-		TimeField:     "activityDateTime",
-		Exclusive:     true,
-		DedupKey:      "id",
-		Bucket:        time.Hour,
-		PageSize:      1000,
-		RetentionDays: 30,
+		Name:        "provisioning",
+		Description: "Provisioning log (app provisioning to and from Entra ID)",
+		Version:     "v1.0",
+		Path:        "auditLogs/provisioning",
+		Permissions: []string{"AuditLog.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Reports,
+		DedupKey:    "id",
+		Buckets: &BucketSpec{
+			TimeField:     "activityDateTime",
+			Exclusive:     true,
+			Bucket:        time.Hour,
+			PageSize:      1000,
+			RetentionDays: 30,
+		},
+	},
+	{
+		// signInActivity is read from the users list only (not from delta), at most 500 a page, within the reports
+		// family's budget and its own 10 requests a minute (reference/directory-insights.md §4).
+		Name:        "userSignInActivity",
+		Description: "Last interactive, non-interactive and successful sign-in of every user (inactive users)",
+		Version:     "v1.0",
+		Path:        "users",
+		Permissions: []string{"AuditLog.Read.All", "User.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Reports,
+		Limit:       Budget{Requests: 10, Window: time.Minute},
+		DedupKey:    "id",
+		Snapshot: &SnapshotSpec{Every: 24 * time.Hour, PageSize: 500,
+			Select: []string{"id", "userPrincipalName", "userType", "signInActivity"}},
+	},
+	directory("users", "Users: members and guests, their account, sign-in and on-premises sync properties",
+		[]string{"User.Read.All"}, false,
+		"displayName", "userPrincipalName", "mail", "mailNickname", "userType", "accountEnabled", "createdDateTime",
+		"creationType", "externalUserState", "externalUserStateChangeDateTime", "identities", "givenName", "surname",
+		"jobTitle", "department", "companyName", "employeeId", "employeeType", "officeLocation", "usageLocation",
+		"preferredLanguage", "mobilePhone", "businessPhones", "otherMails", "proxyAddresses", "assignedLicenses",
+		"lastPasswordChangeDateTime", "passwordPolicies", "signInSessionsValidFromDateTime", "securityIdentifier",
+		"onPremisesSyncEnabled", "onPremisesImmutableId", "onPremisesSamAccountName", "onPremisesUserPrincipalName",
+		"onPremisesDomainName", "onPremisesSecurityIdentifier", "onPremisesDistinguishedName",
+		"onPremisesLastSyncDateTime", "isResourceAccount"),
+	directory("groups", "Groups and their direct members (members@delta)",
+		[]string{"Group.Read.All"}, true,
+		"displayName", "description", "mail", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes",
+		"membershipRule", "membershipRuleProcessingState", "isAssignableToRole", "visibility", "classification",
+		"createdDateTime", "expirationDateTime", "renewedDateTime", "proxyAddresses", "securityIdentifier",
+		"onPremisesSyncEnabled", "onPremisesSecurityIdentifier", "onPremisesSamAccountName",
+		"onPremisesLastSyncDateTime"),
+	directory("applications", "App registrations: credentials, redirect URIs, requested permissions, publisher",
+		[]string{"Application.Read.All"}, false,
+		"appId", "displayName", "description", "createdDateTime", "signInAudience", "publisherDomain",
+		"verifiedPublisher", "web", "spa", "publicClient", "isFallbackPublicClient", "passwordCredentials",
+		"keyCredentials", "requiredResourceAccess", "identifierUris", "appRoles", "tags", "notes",
+		"disabledByMicrosoftStatus", "serviceManagementReference"),
+	directory("servicePrincipals", "Service principals (enterprise apps, managed identities): SSO mode, credentials, owner tenant",
+		[]string{"Application.Read.All"}, false,
+		"appId", "displayName", "appDisplayName", "servicePrincipalType", "accountEnabled", "appOwnerOrganizationId",
+		"appRoleAssignmentRequired", "preferredSingleSignOnMode", "signInAudience", "servicePrincipalNames",
+		"alternativeNames", "replyUrls", "homepage", "loginUrl", "notificationEmailAddresses", "passwordCredentials",
+		"keyCredentials", "appRoles", "verifiedPublisher", "disabledByMicrosoftStatus", "tags"),
+	directory("devices", "Devices registered or joined to Entra ID: trust type, compliance, last sign-in",
+		[]string{"Directory.Read.All"}, false,
+		"deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "trustType", "isCompliant",
+		"isManaged", "isRooted", "accountEnabled", "approximateLastSignInDateTime", "registrationDateTime",
+		"deviceOwnership", "profileType", "manufacturer", "model", "mdmAppId", "enrollmentType", "managementType",
+		"onPremisesSyncEnabled", "onPremisesLastSyncDateTime"),
+	directory("directoryRoles", "Activated directory roles and their direct members",
+		[]string{"Directory.Read.All"}, true,
+		"displayName", "description", "roleTemplateId"),
+	directory("administrativeUnits", "Administrative units and their direct members",
+		[]string{"Directory.Read.All"}, true,
+		"displayName", "description", "visibility", "membershipType", "membershipRule", "isMemberManagementRestricted"),
+	{
+		Name:        "roleDefinitions",
+		Description: "Directory role definitions (built-in and custom) with their permissions",
+		Version:     "v1.0",
+		Path:        "roleManagement/directory/roleDefinitions",
+		Permissions: []string{"Directory.Read.All"},
+		Family:      Directory,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: 24 * time.Hour},
+	},
+	{
+		Name:        "roleAssignments",
+		Description: "Directory role assignments with their principal and scope (who holds which admin role)",
+		Version:     "v1.0",
+		Path:        "roleManagement/directory/roleAssignments",
+		Permissions: []string{"Directory.Read.All"},
+		Family:      Directory,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: time.Hour, Expand: "principal"},
 	},
 }
 
@@ -200,6 +371,17 @@ func InFamily(f Family) []DataType {
 	return out
 }
 
+// InMode returns the data types collected in mode m, in catalog order.
+func InMode(m Mode) []DataType {
+	var out []DataType
+	for _, d := range DataTypes {
+		if d.Mode() == m {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Families returns the families that have data types, in catalog order.
 func Families() []Family {
 	var out []Family
@@ -211,30 +393,92 @@ func Families() []Family {
 	return out
 }
 
-// Retention is how many days back the tenant keeps this data type: RetentionDays when the tenant holds Entra ID
-// P1/P2 and the data type's licence, FreeRetentionDays otherwise (0: not available).
+// Retention is how many days back the tenant keeps this log stream: RetentionDays when the tenant holds Entra ID
+// P1/P2, FreeRetentionDays otherwise (0: not available). Data types of other modes keep no history: 0.
 func (d DataType) Retention(premium bool) int {
-	if premium {
-		return d.RetentionDays
+	if d.Buckets == nil {
+		return 0
 	}
-	return d.FreeRetentionDays
+	if premium {
+		return d.Buckets.RetentionDays
+	}
+	return d.Buckets.FreeRetentionDays
 }
 
-// Query returns the collection path and query string for the time window [from, to): the version, path, fixed
-// filter, time filter (gt/lt where the endpoint only has those) and $top. Times are written in UTC with 7
-// fractional digits, the precision Entra records.
+// Query returns the collection path and query string for the time window [from, to) of a log stream: the
+// version, path, fixed filter, time filter (gt/lt where the endpoint only has those) and $top. Times are written
+// in UTC with 7 fractional digits, the precision Entra records.
 func (d DataType) Query(from, to time.Time) string {
-	lower := fmt.Sprintf("%s ge %s", d.TimeField, odataTime(from))
-	if d.Exclusive {
+	b := d.Buckets
+	lower := fmt.Sprintf("%s ge %s", b.TimeField, odataTime(from))
+	if b.Exclusive {
 		// provisioning supports only gt/lt: one tick below the bucket start keeps a record stamped exactly at
 		// the start inside [from, to).
-		lower = fmt.Sprintf("%s gt %s", d.TimeField, odataTime(from.Add(-100*time.Nanosecond)))
+		lower = fmt.Sprintf("%s gt %s", b.TimeField, odataTime(from.Add(-100*time.Nanosecond)))
 	}
-	filter := lower + fmt.Sprintf(" and %s lt %s", d.TimeField, odataTime(to))
-	if d.Filter != "" {
-		filter = d.Filter + " and " + filter
+	filter := lower + fmt.Sprintf(" and %s lt %s", b.TimeField, odataTime(to))
+	if b.Filter != "" {
+		filter = b.Filter + " and " + filter
 	}
-	return fmt.Sprintf("/%s/%s?$filter=%s&$top=%d", d.Version, d.Path, escapeQuery(filter), d.PageSize)
+	return fmt.Sprintf("/%s/%s?$filter=%s&$top=%d", d.Version, d.Path, escapeQuery(filter), b.PageSize)
+}
+
+// DeltaQuery returns the first request of a full delta round: every object with the tracked properties (and the
+// members relationship where it is tracked). Later rounds start from the deltaLink the last round ended with.
+func (d DataType) DeltaQuery() string {
+	sel := d.Delta.Select
+	if d.Delta.Members {
+		sel = append(slices.Clip(sel), "members")
+	}
+	return fmt.Sprintf("/%s/%s/delta?$select=%s", d.Version, d.Path, escapeQuery(strings.Join(sel, ",")))
+}
+
+// SnapshotQuery returns the first request of a snapshot.
+func (d DataType) SnapshotQuery() string {
+	s := d.Snapshot
+	var q []string
+	if len(s.Select) > 0 {
+		q = append(q, "$select="+escapeQuery(strings.Join(s.Select, ",")))
+	}
+	if s.Expand != "" {
+		q = append(q, "$expand="+escapeQuery(s.Expand))
+	}
+	if s.PageSize > 0 {
+		q = append(q, fmt.Sprintf("$top=%d", s.PageSize))
+	}
+	return queryURL(d, q)
+}
+
+// ProbeQuery returns the cheapest request that shows whether the tenant and the app's permissions allow the data
+// type: one record of it ($top=1 where the endpoint takes $top).
+func (d DataType) ProbeQuery() string {
+	switch d.Mode() {
+	case Buckets:
+		q := []string{"$top=1"}
+		if d.Buckets.Filter != "" {
+			q = append([]string{"$filter=" + escapeQuery(d.Buckets.Filter)}, q...)
+		}
+		return queryURL(d, q)
+	case Snapshot:
+		q := []string{"$top=1"}
+		if len(d.Snapshot.Select) > 0 {
+			q = append([]string{"$select=" + escapeQuery(strings.Join(d.Snapshot.Select, ","))}, q...)
+		}
+		return queryURL(d, q)
+	}
+	if d.Path == "directoryRoles" {
+		// List directoryRoles takes no query options; the collection is small (activated roles only).
+		return queryURL(d, nil)
+	}
+	return queryURL(d, []string{"$select=id", "$top=1"})
+}
+
+func queryURL(d DataType, q []string) string {
+	u := "/" + d.Version + "/" + d.Path
+	if len(q) > 0 {
+		u += "?" + strings.Join(q, "&")
+	}
+	return u
 }
 
 func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
@@ -245,7 +489,7 @@ func escapeQuery(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~'():/", c) >= 0:
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~'():/,", c) >= 0:
 			b.WriteByte(c)
 		default:
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -256,13 +500,15 @@ func escapeQuery(s string) string {
 
 // FamilyOf returns the throttling family of a Graph request path ("/v1.0/auditLogs/signIns", "/beta/…"). Paths of
 // catalog data types map to their family; others by Graph's documented service areas; the rest is Directory.
+// A data type with a Limit of its own shares its path with another family's data type (userSignInActivity reads
+// users): its requests carry the data type itself (graph.WithDataType), so it is not matched by path.
 func FamilyOf(path string) Family {
 	p := strings.TrimPrefix(path, "/")
 	if v, rest, ok := strings.Cut(p, "/"); ok && (v == "v1.0" || v == "beta") {
 		p = rest
 	}
 	for _, d := range DataTypes {
-		if p == d.Path || strings.HasPrefix(p, d.Path+"/") {
+		if d.Limit.Requests == 0 && (p == d.Path || strings.HasPrefix(p, d.Path+"/")) {
 			return d.Family
 		}
 	}
@@ -290,21 +536,82 @@ func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| data type | Graph | permissions | licence | family | collection |\n|---|---|---|---|---|---|\n")
 	for _, d := range DataTypes {
-		graph := fmt.Sprintf("%s `%s`", d.Version, d.Path)
-		if d.Filter != "" {
-			graph += fmt.Sprintf(" `%s`", d.Filter)
-		}
-		lic := string(d.Licence)
-		if d.FreeRetentionDays > 0 {
-			lic = fmt.Sprintf("free (%d days), P1/P2 (%d days)", d.FreeRetentionDays, d.RetentionDays)
-		} else if d.Licence == EntraP1P2 {
-			lic = fmt.Sprintf("P1/P2 (%d days)", d.RetentionDays)
-		}
-		mode := string(d.Mode)
-		if d.Mode == Buckets {
-			mode = fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Bucket, d.TimeField, d.DedupKey)
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.Name, graph, strings.Join(d.Permissions, ", "), lic, d.Family, mode)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.Name, d.graphCell(), strings.Join(d.Permissions, ", "),
+			d.licenceCell(), d.familyCell(), d.modeCell())
 	}
 	return strings.TrimSpace(b.String())
+}
+
+func (d DataType) graphCell() string {
+	switch d.Mode() {
+	case Buckets:
+		if d.Buckets.Filter != "" {
+			return fmt.Sprintf("%s `%s` `%s`", d.Version, d.Path, d.Buckets.Filter)
+		}
+	case Delta:
+		return fmt.Sprintf("%s `%s/delta`", d.Version, d.Path)
+	case Snapshot:
+		var q []string
+		if s := d.Snapshot; len(s.Select) > 0 {
+			q = append(q, "$select="+strings.Join(s.Select, ","))
+		}
+		if d.Snapshot.Expand != "" {
+			q = append(q, "$expand="+d.Snapshot.Expand)
+		}
+		if len(q) > 0 {
+			return fmt.Sprintf("%s `%s?%s`", d.Version, d.Path, strings.Join(q, "&"))
+		}
+	}
+	return fmt.Sprintf("%s `%s`", d.Version, d.Path)
+}
+
+func (d DataType) licenceCell() string {
+	var names []string
+	for _, l := range d.Licences {
+		names = append(names, string(l))
+	}
+	lic := strings.Join(names, " + ")
+	switch {
+	case d.Buckets != nil && d.Buckets.FreeRetentionDays > 0:
+		return fmt.Sprintf("free (%d days), P1/P2 (%d days)", d.Buckets.FreeRetentionDays, d.Buckets.RetentionDays)
+	case d.Buckets != nil && d.Needs(EntraP1P2):
+		return fmt.Sprintf("P1/P2 (%d days)", d.Buckets.RetentionDays)
+	case d.Needs(EntraP1P2) && len(d.Licences) == 1:
+		return "P1/P2"
+	case lic == "":
+		return "free"
+	}
+	return lic
+}
+
+func (d DataType) familyCell() string {
+	if d.Limit.Requests > 0 {
+		return fmt.Sprintf("%s, at most %d requests / %s", d.Family, d.Limit.Requests, d.Limit.Window)
+	}
+	return string(d.Family)
+}
+
+func (d DataType) modeCell() string {
+	switch d.Mode() {
+	case Buckets:
+		return fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Buckets.Bucket, d.Buckets.TimeField, d.DedupKey)
+	case Delta:
+		what := "delta rounds"
+		if d.Delta.Members {
+			what += " with `members@delta`"
+		}
+		return fmt.Sprintf("%s; a full round at least every %s", what, days(d.Delta.FullEvery))
+	}
+	return "snapshot every " + days(d.Snapshot.Every)
+}
+
+// days writes whole days as days ("7 days"), shorter cadences as durations ("1h").
+func days(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		if n := int(d / (24 * time.Hour)); n > 1 {
+			return fmt.Sprintf("%d days", n)
+		}
+		return "day"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }

@@ -41,12 +41,63 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 					t.Errorf("permission %q is not in the read-only set", p)
 				}
 			}
-			if d.Mode == Buckets {
-				if d.Bucket <= 0 || time.Hour%d.Bucket != 0 && d.Bucket%time.Hour != 0 {
-					t.Errorf("bucket %v does not divide an hour or a multiple of hours", d.Bucket)
+			specs := 0
+			for _, set := range []bool{d.Buckets != nil, d.Delta != nil, d.Snapshot != nil} {
+				if set {
+					specs++
 				}
-				if d.TimeField == "" || d.DedupKey == "" || d.PageSize <= 0 || d.RetentionDays <= 0 {
-					t.Errorf("time field %q, dedup key %q, page size %d, retention %d", d.TimeField, d.DedupKey, d.PageSize, d.RetentionDays)
+			}
+			if specs != 1 {
+				t.Fatalf("%d mode specs, want exactly one", specs)
+			}
+			if d.DedupKey == "" {
+				t.Error("no dedup key")
+			}
+			for _, l := range d.Licences {
+				if !slices.Contains(Licences, l) {
+					t.Errorf("licence %q is not one an integration answers for", l)
+				}
+			}
+			if d.Limit.Requests < 0 || d.Limit.Requests > 0 && d.Limit.Window <= 0 {
+				t.Errorf("limit %v", d.Limit)
+			}
+			switch d.Mode() {
+			case Buckets:
+				b := d.Buckets
+				if b.Bucket <= 0 || time.Hour%b.Bucket != 0 && b.Bucket%time.Hour != 0 {
+					t.Errorf("bucket %v does not divide an hour or a multiple of hours", b.Bucket)
+				}
+				if b.TimeField == "" || b.PageSize <= 0 || b.RetentionDays <= 0 {
+					t.Errorf("time field %q, page size %d, retention %d", b.TimeField, b.PageSize, b.RetentionDays)
+				}
+			case Delta:
+				if d.Delta.FullEvery <= 0 || d.Delta.FullEvery > 7*24*time.Hour {
+					t.Errorf("full round every %v: a deltaLink lives 7 days", d.Delta.FullEvery)
+				}
+				if slices.Contains(d.Delta.Select, "signInActivity") || slices.Contains(d.Delta.Select, "id") {
+					t.Errorf("$select %v: signInActivity is not available in delta, id always comes", d.Delta.Select)
+				}
+				if u, err := url.Parse(d.DeltaQuery()); err != nil || u.Path != "/"+d.Version+"/"+d.Path+"/delta" || u.Query().Get("$select") == "" {
+					t.Errorf("delta query %q", d.DeltaQuery())
+				}
+			case Snapshot:
+				if d.Snapshot.Every <= 0 {
+					t.Errorf("cadence %v", d.Snapshot.Every)
+				}
+				if _, err := url.Parse(d.SnapshotQuery()); err != nil {
+					t.Errorf("snapshot query %q: %v", d.SnapshotQuery(), err)
+				}
+			}
+			probe, err := url.Parse(d.ProbeQuery())
+			if err != nil || probe.Path != "/"+d.Version+"/"+d.Path {
+				t.Errorf("probe %q does not read the data type's collection", d.ProbeQuery())
+			}
+			if top := probe.Query().Get("$top"); top != "" && top != "1" {
+				t.Errorf("probe %q asks for more than one record", d.ProbeQuery())
+			}
+			if d.Limit.Requests == 0 {
+				if got := FamilyOf(probe.Path); got != d.Family {
+					t.Errorf("FamilyOf(%q) = %s, want the data type's family %s", probe.Path, got, d.Family)
 				}
 			}
 			if got, ok := Lookup(d.Name); !ok || got.Name != d.Name {
@@ -132,6 +183,45 @@ func TestMissing(t *testing.T) {
 	if got := d.Missing(Names(PermissionSet(ReadOnly, false))); got != nil {
 		t.Errorf("read-only set lacks %v", got)
 	}
+	groups, _ := Lookup("groups")
+	for granted, want := range map[string][]string{
+		"Group.Read.All":       nil,
+		"Directory.Read.All":   nil,
+		"GroupMember.Read.All": {"Group.Read.All"},
+		"User.Read.All":        {"Group.Read.All"},
+	} {
+		if got := groups.Missing([]string{granted}); !slices.Equal(got, want) {
+			t.Errorf("groups with %s granted: missing %v, want %v", granted, got, want)
+		}
+	}
+}
+
+func TestQueries(t *testing.T) {
+	for name, want := range map[string]string{
+		"signIns.interactive": "/beta/auditLogs/signIns?$filter=signInEventTypes/any(t:%20t%20eq%20'interactiveUser')&$top=1",
+		"directoryAudits":     "/v1.0/auditLogs/directoryAudits?$top=1",
+		"users":               "/v1.0/users?$select=id&$top=1",
+		"directoryRoles":      "/v1.0/directoryRoles",
+		"userSignInActivity":  "/v1.0/users?$select=id,userPrincipalName,userType,signInActivity&$top=1",
+		"roleAssignments":     "/v1.0/roleManagement/directory/roleAssignments?$top=1",
+	} {
+		d, _ := Lookup(name)
+		if got := d.ProbeQuery(); got != want {
+			t.Errorf("%s probe = %q, want %q", name, got, want)
+		}
+	}
+	groups, _ := Lookup("groups")
+	if q := groups.DeltaQuery(); !strings.HasPrefix(q, "/v1.0/groups/delta?$select=displayName,") || !strings.HasSuffix(q, ",members") {
+		t.Errorf("groups delta query %q: want the tracked properties and members", q)
+	}
+	ra, _ := Lookup("roleAssignments")
+	if q := ra.SnapshotQuery(); q != "/v1.0/roleManagement/directory/roleAssignments?$expand=principal" {
+		t.Errorf("roleAssignments snapshot query %q", q)
+	}
+	sia, _ := Lookup("userSignInActivity")
+	if q := sia.SnapshotQuery(); q != "/v1.0/users?$select=id,userPrincipalName,userType,signInActivity&$top=500" {
+		t.Errorf("userSignInActivity snapshot query %q", q)
+	}
 }
 
 func TestRetention(t *testing.T) {
@@ -155,6 +245,9 @@ func TestFamilyOf(t *testing.T) {
 		"/v1.0/deviceManagement/managedDevices":                       Intune,
 		"/beta/agentRegistry/agentInstances":                          Agents,
 		"/v1.0/users/delta":                                           Directory,
+		"/v1.0/users":                                                 Directory,
+		"/v1.0/groups/delta":                                          Directory,
+		"/v1.0/roleManagement/directory/roleAssignments":              Directory,
 		"/v1.0/users/abc/revokeSignInSessions":                        Directory,
 	} {
 		if got := FamilyOf(path); got != want {

@@ -16,6 +16,9 @@ type Permission struct {
 	Intune bool
 	// Write marks the permissions asked for only with read-write (remediation) access.
 	Write bool
+	// Implies lists the narrower permissions this one includes: an app granted Directory.Read.All may read users,
+	// groups and applications without User.Read.All, Group.Read.All or Application.Read.All.
+	Implies []string
 }
 
 // Permissions lists every application permission the integration can ask for (reference/graph.md §2).
@@ -27,8 +30,9 @@ var Permissions = []Permission{
 	{Name: "DeviceManagementApps.Read.All", ID: "7a6ee1e7-141e-4cec-ae74-d9db155731ff", Intune: true},
 	{Name: "DeviceManagementConfiguration.Read.All", ID: "dc377aa6-52d8-4e23-b271-2a7ae04cedf3", Intune: true},
 	{Name: "DeviceManagementManagedDevices.Read.All", ID: "2f51be20-0bb4-4fed-bf7b-db946066c75e", Intune: true},
-	{Name: "Directory.Read.All", ID: "7ab1d382-f21e-4acd-a863-ba3e13f7da61"},
-	{Name: "Group.Read.All", ID: "5b567255-7703-4780-807c-7be8301ae99b"},
+	{Name: "Directory.Read.All", ID: "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+		Implies: []string{"User.Read.All", "Group.Read.All", "GroupMember.Read.All", "Application.Read.All"}},
+	{Name: "Group.Read.All", ID: "5b567255-7703-4780-807c-7be8301ae99b", Implies: []string{"GroupMember.Read.All"}},
 	{Name: "GroupMember.Read.All", ID: "98830695-27a2-44f7-8c18-0c3ebc9698f6"},
 	{Name: "IdentityRiskEvent.Read.All", ID: "6e472fd1-ad78-48da-a0f0-97ab2c6b769e"},
 	// IdentityRiskyAgent.Read.All's id has one public source only; deployment resolves it by name.
@@ -41,9 +45,10 @@ var Permissions = []Permission{
 	{Name: "Synchronization.Read.All", ID: "5ba43d2f-fa88-4db2-bd1c-a67c5f0fb1ce"},
 	{Name: "User.Read.All", ID: "df021288-bdef-4463-88db-98f22de89214"},
 	{Name: "UserAuthenticationMethod.Read.All", ID: "38d9df27-64da-44fd-b7c5-a6fbac20248f"},
-	{Name: "User.ReadWrite.All", ID: "741f803b-c850-494e-b5df-cde7c675a1ca", Write: true},
+	{Name: "User.ReadWrite.All", ID: "741f803b-c850-494e-b5df-cde7c675a1ca", Write: true, Implies: []string{"User.Read.All"}},
 	{Name: "User.ManageIdentities.All", ID: "c529cfca-c91b-489c-af2b-d92990b66ce6", Write: true},
-	{Name: "Directory.ReadWrite.All", ID: "19dbc75e-c2e2-444c-a770-ec69d8559fc7", Write: true},
+	{Name: "Directory.ReadWrite.All", ID: "19dbc75e-c2e2-444c-a770-ec69d8559fc7", Write: true,
+		Implies: []string{"Directory.Read.All", "User.Read.All", "Group.Read.All", "GroupMember.Read.All", "Application.Read.All"}},
 	{Name: "UserAuthenticationMethod.ReadWrite.All", ID: "50483e42-d915-4231-9639-7fdb7fd190e5", Write: true},
 }
 
@@ -87,13 +92,24 @@ func Names(perms []Permission) []string {
 	return out
 }
 
-// Missing returns the permissions of d that granted lacks.
+// Missing returns the permissions of d that granted lacks, counting what a granted permission implies.
 func (d DataType) Missing(granted []string) []string {
 	var out []string
 	for _, p := range d.Permissions {
-		if !slices.Contains(granted, p) {
+		if !Grants(granted, p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// Grants reports whether the granted permissions include p, itself or through one that implies it.
+func Grants(granted []string, p string) bool {
+	return slices.ContainsFunc(granted, func(g string) bool {
+		if g == p {
+			return true
+		}
+		perm, ok := PermissionByName(g)
+		return ok && slices.Contains(perm.Implies, p)
+	})
 }

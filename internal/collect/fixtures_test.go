@@ -44,7 +44,7 @@ func fixtureGraph(t *testing.T, dt catalog.DataType, page []byte) *httptest.Serv
 	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("request-id", fmt.Sprintf("rid-%d", time.Now().UnixNano()))
 		w.Header().Set("Content-Type", "application/json")
-		mine := r.URL.Path == "/"+dt.Version+"/"+dt.Path && strings.Contains(r.URL.Query().Get("$filter"), dt.Filter)
+		mine := r.URL.Path == "/"+dt.Version+"/"+dt.Path && strings.Contains(r.URL.Query().Get("$filter"), dt.Buckets.Filter)
 		if !mine || r.URL.Query().Get("$skiptoken") != "" {
 			fmt.Fprint(w, `{"value":[]}`)
 			return
@@ -140,7 +140,7 @@ func TestFixturesArchivedByteForByte(t *testing.T) {
 				for _, it := range items {
 					var f map[string]any
 					_ = json.Unmarshal(it, &f)
-					at, _ := time.Parse(time.RFC3339Nano, f[dt.TimeField].(string))
+					at, _ := time.Parse(time.RFC3339Nano, f[dt.Buckets.TimeField].(string))
 					if at.After(newest) {
 						newest = at
 					}
@@ -151,7 +151,7 @@ func TestFixturesArchivedByteForByte(t *testing.T) {
 			srv := fixtureGraph(t, dt, page)
 			g := testGraph(t, srv)
 			env := newTestEnv(t)
-			w := NewWorker(Deps{Cursors: env.cursors, Archive: env.archive}, fastOptions())
+			w := NewWorker(StorageDeps(env.cursors, env.archive), fastOptions())
 			now := newest.Add(24 * time.Hour)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()

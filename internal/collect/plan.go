@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
@@ -40,6 +41,15 @@ type Options struct {
 	SkipFor time.Duration
 	// MaxGeneration bounds a chain of continuations (1000); the timer plans afresh anyway.
 	MaxGeneration int
+	// RoundPart is the number of records after which a round commits its part and checkpoints (20,000).
+	RoundPart int
+	// FullEvery, when set, is the longest time between full delta rounds, overriding the catalog's (7 days).
+	FullEvery time.Duration
+	// DeltaMaxAge is the age at which a deltaLink is given up for a full round (6 days; Graph keeps them 7).
+	DeltaMaxAge time.Duration
+	// RoundGap is the shortest time between two delta rounds of a data type (1 min): two work items planned
+	// together run one round.
+	RoundGap time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -85,10 +95,20 @@ func (o Options) withDefaults() Options {
 	if o.MaxGeneration == 0 {
 		o.MaxGeneration = 1000
 	}
+	if o.RoundPart == 0 {
+		o.RoundPart = 20000
+	}
+	if o.DeltaMaxAge == 0 {
+		o.DeltaMaxAge = 6 * 24 * time.Hour
+	}
+	if o.RoundGap == 0 {
+		o.RoundGap = time.Minute
+	}
 	return o
 }
 
-// Sweep kinds, in priority order inside a worker.
+// Task kinds, in priority order inside a worker: a log stream's fresh buckets, due re-sweeps, backfill; a delta
+// round is fresh, a snapshot due at its cadence a re-sweep, a full round a backfill.
 type kind int
 
 const (
@@ -101,20 +121,43 @@ func (k kind) String() string {
 	return [...]string{"initial", "resweep", "backfill"}[k]
 }
 
-// task is one window to read: the buckets [from, to) of one data type.
+// task is one unit of work of one data type: a window of buckets [from, to), or a round (round set).
 type task struct {
 	dt       catalog.DataType
 	kind     kind
 	level    int // re-sweep level, for kind resweep
 	from, to time.Time
+	// round names a round task ("delta", "full", "snapshot", or "resume" for the round in progress); from is the
+	// round's start; why says why a full round is read.
+	round string
+	why   string
 }
 
-// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s".
+// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s", or the round's name.
 func (t task) label(o Options) string {
-	if t.kind == resweep {
+	switch {
+	case t.round != "":
+		return t.round
+	case t.kind == resweep:
 		return "resweep+" + o.Resweeps[t.level].String()
 	}
 	return t.kind.String()
+}
+
+// unit names what a task reads, for messages: "window" or "round".
+func (t task) unit() string {
+	if t.round != "" {
+		return "round"
+	}
+	return "window"
+}
+
+// span names the task's range, for messages and run errors: the window's buckets, or the round's start.
+func (t task) span() string {
+	if t.round != "" {
+		return t.from.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s–%s", t.from.Format("2006-01-02T15:04Z"), t.to.Format("2006-01-02T15:04Z"))
 }
 
 // floor aligns t down to a multiple of d since the Unix epoch in UTC (buckets divide days, so they align to UTC
@@ -125,13 +168,13 @@ func floor(t time.Time, d time.Duration) time.Time {
 
 // horizon is the end of the last bucket that may be read at now: it ended at least lag ago.
 func horizon(dt catalog.DataType, now time.Time, o Options) time.Time {
-	return floor(now.Add(-o.Lag), dt.Bucket)
+	return floor(now.Add(-o.Lag), dt.Buckets.Bucket)
 }
 
 // retentionFloor is the oldest bucket start the tenant still keeps at now: older data is gone, so backfill stops
 // there even if it has not reached its target yet.
 func retentionFloor(dt catalog.DataType, now time.Time, premium bool) time.Time {
-	return floor(now.Add(-time.Duration(dt.Retention(premium))*24*time.Hour), dt.Bucket)
+	return floor(now.Add(-time.Duration(dt.Retention(premium))*24*time.Hour), dt.Buckets.Bucket)
 }
 
 // initCursor starts a data type's range at now: nothing archived yet ([Low, High) empty at the horizon), backfill
@@ -141,10 +184,10 @@ func initCursor(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bo
 	h := horizon(dt, now, o)
 	c.Low, c.High = h, h
 	days := min(dt.Retention(premium), o.BackfillDays)
-	c.Target = minTime(floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Bucket), h)
+	c.Target = minTime(floor(now.Add(-time.Duration(days)*24*time.Hour), dt.Buckets.Bucket), h)
 	c.Resweep = make([]time.Time, len(o.Resweeps))
 	for k, d := range o.Resweeps {
-		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), h)
+		c.Resweep[k] = minTime(floor(now.Add(-d), dt.Buckets.Bucket), h)
 	}
 }
 
@@ -157,7 +200,7 @@ func advanceResweeps(c *cursor.Cursor, dt catalog.DataType, now time.Time, o Opt
 		old := c.Resweep
 		c.Resweep = make([]time.Time, len(o.Resweeps))
 		for k, d := range o.Resweeps {
-			c.Resweep[k] = minTime(floor(now.Add(-d), dt.Bucket), c.High)
+			c.Resweep[k] = minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High)
 			if k < len(old) && old[k].After(c.Resweep[k]) {
 				c.Resweep[k] = old[k]
 			}
@@ -165,7 +208,7 @@ func advanceResweeps(c *cursor.Cursor, dt catalog.DataType, now time.Time, o Opt
 	}
 	moved := false
 	for k, d := range o.Resweeps {
-		due := floor(now.Add(-d), dt.Bucket)
+		due := floor(now.Add(-d), dt.Buckets.Bucket)
 		rw := c.Resweep[k]
 		if rw.Before(c.Low) {
 			rw = minTime(c.Low, due)
@@ -192,13 +235,13 @@ func minTime(a, b time.Time) time.Time {
 // down to the target, newest first). The three touch disjoint buckets — [High, …), [Low, High) and […, Low) —
 // so one of each kind may run at a time.
 func dueTasks(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, span time.Duration, o Options) []task {
-	span = max(dt.Bucket, span.Truncate(dt.Bucket))
+	span = max(dt.Buckets.Bucket, span.Truncate(dt.Buckets.Bucket))
 	var out []task
 	if h := horizon(dt, now, o); c.High.Before(h) {
 		out = append(out, task{dt: dt, kind: fresh, from: c.High, to: minTime(h, c.High.Add(span))})
 	}
 	for k, d := range o.Resweeps {
-		due := minTime(floor(now.Add(-d), dt.Bucket), c.High)
+		due := minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High)
 		from := c.Resweep[k]
 		if from.Before(c.Low) {
 			from = c.Low
@@ -232,7 +275,7 @@ func Backlog(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool,
 	n := 0
 	count := func(from, to time.Time) {
 		if to.After(from) {
-			n += int(to.Sub(from) / dt.Bucket)
+			n += int(to.Sub(from) / dt.Buckets.Bucket)
 		}
 	}
 	count(c.High, horizon(dt, now, o))
@@ -242,7 +285,7 @@ func Backlog(c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool,
 			if from.Before(c.Low) {
 				from = c.Low
 			}
-			count(from, minTime(floor(now.Add(-d), dt.Bucket), c.High))
+			count(from, minTime(floor(now.Add(-d), dt.Buckets.Bucket), c.High))
 		}
 	}
 	floorAt := c.Target

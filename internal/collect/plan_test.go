@@ -128,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Backlog after draining = %d", n)
 	}
 	for k, d := range o.Resweeps {
-		if due := floor(now.Add(-d), si.Bucket); c.Resweep[k].Before(minTime(due, c.High)) {
+		if due := floor(now.Add(-d), si.Buckets.Bucket); c.Resweep[k].Before(minTime(due, c.High)) {
 			t.Errorf("level %d stopped at %v, due %v", k, c.Resweep[k], due)
 		}
 	}
@@ -156,7 +156,7 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 				break
 			}
 			task := ts[0]
-			for b := task.from; b.Before(task.to); b = b.Add(si.Bucket) {
+			for b := task.from; b.Before(task.to); b = b.Add(si.Buckets.Bucket) {
 				lastRead[b] = now
 				if task.kind != resweep {
 					initial[b]++
@@ -168,11 +168,11 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 			}
 		}
 	}
-	for b := c.Target; b.Before(c.High); b = b.Add(si.Bucket) {
+	for b := c.Target; b.Before(c.High); b = b.Add(si.Buckets.Bucket) {
 		if initial[b] != 1 {
 			t.Fatalf("bucket %v read initially %d times", b, initial[b])
 		}
-		closed := b.Add(si.Bucket)
+		closed := b.Add(si.Buckets.Bucket)
 		for _, d := range o.Resweeps {
 			if closed.Add(d).Before(end.Add(-10*time.Minute)) && lastRead[b].Before(closed.Add(d)) {
 				t.Fatalf("bucket %v last read %v, before its +%v re-sweep at %v", b, lastRead[b], d, closed.Add(d))
@@ -185,9 +185,16 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 }
 
 func TestWorkItems(t *testing.T) {
-	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0)
+	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0, catalog.Buckets)
 	if len(items) != 2 || items[0].Family != catalog.Reports || items[1].Integration != "fabrikam" {
-		t.Fatalf("Plan = %+v", items)
+		t.Fatalf("Plan(buckets) = %+v", items)
+	}
+	dir := Plan([]string{"contoso"}, ReasonSchedule, t0, catalog.Delta, catalog.Snapshot)
+	if len(dir) != 2 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory {
+		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity) and directory", dir)
+	}
+	if all := Plan([]string{"contoso"}, ReasonCollectNow, t0); len(all) != len(catalog.Families()) {
+		t.Errorf("Plan() = %+v: want every family", all)
 	}
 	c := items[0].Continuation()
 	if c.Reason != ReasonContinuation || c.Generation != 1 || items[0].Generation != 0 {

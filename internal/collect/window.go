@@ -28,8 +28,8 @@ const commitConcurrency = 8
 // (small parts are committed with one Put Blob; beyond this budget the oldest are staged as blocks instead).
 const maxHeldBytes = 2 << 20
 
-// windowResult is what reading one window did.
-type windowResult struct {
+// result is what one task did.
+type result struct {
 	task       task
 	pages      int
 	items      int // elements received, duplicates included
@@ -41,6 +41,8 @@ type windowResult struct {
 	err        error
 	// shrink, when set, asks for the same range with a window this long (the first one was too large).
 	shrink time.Duration
+	// more says a round stopped at a checkpoint (the deadline) with pages left.
+	more bool
 }
 
 // bucketState is one bucket of a window being read.
@@ -48,7 +50,7 @@ type bucketState struct {
 	start    time.Time
 	seen     map[string]struct{}
 	nextPart int
-	open     *archive.Part
+	open     Part
 	lastUse  int
 }
 
@@ -68,14 +70,14 @@ func (e *RecordError) Error() string {
 // writes each new record into its bucket's part, and commits the parts. On any error nothing of the window is
 // committed except parts whose commit already succeeded (their records are then skipped as duplicates by the
 // next attempt, so nothing is written twice).
-func (r *run) readWindow(ctx context.Context, t task) windowResult {
-	res := windowResult{task: t}
+func (r *run) readWindow(ctx context.Context, t task) result {
+	res := result{task: t}
 	dt := t.dt
-	n := int(t.to.Sub(t.from) / dt.Bucket)
+	n := int(t.to.Sub(t.from) / dt.Buckets.Bucket)
 	buckets := make([]*bucketState, n)
 	bucket := func(i int) *bucketState {
 		if buckets[i] == nil {
-			buckets[i] = &bucketState{start: t.from.Add(time.Duration(i) * dt.Bucket), seen: map[string]struct{}{}}
+			buckets[i] = &bucketState{start: t.from.Add(time.Duration(i) * dt.Buckets.Bucket), seen: map[string]struct{}{}}
 		}
 		return buckets[i]
 	}
@@ -86,7 +88,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		return res
 	}
 	for start, parts := range existing {
-		b := bucket(int(start.Sub(t.from) / dt.Bucket))
+		b := bucket(int(start.Sub(t.from) / dt.Buckets.Bucket))
 		for _, p := range parts {
 			if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { b.seen[k] = struct{}{} }); err != nil {
 				res.err = fmt.Errorf("read archived keys: %w", err)
@@ -96,7 +98,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 	}
 
-	var closed []*archive.Part
+	var closed []Part
 	var open []*bucketState
 	uses, held, staged := 0, 0, 0
 	closePart := func(b *bucketState) error {
@@ -116,7 +118,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		return nil
 	}
-	openPart := func(b *bucketState) (*archive.Part, error) {
+	openPart := func(b *bucketState) (Part, error) {
 		uses++
 		b.lastUse = uses
 		if b.open != nil {
@@ -129,7 +131,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 			}
 			open = open[1:]
 		}
-		b.open = r.w.deps.Archive.NewPart(archive.Bucket{Integration: r.integ.ID, DataType: dt.Name, Start: b.start, End: b.start.Add(dt.Bucket)},
+		b.open = r.w.deps.Archive.NewPart(archive.Bucket{Integration: r.integ.ID, DataType: dt.Name, Start: b.start, End: b.start.Add(dt.Buckets.Bucket)},
 			b.nextPart, "graph", t.label(r.w.opts))
 		b.nextPart++
 		open = append(open, b)
@@ -140,7 +142,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 	oldest := t.to
 	sum, err := r.g.Pages(ctx, dt.Query(t.from, t.to), func(it graph.Item) error {
 		res.items++
-		f, err := rawjson.Fields(it.Raw, dt.DedupKey, dt.TimeField)
+		f, err := rawjson.Fields(it.Raw, dt.DedupKey, dt.Buckets.TimeField)
 		if err != nil {
 			return &RecordError{DataType: dt.Name, Field: dt.DedupKey, Problem: err.Error()}
 		}
@@ -150,7 +152,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		at, err := time.Parse(time.RFC3339Nano, stamp)
 		if err != nil {
-			return &RecordError{DataType: dt.Name, Field: dt.TimeField, Problem: fmt.Sprintf("is not a time: %q", stamp)}
+			return &RecordError{DataType: dt.Name, Field: dt.Buckets.TimeField, Problem: fmt.Sprintf("is not a time: %q", stamp)}
 		}
 		if at.Before(t.from) || !at.Before(t.to) {
 			res.outside++
@@ -166,11 +168,11 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 			covered := t.to.Sub(oldest)
 			est := float64(res.items) * float64(t.to.Sub(t.from)) / float64(max(covered, time.Second))
 			if res.items > hardCap || est > float64(hardCap) {
-				res.shrink = max(dt.Bucket, time.Duration(float64(t.to.Sub(t.from))*float64(r.w.opts.TargetRecords)/max(est, 1)))
+				res.shrink = max(dt.Buckets.Bucket, time.Duration(float64(t.to.Sub(t.from))*float64(r.w.opts.TargetRecords)/max(est, 1)))
 				return errTooLarge
 			}
 		}
-		b := bucket(int(at.Sub(t.from) / dt.Bucket))
+		b := bucket(int(at.Sub(t.from) / dt.Buckets.Bucket))
 		if _, dup := b.seen[key]; dup {
 			res.duplicates++
 			return nil

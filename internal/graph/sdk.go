@@ -7,6 +7,9 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/text"
 )
 
 // Exchange is one Graph request as the client finally saw it, after its retries: what was asked and what Graph
@@ -70,15 +73,15 @@ func SDKError(err error, path string) error {
 				e.RequestID = deref(ie.GetRequestId())
 			}
 		}
-		e.Message = truncate(firstLine(e.Message), 300)
-		e.Kind = kindFor(e.Status, e.Code, e.Message)
+		e.Message = text.Truncate(firstLine(e.Message), 300)
+		e.Kind = kindFor(e.Status, e.Code, catalog.FamilyOf(path))
 		return e
 	}
 	var ae *abs.ApiError
 	if errors.As(err, &ae) {
 		e := &Error{Status: ae.ResponseStatusCode, Path: path, RequestID: headerValue(ae.GetResponseHeaders(), "request-id"),
-			Message: truncate(firstLine(ae.Message), 300)}
-		e.Kind = kindFor(e.Status, "", e.Message)
+			Message: text.Truncate(firstLine(ae.Message), 300)}
+		e.Kind = kindFor(e.Status, "", catalog.FamilyOf(path))
 		return e
 	}
 	if ce := credentialError(err); ce != err {

@@ -33,6 +33,14 @@ const (
 	// FaultInvalidSkipToken answers a nextLink request (one with $skiptoken) with Graph's invalid skip token
 	// error; requests without a skip token never match.
 	FaultInvalidSkipToken FaultKind = "invalidSkipToken"
+	// FaultSyncReset answers a deltaLink request (one with a $deltatoken other than latest) with Graph's
+	// synchronization reset: 410 Gone and a Location header holding the round's initial request with an
+	// empty $deltatoken (delta-query-overview.md). Other requests never match.
+	FaultSyncReset FaultKind = "syncReset"
+	// FaultResyncRequired answers a deltaLink request with 400 and error code resyncRequired ("The delta
+	// token is no longer valid, and the app must reset the sync state.", concepts/errors.md; the status is
+	// unverified). Other requests never match.
+	FaultResyncRequired FaultKind = "resyncRequired"
 	// FaultDelay serves a remediation request (its change takes effect) and holds the response for Delay, or
 	// until the client goes away: the answer that comes late, or never.
 	FaultDelay FaultKind = "delay"
@@ -60,7 +68,7 @@ type FaultRule struct {
 
 func (f FaultRule) validate() error {
 	switch f.Kind {
-	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken, FaultDelay:
+	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken, FaultSyncReset, FaultResyncRequired, FaultDelay:
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -203,7 +211,7 @@ func (f *faults) list() []FaultState {
 
 // pick returns the fault to inject into a request, if any. The first rule that fires wins; a throttle storm
 // in progress answers before any other rule.
-func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRule, bool) {
+func (f *faults) pick(path string, streams []string, hasSkipToken, hasDeltaToken bool) (FaultRule, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lp := strings.ToLower(path)
@@ -216,6 +224,9 @@ func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRu
 			continue
 		}
 		if r.Kind == FaultInvalidSkipToken && !hasSkipToken {
+			continue
+		}
+		if (r.Kind == FaultSyncReset || r.Kind == FaultResyncRequired) && !hasDeltaToken {
 			continue
 		}
 		s.matched++

@@ -16,7 +16,8 @@ import (
 
 // Remediation endpoints that change the tenant (reference §6): revoke sign-in sessions, list and delete
 // authentication methods per type (with Graph's constraints), PATCH user, DELETE user into deletedItems with
-// get, restore and purge, the directory roles a user holds (transitiveMemberOf/microsoft.graph.directoryRole),
+// get, restore and purge (groups, applications, service principals and administrative units too), the directory
+// roles a user holds (transitiveMemberOf/microsoft.graph.directoryRole),
 // and application passwords (addPassword/removePassword). Every change bumps the object's change sequence, so
 // delta queries report it.
 //
@@ -49,9 +50,6 @@ var (
 	writeApps    = anyOf("Application.ReadWrite.All", "Directory.ReadWrite.All")
 )
 
-// softDeleteRetention is how long deleted users stay restorable (user-delete.md).
-const softDeleteRetention = 30 * 24 * time.Hour
-
 // methodPaths maps the authentication method path segments to their @odata.type.
 var methodPaths = map[string]string{
 	"phoneMethods":                   "#microsoft.graph.phoneAuthenticationMethod",
@@ -82,11 +80,14 @@ func (t *Tenant) buildRemediationRoutes() {
 		add(http.MethodGet, "users/{}/transitiveMemberOf/microsoft.graph.directoryRole", familyDirectory, readUsers, t.serveUserRoles)
 		add(http.MethodPatch, "users/{}", familyDirectory, writeUsers, t.servePatchUser)
 		add(http.MethodDelete, "users/{}", familyDirectory, deleteUsers, t.serveDeleteUser)
-		// The literal route first: routes match in order.
-		add(http.MethodGet, "directory/deletedItems/microsoft.graph.user", familyDirectory, readUsers, t.serveDeletedUsers)
+		for _, d := range deletedKinds {
+			d := d
+			add(http.MethodGet, "directory/deletedItems/microsoft.graph."+d.entity, familyDirectory, d.perm, func(rc *reqCtx) { t.serveDeleted(rc, d) })
+		}
+		// After the literal routes: routes match in order.
 		add(http.MethodGet, "directory/deletedItems/{}", familyDirectory, readUsers, t.serveDeletedItem)
-		add(http.MethodPost, "directory/deletedItems/{}/restore", familyDirectory, deleteUsers, t.serveRestore)
-		add(http.MethodDelete, "directory/deletedItems/{}", familyDirectory, deleteUsers, t.servePurge)
+		add(http.MethodPost, "directory/deletedItems/{}/restore", familyDirectory, writeUsers, t.serveRestore)
+		add(http.MethodDelete, "directory/deletedItems/{}", familyDirectory, writeUsers, t.servePurge)
 		add(http.MethodPost, "applications/{}/addPassword", familyDirectory, writeApps, t.serveAddPassword)
 		add(http.MethodPost, "applications/{}/removePassword", familyDirectory, writeApps, t.serveRemovePassword)
 	}
@@ -102,6 +103,25 @@ func (t *Tenant) liveUser(id string) *resource {
 	return t.resolveID(dirEndpoints[0], id)
 }
 
+// deletedKinds are the object types deletedItems lists (directory-list-deleteditems.md).
+var deletedKinds = []struct {
+	col, entity string
+	perm        permission
+}{
+	{colUsers, "user", readUsers}, {colGroups, "group", readGroups}, {colApplications, "application", readApps},
+	{colSPs, "servicePrincipal", readApps}, {colAdminUnits, "administrativeUnit", readAdminUnits},
+}
+
+// methodsOf returns a user's authentication methods and default method: generated until one is deleted
+// (caller holds the store lock).
+func (t *Tenant) methodsOf(u *resource) ([]obj, string) {
+	if ms, ok := u.hidden["methods"].([]obj); ok {
+		def, _ := u.hidden["defaultMethod"].(string)
+		return ms, def
+	}
+	return authMethods(t.userOf(u), uint64(t.cfg.Seed), t.cfg.start.Truncate(time.Second))
+}
+
 func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 	rc.w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	rc.w.WriteHeader(status)
@@ -109,6 +129,7 @@ func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 }
 
 func (t *Tenant) serveRevoke(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	u := t.liveUser(param(rc, 0))
 	if u == nil {
@@ -118,9 +139,8 @@ func (t *Tenant) serveRevoke(rc *reqCtx) {
 	}
 	// External (B2B) users authenticate at home: the call answers 200 but revokes nothing
 	// (microsoft-graph-docs #19012, reference §6).
-	if u.props.str("userType") != "Guest" {
-		u.props.set("signInSessionsValidFromDateTime", t.Now().Truncate(time.Second))
-		t.store.touch(u)
+	if u.props().str("userType") != "Guest" {
+		t.store.update(u, t.Now(), obj{{"signInSessionsValidFromDateTime", t.Now().Truncate(time.Second)}})
 	}
 	t.store.mu.Unlock()
 	var w jw
@@ -139,7 +159,7 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, _ := t.methodsOf(u)
 	p := dirPage{context: t.contextURL(rc, "users('"+u.id+"')/authentication/methods", nil), items: func(w *jw, emit func()) {
 		for _, m := range methods {
 			w.beginObj()
@@ -156,8 +176,8 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 }
 
 // serveDeleteMethod deletes one authentication method. Graph's constraints (reference §6): the password
-// cannot be deleted; a mobile phone cannot be deleted while an alternate mobile exists; the default method
-// cannot be deleted. The error wordings are unverified.
+// cannot be deleted; a mobile phone cannot be deleted while an alternate mobile exists (wording unverified); the
+// default method cannot be deleted while other methods remain.
 func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
@@ -166,7 +186,7 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, def := t.methodsOf(u)
 	id := param(rc, 1)
 	i := slices.IndexFunc(methods, func(m obj) bool {
 		return strings.EqualFold(m.str("id"), id) && m.str("@odata.type") == methodPaths[seg]
@@ -186,14 +206,18 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 	case m.str("phoneType") == "mobile" && slices.ContainsFunc(methods, func(x obj) bool { return x.str("phoneType") == "alternateMobile" }):
 		t.writeError(rc, badRequest("A user cannot have an alternate mobile phone number without a mobile phone number. Delete the alternate mobile phone method first."))
 		return
-	case u.hidden["defaultMethod"] == m.str("id") && others:
+	case def == m.str("id") && others:
 		t.writeError(rc, errDefaultMethod)
 		return
 	}
-	if u.hidden["defaultMethod"] == m.str("id") {
-		u.hidden["defaultMethod"] = ""
+	if def == m.str("id") {
+		def = ""
+	}
+	if u.hidden == nil {
+		u.hidden = map[string]any{}
 	}
 	u.hidden["methods"] = slices.Delete(slices.Clone(methods), i, i+1)
+	u.hidden["defaultMethod"] = def
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
@@ -239,6 +263,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		t.writeError(rc, g)
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -260,7 +285,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 			t.writeError(rc, &gerr{status: 400, code: "Request_BadRequest", message: fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k)})
 			return
 		}
-		if sensitiveUserProps[k] && t.holdsRole(u.id) {
+		if sensitiveUserProps[k] && t.holdsRole(u) {
 			// An app without a privileged directory role cannot change sensitive properties of an
 			// administrator (users.md; reference §6).
 			t.writeError(rc, errInsufficientPrivileges)
@@ -290,11 +315,12 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		}
 		changes = append(changes, change{k, v})
 	}
+	var set obj
 	for _, c := range changes {
-		u.props.set(c.k, c.v)
+		set = append(set, kv{c.k, c.v})
 	}
-	if len(changes) > 0 {
-		t.store.touch(u)
+	if len(set) > 0 {
+		t.store.update(u, t.Now(), set)
 	}
 	rc.w.WriteHeader(http.StatusNoContent)
 }
@@ -302,6 +328,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 // serveDeleteUser soft-deletes a user: restorable for 30 days from deletedItems (user-delete.md). App-only
 // callers cannot delete administrators (source: user-delete.md).
 func (t *Tenant) serveDeleteUser(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -309,117 +336,118 @@ func (t *Tenant) serveDeleteUser(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	if t.holdsRole(u.id) {
+	if t.holdsRole(u) {
 		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
-	now := t.Now().Truncate(time.Second)
-	u.deleted = now
-	u.props.set("deletedDateTime", now)
-	t.store.touch(u)
+	t.softDelete(u, t.Now())
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
-// purgeExpired permanently deletes users soft-deleted more than 30 days ago (caller holds the lock).
-func (t *Tenant) purgeExpired() {
-	now := t.Now()
-	for _, id := range t.store.cols[colUsers].ids {
-		r := t.store.cols[colUsers].byID[id]
-		if !r.gone && !r.deleted.IsZero() && now.Sub(r.deleted) > softDeleteRetention {
-			r.gone = true
-			t.store.touch(r)
-		}
-	}
-}
-
-func (t *Tenant) serveDeletedUsers(rc *reqCtx) {
-	t.store.mu.Lock()
-	t.purgeExpired()
+func (t *Tenant) serveDeleted(rc *reqCtx, kind struct {
+	col, entity string
+	perm        permission
+}) {
+	t.syncChurn()
+	t.store.mu.RLock()
 	var deleted []*resource
-	t.store.cols[colUsers].each("", func(r *resource) bool {
-		if !r.deleted.IsZero() && !r.gone {
+	t.store.cols[kind.col].each("", func(r *resource) bool {
+		if r.state() == stSoftDeleted {
 			deleted = append(deleted, r)
 		}
 		return true
 	})
-	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph.user", nil), items: func(w *jw, emit func()) {
+	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph."+kind.entity, nil), items: func(w *jw, emit func()) {
 		for _, r := range deleted {
 			w.beginObj()
-			w.kstr("@odata.type", "#microsoft.graph.user")
-			writeProps(w, r, nil, 0, true)
+			w.kstr("@odata.type", "#microsoft.graph."+kind.entity)
+			writeProps(w, r.id, r.props(), nil, nil, true)
 			emit()
 		}
 	}}
 	body, n := p.render()
-	t.store.mu.Unlock()
+	t.store.mu.RUnlock()
 	t.sendPage(rc, body, n)
 }
 
-func (t *Tenant) deletedUser(id string) *resource {
-	t.purgeExpired()
-	r := t.store.cols[colUsers].get(id)
-	if r == nil || r.deleted.IsZero() || r.gone {
-		return nil
+// deletedObject finds an object in the recycle bin (caller holds the store lock).
+func (t *Tenant) deletedObject(id string) *resource {
+	for _, d := range deletedKinds {
+		if r := t.store.cols[d.col].get(id); r != nil && r.state() == stSoftDeleted {
+			return r
+		}
 	}
-	return r
+	return nil
 }
 
 func (t *Tenant) serveRestore(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.store.mu.Unlock()
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	if t.holdsRole(r.id) {
+	if r.col.name == colUsers && !deleteUsers.granted(rc.principal.Roles) {
+		// directory-deleteditems-restore: users need User.ReadWrite.All (Directory.ReadWrite.All is not listed).
+		t.store.mu.Unlock()
+		t.writeError(rc, deleteUsers.missing())
+		return
+	}
+	if r.col.name == colUsers && t.holdsRole(r) {
 		t.store.mu.Unlock()
 		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
-	r.deleted = time.Time{}
-	r.props.set("deletedDateTime", nil)
-	t.store.touch(r)
+	t.restore(r, t.Now())
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "directoryObjects", nil)+"/$entity")
-	w.kstr("@odata.type", "#microsoft.graph.user")
-	writeProps(&w, r, nil, 0, true)
+	w.kstr("@odata.type", "#microsoft.graph."+r.col.entity)
+	writeProps(&w, r.id, r.props(), nil, nil, true)
 	w.endObj()
 	t.store.mu.Unlock()
 	t.writeJSONBody(rc, http.StatusOK, &w)
 }
 
 // servePurge answers a permanent delete. For users it is "Not supported" with application permissions
-// (directory-deleteditems-delete); the 403 body is an assumption (unverified). Deleted users disappear for good
-// 30 days after deletion (purgeExpired).
+// (directory-deleteditems-delete; the 403 body is an assumption, unverified): deleted users go for good 30 days
+// after their deletion.
 func (t *Tenant) servePurge(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	t.writeError(rc, errInsufficientPrivileges)
+	if r.col.name == colUsers {
+		t.writeError(rc, errInsufficientPrivileges)
+		return
+	}
+	t.purge(r, t.Now())
+	rc.w.WriteHeader(http.StatusNoContent)
 }
 
-// serveDeletedItem returns one soft-deleted user (directory-deleteditems-get).
+// serveDeletedItem returns one object of the recycle bin (directory-deleteditems-get).
 func (t *Tenant) serveDeletedItem(rc *reqCtx) {
-	t.store.mu.Lock()
-	r := t.deletedUser(param(rc, 0))
+	t.syncChurn()
+	t.store.mu.RLock()
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
-		t.store.mu.Unlock()
+		t.store.mu.RUnlock()
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "directory/deletedItems", nil)+"/$entity")
-	w.kstr("@odata.type", "#microsoft.graph.user")
-	writeProps(&w, r, nil, 0, true)
+	w.kstr("@odata.type", "#microsoft.graph."+r.col.entity)
+	writeProps(&w, r.id, r.props(), nil, nil, true)
 	w.endObj()
-	t.store.mu.Unlock()
+	t.store.mu.RUnlock()
 	t.writeJSONBody(rc, http.StatusOK, &w)
 }
 
@@ -431,6 +459,7 @@ func (t *Tenant) serveUserRoles(rc *reqCtx) {
 		t.writeError(rc, g)
 		return
 	}
+	t.syncChurn()
 	t.store.mu.RLock()
 	u := t.liveUser(param(rc, 0))
 	if u == nil {
@@ -444,12 +473,12 @@ func (t *Tenant) serveUserRoles(rc *reqCtx) {
 		t.writeError(rc, g)
 		return
 	}
-	roles := t.rolesOf(u.id)
+	roles := t.rolesOf(u)
 	p := dirPage{context: t.contextURL(rc, "directoryRoles", q.sel), items: func(w *jw, emit func()) {
 		for _, r := range roles {
 			w.beginObj()
 			w.kstr("@odata.type", "#microsoft.graph.directoryRole")
-			writeProps(w, r, q.sel, 0, true)
+			writeProps(w, r.id, r.props(), q.sel, nil, true)
 			emit()
 		}
 	}}
@@ -467,24 +496,24 @@ func rolesEndpoint() *dirEndpoint {
 	panic("entrasim: no directoryRoles endpoint")
 }
 
-// rolesOf returns the activated directory roles whose members include id, directly or through nested groups, in
+// rolesOf returns the activated directory roles whose members include u, directly or through nested groups, in
 // id order (caller holds the store lock).
-func (t *Tenant) rolesOf(id string) []*resource {
-	in := map[string]bool{id: true}
+func (t *Tenant) rolesOf(u *resource) []*resource {
+	in := map[*resource]bool{u: true}
 	t.store.cols[colGroups].each("", func(g *resource) bool {
-		if !g.live() {
+		if !g.live() || g.ms == nil {
 			return true
 		}
-		var all []string
-		t.transitive(g, map[string]bool{}, &all)
-		if slices.Contains(all, id) {
-			in[g.id] = true
+		var all []*resource
+		transitive(g, map[*resource]bool{g: true}, &all)
+		if slices.Contains(all, u) {
+			in[g] = true
 		}
 		return true
 	})
 	var out []*resource
 	t.store.cols[colDirectoryRoles].each("", func(r *resource) bool {
-		if r.live() && slices.ContainsFunc(r.members, func(m string) bool { return in[m] }) {
+		if r.live() && r.ms != nil && slices.ContainsFunc(r.ms.current, func(m *resource) bool { return in[m] }) {
 			out = append(out, r)
 		}
 		return true
@@ -493,7 +522,7 @@ func (t *Tenant) rolesOf(id string) []*resource {
 }
 
 // holdsRole reports whether a user holds any directory role (caller holds the store lock).
-func (t *Tenant) holdsRole(id string) bool { return len(t.rolesOf(id)) > 0 }
+func (t *Tenant) holdsRole(u *resource) bool { return len(t.rolesOf(u)) > 0 }
 
 // serveAddPassword adds a client secret to an application and returns it with its text, which Graph shows
 // only here (application-addpassword.md).
@@ -513,6 +542,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 			return
 		}
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -534,8 +564,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 	s := newSecret(r, req.DisplayName, start, lifetime)
 	secrets = append(slices.Clone(secrets), s)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "microsoft.graph.passwordCredential", nil))
@@ -561,6 +590,7 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 		t.writeError(rc, badRequest("The keyId of the password credential to remove is required."))
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -576,8 +606,7 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 	}
 	secrets = slices.Delete(slices.Clone(secrets), i, i+1)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
@@ -587,13 +616,13 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 // pages and do not apply here.
 func (t *Tenant) withFaults(serve func(rc *reqCtx)) func(rc *reqCtx) {
 	return func(rc *reqCtx) {
-		f, ok := t.faults.pick(rc.r.URL.Path, nil, false)
+		f, ok := t.faults.pick(rc.r.URL.Path, nil, false, false)
 		if !ok || f.Kind == FaultTruncate || f.Kind == FaultInvalidJSON {
 			serve(rc)
 			return
 		}
 		rc.fault = f.Kind
-		t.counters.update(rc.route.family, rc.route.name, func(c *EndpointCounters) { c.Faults++ })
+		t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) { c.Faults++ })
 		if f.Kind != FaultDelay {
 			t.applyFault(rc, f)
 			return
@@ -663,6 +692,9 @@ func (t *Tenant) SetAuthMethods(userID string, methods []AuthMethod, defaultID s
 	if u == nil {
 		return nil, fmt.Errorf("entrasim: SetAuthMethods: no live user %q", userID)
 	}
+	if u.hidden == nil {
+		u.hidden = map[string]any{}
+	}
 	created := t.Now().Add(-24 * time.Hour).Truncate(time.Second)
 	out := []obj{{{"@odata.type", methodPaths["passwordMethods"]}, {"id", methodPassword}, {"password", nil}, {"createdDateTime", created}}}
 	var set []AuthMethod
@@ -705,12 +737,11 @@ func (t *Tenant) AuthMethods(userID string) ([]AuthMethod, string, error) {
 	if u == nil {
 		return nil, "", fmt.Errorf("entrasim: AuthMethods: no live user %q", userID)
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, def := t.methodsOf(u)
 	var out []AuthMethod
 	for _, m := range methods {
 		out = append(out, AuthMethod{Type: strings.TrimPrefix(m.str("@odata.type"), "#microsoft.graph."), ID: m.str("id"), PhoneType: m.str("phoneType")})
 	}
-	def, _ := u.hidden["defaultMethod"].(string)
 	return out, def, nil
 }
 
@@ -727,7 +758,7 @@ func methodObj(u *resource, m AuthMethod, created time.Time) obj {
 		o = append(o, kv{"displayName", "Security key"}, kv{"creationDateTime", created}, kv{"aaGuid", "2fc0579f-8113-47ea-b116-555a8db9202a"},
 			kv{"model", "YubiKey 5 NFC"}, kv{"attestationCertificates", []string{}}, kv{"attestationLevel", "attested"})
 	case "emailAuthenticationMethod":
-		o = append(o, kv{"emailAddress", "recovery." + strings.ToLower(u.props.str("givenName")) + "@contoso.com"})
+		o = append(o, kv{"emailAddress", "recovery." + strings.ToLower(u.propStr("givenName")) + "@contoso.com"})
 	case "softwareOathAuthenticationMethod":
 		o = append(o, kv{"secretKey", nil})
 	case "temporaryAccessPassAuthenticationMethod":
@@ -750,7 +781,7 @@ func (t *Tenant) AssignRole(principalID, roleName string) error {
 	defer s.mu.Unlock()
 	var role *resource
 	s.cols[colDirectoryRoles].each("", func(r *resource) bool {
-		if r.props.str("displayName") == roleName {
+		if r.propStr("displayName") == roleName {
 			role = r
 			return false
 		}
@@ -761,7 +792,7 @@ func (t *Tenant) AssignRole(principalID, roleName string) error {
 	}
 	for _, c := range []string{colUsers, colGroups} {
 		if p := s.cols[c].get(principalID); p != nil && p.live() {
-			s.setMember(role, principalID, s.cols[c].entity, false)
+			s.setMember(role, p, false, t.Now())
 			return nil
 		}
 	}

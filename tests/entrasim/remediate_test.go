@@ -42,9 +42,16 @@ func TestPrivilegedTargets(t *testing.T) {
 		}
 		return page.Value
 	}
-	if rs := roles(admin.ID, "?$select=id,displayName,roleTemplateId"); len(rs) != 1 || rs[0]["displayName"] != "Global Administrator" ||
-		rs[0]["roleTemplateId"] != roleGlobalAdmin || rs[0]["@odata.type"] != "#microsoft.graph.directoryRole" || rs[0]["description"] != nil {
+	// A generated admin is a Global Administrator and, through the role-assignable Privileged Admins group,
+	// a Security Administrator.
+	rs := roles(admin.ID, "?$select=id,displayName,roleTemplateId")
+	if !slices.ContainsFunc(rs, func(r map[string]any) bool {
+		return r["displayName"] == "Global Administrator" && r["roleTemplateId"] == roleGlobalAdmin && r["@odata.type"] == "#microsoft.graph.directoryRole"
+	}) || slices.ContainsFunc(rs, func(r map[string]any) bool { _, has := r["description"]; return has }) {
 		t.Fatalf("admin's roles %v", rs)
+	}
+	if got := tn.Users(); !slices.ContainsFunc(got, func(u User) bool { return u.ID == admin.ID && len(u.Roles) == len(rs) }) {
+		t.Fatalf("Users does not report the admin's %d roles", len(rs))
 	}
 	// viaGroup is in a department group, itself in All Staff; All Staff gets a role.
 	allStaff := groupID(101, slices.Index(groupNames, "All Staff"))

@@ -118,7 +118,7 @@ func verifySettled(t *testing.T, env *scenario.Env) []scenario.Report {
 // logCursors writes every data type's cursor to the test log.
 func logCursors(t *testing.T, env *scenario.Env) {
 	t.Helper()
-	for _, dt := range catalog.DataTypes {
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := env.Cursor(context.Background(), dt.Name)
 		if err != nil {
 			t.Fatal(err)
@@ -252,7 +252,7 @@ func checkDurable(ctx context.Context, env *scenario.Env, idx *archiveIndex) ([]
 	var problems []string
 	checked := 0
 	now := env.Clock.Now()
-	for _, dt := range catalog.DataTypes {
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := env.Cursor(ctx, dt.Name)
 		if err != nil {
 			return nil, 0, err
@@ -279,7 +279,7 @@ func checkDurable(ctx context.Context, env *scenario.Env, idx *archiveIndex) ([]
 		}
 		missing := 0
 		for _, e := range truth {
-			end := e.Time.UTC().Truncate(dt.Bucket).Add(dt.Bucket)
+			end := e.Time.UTC().Truncate(dt.Buckets.Bucket).Add(dt.Buckets.Bucket)
 			bound := end.Add(cs.lag)
 			for k, d := range cs.resweeps {
 				if k < len(c.Resweep) && !end.After(c.Resweep[k]) && end.Add(d).After(bound) {
@@ -294,7 +294,7 @@ func checkDurable(ctx context.Context, env *scenario.Env, idx *archiveIndex) ([]
 				missing++
 				if missing <= 3 {
 					problems = append(problems, fmt.Sprintf("%s: cursor [%s, %s) resweeps %v claims bucket %s, but event %s (visible %s) is not archived",
-						dt.Name, c.Low.Format(time.RFC3339), c.High.Format(time.RFC3339), fmtTimes(c.Resweep), end.Add(-dt.Bucket).Format(time.RFC3339), e.ID, e.Visible.Format(time.RFC3339)))
+						dt.Name, c.Low.Format(time.RFC3339), c.High.Format(time.RFC3339), fmtTimes(c.Resweep), end.Add(-dt.Buckets.Bucket).Format(time.RFC3339), e.ID, e.Visible.Format(time.RFC3339)))
 				}
 			}
 		}

@@ -46,14 +46,14 @@ func TestLateArrivals(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := map[string]lateTally{}
-		for _, dt := range catalog.DataTypes {
+		for _, dt := range catalog.InMode(catalog.Buckets) {
 			c, err := env.Cursor(ctx, dt.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The settled part: buckets whose last re-sweep is done, or (no re-sweeps) 49 h before now, when
 			// every late event of them is visible.
-			to := env.Clock.Now().Add(-49 * time.Hour).Truncate(dt.Bucket)
+			to := env.Clock.Now().Add(-49 * time.Hour).Truncate(dt.Buckets.Bucket)
 			if n := len(c.Resweep); n > 0 && c.Resweep[n-1].Before(to) {
 				to = c.Resweep[n-1]
 			}
@@ -70,7 +70,7 @@ func TestLateArrivals(t *testing.T) {
 			}
 			var lt lateTally
 			for _, e := range truth {
-				end := e.Time.UTC().Truncate(dt.Bucket).Add(dt.Bucket)
+				end := e.Time.UTC().Truncate(dt.Buckets.Bucket).Add(dt.Buckets.Bucket)
 				delay := e.Visible.Sub(end)
 				if delay > step+10*time.Minute {
 					lt.late++

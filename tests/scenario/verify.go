@@ -59,7 +59,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 	store := archive.New(blobs, container)
 	now := e.Clock.Now()
 	var out []Report
-	for _, dt := range catalog.DataTypes {
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := e.Cursor(ctx, dt.Name)
 		if err != nil {
 			return nil, err
@@ -67,7 +67,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 		r := Report{DataType: dt.Name, State: c.State, From: c.Low, To: c.High}
 		// Events older than the tenant's retention are gone from the truth as they are from Graph; compare from the
 		// first bucket still wholly kept.
-		if kept := now.Add(-time.Duration(dt.Retention(e.premium)) * 24 * time.Hour).Truncate(dt.Bucket).Add(dt.Bucket); kept.After(r.From) {
+		if kept := now.Add(-time.Duration(dt.Retention(e.premium)) * 24 * time.Hour).Truncate(dt.Buckets.Bucket).Add(dt.Buckets.Bucket); kept.After(r.From) {
 			r.From = kept
 		}
 		if settled && len(c.Resweep) > 0 && c.Resweep[len(c.Resweep)-1].Before(r.To) {
@@ -97,7 +97,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 					if len(line) == 0 {
 						continue
 					}
-					f, err := rawjson.Fields(line, dt.DedupKey, dt.TimeField)
+					f, err := rawjson.Fields(line, dt.DedupKey, dt.Buckets.TimeField)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", p.Name, err)
 					}
@@ -107,7 +107,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 					}
 					at, err := time.Parse(time.RFC3339Nano, f[1])
 					if err != nil {
-						return nil, fmt.Errorf("%s: %s %q: %w", p.Name, dt.TimeField, f[1], err)
+						return nil, fmt.Errorf("%s: %s %q: %w", p.Name, dt.Buckets.TimeField, f[1], err)
 					}
 					if !at.Before(r.From) && at.Before(r.To) {
 						inRange[f[0]] = true
