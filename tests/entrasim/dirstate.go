@@ -104,6 +104,9 @@ func (t *Tenant) userView(r *resource) User {
 		u.CreatedDateTime, _ = v.(time.Time)
 	}
 	u.Admin = gen.Admin
+	for _, role := range t.rolesOf(r) {
+		u.Roles = append(u.Roles, role.propStr("displayName"))
+	}
 	u.HomeTenantID, u.place, u.device = gen.HomeTenantID, gen.place, gen.device
 	return u
 }

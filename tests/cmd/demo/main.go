@@ -3,7 +3,7 @@
 // and provisioning, some of them arriving hours late), the Key Vault stand-in holding the integration's client
 // secret, and the handler under the Functions host simulator. Then it calls Status, collects (the CollectLogs timer,
 // then the collect-work queue until it is empty: the 30-day backfill), lets simulated time pass so new and late
-// events arrive and collects again, and ends by checking the archive against the tenant's ground truth:
+// events arrive and collects again, and checks the archive against the tenant's ground truth:
 //
 //	verify <dataType> records=<n> missing=<m> duplicates=<d>
 //
@@ -11,6 +11,9 @@
 // archive against the tenant's directory:
 //
 //	verify <dataType> objects=<n> missing=0 extra=0 stale=0
+//
+// It ends with remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with
+// the same Idempotency-Key), is refused a guest's deletion, and the audit trail is read back.
 //
 // Data stays in .data/demo for inspection (Azurite's folder; the handler log).
 package main
@@ -57,6 +60,8 @@ var steps = []step{
 	{"Collect the directory: CollectDirectory plans, full rounds first", collectDirectory},
 	{"Six hours pass while the directory changes, with a delta round every hour", collectDirectoryHourly},
 	{"Replay the directory's archive against the tenant's directory", verifyDirectory},
+	{"Remediation: reset-mfa as a dry run, then for real (retried with its Idempotency-Key), then a refusal", remediation},
+	{"Read the remediation audit trail (GET /api/remediation/audit)", auditTrail},
 }
 
 // demo is the state the steps share.
@@ -157,9 +162,12 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 		Dir:     d.dataDir,
 		Output:  d.logFile,
 		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
-		// reports removals 10 minutes late and splits groups above 10 members over several items.
+		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
+		// granted the read-write set and the integration declared read-write, so the remediation steps can act; a
+		// break-glass account is declared protected.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
-			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10},
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles()},
+		Settings: map[string]string{"ENTRA_PERMISSIONS": "read-write", "ENTRA_PROTECTED_USERS": "breakglass@contoso.com"},
 	})
 	if err != nil {
 		return "", err
@@ -408,4 +416,132 @@ func gitVersion(ctx context.Context, root string) string {
 		return "dev"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// remediation runs reset-mfa as a dry run and for real on a member who has MFA methods, retries it, and shows a
+// refusal.
+func remediation(ctx context.Context, d *demo) (string, error) {
+	// The member with the most methods, and a guest.
+	var target, guest entrasim.User
+	most := 1
+	for _, u := range d.env.Tenant.Users() {
+		ms, _, _ := d.env.Tenant.AuthMethods(u.ID)
+		switch {
+		case u.UserType == "Member" && len(u.Roles) == 0 && len(ms) > most:
+			target, most = u, len(ms)
+		case guest.ID == "" && u.UserType == "Guest":
+			guest = u
+		}
+	}
+	if target.ID == "" || guest.ID == "" {
+		return "", errors.New("the demo tenant has no member with MFA methods, or no guest")
+	}
+	var b strings.Builder
+	body := map[string]any{"integration": scenario.Integration, "user": target.UserPrincipalName, "reason": "reported a phishing mail", "ticket": "INC-1001", "dryRun": true}
+	res, err := d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "", body)
+	if err != nil {
+		return "", err
+	}
+	dry, err := decodeRemediation(res, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "POST /api/remediation/reset-mfa {dryRun: true} → %d %s: %s\n", res.StatusCode, dry.Outcome, dry.Message)
+	for _, s := range dry.Plan {
+		fmt.Fprintf(&b, "  would send %s %s\n", s.Method, s.Path)
+	}
+	body["dryRun"] = false
+	res, err = d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "demo-"+target.ID, body)
+	if err != nil {
+		return "", err
+	}
+	real, err := decodeRemediation(res, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "POST /api/remediation/reset-mfa (Idempotency-Key demo-…) → %d %s: %s\n", res.StatusCode, real.Outcome, real.Message)
+	for _, m := range real.Methods {
+		fmt.Fprintf(&b, "  %-45s %s\n", m.Type+" "+m.PhoneType, m.Outcome)
+	}
+	res, err = d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "demo-"+target.ID, body)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "the same request again → %d, Idempotent-Replayed: %s (Graph not called)\n", res.StatusCode, res.Header.Get("Idempotent-Replayed"))
+	res, err = d.env.Remediate(ctx, "delete-guest-user", scenario.HelpdeskCaller, "demo-delete",
+		map[string]any{"integration": scenario.Integration, "user": guest.UserPrincipalName, "reason": "left the project"})
+	if err != nil {
+		return "", err
+	}
+	var refusal struct{ Code, Error string }
+	_ = json.Unmarshal(res.Body, &refusal)
+	if res.StatusCode != http.StatusForbidden {
+		return "", fmt.Errorf("a help-desk caller deleting a guest was answered %d: %s", res.StatusCode, res.Body)
+	}
+	fmt.Fprintf(&b, "a help-desk caller deleting a guest → %d %s: %s", res.StatusCode, refusal.Code, refusal.Error)
+	return b.String(), nil
+}
+
+// remediationAnswer is what the demo shows of a remediation answer.
+type remediationAnswer struct {
+	Outcome, Message string
+	Plan             []struct{ Method, Path string }
+	Methods          []struct{ Type, PhoneType, Outcome string }
+}
+
+func decodeRemediation(res *hostsim.HTTPResult, want int) (*remediationAnswer, error) {
+	if res.StatusCode != want {
+		return nil, fmt.Errorf("remediation answered %d: %s", res.StatusCode, res.Body)
+	}
+	var a remediationAnswer
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		return nil, fmt.Errorf("remediation answer: %w", err)
+	}
+	return &a, nil
+}
+
+// auditTrail prints the audit entries of the remediation step.
+func auditTrail(ctx context.Context, d *demo) (string, error) {
+	body, err := d.env.RemediationAudit(ctx, scenario.ReaderCaller, nil)
+	if err != nil {
+		return "", err
+	}
+	var trail struct {
+		Entries []struct {
+			Time     time.Time
+			Caller   struct{ Name string }
+			Action   string
+			Target   *struct{ Requested string }
+			DryRun   bool
+			Status   int
+			Outcome  string
+			Ticket   string
+			Requests []struct{ Method, Path, RequestID string }
+		}
+	}
+	if err := json.Unmarshal(body, &trail); err != nil {
+		return "", err
+	}
+	if len(trail.Entries) == 0 {
+		return "", errors.New("the audit trail is empty")
+	}
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "time\tcaller\taction\ttarget\tticket\tstatus\toutcome\tGraph requests (request-id of the last)")
+	for _, e := range trail.Entries {
+		target, action, last := "—", e.Action, "—"
+		if e.Target != nil {
+			target = e.Target.Requested
+		}
+		if e.DryRun {
+			action += " (dry run)"
+		}
+		if n := len(e.Requests); n > 0 {
+			last = fmt.Sprintf("%d (%s)", n, e.Requests[n-1].RequestID)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Format("15:04:05"), e.Caller.Name, action, target, e.Ticket, e.Status, e.Outcome, last)
+	}
+	_ = w.Flush()
+	fmt.Fprintf(&b, "(also in Azurite: table audit, and the append blob audit/remediation/date=%s/audit.ndjson)", d.env.Clock.Now().UTC().Format(time.DateOnly))
+	return b.String(), nil
 }

@@ -71,6 +71,10 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
+	// Set after deployment by the administrator, who knows the break-glass accounts (README, Remediation).
+	"ENTRA_PROTECTED_USERS":         Default,
+	"REMEDIATION_FUNCTION_KEY_ROLE": Default,
+	"REMEDIATION_LEASE_TTL":         Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
