@@ -21,7 +21,7 @@ A benchmark that fails prints its own error, and its targets fail with that erro
 
 Options:
   --quick     shorter runs and smaller tenants: one day of backfill for the budget; 20k, 200k and 600k sign-ins over
-              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so the windows are the same)
+              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size)
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -194,14 +194,20 @@ large_w=$(metric "$out/rss-large.txt" PeakRSS records/window)
 huge_w=$(metric "$out/rss-huge.txt" PeakRSS records/window)
 verdict "peak-rss-${rss_large}" "$out/rss-large.txt" "$large" '<=64MiB' 'm <= 64' "${large}MiB"
 verdict "peak-rss-${rss_huge}" "$out/rss-huge.txt" "$huge" '<=64MiB' 'm <= 64' "${huge}MiB"
-# Flat in the record count: memory follows the window (about 20,000 records once a stream holds that many in a
-# week), so the growth that matters is between tenants that fill their windows: the two larger ones (records per
-# window shown); the small one is printed for comparison.
+# Flat in the record count: memory follows the window (a day of a stream until its density is known, then about
+# 20,000 records), so the growth that matters is between tenants whose windows are not trivially small: the two
+# larger ones, judged only when the smaller of them read at least 5,000 records per window (records per window shown;
+# the small tenant is printed for comparison).
 growth=$(awk -v l="$large" -v h="$huge" 'BEGIN { if (l + 0 > 0 && h + 0 > 0) printf "%.2f", h / l; else print "NaN" }')
 rss_file=$out/rss-huge.txt
 [[ $large =~ ^[0-9.]+$ ]] || rss_file=$out/rss-large.txt
-verdict rss-flat "$rss_file" "$growth" '<=1.10' 'm <= 1.10' \
-	"${growth}x(${small}MiB@${rss_small}/${small_w}rec/window,${large}MiB@${rss_large}/${large_w}rec/window,${huge}MiB@${rss_huge}/${huge_w}rec/window,over ${rss_days}d)"
+rss_shown="${growth}x(${small}MiB@${rss_small}/${small_w}rec/window,${large}MiB@${rss_large}/${large_w}rec/window,${huge}MiB@${rss_huge}/${huge_w}rec/window,over ${rss_days}d)"
+if awk -v w="$large_w" 'BEGIN { exit !(w ~ /^[0-9.]+$/ && w + 0 < 5000) }'; then
+	printf 'target rss-flat SKIP measured=%s goal=<=1.10 reason: the %s-sign-in tenant read only %s records per window, so its memory shows window fill, not flatness\n' \
+		"$rss_shown" "$rss_large" "$large_w"
+else
+	verdict rss-flat "$rss_file" "$growth" '<=1.10' 'm <= 1.10' "$rss_shown"
+fi
 
 ready=$(metric "$out/start.txt" ColdStart ms-ready-median)
 p95=$(metric "$out/start.txt" ColdStart ms-ready-p95)
