@@ -43,7 +43,7 @@ var killKinds = []killKind{
 	{name: "archived-keys-read", op: opBlobRead, maxN: 40, needs: "reads of archived keys (re-sweeps)"},
 	{name: "lease-acquire-or-renewal", op: opLeaseWrite, maxN: 3, needs: "lease writes"},
 	{name: "run-record", op: opRunWrite, maxN: 1, needs: "run records"},
-	{name: "continuation", continuation: true, maxN: 30, needs: "a run that hands over to a continuation and storage requests in it"},
+	{name: "continuation", continuation: true, maxN: 30, needs: "runs that hand over to a continuation, and storage requests in them"},
 }
 
 // maxAttempts is how many collections a kill point gets before it is skipped as unreachable. Each attempt moves
