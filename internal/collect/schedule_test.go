@@ -87,11 +87,11 @@ func (l *scheduleLog) begin(name string, t task) {
 	l.changed.Broadcast()
 }
 
-// waitRunning blocks until n tasks run at once.
-func (l *scheduleLog) waitRunning(n int) {
+// waitStarted blocks until n tasks have begun.
+func (l *scheduleLog) waitStarted(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.running < n {
+	for len(l.started) < n {
 		l.changed.Wait()
 	}
 }
@@ -201,9 +201,9 @@ func TestScheduleConcurrency(t *testing.T) {
 	go func() { _, err := r.schedule(context.Background(), slots); done <- err }()
 	// One task of each data type runs; when one ends, the scheduler fills the free slot with the next task of a
 	// data type that has done least — a second one of a concurrent collector.
-	log.waitRunning(3)
+	log.waitStarted(3)
 	hold <- struct{}{}
-	log.waitRunning(3)
+	log.waitStarted(4)
 	for range 8 {
 		hold <- struct{}{}
 	}
