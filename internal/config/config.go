@@ -51,6 +51,18 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	Insights                     Insights
+}
+
+// Insights tunes the daily identity insights (internal/insights).
+type Insights struct {
+	// Schedule is the ComputeInsights timer (NCRONTAB, six fields).
+	Schedule string
+	// InactiveDays is the inactivity threshold: no successful sign-in for more than this many days.
+	InactiveDays int
+	// SignInDays is how many days of interactive sign-ins SSO coverage (and MFA coverage without the registration
+	// report) reads.
+	SignInDays int
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -364,6 +376,9 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"INSIGHTS_SCHEDULE", "0 30 3 * * *", "NCRONTAB schedule of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).", cronSetting(func(c *Config) *string { return &c.Insights.Schedule })},
+	{"INSIGHTS_INACTIVE_DAYS", "90", "A user with no successful sign-in for more than this many days is inactive (\"expired\" is fixed at 30).", intSetting(func(c *Config) *int { return &c.Insights.InactiveDays }, 1, 3650)},
+	{"INSIGHTS_SIGNIN_DAYS", "30", "Days of interactive sign-ins the insights read for SSO coverage (and MFA coverage when userRegistrationDetails is not archived).", intSetting(func(c *Config) *int { return &c.Insights.SignInDays }, 1, 30)},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
 		if v == "" {
 			return nil
@@ -581,6 +596,17 @@ func cronSetting(field func(*Config) *string) func(*Config, string) error {
 			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+func intSetting(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d, got %q", lo, hi, v)
+		}
+		*field(c) = n
 		return nil
 	}
 }
