@@ -71,6 +71,9 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
+	"INSIGHTS_SCHEDULE":                    FromTemplate,
+	"INSIGHTS_INACTIVE_DAYS":               Default,
+	"INSIGHTS_SIGNIN_DAYS":                 Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
@@ -78,7 +81,7 @@ var RequiredAppSettings = []string{
 	"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
 	"AZURE_CLIENT_ID", "RAW_CONTAINER", "KEY_VAULT_URL",
 	"COLLECT_LOGS_SCHEDULE", "COLLECT_DIRECTORY_SCHEDULE", "CHECK_SECRET_EXPIRY_SCHEDULE",
-	"LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+	"INSIGHTS_SCHEDULE", "LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 	"STREAM_EVENTHUB_NAME", "STREAM_EVENTHUB_CONSUMER_GROUP",
 }
 
