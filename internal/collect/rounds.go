@@ -136,10 +136,11 @@ func (c *roundCollector) begin(ctx context.Context, t task) error {
 	if t.round != roundDelta {
 		kind = archive.SnapshotRound
 	}
-	start := c.r.now().UTC().Truncate(time.Second)
-	if !start.After(cur.LastRound) {
-		// Two rounds in one second would share a folder.
-		start = cur.LastRound.Add(time.Second)
+	// The round starts now (a reader compares it with the directory as of that time); its folder is named to the
+	// second, so a round in the same second as the last one starts a second later.
+	start := c.r.now().UTC()
+	if last := cur.LastRound.Truncate(time.Second); !start.Truncate(time.Second).After(last) {
+		start = last.Add(time.Second)
 	}
 	cur.Round = cursor.Round{Start: start, Kind: string(kind), Reason: t.why}
 	if c.pending != nil {

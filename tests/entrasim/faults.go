@@ -33,6 +33,14 @@ const (
 	// FaultInvalidSkipToken answers a nextLink request (one with $skiptoken) with Graph's invalid skip token
 	// error; requests without a skip token never match.
 	FaultInvalidSkipToken FaultKind = "invalidSkipToken"
+	// FaultSyncReset answers a deltaLink request (one with a $deltatoken other than latest) with Graph's
+	// synchronization reset: 410 Gone and a Location header holding the round's initial request with an
+	// empty $deltatoken (delta-query-overview.md). Other requests never match.
+	FaultSyncReset FaultKind = "syncReset"
+	// FaultResyncRequired answers a deltaLink request with 400 and error code resyncRequired ("The delta
+	// token is no longer valid, and the app must reset the sync state.", concepts/errors.md; the status is
+	// unverified). Other requests never match.
+	FaultResyncRequired FaultKind = "resyncRequired"
 )
 
 // FaultRule injects faults into matching Graph requests. A request matches when its path starts with Path
@@ -56,7 +64,7 @@ type FaultRule struct {
 
 func (f FaultRule) validate() error {
 	switch f.Kind {
-	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken:
+	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken, FaultSyncReset, FaultResyncRequired:
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -185,7 +193,7 @@ func (f *faults) list() []FaultState {
 
 // pick returns the fault to inject into a request, if any. The first rule that fires wins; a throttle storm
 // in progress answers before any other rule.
-func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRule, bool) {
+func (f *faults) pick(path string, streams []string, hasSkipToken, hasDeltaToken bool) (FaultRule, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lp := strings.ToLower(path)
@@ -198,6 +206,9 @@ func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRu
 			continue
 		}
 		if r.Kind == FaultInvalidSkipToken && !hasSkipToken {
+			continue
+		}
+		if (r.Kind == FaultSyncReset || r.Kind == FaultResyncRequired) && !hasDeltaToken {
 			continue
 		}
 		s.matched++

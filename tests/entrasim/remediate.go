@@ -24,9 +24,6 @@ var (
 	writeApps    = anyOf("Application.ReadWrite.All", "Directory.ReadWrite.All")
 )
 
-// softDeleteRetention is how long deleted users stay restorable (user-delete.md).
-const softDeleteRetention = 30 * 24 * time.Hour
-
 // methodPaths maps the authentication method path segments to their @odata.type.
 var methodPaths = map[string]string{
 	"phoneMethods":                   "#microsoft.graph.phoneAuthenticationMethod",
@@ -56,7 +53,10 @@ func (t *Tenant) buildRemediationRoutes() {
 		}
 		add(http.MethodPatch, "users/{}", familyDirectory, writeUsers, t.servePatchUser)
 		add(http.MethodDelete, "users/{}", familyDirectory, writeUsers, t.serveDeleteUser)
-		add(http.MethodGet, "directory/deletedItems/microsoft.graph.user", familyDirectory, readUsers, t.serveDeletedUsers)
+		for _, d := range deletedKinds {
+			d := d
+			add(http.MethodGet, "directory/deletedItems/microsoft.graph."+d.entity, familyDirectory, d.perm, func(rc *reqCtx) { t.serveDeleted(rc, d) })
+		}
 		add(http.MethodPost, "directory/deletedItems/{}/restore", familyDirectory, writeUsers, t.serveRestore)
 		add(http.MethodDelete, "directory/deletedItems/{}", familyDirectory, writeUsers, t.servePurge)
 		add(http.MethodPost, "applications/{}/addPassword", familyDirectory, writeApps, t.serveAddPassword)
@@ -74,6 +74,25 @@ func (t *Tenant) liveUser(id string) *resource {
 	return t.resolveID(dirEndpoints[0], id)
 }
 
+// deletedKinds are the object types deletedItems lists (directory-list-deleteditems.md).
+var deletedKinds = []struct {
+	col, entity string
+	perm        permission
+}{
+	{colUsers, "user", readUsers}, {colGroups, "group", readGroups}, {colApplications, "application", readApps},
+	{colSPs, "servicePrincipal", readApps}, {colAdminUnits, "administrativeUnit", readAdminUnits},
+}
+
+// methodsOf returns a user's authentication methods and default method: generated until one is deleted
+// (caller holds the store lock).
+func (t *Tenant) methodsOf(u *resource) ([]obj, string) {
+	if ms, ok := u.hidden["methods"].([]obj); ok {
+		def, _ := u.hidden["defaultMethod"].(string)
+		return ms, def
+	}
+	return authMethods(t.userOf(u), uint64(t.cfg.Seed), t.cfg.start.Truncate(time.Second))
+}
+
 func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 	rc.w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	rc.w.WriteHeader(status)
@@ -81,6 +100,7 @@ func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 }
 
 func (t *Tenant) serveRevoke(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	u := t.liveUser(param(rc, 0))
 	if u == nil {
@@ -90,9 +110,8 @@ func (t *Tenant) serveRevoke(rc *reqCtx) {
 	}
 	// External (B2B) users authenticate at home: the call answers 200 but revokes nothing
 	// (microsoft-graph-docs #19012, reference §6).
-	if u.props.str("userType") != "Guest" {
-		u.props.set("signInSessionsValidFromDateTime", t.Now().Truncate(time.Second))
-		t.store.touch(u)
+	if u.props().str("userType") != "Guest" {
+		t.store.update(u, t.Now(), obj{{"signInSessionsValidFromDateTime", t.Now().Truncate(time.Second)}})
 	}
 	t.store.mu.Unlock()
 	var w jw
@@ -111,7 +130,7 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, _ := t.methodsOf(u)
 	p := dirPage{context: t.contextURL(rc, "users('"+u.id+"')/authentication/methods", nil), items: func(w *jw, emit func()) {
 		for _, m := range methods {
 			w.beginObj()
@@ -138,7 +157,7 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, def := t.methodsOf(u)
 	id := param(rc, 1)
 	i := slices.IndexFunc(methods, func(m obj) bool {
 		return strings.EqualFold(m.str("id"), id) && m.str("@odata.type") == methodPaths[seg]
@@ -155,11 +174,15 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 	case m.str("phoneType") == "mobile" && slices.ContainsFunc(methods, func(x obj) bool { return x.str("phoneType") == "alternateMobile" }):
 		t.writeError(rc, badRequest("A user cannot have an alternate mobile phone number without a mobile phone number. Delete the alternate mobile phone method first."))
 		return
-	case u.hidden["defaultMethod"] == m.str("id"):
+	case def == m.str("id"):
 		t.writeError(rc, badRequest("The default authentication method cannot be deleted. Change the user's default method first."))
 		return
 	}
+	if u.hidden == nil {
+		u.hidden = map[string]any{}
+	}
 	u.hidden["methods"] = slices.Delete(slices.Clone(methods), i, i+1)
+	u.hidden["defaultMethod"] = def
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
@@ -201,6 +224,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		t.writeError(rc, g)
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -222,7 +246,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 			t.writeError(rc, &gerr{status: 400, code: "Request_BadRequest", message: fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k)})
 			return
 		}
-		if sensitiveUserProps[k] && u.hidden["admin"] == true {
+		if sensitiveUserProps[k] && t.userOf(u).Admin {
 			// An app without a privileged directory role cannot change sensitive properties of an
 			// administrator (users.md; reference §6).
 			t.writeError(rc, errInsufficientPrivileges)
@@ -252,11 +276,12 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		}
 		changes = append(changes, change{k, v})
 	}
+	var set obj
 	for _, c := range changes {
-		u.props.set(c.k, c.v)
+		set = append(set, kv{c.k, c.v})
 	}
-	if len(changes) > 0 {
-		t.store.touch(u)
+	if len(set) > 0 {
+		t.store.update(u, t.Now(), set)
 	}
 	rc.w.WriteHeader(http.StatusNoContent)
 }
@@ -264,6 +289,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 // serveDeleteUser soft-deletes a user: restorable for 30 days from deletedItems (user-delete.md). App-only
 // callers cannot delete administrators (source: user-delete.md).
 func (t *Tenant) serveDeleteUser(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -271,92 +297,80 @@ func (t *Tenant) serveDeleteUser(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	if u.hidden["admin"] == true {
+	if t.userOf(u).Admin {
 		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
-	now := t.Now().Truncate(time.Second)
-	u.deleted = now
-	u.props.set("deletedDateTime", now)
-	t.store.touch(u)
+	t.softDelete(u, t.Now())
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
-// purgeExpired permanently deletes users soft-deleted more than 30 days ago (caller holds the lock).
-func (t *Tenant) purgeExpired() {
-	now := t.Now()
-	for _, id := range t.store.cols[colUsers].ids {
-		r := t.store.cols[colUsers].byID[id]
-		if !r.gone && !r.deleted.IsZero() && now.Sub(r.deleted) > softDeleteRetention {
-			r.gone = true
-			t.store.touch(r)
-		}
-	}
-}
-
-func (t *Tenant) serveDeletedUsers(rc *reqCtx) {
-	t.store.mu.Lock()
-	t.purgeExpired()
+func (t *Tenant) serveDeleted(rc *reqCtx, kind struct {
+	col, entity string
+	perm        permission
+}) {
+	t.syncChurn()
+	t.store.mu.RLock()
 	var deleted []*resource
-	t.store.cols[colUsers].each("", func(r *resource) bool {
-		if !r.deleted.IsZero() && !r.gone {
+	t.store.cols[kind.col].each("", func(r *resource) bool {
+		if r.state() == stSoftDeleted {
 			deleted = append(deleted, r)
 		}
 		return true
 	})
-	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph.user", nil), items: func(w *jw, emit func()) {
+	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph."+kind.entity, nil), items: func(w *jw, emit func()) {
 		for _, r := range deleted {
 			w.beginObj()
-			w.kstr("@odata.type", "#microsoft.graph.user")
-			writeProps(w, r, nil, 0, true)
+			w.kstr("@odata.type", "#microsoft.graph."+kind.entity)
+			writeProps(w, r.id, r.props(), nil, nil, true)
 			emit()
 		}
 	}}
 	body, n := p.render()
-	t.store.mu.Unlock()
+	t.store.mu.RUnlock()
 	t.sendPage(rc, body, n)
 }
 
-func (t *Tenant) deletedUser(id string) *resource {
-	t.purgeExpired()
-	r := t.store.cols[colUsers].get(id)
-	if r == nil || r.deleted.IsZero() || r.gone {
-		return nil
+// deletedObject finds an object in the recycle bin (caller holds the store lock).
+func (t *Tenant) deletedObject(id string) *resource {
+	for _, d := range deletedKinds {
+		if r := t.store.cols[d.col].get(id); r != nil && r.state() == stSoftDeleted {
+			return r
+		}
 	}
-	return r
+	return nil
 }
 
 func (t *Tenant) serveRestore(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.store.mu.Unlock()
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	r.deleted = time.Time{}
-	r.props.set("deletedDateTime", nil)
-	t.store.touch(r)
+	t.restore(r, t.Now())
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "directoryObjects", nil)+"/$entity")
-	w.kstr("@odata.type", "#microsoft.graph.user")
-	writeProps(&w, r, nil, 0, true)
+	w.kstr("@odata.type", "#microsoft.graph."+r.col.entity)
+	writeProps(&w, r.id, r.props(), nil, nil, true)
 	w.endObj()
 	t.store.mu.Unlock()
 	t.writeJSONBody(rc, http.StatusOK, &w)
 }
 
 func (t *Tenant) servePurge(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	r.gone = true
-	t.store.touch(r)
+	t.purge(r, t.Now())
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
@@ -378,6 +392,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 			return
 		}
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -399,8 +414,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 	s := newSecret(r, req.DisplayName, start, lifetime)
 	secrets = append(slices.Clone(secrets), s)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "microsoft.graph.passwordCredential", nil))
@@ -426,6 +440,7 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 		t.writeError(rc, badRequest("The keyId of the password credential to remove is required."))
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -441,7 +456,6 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 	}
 	secrets = slices.Delete(slices.Clone(secrets), i, i+1)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	rc.w.WriteHeader(http.StatusNoContent)
 }
