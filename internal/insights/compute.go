@@ -549,8 +549,9 @@ var passwordlessMethods = []string{"FIDO2 security key", "Windows Hello for Busi
 // readSignIns reads the interactive sign-ins of the window: successful sign-ins per application, and per user
 // (without a registration report) whether MFA was performed and with which methods.
 func (c *computation) readSignIns(ctx context.Context) error {
+	// Whole days, so the window holds whole buckets of every size: since 00:00 UTC SignInDays days ago.
 	to := c.now
-	from := to.Add(-time.Duration(c.opts.SignInDays) * 24 * time.Hour)
+	from := to.Truncate(24 * time.Hour).Add(-time.Duration(c.opts.SignInDays) * 24 * time.Hour)
 	c.r.SSO.From, c.r.SSO.To = from, to
 	src := Source{DataType: signInsType, From: &from, To: &to}
 	parts, err := c.rd.Parts(ctx, c.integ.ID, signInsType, from, to)

@@ -279,7 +279,7 @@ func TestInsightsFromArchive(t *testing.T) {
 			if m.SignIns == nil || m.Registration != nil {
 				t.Fatalf("mfa = %+v", m)
 			}
-			want := SignInCoverage{From: now.Add(-days(30)), To: now, Users: 10, SignedIn: 5, PerformedMFA: 2, SingleFactorOnly: 3, Passwordless: 1}
+			want := SignInCoverage{From: time.Date(2025, 12, 11, 0, 0, 0, 0, time.UTC), To: now, Users: 10, SignedIn: 5, PerformedMFA: 2, SingleFactorOnly: 3, Passwordless: 1}
 			check(t, "sign-in coverage", *m.SignIns, want)
 			// Admins 1 and 3 (role assignments): 1 signed in without MFA.
 			check(t, "admins", m.Admins, 2)

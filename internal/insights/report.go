@@ -108,7 +108,8 @@ type RegistrationCoverage struct {
 	NoRow int `json:"noRow"`
 }
 
-// SignInCoverage is MFA performed, from the interactive sign-ins of the window.
+// SignInCoverage is MFA performed, from the interactive sign-ins of the window: since 00:00 UTC SignInDays days
+// before the computation, up to it.
 type SignInCoverage struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
