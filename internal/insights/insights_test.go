@@ -30,7 +30,7 @@ func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func newArchive(t *testing.T) *archive.Store {
+func newArchive(t testing.TB) *archive.Store {
 	t.Helper()
 	client, err := azurite.Shared(t).BlobClient()
 	if err != nil {

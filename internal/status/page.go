@@ -42,6 +42,8 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 		}
 		return end.Sub(start).Round(10 * time.Millisecond).String()
 	},
+	"first": func(n int, errs []cursor.RunError) []cursor.RunError { return errs[:min(n, len(errs))] },
+	"sub":   func(a, b int) int { return a - b },
 	"deref": func(n *int) int {
 		if n == nil {
 			return 0
