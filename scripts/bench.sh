@@ -13,7 +13,8 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   collection at Graph's reports budget (scaled) with page latency: share of the budget used, share of 429s,
     records per second, backfill time over the throttle-limited optimum;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins (and whether it is flat);
-  the shipped handler's time to ready and its size.
+  the shipped handler's time to ready and its size;
+  the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users.
 
 Options:
   --quick     shorter runs and smaller tenants (20k, 200k and 600k sign-ins for the RSS check)
@@ -110,6 +111,18 @@ bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small"
 bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large"
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge"
 
+# The Status page and the insights: benchmarks that live next to their packages.
+pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
+	if $dry_run; then
+		printf 'dry-run: go test -run ^$ -bench %s -benchtime %s %s\n' "$3" "$4" "$2"
+		return 0
+	fi
+	go test -run '^$' -bench "$3" -benchtime "$4" -timeout 30m "$2" | tee "$1" | grep -E '^(Benchmark|ok|FAIL|---)' >&2 || true
+}
+echo "Status with 50 integrations x 30 data types; insights of a 200,000-user tenant" >&2
+pkgbench "$out/status.txt" ./internal/status 'Render|Build' 10x
+pkgbench "$out/insights.txt" ./internal/insights ComputeLargeTenant 1x
+
 if $dry_run; then
 	exit 0
 fi
@@ -145,6 +158,13 @@ idle=$(metric "$out/start.txt" ColdStart MiB-RSS-ready)
 size=$(metric "$out/start.txt" ColdStart MiB-binary)
 verdict handler-ready "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
 verdict binary-size "$size" '<=25MiB' 'm <= 25' "${size}MiB"
+
+render=$(metric "$out/status.txt" 'Render/html-50x30' ms/page)
+json=$(metric "$out/status.txt" 'Render/json-50x30' ms/page)
+build=$(metric "$out/status.txt" Build ms/report)
+verdict status-page-50x30 "$render" '<=250ms' 'm <= 250' "${render}ms(json=${json}ms,report-from-storage=${build}ms)"
+heap=$(metric "$out/insights.txt" ComputeLargeTenant MiB-peak-heap)
+verdict insights-heap-200k-users "$heap" '<=48MiB' 'm <= 48' "${heap}MiB"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)
