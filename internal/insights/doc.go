@@ -14,8 +14,9 @@
 //   - roleAssignments: the newest snapshot; a user with any directory role assignment is an admin.
 //   - userRegistrationDetails (MFA registration), when the archive holds a finished round of it.
 //   - servicePrincipals: replayed like users; preferredSingleSignOnMode per appId.
-//   - signIns.interactive: the parts of the last SignInDays days: successful sign-ins per app (SSO) and, when there
-//     is no registration report, per user the authentication requirement and methods (MFA performed).
+//   - signIns.interactive: the buckets since 00:00 UTC SignInDays days ago (whole days, so whole buckets):
+//     successful sign-ins per app (SSO) and, when there is no registration report, per user the authentication
+//     requirement and methods (MFA performed). Sign-ins of excluded users are left out.
 //
 // The integration's exclusions apply again at computation time: users in the excluded groups (transitively, from
 // the archived groups, internal/membership) and guests when excludeGuests is set are left out of every count.
@@ -46,9 +47,10 @@
 // # Memory
 //
 // Records are streamed part by part. Per user only a compact record is kept (the id as 16 bytes, a few times and
-// flags: about 60 bytes with the map's overhead), per application its mode and a counter; display names are read
-// in a second pass for the few users the report lists. A 200,000-user tenant stays well inside the handler's
-// 48 MiB memory limit (see the package's memory test).
+// flags: about 70 bytes with the map's overhead), per application its mode, name and a counter; display names are
+// read in a second pass for the few users the report lists. A 200,000-user tenant peaks at about 25 MiB of live
+// heap, well inside the handler's 48 MiB limit; about half a million users fit (BenchmarkComputeLargeTenant,
+// BENCHMARKS.md). However many sign-ins there are, they cost no memory.
 //
 // # Writing
 //
