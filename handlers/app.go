@@ -9,12 +9,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
+	"github.com/entra-di/edi/internal/remediate"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
 	"github.com/entra-di/edi/internal/urls"
@@ -31,6 +33,8 @@ type app struct {
 	vault    *secrets.Store
 	graphs   map[string]*graphEntry
 	settings *integrations.Integration
+	// remediation is the Remediate function's service, built on first use.
+	remediation *remediate.Service
 }
 
 // stores are the app's storage-backed services, ready (containers and tables exist).
@@ -68,6 +72,7 @@ func (a *app) functions() map[string]function {
 		"Integrations":     a.integrations,
 		"ComputeInsights":  a.computeInsights,
 		"InsightsWork":     a.insightsWork,
+		"Remediate":        a.remediate,
 	}
 }
 
@@ -118,6 +123,30 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 		a.store = s
 	}
 	return a.store, nil
+}
+
+// remediator returns the remediation service, creating its audit table, audit container and Idempotency-Key
+// table the first time.
+func (a *app) remediator(ctx context.Context) (*remediate.Service, error) {
+	st, err := a.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	svc := a.remediation
+	a.mu.Unlock()
+	if svc != nil {
+		return svc, nil
+	}
+	svc = remediate.New(st.integrations, a.graphClient, remediate.NewAuditLog(st.clients.Table, st.clients.Blob, nil),
+		remediate.NewIntents(st.clients.Table, ""), &remediate.Options{KeyRole: access.Role(a.cfg.Remediation.KeyRole), LeaseTTL: a.cfg.Remediation.LeaseTTL})
+	if err := svc.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.remediation = svc
+	a.mu.Unlock()
+	return svc, nil
 }
 
 // appCredential is the function app's own identity: the user-assigned managed identity in Azure (AZURE_CLIENT_ID),

@@ -507,6 +507,11 @@ func FamilyOf(path string) Family {
 	if v, rest, ok := strings.Cut(p, "/"); ok && (v == "v1.0" || v == "beta") {
 		p = rest
 	}
+	if strings.HasPrefix(p, "users/") && strings.Contains(p, "/authentication/") {
+		// A user's authentication methods count under the identity and access reports' budget (reference/graph.md
+		// §6: "queue bulk resets").
+		return Reports
+	}
 	for _, d := range DataTypes {
 		if d.Limit.Requests == 0 && (p == d.Path || strings.HasPrefix(p, d.Path+"/")) {
 			return d.Family

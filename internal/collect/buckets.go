@@ -34,6 +34,7 @@ func newBucketCollector(r *run, dt catalog.DataType, c *cursor.Cursor) *bucketCo
 func (b *bucketCollector) dataType() catalog.DataType { return b.dt }
 func (b *bucketCollector) cursor() *cursor.Cursor     { return b.cur }
 func (b *bucketCollector) concurrent() bool           { return true }
+func (b *bucketCollector) after() []string            { return nil }
 
 // start decides the backfill target from the tenant's retention.
 func (b *bucketCollector) start(ctx context.Context, now time.Time) error {

@@ -118,7 +118,8 @@ func reincludedUsers(keptIDs []string, keptHash string, now map[string]bool) (id
 	return ids, true
 }
 
-// userPath is the request for one user with the properties the users data type tracks.
+// userPath is the request for one user with the properties the users data type tracks. A single object read with
+// $select carries only what is selected — unlike delta, not even the id unless asked for.
 func userPath(dt catalog.DataType, id string) string {
-	return fmt.Sprintf("/%s/%s/%s?$select=%s", dt.Version, dt.Path, url.PathEscape(id), strings.Join(dt.Delta.Select, ","))
+	return fmt.Sprintf("/%s/%s/%s?$select=id,%s", dt.Version, dt.Path, url.PathEscape(id), strings.Join(dt.Delta.Select, ","))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/logging"
+	"github.com/entra-di/edi/internal/membership"
 )
 
 // Round names of tasks and of the sweep recorded in part metadata.
@@ -54,6 +55,15 @@ func newRoundCollector(r *run, dt catalog.DataType, c *cursor.Cursor) *roundColl
 func (c *roundCollector) dataType() catalog.DataType { return c.dt }
 func (c *roundCollector) cursor() *cursor.Cursor     { return c.cur }
 func (c *roundCollector) concurrent() bool           { return false }
+
+// after makes a users round with exclusions wait for the groups round of the same run: the excluded set is
+// computed from the archived groups.
+func (c *roundCollector) after() []string {
+	if c.r.excludes(c.dt) {
+		return []string{membership.GroupsDataType}
+	}
+	return nil
+}
 
 func (c *roundCollector) start(context.Context, time.Time) error { return nil }
 
@@ -212,7 +222,7 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		if keep != nil {
 			ok, err := keep(raw)
 			if err != nil || !ok {
-				res.outside++
+				res.excluded++
 				return err
 			}
 		}

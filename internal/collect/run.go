@@ -69,6 +69,9 @@ type collector interface {
 	failed(t task, res result) (handled bool)
 	// backlog is the work left at now, in the collector's unit (buckets, rounds).
 	backlog(now time.Time) int
+	// after names data types whose due work in this run comes first (the users wait for the groups round their
+	// exclusions are computed from).
+	after() []string
 }
 
 // slot is one data type during a run. Only the run's loop goroutine touches it.
@@ -464,7 +467,7 @@ func (r *run) choose(slots []*slot) (*task, *slot, time.Duration) {
 			}
 			continue
 		}
-		if !s.c.concurrent() && s.anyBusy() {
+		if !s.c.concurrent() && s.anyBusy() || r.waits(s, slots, now) {
 			continue
 		}
 		for _, t := range s.c.due(now) {
@@ -479,6 +482,18 @@ func (r *run) choose(slots []*slot) (*task, *slot, time.Duration) {
 		}
 	}
 	return best, owner, wake
+}
+
+// waits reports whether a data type must wait for another one of the run that still has work in flight or due.
+func (r *run) waits(s *slot, slots []*slot, now time.Time) bool {
+	for _, name := range s.c.after() {
+		for _, o := range slots {
+			if o.name() == name && !o.done && (o.anyBusy() || len(o.c.due(now)) > 0) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // finish applies a task's result: on success the collector moves the cursor (only now: the parts are committed)

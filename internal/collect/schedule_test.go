@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,7 @@ type fakeCollector struct {
 	answer func(t task) error // nil: success
 	hold   chan struct{}      // when set, reads wait on it
 	log    *scheduleLog
+	deps   []string
 }
 
 type scheduleLog struct {
@@ -93,6 +95,7 @@ func (l *scheduleLog) end(name string) {
 func (f *fakeCollector) dataType() catalog.DataType             { return f.dt }
 func (f *fakeCollector) cursor() *cursor.Cursor                 { return f.cur }
 func (f *fakeCollector) concurrent() bool                       { return f.conc }
+func (f *fakeCollector) after() []string                        { return f.deps }
 func (f *fakeCollector) start(context.Context, time.Time) error { return nil }
 func (f *fakeCollector) backlog(time.Time) int                  { return len(f.tasks) }
 func (f *fakeCollector) failed(task, result) bool               { return false }
@@ -288,5 +291,27 @@ func TestScheduleDeadline(t *testing.T) {
 	}
 	if got := fmt.Sprint(r.rec.DataTypes["signIns.interactive"].Backlog); got != "2" {
 		t.Errorf("backlog %s, want the 2 tasks left", got)
+	}
+}
+
+// TestScheduleWaitsForDependencies: a data type that comes after another (users after groups, with exclusions)
+// starts only once the other has nothing in flight or due.
+func TestScheduleWaitsForDependencies(t *testing.T) {
+	log := newScheduleLog()
+	r, _ := testRun(t, Options{Concurrency: 4}, fakeGraph{})
+	slots, cols := fakeSlots(log, "users", "groups")
+	cols["users"].deps = []string{"groups"}
+	if _, err := r.schedule(context.Background(), slots); err != nil {
+		t.Fatal(err)
+	}
+	first := slices.IndexFunc(log.started, func(s string) bool { return strings.HasPrefix(s, "users:") })
+	groups := 0
+	for _, s := range log.started[:first] {
+		if strings.HasPrefix(s, "groups:") {
+			groups++
+		}
+	}
+	if first < 0 || groups != 3 {
+		t.Errorf("started %v: want every groups task before the first users task", log.started)
 	}
 }

@@ -36,6 +36,7 @@ type result struct {
 	records    int // new records archived
 	duplicates int
 	outside    int // elements outside the window (Graph's filter is looser than the bucket bounds)
+	excluded   int // records the integration's exclusions leave out
 	parts      int
 	requestIDs []string
 	err        error
@@ -138,6 +139,11 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 		return b.open, nil
 	}
 
+	keep, err := r.recordFilter(ctx, dt)
+	if err != nil {
+		res.err = err
+		return res
+	}
 	hardCap := 4 * r.w.opts.TargetRecords
 	oldest := t.to
 	sum, err := r.g.Pages(ctx, dt.Query(t.from, t.to), func(it graph.Item) error {
@@ -176,6 +182,12 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 		if _, dup := b.seen[key]; dup {
 			res.duplicates++
 			return nil
+		}
+		if keep != nil {
+			if ok, err := keep(it.Raw); err != nil || !ok {
+				res.excluded++
+				return err
+			}
 		}
 		b.seen[key] = struct{}{}
 		p, err := openPart(b)

@@ -52,6 +52,7 @@ type Config struct {
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
 	Insights                     Insights
+	Remediation                  Remediation
 }
 
 // Insights tunes the daily identity insights (internal/insights).
@@ -65,6 +66,16 @@ type Insights struct {
 	SignInDays int
 }
 
+// Remediation tunes the Remediate function.
+type Remediation struct {
+	// KeyRole is the app role ("Integration.Admin", "Integration.Helpdesk") a caller identified by the function
+	// key alone, without an App Service Authentication principal, acts with; "" refuses such callers.
+	KeyRole string
+	// LeaseTTL is how long a remediation holds its Idempotency-Key without renewing it: the retry of a request
+	// whose handler died takes over after it.
+	LeaseTTL time.Duration
+}
+
 // Entra is the one-tenant integration declared in app settings.
 type Entra struct {
 	ID, TenantID, ClientID, SecretName, SecretID string
@@ -75,6 +86,8 @@ type Entra struct {
 	// ExcludeGuests leaves guests out too; ExcludeFromLogs applies both to the sign-in logs as well.
 	ExcludedGroups                 []string
 	ExcludeGuests, ExcludeFromLogs bool
+	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
+	ProtectedUsers []string
 }
 
 // Declared reports whether app settings declare an integration.
@@ -275,6 +288,23 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"ENTRA_PROTECTED_USERS", "", "Object ids or user principal names (comma-separated) remediation never acts on in that integration: break-glass and other protected accounts.", func(c *Config, v string) error {
+		c.Entra.ProtectedUsers = nil
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !ValidUserRef(part) {
+				return fmt.Errorf("%q is neither an object id (GUID) nor a user principal name", part)
+			}
+			c.Entra.ProtectedUsers = append(c.Entra.ProtectedUsers, part)
+		}
+		if len(c.Entra.ProtectedUsers) > MaxProtectedUsers {
+			return fmt.Errorf("at most %d entries, got %d", MaxProtectedUsers, len(c.Entra.ProtectedUsers))
+		}
+		return nil
+	}},
 	{"GRAPH_ENDPOINT", "https://graph.microsoft.com", "Microsoft Graph root (national clouds differ).", func(c *Config, v string) error {
 		if _, err := urls.HTTPS(v); err != nil {
 			return err
@@ -379,6 +409,25 @@ var Settings = []Setting{
 	{"INSIGHTS_SCHEDULE", "0 30 3 * * *", "NCRONTAB schedule of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).", cronSetting(func(c *Config) *string { return &c.Insights.Schedule })},
 	{"INSIGHTS_INACTIVE_DAYS", "90", "A user with no successful sign-in for more than this many days is inactive (\"expired\" is fixed at 30).", intSetting(func(c *Config) *int { return &c.Insights.InactiveDays }, 1, 3650)},
 	{"INSIGHTS_SIGNIN_DAYS", "30", "Days of interactive sign-ins the insights read for SSO coverage (and MFA coverage when userRegistrationDetails is not archived).", intSetting(func(c *Config) *int { return &c.Insights.SignInDays }, 1, 30)},
+	{"REMEDIATION_FUNCTION_KEY_ROLE", "none", "App role of a remediation caller identified by the function key alone, without App Service Authentication: `none` (refused, since the audit trail needs a person), `Integration.Helpdesk` or `Integration.Admin`.", func(c *Config, v string) error {
+		switch v {
+		case "none":
+			c.Remediation.KeyRole = ""
+		case "Integration.Helpdesk", "Integration.Admin":
+			c.Remediation.KeyRole = v
+		default:
+			return fmt.Errorf("want none, Integration.Helpdesk or Integration.Admin, got %q", v)
+		}
+		return nil
+	}},
+	{"REMEDIATION_LEASE_TTL", "30s", "How long a remediation holds its Idempotency-Key without renewing it: a retry of a request whose handler died resumes after it.", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second || d > 10*time.Minute {
+			return fmt.Errorf("want a duration from 3s to 10m, got %q", v)
+		}
+		c.Remediation.LeaseTTL = d
+		return nil
+	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
 		if v == "" {
 			return nil
@@ -530,6 +579,28 @@ func validDomain(s string) bool {
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxProtectedUsers bounds an integration's protected-user list.
+const MaxProtectedUsers = 200
+
+// ValidUserRef reports whether s names a user as Graph's /users/{id | userPrincipalName} accepts it: an object id
+// (GUID) or a user principal name — local@domain, the local part of letters, digits and ' . - _ ! # ^ ~ (guests'
+// "name_example.com#EXT#" included), the domain a DNS name — at most 256 characters.
+func ValidUserRef(s string) bool {
+	if validGUID(s) {
+		return true
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || len(s) > 256 || !validDomain(domain) {
+		return false
+	}
+	for _, r := range local {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("'.-_!#^~", r)) {
 			return false
 		}
 	}

@@ -180,6 +180,13 @@ var _ khttp.Middleware = (*throttle)(nil)
 
 // Intercept implements kiota's Middleware.
 func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Request) (*http.Response, error) {
+	attempts := 0
+	resp, err := t.intercept(pipeline, index, req, &attempts)
+	observe(req, resp, err, attempts)
+	return resp, err
+}
+
+func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Request, attempts *int) (*http.Response, error) {
 	ctx := req.Context()
 	family := catalog.FamilyOf(req.URL.Path)
 	var own *limiter
@@ -205,6 +212,7 @@ func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			return nil, err
 		}
 		cnt.requests.Add(1)
+		*attempts++
 		resp, err := pipeline.Next(req, index)
 		last := attempt >= t.retry.MaxAttempts
 

@@ -52,6 +52,8 @@ type Integration struct {
 	ExcludeFromLogs bool     `json:"excludeFromLogs,omitempty"`
 	// Disabled integrations are not collected.
 	Disabled bool `json:"disabled,omitempty"`
+	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
+	ProtectedUsers []string `json:"protectedUsers,omitempty"`
 	// Source is "settings" (app settings) or "table".
 	Source string `json:"source"`
 }
@@ -95,6 +97,14 @@ func (i Integration) Validate() error {
 			return &ValidationError{fmt.Sprintf("excludedGroups[%d]", n), fmt.Sprintf("%q is not a group object id (a GUID)", g)}
 		}
 	}
+	if len(i.ProtectedUsers) > config.MaxProtectedUsers {
+		return &ValidationError{"protectedUsers", fmt.Sprintf("at most %d entries, got %d", config.MaxProtectedUsers, len(i.ProtectedUsers))}
+	}
+	for n, u := range i.ProtectedUsers {
+		if !config.ValidUserRef(u) {
+			return &ValidationError{fmt.Sprintf("protectedUsers[%d]", n), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", u)}
+		}
+	}
 	for l, a := range i.Licences {
 		if !slices.Contains(catalog.Licences, l) {
 			return &ValidationError{"licences", fmt.Sprintf("unknown licence %q", l)}
@@ -110,7 +120,8 @@ func (i Integration) Validate() error {
 func FromSettings(e config.Entra) Integration {
 	i := Integration{ID: e.ID, Name: e.ID, TenantID: e.TenantID, ClientID: e.ClientID, SecretName: e.SecretName,
 		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings",
-		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs}
+		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs,
+		ProtectedUsers: slices.Clone(e.ProtectedUsers)}
 	for l, a := range e.Licences {
 		i.Licences[l] = Answer(a)
 	}

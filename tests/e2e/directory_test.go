@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +136,219 @@ func TestDirectoryResync(t *testing.T) {
 			t.Errorf("run %s: %s %s: %s", r.Invocation, e.DataType, e.Kind, e.Message)
 		}
 	}
+}
+
+// groupGraph is the test's own reading of the tenant's nesting: group → direct members, and which ids are groups.
+type groupGraph struct {
+	members map[string][]string
+}
+
+func newGroupGraph(groups []entrasim.DirObject) groupGraph {
+	g := groupGraph{members: map[string][]string{}}
+	for _, o := range groups {
+		g.members[o.ID] = o.Members
+	}
+	return g
+}
+
+// closure returns the groups reachable from root (root included) and whether the walk met a cycle.
+func (g groupGraph) closure(root string) (map[string]bool, bool) {
+	seen, cycle := map[string]bool{}, false
+	var walk func(id string, path map[string]bool)
+	walk = func(id string, path map[string]bool) {
+		if path[id] {
+			cycle = true
+			return
+		}
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		path[id] = true
+		for _, m := range g.members[id] {
+			if _, isGroup := g.members[m]; isGroup {
+				walk(m, path)
+			}
+		}
+		delete(path, id)
+	}
+	walk(root, map[string]bool{})
+	return seen, cycle
+}
+
+// excludedUsers are the users in the closure of root.
+func (g groupGraph) excludedUsers(root string, users map[string]bool) map[string]bool {
+	groups, _ := g.closure(root)
+	out := map[string]bool{}
+	for gr := range groups {
+		for _, m := range g.members[gr] {
+			if users[m] {
+				out[m] = true
+			}
+		}
+	}
+	return out
+}
+
+// TestDirectoryExclusions: an integration excludes a group whose nesting reaches a cycle, and guests. No user in
+// the group, directly or through nested groups, and no guest is ever archived as a user; everyone else is. A user
+// removed from the nested group it was excluded through is archived at the round after the groups round that
+// shows the removal.
+func TestDirectoryExclusions(t *testing.T) {
+	t.Parallel()
+	topts := entrasim.Options{Seed: 31, Users: 200, History: 24 * time.Hour,
+		Streams: map[string]entrasim.StreamOptions{"signIns.interactive": {Rate: 1}}}
+	// The same seed and size give the same directory: read it from a tenant of our own to choose the group.
+	probe := topts
+	probe.Clock = entrasim.NewSimClock(scenario.DefaultStart)
+	pt, err := entrasim.New(&probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := pt.DirectoryAt("groups", scenario.DefaultStart, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := pt.DirectoryAt("users", scenario.DefaultStart, []string{"userType"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isUser := map[string]bool{}
+	for _, u := range users {
+		isUser[u.ID] = true
+	}
+	gg := newGroupGraph(groups)
+	// The smallest group whose nesting reaches a cycle and holds users.
+	var root string
+	best := 0
+	for _, o := range groups {
+		closure, cycle := gg.closure(o.ID)
+		if n := len(gg.excludedUsers(o.ID, isUser)); cycle && len(closure) > 1 && n > 0 && (root == "" || n < best) {
+			root, best = o.ID, n
+		}
+	}
+	if root == "" {
+		t.Fatal("the tenant has no group whose nesting reaches a cycle")
+	}
+	env := startScenario(t, scenario.Options{Tenant: topts, Settings: map[string]string{
+		"ENTRA_EXCLUDED_GROUPS": root, "ENTRA_EXCLUDE_GUESTS": "true", "ENTRA_EXCLUDE_FROM_LOGS": "true"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	check := func(stage string) (excluded map[string]bool) {
+		t.Helper()
+		c, err := env.Cursor(ctx, "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		truthGroups, err := env.Tenant.DirectoryAt("groups", c.LastRound, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truthUsers, err := env.Tenant.DirectoryAt("users", c.LastRound, []string{"userType"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := map[string]bool{}
+		for _, u := range truthUsers {
+			all[u.ID] = true
+		}
+		excluded = newGroupGraph(truthGroups).excludedUsers(root, all)
+		guests := 0
+		for _, u := range truthUsers {
+			if string(u.Props["userType"]) == `"Guest"` {
+				excluded[u.ID] = true
+				guests++
+			}
+		}
+		got, err := env.Replayed(ctx, "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := range all {
+			if _, archived := got[id]; archived == excluded[id] {
+				t.Errorf("%s: user %s archived %v, excluded %v", stage, id, archived, excluded[id])
+			}
+		}
+		if guests == 0 || len(excluded) == guests {
+			t.Errorf("%s: %d excluded, %d of them guests: the test excludes nobody through the group", stage, len(excluded), guests)
+		}
+		t.Logf("%s: %d users, %d excluded (%d guests), %d archived", stage, len(all), len(excluded), guests, len(got))
+		return excluded
+	}
+	if err := env.CollectDirectory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	excluded := check("after the first rounds")
+
+	// Remove an excluded member (not a guest) from every group of the closure that lists it directly.
+	closure, _ := gg.closure(root)
+	var leaver string
+	var via []string
+	for gr := range closure {
+		for _, m := range gg.members[gr] {
+			if isUser[m] && excluded[m] && (leaver == "" || leaver == m) && !isGuest(users, m) {
+				leaver = m
+				via = append(via, gr)
+			}
+		}
+	}
+	if leaver == "" {
+		t.Fatal("no excluded member to move out")
+	}
+	for _, gr := range via {
+		if changed, err := env.Tenant.SetGroupMember(gr, leaver, true); err != nil || !changed {
+			t.Fatalf("SetGroupMember(%s, %s): %v %v", gr, leaver, changed, err)
+		}
+	}
+	for range 2 {
+		env.Clock.Advance(time.Hour)
+		if err := env.CollectDirectory(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := check("after the removal")
+	if after[leaver] {
+		t.Fatalf("the user removed from %v is still excluded", via)
+	}
+	read := false
+	for _, r := range env.Tenant.Requests() {
+		read = read || strings.HasSuffix(r.Path, "/users/"+leaver)
+	}
+	if !read {
+		t.Errorf("user %s was not read again after leaving the excluded groups", leaver)
+	}
+	// Nobody still excluded was ever archived, in any round.
+	ids, err := env.ArchivedValues(ctx, "users", "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range after {
+		if ids[id] > 0 {
+			t.Errorf("excluded user %s archived %d times", id, ids[id])
+		}
+	}
+	// With excludeFromLogs, their sign-ins are left out too, and everyone else's are in.
+	if err := env.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	signIns, err := env.ArchivedValues(ctx, "signIns.interactive", "userId")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for user, n := range signIns {
+		if after[user] {
+			t.Errorf("%d sign-ins of excluded user %s archived", n, user)
+		}
+		kept += n
+	}
+	if kept == 0 {
+		t.Error("no sign-in archived at all")
+	}
+}
+
+func isGuest(users []entrasim.DirObject, id string) bool {
+	i := slices.IndexFunc(users, func(u entrasim.DirObject) bool { return u.ID == id })
+	return i >= 0 && string(users[i].Props["userType"]) == `"Guest"`
 }

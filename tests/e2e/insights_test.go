@@ -60,7 +60,7 @@ func TestInsightsMatchTheTenant(t *testing.T) {
 		t.Errorf("date %s, want the simulated day", r.Date)
 	}
 
-	users := tenantUsers(t, env, r)
+	users := usersAtRound(t, env, r)
 	t.Run("inactive users", func(t *testing.T) { checkInactive(t, env, r, users) })
 	signIns := tenantSignIns(t, env, r)
 	t.Run("MFA coverage", func(t *testing.T) { checkMFA(t, r, users, signIns) })
@@ -99,7 +99,7 @@ func source(t *testing.T, r *insights.Report, dataType string) insights.Source {
 	return insights.Source{}
 }
 
-func tenantUsers(t *testing.T, env *scenario.Env, r *insights.Report) map[string]tenantUser {
+func usersAtRound(t *testing.T, env *scenario.Env, r *insights.Report) map[string]tenantUser {
 	t.Helper()
 	src := source(t, r, "users")
 	if src.AsOf == nil {

@@ -687,6 +687,10 @@ func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
 		switch f.Kind {
 		case FaultTruncate, FaultInvalidJSON, FaultSyncReset:
 			// applied by the endpoint (page faults; the sync reset needs the decoded token)
+		case FaultDelay:
+			if !hold(rc.r.Context(), f.Delay) {
+				return options{}, false
+			}
 		default:
 			t.applyFault(rc, f)
 			return options{}, false

@@ -21,10 +21,13 @@ type User struct {
 	Department        string
 	JobTitle          string
 	UsageLocation     string
-	Admin             bool   // holds a privileged directory role
-	HomeTenantID      string // the tenant the account signs in at (a guest's home tenant)
-	place             int    // index into places: where the user usually signs in from
-	device            int    // index into deviceProfiles
+	Admin             bool // generated as a Global Administrator
+	// Roles are the display names of the directory roles the user holds now, directly or through groups
+	// (filled by Tenant.Users; any role makes the user an administrator for Graph's sensitive actions).
+	Roles        []string
+	HomeTenantID string // the tenant the account signs in at (a guest's home tenant)
+	place        int    // index into places: where the user usually signs in from
+	device       int    // index into deviceProfiles
 }
 
 // PasswordCredential is an application's client secret. SecretText is only known for secrets this

@@ -104,6 +104,9 @@ func (t *Tenant) userView(r *resource) User {
 		u.CreatedDateTime, _ = v.(time.Time)
 	}
 	u.Admin = gen.Admin
+	for _, role := range t.rolesOf(r) {
+		u.Roles = append(u.Roles, role.propStr("displayName"))
+	}
 	u.HomeTenantID, u.place, u.device = gen.HomeTenantID, gen.place, gen.device
 	return u
 }
@@ -200,4 +203,27 @@ func (t *Tenant) AddApp(displayName string, roles []string) (Application, error)
 func (t *Tenant) nextOrder() int {
 	t.order++
 	return t.order
+}
+
+// SetGroupMember adds member (a user or group object id) to group, or removes it, at the simulated now, as a
+// change delta queries report (members@delta) and the ground truth keeps. It reports whether anything changed.
+func (t *Tenant) SetGroupMember(group, member string, remove bool) (bool, error) {
+	t.syncChurn()
+	s := t.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.cols[colGroups].get(group)
+	if g == nil || !g.live() {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no group %q", group)
+	}
+	var m *resource
+	for _, col := range []string{colUsers, colGroups} {
+		if r := s.cols[col].get(member); r != nil && r.live() {
+			m = r
+		}
+	}
+	if m == nil {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no user or group %q", member)
+	}
+	return t.setMember(g, m, remove, t.Now()), nil
 }

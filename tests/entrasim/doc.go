@@ -85,9 +85,10 @@
 // Options.PageLatency delays every page (fixed + jitter, or lognormal) and honours cancellation. Fault rules
 // (at start or at run time, through the API or POST /_sim/faults) match by path prefix and stream and fire by
 // probability, on the n-th or every n-th match, a limited number of times: 429 storms with or without
-// Retry-After, 500/503/504 with Graph bodies, connection resets, truncated bodies, invalid JSON, invalid
-// skip tokens on nextLink requests, and on deltaLink requests the synchronization reset (syncReset: 410 Gone
-// with a Location) and resyncRequired (400).
+// Retry-After, 500/503/504 (or 400/403/404/409 refusals) with Graph bodies, connection resets, truncated bodies,
+// invalid JSON, invalid skip tokens on nextLink requests, delays (FaultDelay: a remediation's change is made and
+// its answer held), and on deltaLink requests the synchronization reset (syncReset: 410 Gone with a Location)
+// and resyncRequired (400).
 //
 // # Ground truth
 //
@@ -139,10 +140,14 @@
 // permission, allows $top up to 500, and derives each user's last interactive, non-interactive and successful
 // sign-in from the sign-in streams as visible at the simulated time (null for users who never signed in).
 //
-// Remediation endpoints (remediate.go) change the store: revokeSignInSessions, authentication methods listed
-// and deleted per type with Graph's constraints, PATCH user, DELETE user into deletedItems (listed per type)
-// with restore and purge, addPassword/removePassword; the token authority reads app secrets from the same
-// store.
+// Remediation endpoints (remediate.go) change the store: revokeSignInSessions (a no-op for B2B guests),
+// authentication methods listed and deleted per type with Graph's constraints (alternate mobile before mobile,
+// the default method only as the last one, never the password), the directory roles a user holds
+// (transitiveMemberOf/microsoft.graph.directoryRole, through nested groups), PATCH user, DELETE user into
+// deletedItems (listed per type, got by id, restored; users not purged by an application, role holders refused
+// as Graph refuses app-only callers), addPassword/removePassword; the token authority reads app secrets from the
+// same store. Tests set a user's methods with SetAuthMethods and give roles with AssignRole; fault rules reach
+// these endpoints too.
 //
 // # Extending
 //

@@ -86,7 +86,13 @@ func splitPath(p string) []string {
 	for i, s := range segs {
 		// OData functions without parameters may be called with or without "()": users/delta() is
 		// users/delta (msgraph-sdk-go sends the former).
-		segs[i] = strings.TrimSuffix(s, "()")
+		s = strings.TrimSuffix(s, "()")
+		// Graph's schema aliases its namespace microsoft.graph as "graph" (<Schema Namespace="microsoft.graph"
+		// Alias="graph">), so a cast segment may use either; msgraph-sdk-go sends graph.directoryRole.
+		if len(s) > len("graph.") && strings.EqualFold(s[:len("graph.")], "graph.") {
+			s = "microsoft." + s
+		}
+		segs[i] = s
 	}
 	return segs
 }
@@ -378,6 +384,10 @@ func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
 		switch f.Kind {
 		case FaultTruncate, FaultInvalidJSON:
 			pageFault = &f
+		case FaultDelay:
+			if !hold(rc.r.Context(), f.Delay) {
+				return
+			}
 		default:
 			t.applyFault(rc, f)
 			return
@@ -445,6 +455,18 @@ func (t *Tenant) draw(p float64) bool {
 	return t.rng.chance(p)
 }
 
+// hold waits for d; false means the request was cancelled first.
+func hold(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // pageDelay waits for the configured per-page latency; false means the request was cancelled.
 func (t *Tenant) pageDelay(ctx context.Context) bool {
 	if t.cfg.PageLatency.IsZero() {
@@ -481,11 +503,11 @@ func (t *Tenant) applyFault(rc *reqCtx, f FaultRule) {
 		if status == 0 {
 			status = 500
 		}
-		e := serverError(status)
+		e := *faultError(status)
 		if f.RetryAfter > 0 {
 			e.header = map[string]string{"Retry-After": formatRetryAfter(f.RetryAfter)}
 		}
-		t.writeError(rc, e)
+		t.writeError(rc, &e)
 	case FaultInvalidSkipToken:
 		if rc.route.family == familyDirectory {
 			t.writeError(rc, errDirSkipToken)

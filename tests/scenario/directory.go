@@ -215,3 +215,63 @@ func (e *Env) FullRounds(ctx context.Context, dataType string) (int, error) {
 	}
 	return n, nil
 }
+
+// Replayed returns a delta data type's objects as its archive replays (the newest full round and the delta
+// rounds after it): id → properties.
+func (e *Env) Replayed(ctx context.Context, dataType string) (map[string]map[string]json.RawMessage, error) {
+	dt, ok := catalog.Lookup(dataType)
+	if !ok || dt.Mode() != catalog.Delta {
+		return nil, fmt.Errorf("scenario: %q is not a delta data type", dataType)
+	}
+	blobs, err := e.Azurite.BlobClient()
+	if err != nil {
+		return nil, err
+	}
+	state, _, err := replay(ctx, archive.New(blobs, e.Settings["RAW_CONTAINER"]), Integration, dt)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]json.RawMessage, len(state))
+	for id, o := range state {
+		out[id] = o.props
+	}
+	return out, nil
+}
+
+// ArchivedValues counts the values a string field takes in every record of a data type's archive, in any part of
+// any partition (finished rounds or not).
+func (e *Env) ArchivedValues(ctx context.Context, dataType, field string) (map[string]int, error) {
+	blobs, err := e.Azurite.BlobClient()
+	if err != nil {
+		return nil, err
+	}
+	store := archive.New(blobs, e.Settings["RAW_CONTAINER"])
+	prefix := fmt.Sprintf("integration=%s/type=%s/", Integration, dataType)
+	pager := blobs.NewListBlobsFlatPager(e.Settings["RAW_CONTAINER"], &azblob.ListBlobsFlatOptions{Prefix: &prefix})
+	ids := map[string]int{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range page.Segment.BlobItems {
+			if !strings.HasSuffix(*b.Name, ".ndjson.gz") {
+				continue
+			}
+			err := store.ReadRecords(ctx, *b.Name, func(rec []byte) error {
+				var o map[string]json.RawMessage
+				if err := json.Unmarshal(rec, &o); err != nil {
+					return err
+				}
+				var v string
+				_ = json.Unmarshal(o[field], &v)
+				ids[v]++
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ids, nil
+}

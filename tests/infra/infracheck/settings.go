@@ -74,6 +74,10 @@ var HandlerSettingSources = map[string]Source{
 	"INSIGHTS_SCHEDULE":                    FromTemplate,
 	"INSIGHTS_INACTIVE_DAYS":               Default,
 	"INSIGHTS_SIGNIN_DAYS":                 Default,
+	// Set after deployment by the administrator, who knows the break-glass accounts (README, Remediation).
+	"ENTRA_PROTECTED_USERS":         Default,
+	"REMEDIATION_FUNCTION_KEY_ROLE": Default,
+	"REMEDIATION_LEASE_TTL":         Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
