@@ -70,6 +70,8 @@ func (a *app) functions() map[string]function {
 		"CollectDirectory": a.collectDirectory,
 		"CollectWork":      a.collectWork,
 		"Integrations":     a.integrations,
+		"ComputeInsights":  a.computeInsights,
+		"InsightsWork":     a.insightsWork,
 		"Remediate":        a.remediate,
 	}
 }

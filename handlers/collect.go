@@ -38,24 +38,11 @@ func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.stores(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, bad, err := st.integrations.List(ctx)
+	ids, err := a.enabledIntegrations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	log := logging.From(ctx)
-	for _, e := range bad {
-		log.Warn("integration skipped", "error", e.Error())
-	}
-	var ids []string
-	for _, i := range list {
-		if !i.Disabled {
-			ids = append(ids, i.ID)
-		}
-	}
 	items := collect.Plan(ids, collect.ReasonSchedule, dataClock(req)(), modes...)
 	reply := envelope.NewReply()
 	if len(items) > 0 {
@@ -66,6 +53,29 @@ func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.
 	log.Info("planned collection", "integrations", len(ids), "work_items", len(items), "past_due", timer.IsPastDue)
 	reply.Log("planned %d work items for %d integrations", len(items), len(ids))
 	return reply, nil
+}
+
+// enabledIntegrations returns the ids of the integrations that are not disabled; one that cannot be read is
+// logged and skipped.
+func (a *app) enabledIntegrations(ctx context.Context) ([]string, error) {
+	st, err := a.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, bad, err := st.integrations.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range bad {
+		logging.From(ctx).Warn("integration skipped", "error", e.Error())
+	}
+	var ids []string
+	for _, i := range list {
+		if !i.Disabled {
+			ids = append(ids, i.ID)
+		}
+	}
+	return ids, nil
 }
 
 // collectWork is the CollectWork queue function: it runs one work item and asks for a continuation when the

@@ -56,6 +56,9 @@ param collectDirectorySchedule string = '0 0 * * * *'
 @description('NCRONTAB schedule (UTC) of CheckSecretExpiry, the daily client secret expiry check.')
 param checkSecretExpirySchedule string = '0 0 6 * * *'
 
+@description('NCRONTAB schedule (UTC) of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).')
+param insightsSchedule string = '0 30 3 * * *'
+
 @description('Minimum level of the handler\'s logs.')
 @allowed([
   'debug'
@@ -202,6 +205,7 @@ var tableNames = [
 ]
 var queueNames = [
   'collect-work'
+  'insights-work'
 ]
 
 // ---- Resources ------------------------------------------------------------------------------------------------
@@ -302,6 +306,7 @@ var hostSettings = {
   COLLECT_LOGS_SCHEDULE: collectLogsSchedule
   COLLECT_DIRECTORY_SCHEDULE: collectDirectorySchedule
   CHECK_SECRET_EXPIRY_SCHEDULE: checkSecretExpirySchedule
+  INSIGHTS_SCHEDULE: insightsSchedule
   LOG_LEVEL: logLevel
 }
 var integrationSettings = empty(integrationId)

@@ -14,7 +14,8 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
     backfill time over the throttle-limited optimum, records served per record archived;
   the same where another client of the app spends 20 % of the budget: share of what is left that is used, 429s;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins over 30 days (and whether it is flat);
-  the shipped handler's time to ready and its size.
+  the shipped handler's time to ready and its size;
+  the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users.
 
 It installs what it needs first (`make tools`: Azurite from the lockfile) and stops at once if it cannot.
 A benchmark that fails prints its own error, and its targets fail with that error.
@@ -159,6 +160,23 @@ bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small" BENCH_R
 bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large" BENCH_RSS_DAYS="$rss_days"
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge" BENCH_RSS_DAYS="$rss_days"
 
+# The Status page and the insights: benchmarks that live next to their packages.
+pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
+	local file=$1
+	if $dry_run; then
+		printf 'dry-run: go test -run ^$ -bench %s -benchtime %s %s\n' "$3" "$4" "$2"
+		return 0
+	fi
+	rm -f "$file.failed"
+	if ! go test -run '^$' -bench "$3" -benchtime "$4" -timeout 30m "$2" >"$file" 2>&1; then
+		echo failed >"$file.failed"
+	fi
+	grep -E '^(Benchmark|ok|FAIL|---)' "$file" >&2 || true
+}
+echo "Status with 50 integrations x 30 data types; insights of a 200,000-user tenant" >&2
+pkgbench "$out/status.txt" ./internal/status 'Render|Build' 10x
+pkgbench "$out/insights.txt" ./internal/insights ComputeLargeTenant 1x
+
 if $dry_run; then
 	exit 0
 fi
@@ -215,6 +233,13 @@ idle=$(metric "$out/start.txt" ColdStart MiB-RSS-ready)
 size=$(metric "$out/start.txt" ColdStart MiB-binary)
 verdict handler-ready "$out/start.txt" "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
 verdict binary-size "$out/start.txt" "$size" '<=25MiB' 'm <= 25' "${size}MiB"
+
+render=$(metric "$out/status.txt" 'Render/html-50x30' ms/page)
+json=$(metric "$out/status.txt" 'Render/json-50x30' ms/page)
+build=$(metric "$out/status.txt" Build ms/report)
+verdict status-page-50x30 "$out/status.txt" "$render" '<=250ms' 'm <= 250' "${render}ms(json=${json}ms,report-from-storage=${build}ms)"
+heap=$(metric "$out/insights.txt" ComputeLargeTenant MiB-peak-heap)
+verdict insights-heap-200k-users "$out/insights.txt" "$heap" '<=48MiB' 'm <= 48' "${heap}MiB"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)

@@ -51,7 +51,19 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	Insights                     Insights
 	Remediation                  Remediation
+}
+
+// Insights tunes the daily identity insights (internal/insights).
+type Insights struct {
+	// Schedule is the ComputeInsights timer (NCRONTAB, six fields).
+	Schedule string
+	// InactiveDays is the inactivity threshold: no successful sign-in for more than this many days.
+	InactiveDays int
+	// SignInDays is how many days of interactive sign-ins SSO coverage (and MFA coverage without the registration
+	// report) reads.
+	SignInDays int
 }
 
 // Remediation tunes the Remediate function.
@@ -394,6 +406,9 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"INSIGHTS_SCHEDULE", "0 30 3 * * *", "NCRONTAB schedule of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).", cronSetting(func(c *Config) *string { return &c.Insights.Schedule })},
+	{"INSIGHTS_INACTIVE_DAYS", "90", "A user with no successful sign-in for more than this many days is inactive (\"expired\" is fixed at 30).", intSetting(func(c *Config) *int { return &c.Insights.InactiveDays }, 1, 3650)},
+	{"INSIGHTS_SIGNIN_DAYS", "30", "Days of interactive sign-ins the insights read for SSO coverage (and MFA coverage when userRegistrationDetails is not archived).", intSetting(func(c *Config) *int { return &c.Insights.SignInDays }, 1, 30)},
 	{"REMEDIATION_FUNCTION_KEY_ROLE", "none", "App role of a remediation caller identified by the function key alone, without App Service Authentication: `none` (refused, since the audit trail needs a person), `Integration.Helpdesk` or `Integration.Admin`.", func(c *Config, v string) error {
 		switch v {
 		case "none":
@@ -652,6 +667,17 @@ func cronSetting(field func(*Config) *string) func(*Config, string) error {
 			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+func intSetting(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d, got %q", lo, hi, v)
+		}
+		*field(c) = n
 		return nil
 	}
 }

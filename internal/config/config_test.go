@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.Port != 7001 || c.RawContainer != "entra-raw" || c.ShutdownGrace != 25*time.Second || c.FunctionTimeout != DefaultFunctionTimeout {
 		t.Errorf("config = %+v", c)
 	}
+	if c.Insights != (Insights{Schedule: "0 30 3 * * *", InactiveDays: 90, SignInDays: 30}) {
+		t.Errorf("insights = %+v", c.Insights)
+	}
 	if c.Storage.ConnectionString != DevelopmentStorage {
 		t.Errorf("UseDevelopmentStorage=true not expanded: %q", c.Storage.ConnectionString)
 	}
@@ -78,6 +81,9 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		"AzureWebJobsStorage":                 "not-a-connection-string",
 		"AzureWebJobsStorage__credential":     "password",
 		"AzureWebJobsStorage__blobServiceUri": "blob.example.net",
+		"INSIGHTS_SCHEDULE":                   "daily",
+		"INSIGHTS_INACTIVE_DAYS":              "0",
+		"INSIGHTS_SIGNIN_DAYS":                "31",
 		"ENTRA_PROTECTED_USERS":               "breakglass@contoso.com,not a user",
 		"REMEDIATION_FUNCTION_KEY_ROLE":       "Integration.Reader",
 		"REMEDIATION_LEASE_TTL":               "1s",
