@@ -215,5 +215,5 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
 	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
-		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery}
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart}
 }

@@ -101,6 +101,8 @@ type Collect struct {
 	DirectorySchedule string
 	// FullEvery is the longest time between full rounds of a delta data type (a weekly snapshot by default).
 	FullEvery time.Duration
+	// RoundPart is the number of records after which a delta round or snapshot commits a part and checkpoints.
+	RoundPart int
 	// Lag is how long after its end a time bucket is first read (late events settle meanwhile).
 	Lag time.Duration
 	// BackfillDays bounds the first run's backfill (the tenant's retention bounds it too).
@@ -342,6 +344,14 @@ var Settings = []Setting{
 			return fmt.Errorf("want a duration from 1h to 168h, got %q", v)
 		}
 		c.Collect.FullEvery = d
+		return nil
+	}},
+	{"COLLECT_ROUND_PART", "20000", "Records after which a delta round or snapshot commits a part and checkpoints the next page (a round resumes there after a deadline or a crash).", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return fmt.Errorf("want 1 to 1000000 records, got %q", v)
+		}
+		c.Collect.RoundPart = n
 		return nil
 	}},
 	{"COLLECT_LAG", "10m", "How long after a time bucket ends it is first read.", durationSetting(func(c *Config) *time.Duration { return &c.Collect.Lag })},

@@ -595,4 +595,15 @@ func TestDirectoryBudgetGrowsWithTheTenant(t *testing.T) {
 			t.Errorf("%d users: %.3f × the smallest tier's rate, want %.3f", users, got, want)
 		}
 	}
+	// A scaled-down budget (a benchmark's 1 % of Graph's) grows into a scaled-down bucket: the large tier's 8,000
+	// per 10 s becomes 80 per 10 s, not 8,000 per 1,000 s — the same rate with a burst a hundred times too big.
+	small, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport,
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Directory: {Requests: 35, Window: 10 * time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.SetDirectoryUsers(100000)
+	if d := small.throttle.limiters[catalog.Directory]; len(d.sent) != 80 || d.budget != 10*time.Second {
+		t.Errorf("scaled large tier: %d requests per %v, want 80 per 10s", len(d.sent), d.budget)
+	}
 }

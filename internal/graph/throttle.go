@@ -242,9 +242,9 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
 	limiters map[catalog.Family]*limiter
-	// scale is each family's configured budget over Graph's documented one (Options.Budgets), applied to the
-	// directory family's larger tiers too.
-	scale map[catalog.Family]float64
+	// budgets are the families' configured budgets (Options.Budgets, else Graph's documented ones): the
+	// directory family's larger tiers are scaled like its configured budget.
+	budgets map[catalog.Family]catalog.Budget
 	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
 	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters
@@ -255,7 +255,7 @@ type throttle struct {
 
 func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
 	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
-		scale: map[catalog.Family]float64{}, retry: retry, cred: cred, scopes: scopes}
+		budgets: map[catalog.Family]catalog.Budget{}, retry: retry, cred: cred, scopes: scopes}
 	for f, b := range catalog.Budgets {
 		scaled := b
 		if o, ok := budgets[f]; ok {
@@ -263,7 +263,7 @@ func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, c
 		}
 		t.limiters[f] = newLimiter(scaled)
 		t.counters[f] = &familyCounters{}
-		t.scale[f] = scaled.Rate() / b.Rate()
+		t.budgets[f] = scaled
 		for _, d := range catalog.InFamily(f) {
 			if d.Limit.Requests > 0 {
 				// A data type's own limit scales with its family's (the simulated tenant scales both alike).

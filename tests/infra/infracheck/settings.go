@@ -65,6 +65,7 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
 	"COLLECT_DIRECTORY_SCHEDULE":           FromTemplate,
 	"COLLECT_DIRECTORY_FULL":               Default,
+	"COLLECT_ROUND_PART":                   Default,
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
