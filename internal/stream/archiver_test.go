@@ -123,7 +123,9 @@ func rec(category, tenant, id, created string, extra string) string {
 		category, tenant, id, created, created, extra)
 }
 
-func body(records ...string) []byte { return []byte(`{"records":[` + strings.Join(records, ",") + `]}`) }
+func body(records ...string) []byte {
+	return []byte(`{"records":[` + strings.Join(records, ",") + `]}`)
+}
 
 func TestArchiveRoutesAndNames(t *testing.T) {
 	e := newEnv(t, nil, "")
@@ -156,7 +158,7 @@ func TestArchiveRoutesAndNames(t *testing.T) {
 		"integration=contoso/type=directoryAudits/date=2026-01-10/hour=10/" + base41 + ".ndjson.gz":     {a1},
 		"integration=contoso/type=graphActivityLogs/date=2026-01-10/hour=10/" + base42 + ".ndjson.gz":   {g1},
 		// An unknown category keeps its name; its records carry no time of their own but the record's time.
-		"integration=contoso/type=NewFancyLogs/date=2026-01-10/hour=10/" + base42 + ".ndjson.gz": {n1},
+		"integration=contoso/type=NewFancyLogs/date=2026-01-10/hour=10/" + base42 + ".ndjson.gz":                      {n1},
 		"quarantine/tenant=" + tenantB + "/type=signIns.interactive/date=2026-01-10/hour=10/" + base42 + ".ndjson.gz": {other},
 	}
 	for name, records := range want {

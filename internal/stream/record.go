@@ -127,7 +127,7 @@ func kindOf(c byte) string {
 // fields of a record that ReadRecord looks at; the first occurrence of each (any key case) counts.
 type fields struct {
 	category, tenantID, aadTenantID, resourceID, time, level, durationMs, properties, id, requestID []byte
-	times                                                                                         [6][]byte // TimeFields
+	times                                                                                           [6][]byte // TimeFields
 }
 
 func (f *fields) take(key, val []byte) {

@@ -6,7 +6,9 @@ import (
 )
 
 func TestParseTime(t *testing.T) {
-	utc := func(y, mo, d, h, m, s, ns int) time.Time { return time.Date(y, time.Month(mo), d, h, m, s, ns, time.UTC) }
+	utc := func(y, mo, d, h, m, s, ns int) time.Time {
+		return time.Date(y, time.Month(mo), d, h, m, s, ns, time.UTC)
+	}
 	cases := []struct {
 		in   string
 		want time.Time
