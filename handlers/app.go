@@ -18,6 +18,7 @@ import (
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/stream"
 )
 
 // app holds the configuration and the clients shared by all invocations. Everything is built on first use so the
@@ -31,6 +32,9 @@ type app struct {
 	vault    *secrets.Store
 	graphs   map[string]*graphEntry
 	settings *integrations.Integration
+	// streamArch archives StreamEvents batches; it keeps its integrations cache and prune schedule across
+	// invocations.
+	streamArch *stream.Archiver
 }
 
 // stores are the app's storage-backed services, ready (containers and tables exist).
@@ -65,6 +69,7 @@ func (a *app) functions() map[string]function {
 		"CollectLogs":  a.collectLogs,
 		"CollectWork":  a.collectWork,
 		"Integrations": a.integrations,
+		"StreamEvents": a.streamEvents,
 	}
 }
 

@@ -50,6 +50,16 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	Stream                       Stream
+}
+
+// Stream tunes StreamEvents, the real-time path from Event Hubs.
+type Stream struct {
+	// Integration is the integration of streamed records whose tenant matches no integration's tenantId (for a hub
+	// that carries one tenant's logs); empty: they are quarantined.
+	Integration string
+	// DedupDays is how long, by event time, a record content is remembered against duplicates; 0: forever.
+	DedupDays int
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -339,6 +349,21 @@ var Settings = []Setting{
 			}
 			c.Collect.Budgets[catalog.Family(fam)] = catalog.Budget{Requests: reqs, Window: win}
 		}
+		return nil
+	}},
+	{"STREAM_INTEGRATION_ID", "", "Integration (id) that streamed records (StreamEvents) belong to when their tenant matches no integration's `tenantId`: for an event hub that carries one tenant's logs. Empty: such records go to `quarantine/tenant=<tenant>/`.", func(c *Config, v string) error {
+		if v != "" && !validSlug(v) {
+			return fmt.Errorf("not a slug (lowercase letters, digits, hyphens, 1-40 characters): %q", v)
+		}
+		c.Stream.Integration = v
+		return nil
+	}},
+	{"STREAM_DEDUP_DAYS", "14", "Days (by event time) StreamEvents remembers each record content, so content Entra sends twice is archived once; `0` remembers forever.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 366 {
+			return fmt.Errorf("want 0 to 366 days, got %q", v)
+		}
+		c.Stream.DedupDays = n
 		return nil
 	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {

@@ -26,6 +26,7 @@ func FuzzParse(f *testing.F) {
 			_, _ = r.HTTP(name)
 			_, _ = r.Queue(name)
 			_, _ = r.StringArray(name)
+			_, _ = r.EventHub(name)
 		}
 		for key := range r.Metadata {
 			_, _ = r.MetaString(key)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -293,4 +294,212 @@ func (r *Request) Queue(name string) (*QueueMessage, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// PartitionContext is the Event Hub partition a batch comes from (Metadata.PartitionContext, or
+// TriggerPartitionContext on newer extensions).
+type PartitionContext struct {
+	FullyQualifiedNamespace string
+	EventHubName            string
+	ConsumerGroup           string
+	PartitionID             string
+}
+
+// RetryContext is Metadata.RetryContext: present when the function has a retry policy. RetryCount is 0 on the
+// first attempt; MaxRetryCount is -1 for a policy that retries indefinitely.
+type RetryContext struct {
+	RetryCount, MaxRetryCount int64
+}
+
+// EventHubBatch is an Event Hub trigger's batch (cardinality many, dataType string) with the binding data that
+// identifies every event: the partition, and per event its sequence number, offset and enqueued time.
+type EventHubBatch struct {
+	// Events are the event bodies, exactly as sent.
+	Events          [][]byte
+	Partition       PartitionContext
+	SequenceNumbers []int64
+	// Offsets and EnqueuedTimes are nil when the host sent none; otherwise they have one entry per event.
+	Offsets       []string
+	EnqueuedTimes []time.Time
+	// Retry is nil without a retry policy.
+	Retry *RetryContext
+}
+
+// EventHub decodes Data[name] as an Event Hub batch and its binding data (reference/functions-host.md §5.5): the
+// events are a string holding a JSON array of strings (or the array itself); each *Array key is a string holding
+// a JSON array. Every event needs a sequence number and the partition must be named, because StreamEvents names
+// what it writes after them; arrays whose length differs from the number of events are refused.
+func (r *Request) EventHub(name string) (*EventHubBatch, error) {
+	raw, ok := r.Data[name]
+	if !ok {
+		return nil, fieldErr("Data."+name, "missing")
+	}
+	items, err := arrayOf(raw, "Data."+name)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fieldErr("Data."+name, "no events")
+	}
+	b := &EventHubBatch{Events: make([][]byte, len(items))}
+	for i, item := range items {
+		// One level of JSON string only: the array is the host's encoding, an event body that is itself a
+		// JSON string literal stays one.
+		item = bytes.TrimSpace(item)
+		switch {
+		case len(item) > 0 && item[0] == '"':
+			var s string
+			if err := json.Unmarshal(item, &s); err != nil {
+				return nil, &Error{Field: fmt.Sprintf("Data.%s[%d]", name, i), Err: err}
+			}
+			b.Events[i] = []byte(s)
+		case isNull(item):
+			b.Events[i] = []byte{}
+		default:
+			b.Events[i] = item
+		}
+	}
+	if b.Partition, err = r.partitionContext(); err != nil {
+		return nil, err
+	}
+	seqs, err := r.metaArray("SequenceNumberArray", len(items), true)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range seqs {
+		v, err := stringOf(s, fmt.Sprintf("Metadata.SequenceNumberArray[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if perr != nil || n < 0 {
+			return nil, fieldErr(fmt.Sprintf("Metadata.SequenceNumberArray[%d]", i), "not a sequence number: %q", truncate(v))
+		}
+		b.SequenceNumbers = append(b.SequenceNumbers, n)
+	}
+	key := "OffsetStringArray"
+	if _, ok := r.Metadata[key]; !ok {
+		key = "OffsetArray"
+	}
+	offsets, err := r.metaArray(key, len(items), false)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range offsets {
+		v, err := stringOf(o, fmt.Sprintf("Metadata.%s[%d]", key, i))
+		if err != nil {
+			return nil, err
+		}
+		b.Offsets = append(b.Offsets, v)
+	}
+	times, err := r.metaArray("EnqueuedTimeUtcArray", len(items), false)
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range times {
+		t, err := timeOf(raw, fmt.Sprintf("Metadata.EnqueuedTimeUtcArray[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		b.EnqueuedTimes = append(b.EnqueuedTimes, t)
+	}
+	if b.Retry, err = r.retryContext(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// metaArray reads an *Array key that must hold n elements (or be absent, unless required).
+func (r *Request) metaArray(key string, n int, required bool) ([]json.RawMessage, error) {
+	items, err := r.MetaArray(key)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		if required {
+			return nil, fieldErr("Metadata."+key, "missing")
+		}
+		return nil, nil
+	}
+	if len(items) != n {
+		return nil, fieldErr("Metadata."+key, "has %d entries for %d events", len(items), n)
+	}
+	return items, nil
+}
+
+func (r *Request) partitionContext() (PartitionContext, error) {
+	var pc PartitionContext
+	key := "PartitionContext"
+	raw, ok := r.Metadata[key]
+	if !ok || isNull(raw) {
+		key = "TriggerPartitionContext"
+		raw, ok = r.Metadata[key]
+	}
+	if !ok || isNull(raw) {
+		return pc, fieldErr("Metadata.PartitionContext", "missing")
+	}
+	doc := unwrap(raw)
+	var m map[string]json.RawMessage
+	if len(doc) == 0 || doc[0] != '{' || json.Unmarshal(doc, &m) != nil {
+		return pc, fieldErr("Metadata."+key, "not a JSON object")
+	}
+	get := func(name string) (string, error) {
+		for k, v := range m {
+			if strings.EqualFold(k, name) {
+				return stringOf(v, "Metadata."+key+"."+name)
+			}
+		}
+		return "", nil
+	}
+	var err error
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&pc.FullyQualifiedNamespace, "FullyQualifiedNamespace"}, {&pc.EventHubName, "EventHubName"},
+		{&pc.ConsumerGroup, "ConsumerGroup"}, {&pc.PartitionID, "PartitionId"}} {
+		if *f.dst, err = get(f.name); err != nil {
+			return pc, err
+		}
+	}
+	if pc.PartitionID == "" {
+		return pc, fieldErr("Metadata."+key+".PartitionId", "missing")
+	}
+	if pc.EventHubName == "" {
+		return pc, fieldErr("Metadata."+key+".EventHubName", "missing")
+	}
+	return pc, nil
+}
+
+func (r *Request) retryContext() (*RetryContext, error) {
+	raw, ok := r.Metadata["RetryContext"]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	doc := unwrap(raw)
+	var m map[string]json.RawMessage
+	if len(doc) == 0 || doc[0] != '{' || json.Unmarshal(doc, &m) != nil {
+		return nil, fieldErr("Metadata.RetryContext", "not a JSON object")
+	}
+	rc := &RetryContext{}
+	for k, v := range m {
+		var dst *int64
+		switch {
+		case strings.EqualFold(k, "RetryCount"):
+			dst = &rc.RetryCount
+		case strings.EqualFold(k, "MaxRetryCount"):
+			dst = &rc.MaxRetryCount
+		default:
+			continue
+		}
+		s, err := stringOf(v, "Metadata.RetryContext."+k)
+		if err != nil {
+			return nil, err
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if perr != nil {
+			return nil, fieldErr("Metadata.RetryContext."+k, "not an integer: %q", truncate(s))
+		}
+		*dst = n
+	}
+	return rc, nil
 }

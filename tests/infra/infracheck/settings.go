@@ -66,6 +66,8 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
+	"STREAM_INTEGRATION_ID":                Default,
+	"STREAM_DEDUP_DAYS":                    Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
