@@ -376,11 +376,15 @@ func TestRetryPolicy(t *testing.T) {
 		t.Errorf("fixed delay %+v %v", f, err)
 	}
 	for name, bad := range map[string]func() (*RetryPolicy, error){
-		"no max":          func() (*RetryPolicy, error) { return retryPolicy("fixedDelay", nil, "00:00:01", "", "") },
-		"max below -1":    func() (*RetryPolicy, error) { return retryPolicy("fixedDelay", ptrTo(-2), "00:00:01", "", "") },
-		"unknown":         func() (*RetryPolicy, error) { return retryPolicy("linear", ptrTo(1), "00:00:01", "", "") },
-		"mixed":           func() (*RetryPolicy, error) { return retryPolicy("exponentialBackoff", ptrTo(1), "00:00:01", "00:00:01", "00:00:02") },
-		"min above max":   func() (*RetryPolicy, error) { return retryPolicy("exponentialBackoff", ptrTo(1), "", "00:01:00", "00:00:02") },
+		"no max":       func() (*RetryPolicy, error) { return retryPolicy("fixedDelay", nil, "00:00:01", "", "") },
+		"max below -1": func() (*RetryPolicy, error) { return retryPolicy("fixedDelay", ptrTo(-2), "00:00:01", "", "") },
+		"unknown":      func() (*RetryPolicy, error) { return retryPolicy("linear", ptrTo(1), "00:00:01", "", "") },
+		"mixed": func() (*RetryPolicy, error) {
+			return retryPolicy("exponentialBackoff", ptrTo(1), "00:00:01", "00:00:01", "00:00:02")
+		},
+		"min above max": func() (*RetryPolicy, error) {
+			return retryPolicy("exponentialBackoff", ptrTo(1), "", "00:01:00", "00:00:02")
+		},
 		"not a time span": func() (*RetryPolicy, error) { return retryPolicy("fixedDelay", ptrTo(1), "10s", "", "") },
 	} {
 		if _, err := bad(); err == nil {
