@@ -20,6 +20,7 @@ import (
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/tests/azurite"
+	"github.com/entra-di/edi/tests/eventgen"
 )
 
 func TestMain(m *testing.M) { azurite.Main(m) }
@@ -461,5 +462,57 @@ func TestPrune(t *testing.T) {
 	// Claims written after the cut-off stay, however old their event day.
 	if n, err := e.claims.Prune(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {
 		t.Errorf("Prune deleted %d claims written after the cut-off (%v)", n, err)
+	}
+}
+
+// TestArchiveGeneratedStream archives a stream of every category and variation (tests/eventgen) partition by
+// partition, delivering some batches twice and in other shapes, and compares the archive with the stream's truth:
+// every distinct record once, in its owner, data type and hour; every corrupt item once in quarantine.
+func TestArchiveGeneratedStream(t *testing.T) {
+	e := newEnv(t, nil, "")
+	e.integs.list = []integrations.Integration{{ID: "contoso", TenantID: tenantA, Source: "settings"}}
+	ctx := context.Background()
+	s := eventgen.Generate(eventgen.Options{Seed: 3, TenantID: tenantA, Integration: "contoso", OtherTenant: tenantB, Records: 1500, Partitions: 3})
+	enq := make([]time.Time, len(s.Events))
+	byPartition := map[int][]Event{}
+	for i, ev := range s.Events {
+		enq[i] = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		byPartition[ev.Partition] = append(byPartition[ev.Partition], Event{Body: []byte(ev.Body), SequenceNumber: int64(len(byPartition[ev.Partition])), Enqueued: enq[i]})
+	}
+	for p, events := range byPartition {
+		h := hub
+		h.Partition = fmt.Sprint(p)
+		for start := 0; start < len(events); start += 32 {
+			batch := events[start:min(start+32, len(events))]
+			if _, err := e.arch.Archive(ctx, Batch{Hub: h, Events: batch}); err != nil {
+				t.Fatal(err)
+			}
+			// Every third batch comes again, half of it.
+			if start%96 == 0 {
+				if _, err := e.arch.Archive(ctx, Batch{Hub: h, Events: batch[:len(batch)/2+1]}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	rep, err := eventgen.Verify(ctx, e.blobs, e.container, s, func(i int) time.Time { return enq[i] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep)
+	if !rep.OK() {
+		for _, m := range rep.Missing[:min(5, len(rep.Missing))] {
+			t.Errorf("missing %s %s: %.200s", m.DataType, m.Owner, m.Raw)
+		}
+		for _, x := range append(append(rep.Misplaced[:min(5, len(rep.Misplaced))], rep.Extra[:min(5, len(rep.Extra))]...), rep.QuarantineExtra...) {
+			t.Error(x)
+		}
+		for raw, n := range rep.Duplicates {
+			t.Errorf("%d times: %.200s", n, raw)
+		}
+		for _, c := range rep.CorruptMissing {
+			t.Errorf("corrupt item not quarantined: %.100q", c.Raw)
+		}
+		t.Fatalf("archive differs from the truth: %s", rep)
 	}
 }
