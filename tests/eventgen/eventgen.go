@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-di/edi/tests/hostsim"
 )
 
 // Options shape a stream. Zero values mean the defaults in parentheses.
@@ -49,8 +51,8 @@ type Options struct {
 	ResendShare float64
 	// Corrupt is the number of corrupt items (12); half whole event bodies, half records inside valid events.
 	Corrupt int
-	// NoCorrupt turns corrupt items off.
-	NoCorrupt bool
+	// NoCorrupt turns corrupt items off; NoResend sends nothing twice.
+	NoCorrupt, NoResend bool
 }
 
 // Event is one event body and the partition it goes to.
@@ -192,6 +194,9 @@ func Generate(o Options) *Stream {
 	}
 	if o.ResendShare == 0 {
 		o.ResendShare = 0.05
+	}
+	if o.NoResend {
+		o.ResendShare = 0
 	}
 	if o.Corrupt == 0 && !o.NoCorrupt {
 		o.Corrupt = 12
@@ -708,4 +713,37 @@ func (g *gen) corruptEvent(k int) string {
 		return strconv.Quote("a JSON string event #" + strconv.Itoa(k))
 	}
 	return fmt.Sprintf("<records><record id=%q/></records>", strconv.Itoa(k))
+}
+
+// Sender puts a stream's events on a simulated event hub, in order, each on its partition (modulo the hub's).
+type Sender struct {
+	s    *Stream
+	hub  *hostsim.Hub
+	sent []hostsim.HubEvent
+}
+
+// NewSender returns a Sender of s onto hub.
+func (s *Stream) NewSender(hub *hostsim.Hub) *Sender { return &Sender{s: s, hub: hub} }
+
+// Send sends up to n more events and returns how many are left.
+func (sd *Sender) Send(n int) int {
+	for ; n > 0 && len(sd.sent) < len(sd.s.Events); n-- {
+		e := sd.s.Events[len(sd.sent)]
+		sd.sent = append(sd.sent, sd.hub.Send(e.Partition%sd.hub.Partitions(), e.Body)[0])
+	}
+	return len(sd.s.Events) - len(sd.sent)
+}
+
+// Enqueued is the enqueued time of event i (sent).
+func (sd *Sender) Enqueued(i int) time.Time { return sd.sent[i].Enqueued }
+
+// Events returns the indexes of the sent events in partition p with sequence numbers first..last.
+func (sd *Sender) Events(p int, first, last int64) []int {
+	var out []int
+	for i, e := range sd.sent {
+		if sd.s.Events[i].Partition%sd.hub.Partitions() == p && e.SequenceNumber >= first && e.SequenceNumber <= last {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -271,6 +271,23 @@ func (hub *Hub) Backlog(consumerGroup string) int {
 	return n
 }
 
+// WaitBacklog waits until at most n events lie past a consumer group's checkpoints.
+func (hub *Hub) WaitBacklog(ctx context.Context, consumerGroup string, n int) error {
+	for {
+		hub.mu.Lock()
+		ch := hub.changed
+		hub.mu.Unlock()
+		if hub.Backlog(consumerGroup) <= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("hostsim: %d events past the checkpoints of %s: %w", hub.Backlog(consumerGroup), consumerGroup, ctx.Err())
+		}
+	}
+}
+
 func (hub *Hub) notifyLocked() {
 	close(hub.changed)
 	hub.changed = make(chan struct{})
