@@ -17,6 +17,8 @@ func (a *app) streamEvents(ctx context.Context, req *envelope.Request) (*envelop
 	if err != nil {
 		return nil, err
 	}
+	// The doubly encoded batch is as large as the events themselves: let it go before archiving.
+	delete(req.Data, "events")
 	arch, err := a.streamArchiver(ctx)
 	if err != nil {
 		return nil, err

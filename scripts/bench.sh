@@ -13,10 +13,12 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   collection at Graph's reports budget (scaled) with page latency: share of the budget used, share of 429s,
     records per second, backfill time over the throttle-limited optimum;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins (and whether it is flat);
-  the shipped handler's time to ready and its size.
+  the shipped handler's time to ready and its size;
+  StreamEvents (no SPEC target, info lines): records archived per second per core from Event Hub batches, and
+    the handler's peak RSS with a batch of maximum size (32 events of 1 MB, and of Entra's 256 KB).
 
 Options:
-  --quick     shorter runs and smaller tenants (20k, 200k and 600k sign-ins for the RSS check)
+  --quick     shorter runs and smaller tenants (20k, 200k and 600k sign-ins for the RSS check, 10k streamed records)
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -60,9 +62,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 stream_records=10000
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 stream_records=50000
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -109,6 +111,10 @@ echo "peak RSS at $rss_small, $rss_large and $rss_huge sign-ins" >&2
 bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small"
 bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large"
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge"
+echo "StreamEvents: $stream_records records from Event Hub batches, and a batch of maximum size" >&2
+bench "$out/stream.txt" 'StreamThroughput' 1x 1 BENCH_STREAM_RECORDS="$stream_records"
+bench "$out/stream-rss.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=1024
+bench "$out/stream-rss-entra.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=256
 
 if $dry_run; then
 	exit 0
@@ -152,5 +158,14 @@ default=$(metric "$out/cpu.txt" 'Compression/default' %size)
 fast_mbs=$(metric "$out/cpu.txt" 'Compression/archive' MB/s)
 default_mbs=$(metric "$out/cpu.txt" 'Compression/default' MB/s)
 printf 'info compression archive=%s%%@%sMB/s default=%s%%@%sMB/s (compressed size of the NDJSON)\n' "$fast" "$fast_mbs" "$default" "$default_mbs"
+
+# Not SPEC targets: the real-time path (StreamEvents), beside the Graph path's figures above.
+printf 'info stream-records-per-core %s records/cpu-s (%s records/s wall, %s MiB/cpu-s, handler peak RSS %s MiB, %s records)\n' \
+	"$(metric "$out/stream.txt" StreamThroughput records/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput records/s)" \
+	"$(metric "$out/stream.txt" StreamThroughput MiB/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput MiB-peak-RSS)" \
+	"$(metric "$out/stream.txt" StreamThroughput records)"
+printf 'info stream-peak-rss-max-batch %sMiB (%s MiB batch of 1 MB events), %sMiB (%s MiB batch of 256 KB events)\n' \
+	"$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-batch)" \
+	"$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-batch)"
 
 exit $((failures > 0))
