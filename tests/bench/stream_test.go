@@ -41,7 +41,7 @@ func cpuSeconds(pid int) (float64, error) {
 func streamScenario(b *testing.B, ctx context.Context) (*scenario.Env, *hostsim.Hub) {
 	b.Helper()
 	env, err := scenario.Start(ctx, scenario.Options{
-		AppRoot:  app(b),
+		AppRoot: app(b),
 		// StreamEvents needs no Graph: a small tenant that starts fast.
 		Tenant:   entrasim.Options{Seed: 5, Users: 5, History: time.Hour},
 		Settings: map[string]string{"AzureWebJobs.StreamEvents.Disabled": "false"},
