@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-di/edi/internal/rawjson"
 )
 
 // Record is one diagnostic-log record of an event, as Entra sent it, with what StreamEvents reads from it. Nothing
@@ -68,7 +70,7 @@ func Split(body []byte, enqueued time.Time, timeField func(category string) stri
 	if len(trimmed) == 0 {
 		return nil, []Reject{{Raw: body, Index: WholeEvent, Reason: "event body is empty"}}
 	}
-	if !json.Valid(trimmed) {
+	if !rawjson.Valid(trimmed) {
 		var v any
 		err := json.Unmarshal(trimmed, &v)
 		reason := "event body is not valid JSON"
@@ -80,10 +82,11 @@ func Split(body []byte, enqueued time.Time, timeField func(category string) stri
 	var items [][]byte
 	switch trimmed[0] {
 	case '[':
-		eachElement(trimmed, func(e []byte) { items = append(items, e) })
+		// The body is valid JSON: walking it cannot fail.
+		_ = rawjson.Elements(trimmed, collect(&items))
 	case '{':
 		var records []byte
-		eachMember(trimmed, func(key, val []byte) bool {
+		_ = rawjson.Members(trimmed, func(key, val []byte) bool {
 			if keyIs(key, "records") && len(val) > 0 && val[0] == '[' {
 				records = val
 				return false
@@ -93,7 +96,7 @@ func Split(body []byte, enqueued time.Time, timeField func(category string) stri
 		if records == nil {
 			items = [][]byte{trimmed}
 		} else {
-			eachElement(records, func(e []byte) { items = append(items, e) })
+			_ = rawjson.Elements(records, collect(&items))
 		}
 	default:
 		return nil, []Reject{{Raw: body, Index: WholeEvent, Reason: "event body is a JSON " + kindOf(trimmed[0]) + ", not an object or array of records"}}
@@ -110,6 +113,14 @@ func Split(body []byte, enqueued time.Time, timeField func(category string) stri
 		recs = append(recs, r)
 	}
 	return recs, rejects
+}
+
+// collect returns an Elements callback that appends every element to items.
+func collect(items *[][]byte) func([]byte) bool {
+	return func(e []byte) bool {
+		*items = append(*items, e)
+		return true
+	}
 }
 
 func kindOf(c byte) string {
@@ -167,9 +178,10 @@ func (f *fields) take(key, val []byte) {
 	}
 }
 
+// read takes the fields of a valid JSON object.
 func read(obj []byte) *fields {
 	f := &fields{}
-	eachMember(obj, func(key, val []byte) bool {
+	_ = rawjson.Members(obj, func(key, val []byte) bool {
 		f.take(key, val)
 		return true
 	})
