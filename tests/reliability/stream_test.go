@@ -29,12 +29,17 @@ type streamEnv struct {
 	group string
 	run   *hostsim.EventHubRun
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	cancel context.CancelFunc
-	done   chan struct{}
-	// checkpointFailures is the share of checkpoint writes that fail.
+	// rng is the test goroutine's; checkpointRng the host's partition readers', under mu.
+	rng           *rand.Rand
+	mu            sync.Mutex
+	checkpointRng *rand.Rand
+	cancel        context.CancelFunc
+	done          chan struct{}
+	// checkpointFailures is the share of checkpoint writes that fail at random; failEvery fails every n-th one on
+	// top (0: none), so that some fail in any run.
 	checkpointFailures float64
+	failEvery          int
+	checkpoints        int
 }
 
 func startStream(t *testing.T, app string, rng *rand.Rand) *streamEnv {
@@ -50,7 +55,8 @@ func startStream(t *testing.T, app string, rng *rand.Rand) *streamEnv {
 		HandlerStorage: behindProxy(&proxy),
 	})
 	t.Cleanup(proxy.Close)
-	s := &streamEnv{env: env, proxy: proxy, group: env.Settings["STREAM_EVENTHUB_CONSUMER_GROUP"], run: &hostsim.EventHubRun{}, rng: rng}
+	s := &streamEnv{env: env, proxy: proxy, group: env.Settings["STREAM_EVENTHUB_CONSUMER_GROUP"], run: &hostsim.EventHubRun{},
+		rng: rng, checkpointRng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))}
 	s.hub = hostsim.NewHub("edi-test.servicebus.windows.net", env.Settings["STREAM_EVENTHUB_NAME"], 4, &hostsim.HubOptions{Now: env.Clock.Now})
 	return s
 }
@@ -72,7 +78,8 @@ func (s *streamEnv) startHost(t *testing.T, ctx context.Context) {
 			CheckpointFails: func(int, int64, int64) bool {
 				s.mu.Lock()
 				defer s.mu.Unlock()
-				return s.rng.Float64() < s.checkpointFailures
+				s.checkpoints++
+				return s.checkpointRng.Float64() < s.checkpointFailures || s.failEvery > 0 && s.checkpoints%s.failEvery == 0
 			},
 		})
 		if err != nil {
@@ -166,11 +173,11 @@ var streamFaults = []fault{
 func TestStreamExactlyOnce(t *testing.T) {
 	rng, seed := testRand(t)
 	s := startStream(t, "", rng)
-	s.checkpointFailures = 0.05
+	s.checkpointFailures, s.failEvery = 0.05, 7
 	ctx, cancel := context.WithTimeout(context.Background(), shortOrLong(8*time.Minute, 40*time.Minute))
 	defer cancel()
 	st := eventgen.Generate(eventgen.Options{Seed: seed, TenantID: s.env.Tenant.TenantID(), Integration: scenario.Integration,
-		OtherTenant: otherTenant, Records: shortOrLong(2500, 20000), Partitions: 4})
+		OtherTenant: otherTenant, Records: shortOrLong(1500, 20000), Partitions: 4})
 	sender := st.NewSender(s.hub)
 	t.Logf("%d events, %d distinct records (%d re-published), %d sent again, %d corrupt", len(st.Events), len(st.Records),
 		st.Republished, st.Resent, len(st.Corrupt))
