@@ -2,14 +2,14 @@ package graph
 
 import (
 	"context"
-	"net"
-	"net/url"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // SecretSource returns an integration's client secret. refresh asks for a fresh read that bypasses any cache.
@@ -43,25 +43,13 @@ func NewSecretCredential(tenantID, clientID string, source SecretSource, opts *C
 		if opts.AuthorityHost != "" {
 			o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: opts.AuthorityHost}
 			// Instance discovery asks login.microsoftonline.com about the authority; a local stand-in is unknown there.
-			o.DisableInstanceDiscovery = isLoopback(opts.AuthorityHost)
+			o.DisableInstanceDiscovery = urls.IsLoopback(opts.AuthorityHost)
 		}
 		if opts.Transport != nil {
 			o.Transport = opts.Transport
 		}
 	}
 	return &secretCredential{tenantID: tenantID, clientID: clientID, source: source, opts: o}, nil
-}
-
-func isLoopback(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
 
 // current returns the credential for the cached secret, reading it (fresh when refresh) if needed.

@@ -44,11 +44,22 @@ type Integration struct {
 	SecretID    string                     `json:"secretId,omitempty"`
 	Permissions catalog.Access             `json:"permissions"`
 	Licences    map[catalog.Licence]Answer `json:"licences,omitempty"`
+	// ExcludedGroups are group object ids whose users, also through nested groups, are not collected as
+	// directory data; ExcludeGuests leaves guests out too (SPEC §3); ExcludeFromLogs applies both to the sign-in
+	// logs.
+	ExcludedGroups  []string `json:"excludedGroups,omitempty"`
+	ExcludeGuests   bool     `json:"excludeGuests,omitempty"`
+	ExcludeFromLogs bool     `json:"excludeFromLogs,omitempty"`
 	// Disabled integrations are not collected.
 	Disabled bool `json:"disabled,omitempty"`
+	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
+	ProtectedUsers []string `json:"protectedUsers,omitempty"`
 	// Source is "settings" (app settings) or "table".
 	Source string `json:"source"`
 }
+
+// Excludes reports whether the integration leaves anyone out of its directory data.
+func (i Integration) Excludes() bool { return len(i.ExcludedGroups) > 0 || i.ExcludeGuests }
 
 // Licence returns the answer for a licence (Auto when unanswered).
 func (i Integration) Licence(l catalog.Licence) Answer {
@@ -81,6 +92,19 @@ func (i Integration) Validate() error {
 	case i.Permissions != catalog.ReadOnly && i.Permissions != catalog.ReadWrite:
 		return &ValidationError{"permissions", fmt.Sprintf("%q: want read-only or read-write", i.Permissions)}
 	}
+	for n, g := range i.ExcludedGroups {
+		if !config.ValidGUID(g) {
+			return &ValidationError{fmt.Sprintf("excludedGroups[%d]", n), fmt.Sprintf("%q is not a group object id (a GUID)", g)}
+		}
+	}
+	if len(i.ProtectedUsers) > config.MaxProtectedUsers {
+		return &ValidationError{"protectedUsers", fmt.Sprintf("at most %d entries, got %d", config.MaxProtectedUsers, len(i.ProtectedUsers))}
+	}
+	for n, u := range i.ProtectedUsers {
+		if !config.ValidUserRef(u) {
+			return &ValidationError{fmt.Sprintf("protectedUsers[%d]", n), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", u)}
+		}
+	}
 	for l, a := range i.Licences {
 		if !slices.Contains(catalog.Licences, l) {
 			return &ValidationError{"licences", fmt.Sprintf("unknown licence %q", l)}
@@ -95,7 +119,9 @@ func (i Integration) Validate() error {
 // FromSettings returns the integration declared in app settings.
 func FromSettings(e config.Entra) Integration {
 	i := Integration{ID: e.ID, Name: e.ID, TenantID: e.TenantID, ClientID: e.ClientID, SecretName: e.SecretName,
-		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings"}
+		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings",
+		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs,
+		ProtectedUsers: slices.Clone(e.ProtectedUsers)}
 	for l, a := range e.Licences {
 		i.Licences[l] = Answer(a)
 	}

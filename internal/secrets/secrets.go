@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sync"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // ErrNotFound means the vault has no (enabled, current) secret of that name.
@@ -64,7 +65,7 @@ func New(vaultURL string, cred azcore.TokenCredential, opts *Options) (*Store, e
 	co := &azsecrets.ClientOptions{
 		// A vault on a loopback address is a local stand-in; the real service lives under vault.azure.net and its
 		// challenge names that resource, which azsecrets verifies.
-		DisableChallengeResourceVerification: isLoopback(u.Hostname()),
+		DisableChallengeResourceVerification: urls.IsLoopback(u.Hostname()),
 	}
 	if o.Transport != nil {
 		co.Transport = o.Transport
@@ -74,14 +75,6 @@ func New(vaultURL string, cred azcore.TokenCredential, opts *Options) (*Store, e
 		return nil, fmt.Errorf("key vault client: %w", err)
 	}
 	return &Store{client: client, ttl: o.TTL, now: o.Now, cache: map[string]cached{}}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Get returns the current value of the secret name. refresh skips the cache.

@@ -43,6 +43,8 @@ type Integration struct {
 // DataType is one data type's collection state.
 type DataType struct {
 	Name string `json:"dataType"`
+	// Mode is buckets, delta or snapshot.
+	Mode string `json:"mode"`
 	// State is ok, not-licensed, missing-permission, error, or "not started".
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
@@ -58,6 +60,18 @@ type DataType struct {
 	LastError      string     `json:"lastError,omitempty"`
 	LastErrorAt    *time.Time `json:"lastErrorAt,omitempty"`
 	SkipUntil      *time.Time `json:"skipUntil,omitempty"`
+
+	// Delta and snapshot data types: the last finished round and the last full one, the objects of the last full
+	// round and the changes archived since, the age of the deltaLink, when the next full read is due, and a round
+	// in progress (its start).
+	LastRound       *time.Time `json:"lastRound,omitempty"`
+	LastFull        *time.Time `json:"lastFull,omitempty"`
+	Objects         int64      `json:"objects,omitempty"`
+	Changes         int64      `json:"changes,omitempty"`
+	DeltaLinkAge    string     `json:"deltaLinkAge,omitempty"`
+	NextFull        *time.Time `json:"nextFull,omitempty"`
+	RoundInProgress *time.Time `json:"roundInProgress,omitempty"`
+	Resync          string     `json:"resync,omitempty"`
 }
 
 // Pinger answers whether the storage services are reachable.
@@ -107,7 +121,7 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 		}
 		premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 		for _, dt := range catalog.DataTypes {
-			d := DataType{Name: dt.Name, State: "not started"}
+			d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
 			for _, c := range cursors {
 				if c.DataType == dt.Name {
 					fill(&d, c, dt, now, premium, src.Collect)
@@ -129,12 +143,39 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 	}
 	d.Detail, d.Records, d.Parts, d.LastError = c.Detail, c.Records, c.Parts, c.LastError
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
-	if c.Started() && dt.Buckets != nil {
+	if dt.Mode() != catalog.Buckets {
+		fillRounds(d, c, dt, now, o)
+		return
+	}
+	if c.Started() {
 		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)
 		if c.High.After(c.Low) {
 			d.LastBucket = ptr(c.High.Add(-dt.Buckets.Bucket))
 		}
 		d.BacklogBuckets = collect.Backlog(c, dt, now, premium, o)
+	}
+}
+
+// fillRounds describes a delta or snapshot data type's rounds.
+func fillRounds(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, o collect.Options) {
+	d.LastRound, d.LastFull, d.Objects, d.Changes, d.Resync = ptr(c.LastRound), ptr(c.LastFull), c.Objects, c.Changes, c.Resync
+	if c.InRound() {
+		d.RoundInProgress = ptr(c.Round.Start)
+	}
+	every := time.Duration(0)
+	switch {
+	case dt.Snapshot != nil:
+		every = dt.Snapshot.Every
+	case o.FullEvery > 0:
+		every = o.FullEvery
+	default:
+		every = dt.Delta.FullEvery
+	}
+	if !c.LastFull.IsZero() {
+		d.NextFull = ptr(c.LastFull.Add(every))
+	}
+	if c.DeltaLink != "" && !c.DeltaAt.IsZero() {
+		d.DeltaLinkAge = now.Sub(c.DeltaAt).Round(time.Second).String()
 	}
 }
 
@@ -164,9 +205,11 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 <tr><th>Queue</th><td>{{.Storage.Queue}}</td></tr></table>
 {{range .Integrations}}
 <h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}})</small></h2>
-<table><tr><th>data type</th><th>state</th><th>archived from</th><th>archived to</th><th>backlog (buckets)</th><th>records</th><th>parts</th><th>last error</th></tr>
-{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}</td><td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td>
-<td>{{.BacklogBuckets}}</td><td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
+<table><tr><th>data type</th><th>mode</th><th>state</th><th>archived from / last full read</th><th>archived to / last round</th><th>backlog (buckets) / objects</th><th>records</th><th>parts</th><th>last error</th></tr>
+{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.Mode}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}{{if .Resync}} ({{.Resync}}){{end}}</td>
+{{if eq .Mode "buckets"}}<td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td><td>{{.BacklogBuckets}}</td>
+{{else}}<td>{{t .LastFull}}{{if .NextFull}} (next {{t .NextFull}}){{end}}</td><td>{{t .LastRound}}{{if .DeltaLinkAge}} (deltaLink {{.DeltaLinkAge}} old){{end}}{{if .RoundInProgress}}; round since {{t .RoundInProgress}}{{end}}</td><td>{{.Objects}} (+{{.Changes}} changes)</td>{{end}}
+<td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>
 {{end}}
 {{range .Problems}}<p class="bad">{{.}}</p>{{end}}
