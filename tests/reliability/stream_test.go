@@ -29,6 +29,8 @@ type streamEnv struct {
 	group string
 	run   *hostsim.EventHubRun
 
+	// restart serializes stopping and starting host instances: one runs at a time.
+	restart sync.Mutex
 	// rng is the test goroutine's; checkpointRng the host's partition readers', under mu.
 	rng           *rand.Rand
 	mu            sync.Mutex
@@ -125,8 +127,9 @@ func (s *streamEnv) verify(t *testing.T, ctx context.Context, st *eventgen.Strea
 // fault is one thing that goes wrong while batches flow.
 type fault struct {
 	name string
-	// arm sets the fault up at a storage request to come; the trigger's done closes once the fault happened.
-	arm func(t *testing.T, ctx context.Context, s *streamEnv) *trigger
+	// arm sets the fault up at a storage request to come. It returns the trigger and a channel closed once the
+	// fault is over (the trigger's done, unless the fault goes on after the request).
+	arm func(t *testing.T, ctx context.Context, s *streamEnv) (*trigger, <-chan struct{})
 }
 
 func killAt(kind op, after bool) fault {
@@ -134,13 +137,14 @@ func killAt(kind op, after bool) fault {
 	if after {
 		when = "after"
 	}
-	return fault{name: fmt.Sprintf("kill -9 %s a %s", when, kind), arm: func(t *testing.T, ctx context.Context, s *streamEnv) *trigger {
+	return fault{name: fmt.Sprintf("kill -9 %s a %s", when, kind), arm: func(t *testing.T, ctx context.Context, s *streamEnv) (*trigger, <-chan struct{}) {
 		n := 1 + s.rng.IntN(6)
-		return s.proxy.arm(kind, n, after, func() {
+		tr := s.proxy.arm(kind, n, after, func() {
 			if err := s.env.Host.Kill(); err != nil {
 				t.Logf("kill: %v", err)
 			}
 		})
+		return tr, tr.done
 	}}
 }
 
@@ -151,14 +155,19 @@ var streamFaults = []fault{
 	killAt(opTableOther, false),
 	killAt(opTableOther, true),
 	killAt(opBlobRead, true),
-	{name: "host instance stops with a batch in flight", arm: func(t *testing.T, ctx context.Context, s *streamEnv) *trigger {
-		return s.proxy.arm(opPartCommit, 1+s.rng.IntN(4), false, func() {
+	{name: "host instance stops with a batch in flight", arm: func(t *testing.T, ctx context.Context, s *streamEnv) (*trigger, <-chan struct{}) {
+		restarted := make(chan struct{})
+		tr := s.proxy.arm(opPartCommit, 1+s.rng.IntN(4), false, func() {
 			// The host's invocation waits for this request; stopping it from here would wait for itself.
 			go func() {
+				defer close(restarted)
+				s.restart.Lock()
+				defer s.restart.Unlock()
 				s.stopHost()
 				s.startHost(t, ctx)
 			}()
 		})
+		return tr, restarted
 	}},
 }
 
@@ -193,10 +202,10 @@ func TestStreamExactlyOnce(t *testing.T) {
 
 	s.startHost(t, ctx)
 	for _, f := range plan {
-		tr := f.arm(t, ctx, s)
+		tr, over := f.arm(t, ctx, s)
 		sender.Send(perWave)
 		t.Logf("wave: %s", f.name)
-		waitFault(t, ctx, s, tr)
+		waitFault(t, ctx, s, tr, over)
 	}
 	for range outagesLeft {
 		for _, o := range outages {
@@ -207,7 +216,7 @@ func TestStreamExactlyOnce(t *testing.T) {
 			})
 			sender.Send(perWave)
 			t.Logf("wave: outage %s", o.name)
-			if waitFault(t, ctx, s, tr) {
+			if waitFault(t, ctx, s, tr, tr.done) {
 				time.Sleep(o.hold) // the outage lasts this long
 				if err := o.end(ctx, s.env, s.proxy); err != nil {
 					t.Fatalf("%s: %v", o.name, err)
@@ -241,9 +250,10 @@ func TestStreamExactlyOnce(t *testing.T) {
 	}
 }
 
-// waitFault waits until the fault happened, or until the hub is drained without it (the wave was too small to
-// reach the armed point); it disarms a fault that did not happen and reports whether it happened.
-func waitFault(t *testing.T, ctx context.Context, s *streamEnv, tr *trigger) bool {
+// waitFault waits until the fault is over (over closed), or until the hub is drained before the fault happened
+// (the wave was too small to reach the armed point); it disarms a fault that did not happen and reports whether it
+// happened.
+func waitFault(t *testing.T, ctx context.Context, s *streamEnv, tr *trigger, over <-chan struct{}) bool {
 	t.Helper()
 	drained := make(chan struct{})
 	wctx, stop := context.WithCancel(ctx)
@@ -254,7 +264,7 @@ func waitFault(t *testing.T, ctx context.Context, s *streamEnv, tr *trigger) boo
 		}
 	}()
 	select {
-	case <-tr.done:
+	case <-over:
 		return true
 	case <-drained:
 		if s.proxy.disarmPending(tr) {
@@ -262,13 +272,13 @@ func waitFault(t *testing.T, ctx context.Context, s *streamEnv, tr *trigger) boo
 		}
 		// It acted meanwhile: let it finish.
 		select {
-		case <-tr.done:
+		case <-over:
 			return true
 		case <-ctx.Done():
 		}
 	case <-ctx.Done():
 	}
-	t.Fatalf("waiting for a fault: %v (proxy: %s)", ctx.Err(), s.proxy)
+	t.Fatalf("waiting for a fault: %v (proxy: %s; %d events past the checkpoints)", ctx.Err(), s.proxy, s.hub.Backlog(s.group))
 	return false
 }
 
@@ -318,7 +328,7 @@ func TestStreamWithoutRetryPolicyLosesBatches(t *testing.T) {
 		}
 	})
 	sender.Send(third)
-	if !waitFault(t, ctx, s, killed) {
+	if !waitFault(t, ctx, s, killed, killed.done) {
 		t.Fatal("the handler was never killed")
 	}
 	s.settle(t, ctx)
