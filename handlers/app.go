@@ -19,6 +19,7 @@ import (
 	"github.com/entra-di/edi/internal/remediate"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/stream"
 	"github.com/entra-di/edi/internal/urls"
 )
 
@@ -35,6 +36,9 @@ type app struct {
 	settings *integrations.Integration
 	// remediation is the Remediate function's service, built on first use.
 	remediation *remediate.Service
+	// streamArch archives StreamEvents batches; it keeps its integrations cache and prune schedule across
+	// invocations.
+	streamArch *stream.Archiver
 }
 
 // stores are the app's storage-backed services, ready (containers and tables exist).
@@ -73,6 +77,7 @@ func (a *app) functions() map[string]function {
 		"ComputeInsights":  a.computeInsights,
 		"InsightsWork":     a.insightsWork,
 		"Remediate":        a.remediate,
+		"StreamEvents":     a.streamEvents,
 	}
 }
 

@@ -166,9 +166,9 @@ param eventHubName string = 'entra-logs'
 @description('Consumer group StreamEvents reads with.')
 param eventHubConsumerGroup string = 'edi-stream'
 
-@description('Partitions of the event hub.')
-@minValue(1)
-@maxValue(32)
+@description('Partitions of the event hub, 4 to 8 (fixed after creation): StreamEvents runs at most one instance per partition.')
+@minValue(4)
+@maxValue(8)
 param eventHubPartitionCount int = 4
 
 @description('Days events stay in the event hub (how long StreamEvents may be down without losing events).')

@@ -15,14 +15,17 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   the same where another client of the app spends 20 % of the budget: share of what is left that is used, 429s;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins over 30 days (and whether it is flat);
   the shipped handler's time to ready and its size;
-  the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users.
+  the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users;
+  StreamEvents (no SPEC target, info lines): records archived per second per core from Event Hub batches, and
+    the handler's peak RSS with a batch of maximum size (32 events of 1 MB, and of Entra's 256 KB).
 
 It installs what it needs first (`make tools`: Azurite from the lockfile) and stops at once if it cannot.
 A benchmark that fails prints its own error, and its targets fail with that error.
 
 Options:
   --quick     shorter runs and smaller tenants: one day of backfill for the budget; 20k, 200k and 600k sign-ins over
-              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size)
+              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size);
+              10k streamed records
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -85,9 +88,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 stream_records=10000
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 stream_records=50000
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -176,6 +179,10 @@ pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
 echo "Status with 50 integrations x 30 data types; insights of a 200,000-user tenant" >&2
 pkgbench "$out/status.txt" ./internal/status 'Render|Build' 10x
 pkgbench "$out/insights.txt" ./internal/insights ComputeLargeTenant 1x
+echo "StreamEvents: $stream_records records from Event Hub batches, and a batch of maximum size" >&2
+bench "$out/stream.txt" 'StreamThroughput' 1x 1 BENCH_STREAM_RECORDS="$stream_records"
+bench "$out/stream-rss.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=1024
+bench "$out/stream-rss-entra.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=256
 
 if $dry_run; then
 	exit 0
@@ -247,5 +254,14 @@ default=$(metric "$out/cpu.txt" 'Compression/default' %size)
 fast_mbs=$(metric "$out/cpu.txt" 'Compression/archive' MB/s)
 default_mbs=$(metric "$out/cpu.txt" 'Compression/default' MB/s)
 printf 'info compression archive=%s%%@%sMB/s default=%s%%@%sMB/s (compressed size of the NDJSON)\n' "$fast" "$fast_mbs" "$default" "$default_mbs"
+
+# Not SPEC targets: the real-time path (StreamEvents), beside the Graph path's figures above.
+printf 'info stream-records-per-core %s records/cpu-s (%s records/s wall, %s MiB/cpu-s, handler peak RSS %s MiB, %s records)\n' \
+	"$(metric "$out/stream.txt" StreamThroughput records/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput records/s)" \
+	"$(metric "$out/stream.txt" StreamThroughput MiB/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput MiB-peak-RSS)" \
+	"$(metric "$out/stream.txt" StreamThroughput records)"
+printf 'info stream-peak-rss-max-batch %sMiB (%s MiB batch of 1 MB events), %sMiB (%s MiB batch of 256 KB events)\n' \
+	"$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-batch)" \
+	"$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-batch)"
 
 exit $((failures > 0))

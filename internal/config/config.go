@@ -53,6 +53,7 @@ type Config struct {
 	Collect                      Collect
 	Insights                     Insights
 	Remediation                  Remediation
+	Stream                       Stream
 }
 
 // Insights tunes the daily identity insights (internal/insights).
@@ -74,6 +75,15 @@ type Remediation struct {
 	// LeaseTTL is how long a remediation holds its Idempotency-Key without renewing it: the retry of a request
 	// whose handler died takes over after it.
 	LeaseTTL time.Duration
+}
+
+// Stream tunes StreamEvents, the real-time path from Event Hubs.
+type Stream struct {
+	// Integration is the integration of streamed records whose tenant matches no integration's tenantId (for a hub
+	// that carries one tenant's logs); empty: they are quarantined.
+	Integration string
+	// DedupDays is how long, by event time, a record content is remembered against duplicates; 0: forever.
+	DedupDays int
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -436,6 +446,21 @@ var Settings = []Setting{
 			return fmt.Errorf("want a duration from 3s to 10m, got %q", v)
 		}
 		c.Remediation.LeaseTTL = d
+		return nil
+	}},
+	{"STREAM_INTEGRATION_ID", "", "Integration (id) that streamed records (StreamEvents) belong to when their tenant matches no integration's `tenantId`: for an event hub that carries one tenant's logs. Empty: such records go to `quarantine/tenant=<tenant>/`.", func(c *Config, v string) error {
+		if v != "" && !validSlug(v) {
+			return fmt.Errorf("not a slug (lowercase letters, digits, hyphens, 1-40 characters): %q", v)
+		}
+		c.Stream.Integration = v
+		return nil
+	}},
+	{"STREAM_DEDUP_DAYS", "14", "Days (by event time) StreamEvents remembers each record content, so content Entra sends twice is archived once; `0` remembers forever.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 366 {
+			return fmt.Errorf("want 0 to 366 days, got %q", v)
+		}
+		c.Stream.DedupDays = n
 		return nil
 	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {

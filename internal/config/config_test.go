@@ -219,7 +219,11 @@ func TestSampleSettings(t *testing.T) {
 	if err := json.Unmarshal(b, &sample); err != nil {
 		t.Fatal(err)
 	}
-	known := map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true}
+	// Besides the handler's settings, the sample holds what the host reads: the worker runtime, and StreamEvents'
+	// binding settings (%STREAM_EVENTHUB_NAME%, %STREAM_EVENTHUB_CONSUMER_GROUP%, the STREAM_EVENTHUB connection)
+	// with the function disabled, as a local run has no event hub.
+	known := map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true, "STREAM_EVENTHUB_NAME": true, "STREAM_EVENTHUB_CONSUMER_GROUP": true,
+		"STREAM_EVENTHUB__fullyQualifiedNamespace": true, "AzureWebJobs.StreamEvents.Disabled": true}
 	for _, s := range Settings {
 		known[s.Name] = true
 		if s.Name == "FUNCTIONS_CUSTOMHANDLER_PORT" || s.Name == "FUNCTIONS_APP_ROOT_PATH" {

@@ -370,9 +370,12 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 	d.Detail, d.Records, d.Parts, d.LastError, d.LastRequestID = c.Detail, c.Records, c.Parts, c.LastError, c.LastRequestID
 	d.RecordsToday = c.RecordsOn(now)
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
-	if dt.Mode() != catalog.Buckets {
+	switch dt.Mode() {
+	case catalog.Delta, catalog.Snapshot:
 		fillRounds(d, c, dt, now, o)
 		return
+	case catalog.Stream:
+		return // streamed only: its parts are counted by StreamEvents, it has no range or rounds
 	}
 	if c.Started() {
 		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)

@@ -79,6 +79,8 @@ var HandlerSettingSources = map[string]Source{
 	"ENTRA_PROTECTED_USERS":         Default,
 	"REMEDIATION_FUNCTION_KEY_ROLE": Default,
 	"REMEDIATION_LEASE_TTL":         Default,
+	"STREAM_INTEGRATION_ID":         Default,
+	"STREAM_DEDUP_DAYS":             Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
