@@ -75,6 +75,7 @@ func (a *app) functions() map[string]function {
 		"CollectWork":      a.collectWork,
 		"Integrations":     a.integrations,
 		"ComputeInsights":  a.computeInsights,
+		"CompactArchive":   a.compactArchive,
 		"InsightsWork":     a.insightsWork,
 		"Remediate":        a.remediate,
 		"StreamEvents":     a.streamEvents,

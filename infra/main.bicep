@@ -59,6 +59,9 @@ param checkSecretExpirySchedule string = '0 0 6 * * *'
 @description('NCRONTAB schedule (UTC) of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).')
 param insightsSchedule string = '0 30 3 * * *'
 
+@description('NCRONTAB schedule (UTC) of CompactArchive, which merges each log data type\'s days past their last re-sweep into one part per hour.')
+param compactSchedule string = '0 15 4 * * *'
+
 @description('Minimum level of the handler\'s logs.')
 @allowed([
   'debug'
@@ -307,6 +310,7 @@ var hostSettings = {
   COLLECT_DIRECTORY_SCHEDULE: collectDirectorySchedule
   CHECK_SECRET_EXPIRY_SCHEDULE: checkSecretExpirySchedule
   INSIGHTS_SCHEDULE: insightsSchedule
+  COMPACT_SCHEDULE: compactSchedule
   LOG_LEVEL: logLevel
 }
 var integrationSettings = empty(integrationId)

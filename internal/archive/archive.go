@@ -111,33 +111,45 @@ func (b Bucket) metadata() map[string]*string {
 type PartInfo struct {
 	Name        string
 	BucketStart time.Time
-	Part        int
-	Records     int
-	Size        int64
-	SHA256      string
+	// Part is the part's number in its bucket; for a merged part, its number GGGG (compact.go): a part written
+	// into one of its buckets later is numbered from there.
+	Part    int
+	Records int
+	Size    int64
+	SHA256  string
+	// Merged is true for a compacted hour (compact.go): it holds the records of every bucket of the hour
+	// [BucketStart, BucketStart+1h) that were archived when it was written.
+	Merged bool
+
+	metadata map[string]*string
 }
 
-// Parts lists the committed parts of a data type whose bucket starts in [from, to), keyed by bucket start.
+// End is the end of the time the part covers: its hour for a merged part, else its bucket's start (a bucket part
+// is listed by its start; its length is the data type's).
+func (p PartInfo) End() time.Time {
+	if p.Merged {
+		return p.BucketStart.Add(time.Hour)
+	}
+	return p.BucketStart
+}
+
+// Parts lists the visible parts of a data type that cover the buckets starting in [from, to), keyed by bucket
+// start (a merged part by its hour). Parts replaced by a merged part are left out: the reading rule of compact.go.
 func (s *Store) Parts(ctx context.Context, integration, dataType string, from, to time.Time) (map[time.Time][]PartInfo, error) {
 	out := map[time.Time][]PartInfo{}
 	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
-		prefix := dayPrefix(integration, dataType, day)
-		pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}})
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", prefix, err)
+		all, err := s.listDay(ctx, integration, dataType, day)
+		if err != nil {
+			return nil, err
+		}
+		shown, _ := visible(all)
+		for _, info := range shown {
+			in := !info.BucketStart.Before(from) && info.BucketStart.Before(to)
+			if info.Merged {
+				in = info.BucketStart.Before(to) && info.End().After(from)
 			}
-			for _, item := range page.Segment.BlobItems {
-				info, ok := parsePart(*item.Name)
-				if !ok || info.BucketStart.Before(from) || !info.BucketStart.Before(to) {
-					continue
-				}
-				if item.Properties != nil && item.Properties.ContentLength != nil {
-					info.Size = *item.Properties.ContentLength
-				}
-				info.Records, _ = strconv.Atoi(meta(item.Metadata, MetaRecords))
-				info.SHA256 = meta(item.Metadata, MetaSHA256)
+			if in {
+				info.metadata = nil
 				out[info.BucketStart] = append(out[info.BucketStart], info)
 			}
 		}
@@ -322,6 +334,7 @@ type Part struct {
 	rids   []string
 	closed bool
 	size   int64 // compressed bytes sent (staged or uploaded)
+	extra  map[string]*string
 }
 
 // Compression is the gzip level of parts: BestSpeed compresses Graph sign-ins to about 10 % of their NDJSON at
@@ -432,6 +445,9 @@ func (p *Part) Commit(ctx context.Context) error {
 	}
 	sum := p.enc.SHA256()
 	md := p.part.metadata()
+	for k, v := range p.extra {
+		md[k] = v
+	}
 	md[MetaRecords] = to.Ptr(strconv.Itoa(p.enc.Records()))
 	md[MetaSHA256] = to.Ptr(sum)
 	md[MetaSource] = to.Ptr(p.source)

@@ -307,3 +307,10 @@ func (t task) apply(c *cursor.Cursor) {
 		c.Resweep[t.level] = t.to
 	}
 }
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -88,9 +88,23 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 		res.err = fmt.Errorf("list archived parts: %w", err)
 		return res
 	}
+	// merged holds the keys of compacted hours (archive/compact.go), which cover several buckets, some maybe
+	// outside the window; a bucket they cover numbers its new parts from the merged part's number up.
+	merged := map[string]struct{}{}
 	for start, parts := range existing {
-		b := bucket(int(start.Sub(t.from) / dt.Buckets.Bucket))
 		for _, p := range parts {
+			if p.Merged {
+				if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { merged[k] = struct{}{} }); err != nil {
+					res.err = fmt.Errorf("read archived keys: %w", err)
+					return res
+				}
+				for at := maxTime(p.BucketStart, t.from); at.Before(p.End()) && at.Before(t.to); at = at.Add(dt.Buckets.Bucket) {
+					b := bucket(int(at.Sub(t.from) / dt.Buckets.Bucket))
+					b.nextPart = max(b.nextPart, p.Part)
+				}
+				continue
+			}
+			b := bucket(int(start.Sub(t.from) / dt.Buckets.Bucket))
 			if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { b.seen[k] = struct{}{} }); err != nil {
 				res.err = fmt.Errorf("read archived keys: %w", err)
 				return res
@@ -179,7 +193,8 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 			}
 		}
 		b := bucket(int(at.Sub(t.from) / dt.Buckets.Bucket))
-		if _, dup := b.seen[key]; dup {
+		_, dup := b.seen[key]
+		if _, m := merged[key]; dup || m {
 			res.duplicates++
 			return nil
 		}

@@ -109,6 +109,8 @@ type Collect struct {
 	Schedule string
 	// DirectorySchedule is the CollectDirectory timer.
 	DirectorySchedule string
+	// CompactSchedule is the CompactArchive timer, which merges closed days of the log archive into hourly parts.
+	CompactSchedule string
 	// FullEvery is the longest time between full rounds of a delta data type (a weekly snapshot by default).
 	FullEvery time.Duration
 	// RoundPart is the number of records after which a delta round or snapshot commits a part and checkpoints.
@@ -347,6 +349,7 @@ var Settings = []Setting{
 	{"ENTRA_EXCLUDE_GUESTS", "false", "`true` leaves guests (userType Guest) out of the directory data.", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeGuests })},
 	{"ENTRA_EXCLUDE_FROM_LOGS", "false", "`true` applies the exclusions to the sign-in logs too (by the sign-in's userId and userType).", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeFromLogs })},
 	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", cronSetting(func(c *Config) *string { return &c.Collect.Schedule })},
+	{"COMPACT_SCHEDULE", "0 15 4 * * *", "NCRONTAB schedule of CompactArchive, which merges each log data type's days past their last re-sweep into one part per hour and then deletes the replaced parts (see Reading the archive).", cronSetting(func(c *Config) *string { return &c.Collect.CompactSchedule })},
 	{"COLLECT_DIRECTORY_SCHEDULE", "0 0 * * * *", "NCRONTAB schedule of CollectDirectory, which plans the directory's delta rounds and snapshots.", cronSetting(func(c *Config) *string { return &c.Collect.DirectorySchedule })},
 	{"COLLECT_DIRECTORY_FULL", "168h", "Longest time between full reads of a delta data type (users, groups, …); Graph keeps a deltaLink 7 days.", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)

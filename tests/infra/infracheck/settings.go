@@ -73,6 +73,7 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
 	"INSIGHTS_SCHEDULE":                    FromTemplate,
+	"COMPACT_SCHEDULE":                     FromTemplate,
 	"INSIGHTS_INACTIVE_DAYS":               Default,
 	"INSIGHTS_SIGNIN_DAYS":                 Default,
 	// Set after deployment by the administrator, who knows the break-glass accounts (README, Remediation).
@@ -88,7 +89,7 @@ var RequiredAppSettings = []string{
 	"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
 	"AZURE_CLIENT_ID", "RAW_CONTAINER", "KEY_VAULT_URL",
 	"COLLECT_LOGS_SCHEDULE", "COLLECT_DIRECTORY_SCHEDULE", "CHECK_SECRET_EXPIRY_SCHEDULE",
-	"INSIGHTS_SCHEDULE", "LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+	"INSIGHTS_SCHEDULE", "COMPACT_SCHEDULE", "LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 	"STREAM_EVENTHUB_NAME", "STREAM_EVENTHUB_CONSUMER_GROUP",
 }
 
