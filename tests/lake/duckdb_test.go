@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,15 +63,111 @@ func TestDuckDBReadsTheArchive(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
+	root := t.TempDir()
 	container := env.Settings["RAW_CONTAINER"]
-	n, err := downloadContainer(ctx, env.Azurite, container, filepath.Join(dir, container))
+	copyOut := func(stage string) string {
+		dir := filepath.Join(root, stage)
+		n, err := downloadContainer(ctx, env.Azurite, container, filepath.Join(dir, container))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: copied %d blobs of %s", stage, n, container)
+		return dir
+	}
+	query := readmeQuery(t)
+	before := copyOut("before")
+	readWithDuckDB(ctx, t, env, reports, before, query)
+
+	// Compaction merges the closed days; DuckDB reads the same records from fewer files.
+	inv, err := env.Host.Timer(ctx, "CompactArchive", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("copied %d blobs of %s", n, container)
+	if inv.Failure != "" {
+		t.Fatalf("CompactArchive failed: %s", inv.Failure)
+	}
+	after := copyOut("after")
+	readWithDuckDB(ctx, t, env, reports, after, query)
+	nBefore, nAfter := countFiles(t, before), countFiles(t, after)
+	t.Logf("log parts: %d before compaction, %d after", nBefore, nAfter)
+	if nAfter >= nBefore {
+		t.Errorf("compaction left %d log parts of %d", nAfter, nBefore)
+	}
 
-	query := readmeQuery(t)
+	// The state a compaction killed after its merged parts' commits and before any delete — every replaced part
+	// still there — is what a reader copying the container at that moment gets: still every record once.
+	mixed := filepath.Join(root, "mixed")
+	for _, src := range []string{after, before} {
+		if err := union(mixed, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readWithDuckDB(ctx, t, env, reports, mixed, query)
+	// Negative control: without the reading rule that copy holds records twice.
+	t.Chdir(mixed)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var total, distinct int
+	err = db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT id) FROM read_ndjson('entra-raw/integration=*/type=signIns.nonInteractive/date=*/hour=*/*.ndjson.gz')`).Scan(&total, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total <= distinct {
+		t.Errorf("negative control: a plain read of the mixed copy found no record twice (%d records, %d distinct)", total, distinct)
+	}
+}
+
+// union copies the files of src into dst that dst does not have yet.
+func union(dst, src string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if _, err := os.Stat(to); err == nil {
+			return nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
+}
+
+// countFiles counts the log parts (.ndjson.gz) of a copied archive.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".ndjson.gz") && strings.Contains(path, "hour=") {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// readWithDuckDB runs README.md's DuckDB block in dir (which holds the container's copy): the archive as its
+// macro reads it must be the tenant's truth per log data type — no record missing, none extra, none twice — and
+// the README's example query must count every record once.
+func readWithDuckDB(ctx context.Context, t *testing.T, env *scenario.Env, reports []scenario.Report, dir, query string) {
+	t.Helper()
 	t.Chdir(dir) // the README's paths are relative to the folder holding the container's copy
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -215,7 +313,7 @@ func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, er
 }
 
 // readmeQuery returns the SQL of README.md's DuckDB block (between the duckdb-query markers).
-func readmeQuery(t *testing.T) string {
+func readmeQuery(t testing.TB) string {
 	t.Helper()
 	root, err := azurite.ModuleRoot()
 	if err != nil {
