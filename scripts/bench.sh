@@ -16,6 +16,9 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins over 30 days (and whether it is flat);
   the shipped handler's time to ready and its size;
   the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users;
+  compaction of a 30-day archive of 1M sign-ins (--quick: 100k; BENCH_COMPACT_SIGNINS overrides): sign-in blobs per
+    100k archived sign-ins before and after, at most one blob per closed hour and data type, a DuckDB query over the
+    month before vs after (ratio in one run, >= 5x), and the compacted archive as DuckDB reads it equal to the truth;
   StreamEvents (no SPEC target, info lines): records archived per second per core from Event Hub batches, and
     the handler's peak RSS with a batch of maximum size (32 events of 1 MB, and of Entra's 256 KB).
 
@@ -89,8 +92,10 @@ run() {
 
 if $quick; then
 	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 stream_records=10000
+	compact_signins=${BENCH_COMPACT_SIGNINS:-100000}
 else
 	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 stream_records=50000
+	compact_signins=${BENCH_COMPACT_SIGNINS:-1000000}
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -164,14 +169,14 @@ bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large" BENCH_R
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge" BENCH_RSS_DAYS="$rss_days"
 
 # The Status page and the insights: benchmarks that live next to their packages.
-pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
+pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME [ENV=VAL...]
 	local file=$1
 	if $dry_run; then
-		printf 'dry-run: go test -run ^$ -bench %s -benchtime %s %s\n' "$3" "$4" "$2"
+		printf 'dry-run: env %s go test -run ^$ -bench %s -benchtime %s %s\n' "${*:5}" "$3" "$4" "$2"
 		return 0
 	fi
 	rm -f "$file.failed"
-	if ! go test -run '^$' -bench "$3" -benchtime "$4" -timeout 30m "$2" >"$file" 2>&1; then
+	if ! env "${@:5}" go test -run '^$' -bench "$3" -benchtime "$4" -timeout 180m "$2" >"$file" 2>&1; then
 		echo failed >"$file.failed"
 	fi
 	grep -E '^(Benchmark|ok|FAIL|---)' "$file" >&2 || true
@@ -179,6 +184,8 @@ pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
 echo "Status with 50 integrations x 30 data types; insights of a 200,000-user tenant" >&2
 pkgbench "$out/status.txt" ./internal/status 'Render|Build' 10x
 pkgbench "$out/insights.txt" ./internal/insights ComputeLargeTenant 1x
+echo "compaction: $compact_signins sign-ins over 30 days, a DuckDB month query before and after" >&2
+pkgbench "$out/compact.txt" ./tests/lake 'Compaction' 1x BENCH_COMPACT_SIGNINS="$compact_signins" BENCH_COMPACT_DAYS=30
 echo "StreamEvents: $stream_records records from Event Hub batches, and a batch of maximum size" >&2
 bench "$out/stream.txt" 'StreamThroughput' 1x 1 BENCH_STREAM_RECORDS="$stream_records"
 bench "$out/stream-rss.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=1024
@@ -247,6 +254,21 @@ build=$(metric "$out/status.txt" Build ms/report)
 verdict status-page-50x30 "$out/status.txt" "$render" '<=250ms' 'm <= 250' "${render}ms(json=${json}ms,report-from-storage=${build}ms)"
 heap=$(metric "$out/insights.txt" ComputeLargeTenant MiB-peak-heap)
 verdict insights-heap-200k-users "$out/insights.txt" "$heap" '<=48MiB' 'm <= 48' "${heap}MiB"
+
+per_hour=$(metric "$out/compact.txt" Compaction max-blobs/closed-hour)
+closed_hours=$(metric "$out/compact.txt" Compaction closed-hours)
+blobs_before=$(metric "$out/compact.txt" Compaction blobs/100k-before)
+blobs_after=$(metric "$out/compact.txt" Compaction blobs/100k-after)
+signins=$(metric "$out/compact.txt" Compaction signins)
+verdict compact-blobs-per-hour "$out/compact.txt" "$per_hour" '<=1' 'm <= 1' \
+	"${per_hour}(${closed_hours} closed hours;blobs per 100k sign-ins ${blobs_before}->${blobs_after};${signins} sign-ins)"
+faster=$(metric "$out/compact.txt" Compaction x-faster)
+verdict compact-duckdb-speedup "$out/compact.txt" "$faster" '>=5x' 'm >= 5' \
+	"${faster}x(month query $(metric "$out/compact.txt" Compaction s-query-before)s->$(metric "$out/compact.txt" Compaction s-query-after)s;compaction $(metric "$out/compact.txt" Compaction s-compaction)s)"
+missing=$(metric "$out/compact.txt" Compaction missing)
+dups=$(metric "$out/compact.txt" Compaction duplicates)
+wrong=$(awk -v m="$missing" -v d="$dups" 'BEGIN { if (m ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/) print m + d; else print "NaN" }')
+verdict compact-content "$out/compact.txt" "$wrong" '0' 'm == 0' "missing=${missing},duplicates=${dups}"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)
