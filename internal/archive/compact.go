@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -42,6 +43,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/entra-di/edi/internal/rawjson"
 )
@@ -221,6 +223,10 @@ func (s *Store) CompactDay(ctx context.Context, integration, dataType string, da
 		}
 		byHour[f] = append(byHour[f], p)
 	}
+	// Hours are merged concurrently; each hour's inputs are deleted only once its merged part is committed.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(compactConcurrency)
 	for _, f := range hours {
 		parts := byHour[f]
 		var size int64
@@ -230,25 +236,66 @@ func (s *Store) CompactDay(ctx context.Context, integration, dataType string, da
 		if len(parts) < 2 || size > o.MaxBytes {
 			continue
 		}
-		n, err := s.compactHour(ctx, integration, dataType, parts, o, &st)
-		if err != nil {
-			return st, err
-		}
-		st.Hours++
-		st.Inputs += len(parts)
-		st.Records += n
-		hidden = append(hidden, parts...)
+		g.Go(func() error {
+			var hst CompactStats
+			n, err := s.compactHour(gctx, integration, dataType, parts, o, &hst)
+			if err != nil {
+				return err
+			}
+			hst.Hours, hst.Inputs, hst.Records = 1, len(parts), n
+			// Only now, with the merged part committed, are the parts it replaces deleted.
+			hst.Deleted, err = s.deleteParts(gctx, parts)
+			mu.Lock()
+			st.add(hst)
+			mu.Unlock()
+			return err
+		})
 	}
-	// Only now, with every merged part committed, are the parts they replace deleted; hidden holds leftovers of
-	// an earlier compaction too.
-	for _, p := range hidden {
-		_, err := s.container.NewBlobClient(p.Name).Delete(ctx, nil)
-		if err != nil && !bloberror.HasCode(err, bloberror.BlobNotFound) {
-			return st, fmt.Errorf("delete replaced part %s: %w", p.Name, err)
-		}
-		st.Deleted++
+	// hidden are leftovers of an earlier compaction, whose merged parts are committed.
+	g.Go(func() error {
+		n, err := s.deleteParts(gctx, hidden)
+		mu.Lock()
+		st.Deleted += n
+		mu.Unlock()
+		return err
+	})
+	err = g.Wait()
+	return st, err
+}
+
+// compactConcurrency is how many hours a compaction merges at once, and deleteConcurrency how many deletes it
+// sends at once: each step is a storage round trip.
+const (
+	compactConcurrency = 8
+	deleteConcurrency  = 8
+)
+
+func (st *CompactStats) add(o CompactStats) {
+	st.Hours += o.Hours
+	st.Inputs += o.Inputs
+	st.Records += o.Records
+	st.Deleted += o.Deleted
+	st.Duplicates += o.Duplicates
+}
+
+// deleteParts deletes replaced parts (one already gone counts too) and returns how many.
+func (s *Store) deleteParts(ctx context.Context, parts []PartInfo) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deleteConcurrency)
+	for _, p := range parts {
+		g.Go(func() error {
+			_, err := s.container.NewBlobClient(p.Name).Delete(gctx, nil)
+			if err != nil && !bloberror.HasCode(err, bloberror.BlobNotFound) {
+				return fmt.Errorf("delete replaced part %s: %w", p.Name, err)
+			}
+			return nil
+		})
 	}
-	return st, nil
+	err := g.Wait()
+	if err != nil {
+		return 0, err
+	}
+	return len(parts), nil
 }
 
 // compactHour writes the manifest, then the merged part, of one hour's visible parts; it returns the records.
