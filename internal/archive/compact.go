@@ -61,9 +61,7 @@ type Hour struct {
 }
 
 // Prefix is the hour's folder, ending in a slash.
-func (h Hour) Prefix() string {
-	return fmt.Sprintf("%shour=%02d/", dayPrefix(h.Integration, h.DataType, h.Start), h.Start.UTC().Hour())
-}
+func (h Hour) Prefix() string { return HourFolder(h.Integration, h.DataType, h.Start) }
 
 // PartName is the blob name of the merged part numbered g.
 func (h Hour) PartName(g int) string {
