@@ -43,7 +43,8 @@ func (a *app) collectLogs(ctx context.Context, req *envelope.Request) (*envelope
 			ids = append(ids, i.ID)
 		}
 	}
-	items := collect.Plan(ids, collect.ReasonSchedule, dataClock(req)())
+	now := dataClock(req)()
+	items := append(collect.Plan(ids, collect.ReasonSchedule, now), collect.PlanTests(list, collect.ReasonSchedule, now)...)
 	reply := envelope.NewReply()
 	if len(items) > 0 {
 		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
@@ -70,6 +71,9 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	ctx = logging.Attrs(ctx, logging.KeyIntegration, item.Integration, "family", item.Family, "dequeue_count", msg.DequeueCount)
 	log := logging.From(ctx)
 	reply := envelope.NewReply()
+	if item.IsTest() {
+		return a.testWork(ctx, reply, item, dataClock(req)())
+	}
 	st, err := a.stores(ctx)
 	if err != nil {
 		return nil, err
@@ -103,6 +107,24 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	}
 	reply.Log("%s/%s: %s, %d records in %d parts from %d pages, %d requests (%d throttled)%s", integ.ID, item.Family,
 		res.Run.Outcome, res.Run.Records, res.Run.Parts, res.Run.Pages, res.Run.Requests, res.Run.Throttled, continued(res.Continue))
+	return reply, nil
+}
+
+// testWork runs the connectivity test a work item asks for (managed mode's daily re-test).
+func (a *app) testWork(ctx context.Context, reply *envelope.Reply, item collect.WorkItem, now time.Time) (*envelope.Reply, error) {
+	svc, _, err := a.connectService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := svc.Test(ctx, item.Integration, now)
+	if errors.Is(err, integrations.ErrNotFound) {
+		reply.Log("integration %s not found; test dropped", item.Integration)
+		return reply, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	reply.Log("%s: connectivity %s", item.Integration, res.State)
 	return reply, nil
 }
 

@@ -221,11 +221,16 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 			return false, err
 		}
 		s := &stream{dt: dt, cur: c, busy: map[kind]bool{}, span: o.FirstWindow}
+		if ok, reason := r.integ.Collects(dt); !ok {
+			// Not for this integration (its mode, choices or last connectivity test): left alone, and said why.
+			s.done = true
+			s.stats.State = "not collected: " + reason
+		}
 		if c.Density > 0 {
 			s.span = time.Duration(float64(dt.Buckets.Bucket) * float64(o.TargetRecords) / c.Density)
 		}
 		s.span = min(max(s.span, dt.Buckets.Bucket), o.MaxWindow)
-		if now := r.now(); now.Before(c.SkipUntil) {
+		if now := r.now(); now.Before(c.SkipUntil) && !s.done {
 			s.done = true
 			s.stats.State = c.State
 		}

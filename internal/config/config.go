@@ -50,6 +50,8 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
+	SecretPropagation time.Duration
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -272,6 +274,7 @@ var Settings = []Setting{
 		c.AuthorityHost = v
 		return nil
 	}},
+	{"CONNECT_SECRET_PROPAGATION", "60s", "How long the connectivity test of a just-entered secret (Add Integration, Reset Credentials) retries Entra's AADSTS7000215: a new secret is accepted only seconds after it is created.", durationSetting(func(c *Config) *time.Duration { return &c.SecretPropagation })},
 	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", func(c *Config, v string) error {
 		if f := strings.Fields(v); len(f) != 6 {
 			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)

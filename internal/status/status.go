@@ -12,6 +12,7 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
@@ -31,18 +32,34 @@ type Report struct {
 
 // Integration is one integration's collection state.
 type Integration struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name"`
-	TenantID  string       `json:"tenantId"`
-	ClientID  string       `json:"clientId"`
-	Source    string       `json:"source"`
-	DataTypes []DataType   `json:"dataTypes"`
-	Runs      []cursor.Run `json:"recentRuns"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	TenantID string `json:"tenantId"`
+	ClientID string `json:"clientId"`
+	Source   string `json:"source"`
+	Mode     string `json:"mode"`
+	// Connectivity is the last connectivity test's verdict (nil before the first).
+	Connectivity *Connectivity `json:"connectivity,omitempty"`
+	DataTypes    []DataType    `json:"dataTypes"`
+	Runs         []cursor.Run  `json:"recentRuns"`
+}
+
+// Connectivity is the verdict of an integration's last connectivity test.
+type Connectivity struct {
+	State    string    `json:"state"`
+	Message  string    `json:"message"`
+	Code     string    `json:"code,omitempty"`
+	TestedAt time.Time `json:"testedAt"`
 }
 
 // DataType is one data type's collection state.
 type DataType struct {
 	Name string `json:"dataType"`
+	// Connectivity is the data type's outcome in the last connectivity test ("ok", "not-licensed: entraP1P2", …).
+	Connectivity string `json:"connectivity,omitempty"`
+	// Collected says whether the integration collects the data type, and Why.
+	Collected bool   `json:"collected"`
+	Why       string `json:"why"`
 	// State is ok, not-licensed, missing-permission, error, or "not started".
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
@@ -69,7 +86,9 @@ type Pinger interface {
 type Sources struct {
 	Integrations *integrations.Store
 	Cursors      *cursor.Store
-	Collect      collect.Options
+	// Statuses, when set, add each integration's last connectivity test.
+	Statuses *connect.Statuses
+	Collect  collect.Options
 }
 
 // ProbeTimeout bounds each storage probe.
@@ -100,7 +119,16 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 		r.Problems = append(r.Problems, e.Error())
 	}
 	for _, integ := range list {
-		ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source}
+		ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source,
+			Mode: string(integ.DataMode())}
+		if src.Statuses != nil {
+			res, err := src.Statuses.Get(ctx, integ.ID)
+			if err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			} else if res != nil {
+				ri.Connectivity = &Connectivity{State: string(res.State), Message: res.Message, Code: res.Code, TestedAt: res.TestedAt}
+			}
+		}
 		cursors, err := src.Cursors.List(ctx, integ.ID)
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
@@ -108,6 +136,10 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 		premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 		for _, dt := range catalog.DataTypes {
 			d := DataType{Name: dt.Name, State: "not started"}
+			d.Collected, d.Why = integ.Collects(dt)
+			if integ.LastTest != nil {
+				d.Connectivity = integ.LastTest.DataTypes[dt.Name]
+			}
 			for _, c := range cursors {
 				if c.DataType == dt.Name {
 					fill(&d, c, dt, now, premium, src.Collect)
@@ -163,9 +195,10 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 <table><tr><th>Blob</th><td>{{.Storage.Blob}}</td></tr><tr><th>Table</th><td>{{.Storage.Table}}</td></tr>
 <tr><th>Queue</th><td>{{.Storage.Queue}}</td></tr></table>
 {{range .Integrations}}
-<h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}})</small></h2>
-<table><tr><th>data type</th><th>state</th><th>archived from</th><th>archived to</th><th>backlog (buckets)</th><th>records</th><th>parts</th><th>last error</th></tr>
-{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}</td><td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td>
+<h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}}, {{.Mode}} mode)</small></h2>
+{{with .Connectivity}}<p>Connectivity: <span class="{{if eq .State "Connected"}}ok{{else}}bad{{end}}">{{.State}}</span> — {{.Message}} <small>(tested {{.TestedAt.Format "2006-01-02 15:04Z"}})</small></p>{{else}}<p>Connectivity: not tested yet.</p>{{end}}
+<table><tr><th>data type</th><th>connectivity</th><th>collected</th><th>state</th><th>archived from</th><th>archived to</th><th>backlog (buckets)</th><th>records</th><th>parts</th><th>last error</th></tr>
+{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{or .Connectivity "—"}}</td><td title="{{.Why}}">{{if .Collected}}yes{{else}}no{{end}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}</td><td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td>
 <td>{{.BacklogBuckets}}</td><td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>
 {{end}}
