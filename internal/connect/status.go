@@ -100,4 +100,3 @@ func truncate(s string, n int) string {
 	}
 	return shorten(s, n)
 }
-

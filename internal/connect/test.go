@@ -86,12 +86,12 @@ func (s State) TokenOK() bool {
 
 // Result is a connectivity test's full result, as the API returns it and the status table keeps it.
 type Result struct {
-	Integration string         `json:"integration"`
-	TestedAt    time.Time      `json:"testedAt"`
-	DurationMS  int64          `json:"durationMs"`
-	State       State          `json:"state"`
-	Message     string         `json:"message"`
-	Credential  string         `json:"credential"`
+	Integration string    `json:"integration"`
+	TestedAt    time.Time `json:"testedAt"`
+	DurationMS  int64     `json:"durationMs"`
+	State       State     `json:"state"`
+	Message     string    `json:"message"`
+	Credential  string    `json:"credential"`
 	// Code is the AADSTS code of a refused token request ("AADSTS7000215"); RequestID Entra's trace id for it.
 	Code      string `json:"code,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
