@@ -59,7 +59,8 @@ demo: tools
 # explores each for FUZZTIME and writes any failing input into that corpus.
 FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
 	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
-	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString
+	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString \
+	./internal/integrations:FuzzRequests
 FUZZTIME ?= 30s
 
 fuzz:

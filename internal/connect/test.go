@@ -226,7 +226,7 @@ func (t *Tester) Test(ctx context.Context, i integrations.Integration, m Materia
 	}
 	granted, err := t.token(ctx, client, m)
 	if err != nil {
-		t.tokenFailure(&r, i, err)
+		t.tokenFailure(&r, i, m.Secret, err)
 		log.Info("connectivity test: no token", "state", r.State, "code", r.Code)
 		return r
 	}
@@ -276,8 +276,9 @@ func (t *Tester) token(ctx context.Context, client *graph.Client, m Material) ([
 	}
 }
 
-// tokenFailure names the state of a refused token request from its AADSTS code, and says what to do.
-func (t *Tester) tokenFailure(r *Result, i integrations.Integration, err error) {
+// tokenFailure names the state of a refused token request from its AADSTS code, and says what to do. secret is
+// the secret tried (compared with the Secret ID only, never reported).
+func (t *Tester) tokenFailure(r *Result, i integrations.Integration, secret string, err error) {
 	var ge *graph.Error
 	if !errors.As(err, &ge) {
 		r.State, r.Message = Unreachable, "Entra could not be reached: "+err.Error()
@@ -296,12 +297,25 @@ func (t *Tester) tokenFailure(r *Result, i integrations.Integration, err error) 
 	if code != 0 {
 		r.Code = fmt.Sprintf("AADSTS%d", code)
 	}
+	if code == 0 && ge.Status == 0 {
+		// No answer from the token endpoint at all: a network failure, not a refusal.
+		host := t.o.Credential.AuthorityHost
+		if host == "" {
+			host = "https://login.microsoftonline.com/"
+		}
+		r.State, r.Message = Unreachable, "Entra could not be reached: no answer to the token request at "+host+"; check the network and test again."
+		return
+	}
 	q := r.Code + ": "
 	switch code {
 	case 7000215:
 		r.State = InvalidCredentials
 		r.Message = q + "Entra refused the client secret. Enter the secret's Value, not its Secret ID; if the secret " +
 			"was just created, wait a minute and test again; otherwise create a new one and use Reset Credentials."
+		if i.SecretID != "" && strings.EqualFold(strings.TrimSpace(secret), i.SecretID) {
+			r.Message = q + "the value entered is the Secret ID. Enter the secret's Value instead (shown only when the " +
+				"secret was created; if it is lost, create a new secret) and use Reset Credentials."
+		}
 	case 7000222:
 		r.State = SecretExpired
 		r.Message = q + "the client secret has expired. Create a new secret for app " + i.ClientID + " and use Reset Credentials."
@@ -559,7 +573,7 @@ func verdict(r *Result, i integrations.Integration) {
 		return
 	default:
 		r.State = Connected
-		r.Message = "the token works and every permission " + string(i.Permissions) + " asks for is granted."
+		r.Message = "signed in with the " + credentialText(i.CredentialKind()) + "; every permission " + string(i.Permissions) + " asks for is granted."
 	}
 	if lic != "" {
 		r.Message += " Licences: " + lic + "."
@@ -570,6 +584,16 @@ func verdict(r *Result, i integrations.Integration) {
 	if len(errs) > 0 {
 		r.Message += " Undecided (the collector retries): " + strings.Join(errs, ", ") + "."
 	}
+}
+
+func credentialText(k integrations.CredentialKind) string {
+	switch k {
+	case integrations.Certificate:
+		return "certificate"
+	case integrations.ManagedIdentity:
+		return "function app's managed identity (federated credential)"
+	}
+	return "client secret"
 }
 
 // licenceText names the detected licences ("Entra ID P1/P2, Intune"; "none (free tenant)").

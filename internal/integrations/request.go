@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -256,9 +257,12 @@ func checkCredential(kind CredentialKind, secretID, secret, cert *string, create
 		if !create {
 			return nil
 		}
-		for name, v := range map[string]*string{"secretId": secretID, "secret": secret, "certificate": cert} {
-			if v != nil {
-				return invalid(name, "not with credential managed-identity (the function app's identity signs in)")
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"secretId", secretID}, {"secret", secret}, {"certificate", cert}} {
+			if f.v != nil {
+				return invalid(f.name, "not with credential managed-identity (the function app's identity signs in)")
 			}
 		}
 	default:
@@ -343,16 +347,8 @@ func decodeObject(body []byte, fields map[string]any) error {
 		if string(raw) == "null" {
 			return invalid(key, "must not be null")
 		}
-		if err := json.Unmarshal(raw, target); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				field := key
-				if te.Field != "" && te.Field != key {
-					field = key + "." + strings.TrimPrefix(te.Field, key+".")
-				}
-				return invalid(field, "want %s, got a JSON %s", kindOf(target), te.Value)
-			}
-			return invalid(key, "want %s", kindOf(target))
+		if err := unmarshalField(key, raw, target); err != nil {
+			return err
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
@@ -364,9 +360,52 @@ func decodeObject(body []byte, fields map[string]any) error {
 	return nil
 }
 
+// unmarshalField decodes one member; the members of an object-valued field are decoded one by one, so a wrong one
+// is named ("licences.entraP2").
+func unmarshalField(key string, raw json.RawMessage, target any) error {
+	switch t := target.(type) {
+	case *map[catalog.Licence]Answer:
+		return decodeMap(key, raw, t, "yes, no or auto")
+	case *map[catalog.Family]string:
+		return decodeMap(key, raw, t, "a duration string")
+	case *map[string]bool:
+		return decodeMap(key, raw, t, "true or false")
+	}
+	if err := json.Unmarshal(raw, target); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invalid(key, "want %s, got a JSON %s", kindOf(target), te.Value)
+		}
+		return invalid(key, "want %s", kindOf(target))
+	}
+	return nil
+}
+
+func decodeMap[K ~string, V any](key string, raw json.RawMessage, out *map[K]V, want string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return invalid(key, "want an object whose values are %s", want)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	res := make(map[K]V, len(m))
+	for _, k := range keys {
+		var v V
+		if string(m[k]) == "null" || json.Unmarshal(m[k], &v) != nil {
+			return invalid(key+"."+quoteField(k), "want %s", want)
+		}
+		res[K(k)] = v
+	}
+	*out = res
+	return nil
+}
+
 // quoteField names an unknown member for a message, shortened and printable.
 func quoteField(key string) string {
-	if len(key) <= 40 && !strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) {
+	if key != "" && len(key) <= 40 && !strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) || r == '"' }) {
 		return key
 	}
 	return quote(key)
@@ -380,10 +419,6 @@ func kindOf(target any) string {
 		return "true or false"
 	case **[]string:
 		return "an array of strings"
-	case *map[catalog.Licence]Answer, *map[catalog.Family]string:
-		return "an object of strings"
-	case *map[string]bool:
-		return "an object of true/false"
 	}
 	return "another type"
 }

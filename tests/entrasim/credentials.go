@@ -40,14 +40,18 @@ func (t *Tenant) SetAppRoles(appID string, roles []string) error {
 }
 
 // AddClientSecret adds a client secret valid for lifetime from now (simulated) to an app and returns it with its
-// text (as addPassword does).
-func (t *Tenant) AddClientSecret(appID, displayName string, lifetime time.Duration) (PasswordCredential, error) {
+// text (as addPassword does). A non-empty text is used as the secret's value (a test that needs to know the value
+// before Entra accepts it); otherwise one is generated.
+func (t *Tenant) AddClientSecret(appID, displayName, text string, lifetime time.Duration) (PasswordCredential, error) {
 	var s PasswordCredential
 	err := t.withApp(appID, func(app *resource) {
 		secrets, _ := app.hidden["secrets"].([]PasswordCredential)
 		start := t.Now().Truncate(time.Second)
 		r := newRNG(uint64(t.cfg.Seed), strKey("add-client-secret"), strKey(app.id), uint64(len(secrets)), uint64(start.UnixNano()))
 		s = newSecret(r, displayName, start, lifetime)
+		if text != "" {
+			s.SecretText, s.Hint = text, text[:min(3, len(text))]
+		}
 		secrets = append(slices.Clone(secrets), s)
 		app.hidden["secrets"] = secrets
 		app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
