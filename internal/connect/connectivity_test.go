@@ -139,7 +139,7 @@ func TestConnectivity(t *testing.T) {
 		// sameAs names the case whose verdict this one shares (no fault: the same outcome by another way); every
 		// other case has a state and message of its own.
 		sameAs string
-		check    func(t *testing.T, s *setup, r Result)
+		check  func(t *testing.T, s *setup, r Result)
 	}{
 		{name: "connected (P2 tenant)", state: Connected, message: []string{"signed in with the client secret; every permission read-only asks for is granted", "Licences: Entra ID P2."},
 			outcomes: map[string]string{"signIns.interactive": "ok", "directoryAudits": "ok", "provisioning": "ok", "users": "ok", "groups": "ok", "roleAssignments": "ok"},
@@ -194,7 +194,7 @@ func TestConnectivity(t *testing.T) {
 			outcomes: map[string]string{"signIns.interactive": "missing-permission: Directory.Read.All", "directoryAudits": "ok",
 				"devices": "missing-permission: Directory.Read.All", "users": "ok", "groups": "ok"}},
 		{name: "missing Directory.Read.All and User.Read.All", tenant: entrasim.Options{Roles: without("Directory.Read.All", "User.Read.All")}, state: MissingPermissions,
-			message: []string{"not granted: Directory.Read.All, User.Read.All"},
+			message:  []string{"not granted: Directory.Read.All, User.Read.All"},
 			outcomes: map[string]string{"users": "missing-permission: User.Read.All", "groups": "ok"}},
 		{name: "missing a permission no data type uses yet", tenant: entrasim.Options{Roles: without("MailboxSettings.Read")}, state: MissingPermissions,
 			message: []string{"not granted: MailboxSettings.Read"}, outcomes: map[string]string{"signIns.interactive": "ok", "users": "ok"}},
@@ -232,7 +232,7 @@ func TestConnectivity(t *testing.T) {
 			tenant:  entrasim.Options{Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceIntune}, Roles: without("DeviceManagementManagedDevices.Read.All", "DeviceManagementApps.Read.All", "DeviceManagementConfiguration.Read.All")},
 			message: []string{"not granted: DeviceManagementApps.Read.All, DeviceManagementConfiguration.Read.All, DeviceManagementManagedDevices.Read.All"}},
 		{name: "intermittent non-premium 403 on a licensed tenant", tenant: entrasim.Options{NonPremiumShare: 1}, state: Connected,
-			message: []string{"Undecided (the collector retries)"},
+			message:  []string{"Undecided (the collector retries)"},
 			outcomes: map[string]string{"provisioning": "ok"},
 			check: func(t *testing.T, s *setup, r Result) {
 				o := r.Outcome("signIns.interactive")
