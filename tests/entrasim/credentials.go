@@ -152,3 +152,20 @@ func (t *Tenant) appCredentials(appID string) ([]*x509.Certificate, []authority.
 	blocked, _ := app.hidden["caBlocked"].(bool)
 	return slices.Clone(certs), slices.Clone(fics), blocked
 }
+
+// RemoveClientSecret removes the client secret with the given key id from an app (as removePassword does): token
+// requests with it get AADSTS7000215 from then on.
+func (t *Tenant) RemoveClientSecret(appID, keyID string) error {
+	found := false
+	err := t.withApp(appID, func(app *resource) {
+		secrets, _ := app.hidden["secrets"].([]PasswordCredential)
+		kept := slices.DeleteFunc(slices.Clone(secrets), func(s PasswordCredential) bool { return strings.EqualFold(s.KeyID, keyID) })
+		found = len(kept) < len(secrets)
+		app.hidden["secrets"] = kept
+		app.props.set("passwordCredentials", passwordCredentialObjs(kept))
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("entrasim: app %s has no secret %s", appID, keyID)
+	}
+	return err
+}
