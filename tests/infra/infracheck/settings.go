@@ -59,6 +59,7 @@ var HandlerSettingSources = map[string]Source{
 	"ENTRA_LICENSES":                       Default,
 	"GRAPH_ENDPOINT":                       Default,
 	"ENTRA_AUTHORITY_HOST":                 Default,
+	"CONNECT_SECRET_PROPAGATION":           Default,
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
