@@ -228,7 +228,12 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 	default:
 		name := i.SecretName
 		source := func(ctx context.Context, refresh bool) (string, error) {
-			return vault.GetVersion(ctx, name, e.secretVersion(), refresh)
+			if refresh {
+				// Entra refused the pinned version: try the current one, which a rotation outside the API
+				// (scripts/register-app.sh --key-vault) may have written.
+				return vault.GetVersion(ctx, name, "", true)
+			}
+			return vault.GetVersion(ctx, name, e.secretVersion(), false)
 		}
 		if kind == integrations.Certificate {
 			e.cred, err = graph.NewCertificateCredential(i.TenantID, i.ClientID, source, opts)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/entra-di/edi/internal/config"
@@ -18,6 +19,7 @@ import (
 type Vault interface {
 	Put(ctx context.Context, name, value string, o secrets.PutOptions) (string, error)
 	GetVersion(ctx context.Context, name, version string, refresh bool) (string, error)
+	VersionProperties(ctx context.Context, name, version string) (secrets.Properties, error)
 	Update(ctx context.Context, name, version string, expires time.Time, enabled *bool) error
 	Delete(ctx context.Context, name string) (bool, error)
 	Forget(name string)
@@ -137,18 +139,28 @@ func (s *Service) Create(ctx context.Context, req integrations.CreateRequest, no
 	log := logging.From(ctx).With(logging.KeyIntegration, integ.ID)
 	t := now.UTC()
 	integ.Created, integ.Updated = &t, &t
+	material, adopted := req.Material(), false
 	if integ.CredentialKind() != integrations.ManagedIdentity {
 		if s.Vault == nil {
 			return nil, &integrations.ValidationError{Field: "credential", Status: http.StatusConflict,
 				Problem: "no Key Vault is configured (KEY_VAULT_URL) to keep a secret or certificate; use managed-identity"}
 		}
-		if integ.SecretVersion, err = s.Vault.Put(ctx, integ.SecretName, req.Material(), putOptions(integ, nil)); err != nil {
+		if material == "" {
+			// No value in the request: the secret was stored in Key Vault beforehand (scripts/register-app.sh
+			// --key-vault), where the integration takes its current version.
+			if integ.SecretVersion, material, err = s.adopt(ctx, integ); err != nil {
+				return nil, err
+			}
+			adopted = true
+		} else if integ.SecretVersion, err = s.Vault.Put(ctx, integ.SecretName, material, putOptions(integ, nil)); err != nil {
 			return nil, fmt.Errorf("store the credential in Key Vault: %w", err)
 		}
 	}
 	stored, err := s.Store.Create(ctx, integ)
 	if err != nil {
-		s.undoSecret(ctx, integ, errors.Is(err, integrations.ErrExists))
+		if !adopted {
+			s.undoSecret(ctx, integ, errors.Is(err, integrations.ErrExists))
+		}
 		if errors.Is(err, integrations.ErrExists) {
 			return nil, &integrations.ValidationError{Field: "id", Status: http.StatusConflict,
 				Problem: fmt.Sprintf("an integration with id %q exists", integ.ID)}
@@ -156,7 +168,7 @@ func (s *Service) Create(ctx context.Context, req integrations.CreateRequest, no
 		return nil, err
 	}
 	log.Info("integration added", "credential", stored.CredentialKind(), "secret_version", stored.SecretVersion)
-	res := s.Tester.Test(ctx, stored, Material{Secret: req.Material(), Assertion: s.Identity, New: true}, now)
+	res := s.Tester.Test(ctx, stored, Material{Secret: material, Assertion: s.Identity, New: true}, now)
 	out := &Created{Integration: stored, Connectivity: res}
 	if recorded, err := s.record(ctx, stored, res); err != nil {
 		log.Error("connectivity result not recorded", "error", err.Error())
@@ -165,6 +177,28 @@ func (s *Service) Create(ctx context.Context, req integrations.CreateRequest, no
 		out.Integration = recorded
 	}
 	return out, nil
+}
+
+// adopt finds the integration's secret stored in Key Vault before it was added, and returns its current version
+// and value. The secret's secretId tag, when it has one, must name the Secret ID of the request.
+func (s *Service) adopt(ctx context.Context, i integrations.Integration) (string, string, error) {
+	props, err := s.Vault.VersionProperties(ctx, i.SecretName, "")
+	if errors.Is(err, secrets.ErrNotFound) {
+		return "", "", &integrations.ValidationError{Field: "secret", Problem: fmt.Sprintf(
+			"required: the client secret's Value (or store it in Key Vault as %s first: scripts/register-app.sh --key-vault)", i.SecretName)}
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if tag := props.Tags["secretId"]; tag != "" && !strings.EqualFold(tag, i.SecretID) {
+		return "", "", &integrations.ValidationError{Field: "secretId", Problem: fmt.Sprintf(
+			"the Key Vault secret %s holds the secret with Secret ID %s, not this one", i.SecretName, tag)}
+	}
+	value, err := s.Vault.GetVersion(ctx, i.SecretName, props.Version, true)
+	if err != nil {
+		return "", "", err
+	}
+	return props.Version, value, nil
 }
 
 // undoSecret takes back the secret version Create wrote when the row could not be stored: the whole secret when

@@ -301,3 +301,40 @@ func TestSecretless(t *testing.T) {
 		t.Error("Reset Credentials of a secretless integration accepted")
 	}
 }
+
+// TestAdoptSecretInKeyVault: an integration added without a secret value takes the one scripts/register-app.sh
+// stored in Key Vault (its current version, whose secretId tag must match); without one the field is named.
+func TestAdoptSecretInKeyVault(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, entrasim.Options{})
+	body := func(secretID string) integrations.CreateRequest {
+		b, _ := json.Marshal(map[string]any{"name": "Contoso", "tenantId": f.tn.TenantID(), "clientId": f.tn.ClientID(), "secretId": secretID})
+		r, err := integrations.DecodeCreate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var ve *integrations.ValidationError
+	if _, err := f.svc.Create(ctx, body(f.tn.SecretID()), f.tn.Now()); !errors.As(err, &ve) || ve.Field != "secret" {
+		t.Fatalf("no secret anywhere: %v", err)
+	}
+	version, err := f.vault.SetSecret("integration-contoso", f.tn.ClientSecret(), &kvsim.Attributes{Tags: map[string]string{"secretId": f.tn.SecretID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Create(ctx, body("aaaaaaaa-1111-4222-8333-444455556666"), f.tn.Now()); !errors.As(err, &ve) || ve.Field != "secretId" {
+		t.Fatalf("another Secret ID: %v", err)
+	}
+	writes := f.vault.Counters().ByOperation["SetSecret"]
+	created, err := f.svc.Create(ctx, body(f.tn.SecretID()), f.tn.Now())
+	if err != nil || created.Connectivity.State != Connected || created.Integration.SecretVersion != version {
+		t.Fatalf("adopted: %+v %v", created, err)
+	}
+	if n := f.vault.Counters().ByOperation["SetSecret"] - writes; n != 0 {
+		t.Errorf("%d writes for an adopted secret", n)
+	}
+	if list, _, _ := f.store.List(ctx); len(list) != 1 {
+		t.Errorf("integrations %+v", list)
+	}
+}

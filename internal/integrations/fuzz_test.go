@@ -24,8 +24,8 @@ func FuzzRequests(f *testing.F) {
 				if ierr != nil || i.Validate() != nil {
 					t.Fatalf("accepted %q but the integration is invalid: %v", body, ierr)
 				}
-				if i.CredentialKind() != ManagedIdentity && r.Material() == "" {
-					t.Fatalf("accepted %q without a credential", body)
+				if i.CredentialKind() == Certificate && r.Material() == "" {
+					t.Fatalf("accepted %q without a certificate", body)
 				}
 			}
 		case 1:

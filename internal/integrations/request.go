@@ -102,7 +102,7 @@ type CreateRequest struct {
 }
 
 // Material is the credential the request carries: the secret value or the PEM certificate ("" for a managed
-// identity).
+// identity, and for a secret already stored in Key Vault).
 func (r CreateRequest) Material() string {
 	if r.Credential == Certificate {
 		return r.Certificate
@@ -229,8 +229,12 @@ func checkCredential(kind CredentialKind, secretID, secret, cert *string, create
 			return invalid("secretId", "required: the Secret ID shown next to the client secret")
 		case !config.ValidGUID(*secretID):
 			return invalid("secretId", "%s is not a GUID (the Secret ID shown next to the client secret)", quote(*secretID))
-		case secret == nil || *secret == "":
-			return invalid("secret", "required: the client secret's Value")
+		case secret == nil && !create:
+			return invalid("secret", "required: the new client secret's Value")
+		case secret == nil:
+			// The service looks for the secret in Key Vault (stored there by scripts/register-app.sh --key-vault).
+		case *secret == "":
+			return invalid("secret", "must not be empty: the client secret's Value")
 		case len(*secret) > MaxSecretLength:
 			return invalid("secret", "longer than %d characters", MaxSecretLength)
 		case strings.EqualFold(strings.TrimSpace(*secret), *secretID):

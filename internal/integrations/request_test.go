@@ -96,7 +96,6 @@ func TestDecodeCreateNamesTheField(t *testing.T) {
 		{"credential wrong type", createBody(set("credential", map[string]any{})), "credential", 400},
 		{"secretId missing", createBody(del("secretId")), "secretId", 400},
 		{"secretId not a GUID", createBody(set("secretId", "1234")), "secretId", 400},
-		{"secret missing", createBody(del("secret")), "secret", 400},
 		{"secret empty", createBody(set("secret", "")), "secret", 400},
 		{"secret wrong type", createBody(set("secret", 12345)), "secret", 400},
 		{"secret too long", createBody(set("secret", strings.Repeat("s", MaxSecretLength+1))), "secret", 400},
