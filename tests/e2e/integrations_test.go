@@ -197,7 +197,7 @@ func TestIntegrationsAPIFlow(t *testing.T) {
 			Connectivity *connectivity `json:"connectivity"`
 			DataTypes    []struct {
 				DataType, Connectivity string
-				Collected             bool
+				Collected              bool
 			} `json:"dataTypes"`
 		} `json:"integrations"`
 	}

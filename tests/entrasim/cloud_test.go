@@ -27,7 +27,7 @@ func TestCloud(t *testing.T) {
 	defer c.Close()
 	token := func(tn *Tenant, secret string) (string, error) {
 		cred, err := azidentity.NewClientSecretCredential(tn.TenantID(), tn.ClientID(), secret, &azidentity.ClientSecretCredentialOptions{
-			ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: c.AuthorityURL()}, Transport: ca.Client()},
+			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: c.AuthorityURL()}, Transport: ca.Client()},
 			DisableInstanceDiscovery: true})
 		if err != nil {
 			return "", err
