@@ -13,7 +13,9 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   collection at Graph's reports budget (scaled) with page latency: share of the budget used, share of 429s,
     records per second, backfill time over the throttle-limited optimum;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins (and whether it is flat);
-  the shipped handler's time to ready and its size.
+  the shipped handler's time to ready and its size;
+  20 tenants on one handler: the lowest share of a tenant's reports budget used, the highest share of 429s, the
+    handler's peak RSS.
 
 Options:
   --quick     shorter runs and smaller tenants (20k, 200k and 600k sign-ins for the RSS check)
@@ -60,9 +62,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 tenants_hours=3
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 tenants_hours=6
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -109,6 +111,8 @@ echo "peak RSS at $rss_small, $rss_large and $rss_huge sign-ins" >&2
 bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small"
 bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large"
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge"
+echo "20 tenants on one handler" >&2
+bench "$out/tenants.txt" 'ManyTenants' 1x 1 BENCH_TENANTS=20 BENCH_TENANTS_HOURS="$tenants_hours"
 
 if $dry_run; then
 	exit 0
@@ -145,6 +149,13 @@ idle=$(metric "$out/start.txt" ColdStart MiB-RSS-ready)
 size=$(metric "$out/start.txt" ColdStart MiB-binary)
 verdict handler-ready "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
 verdict binary-size "$size" '<=25MiB' 'm <= 25' "${size}MiB"
+
+tenant_min=$(metric "$out/tenants.txt" ManyTenants %budget-min)
+tenant_noisy=$(metric "$out/tenants.txt" ManyTenants %budget-noisy)
+tenant_429=$(metric "$out/tenants.txt" ManyTenants %429-max)
+tenant_rss=$(metric "$out/tenants.txt" ManyTenants MiB-peak-RSS)
+verdict tenants-budget-used-min "$tenant_min" '>=90%' 'm >= 90' "${tenant_min}%(noisy=${tenant_noisy}%,peak-RSS=${tenant_rss}MiB)"
+verdict tenants-share-429-max "$tenant_429" '<=1%' 'm <= 1' "${tenant_429}%"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)
