@@ -60,7 +60,7 @@ demo: tools
 FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
 	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
 	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString \
-	./internal/integrations:FuzzRequests
+	./internal/remediate:FuzzRemediate ./handlers:FuzzRemediateInvoke ./internal/integrations:FuzzRequests
 FUZZTIME ?= 30s
 
 fuzz:

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
@@ -17,8 +17,10 @@ import (
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
+	"github.com/entra-di/edi/internal/remediate"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // app holds the configuration and the clients shared by all invocations. Everything is built on first use so the
@@ -33,6 +35,8 @@ type app struct {
 	graphs   map[string]*graphEntry
 	settings *integrations.Integration
 	identity azcore.TokenCredential
+	// remediation is the Remediate function's service, built on first use.
+	remediation *remediate.Service
 }
 
 // stores are the app's storage-backed services, ready (containers and tables exist).
@@ -88,29 +92,36 @@ func newApp(cfg *config.Config, logger *slog.Logger) *app {
 // functions maps each function folder name under functions/ to its Go handler.
 func (a *app) functions() map[string]function {
 	return map[string]function{
-		"Status":       a.status,
-		"CollectLogs":  a.collectLogs,
-		"CollectWork":  a.collectWork,
-		"Integrations": a.integrations,
+		"Status":           a.status,
+		"CollectLogs":      a.collectLogs,
+		"CollectDirectory": a.collectDirectory,
+		"CollectWork":      a.collectWork,
+		"Integrations":     a.integrations,
+		"Remediate":        a.remediate,
 	}
 }
 
 // storageClients builds the storage clients (no network).
 func (a *app) storageClients() (*storage.Clients, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store.clients, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st.clients, nil
 	}
 	return storage.New(a.cfg.Storage, nil)
 }
 
-// stores returns the storage services, creating containers and tables the first time.
+// stores returns the storage services, creating containers and tables the first time. The network calls run
+// outside the app's lock: a slow storage account must not hold up an invocation that needs the lock for
+// something else (Status probes storage with its own timeout). Two first calls may both build; the first to
+// finish is kept (creating containers and tables is idempotent).
 func (a *app) stores(ctx context.Context) (*stores, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store != nil {
-		return a.store, nil
+	st := a.store
+	a.mu.Unlock()
+	if st != nil {
+		return st, nil
 	}
 	clients, err := storage.New(a.cfg.Storage, nil)
 	if err != nil {
@@ -135,8 +146,36 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 	if err := s.statuses.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	a.store = s
-	return s, nil
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.store == nil {
+		a.store = s
+	}
+	return a.store, nil
+}
+
+// remediator returns the remediation service, creating its audit table, audit container and Idempotency-Key
+// table the first time.
+func (a *app) remediator(ctx context.Context) (*remediate.Service, error) {
+	st, err := a.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	svc := a.remediation
+	a.mu.Unlock()
+	if svc != nil {
+		return svc, nil
+	}
+	svc = remediate.New(st.integrations, a.graphClient, remediate.NewAuditLog(st.clients.Table, st.clients.Blob, nil),
+		remediate.NewIntents(st.clients.Table, ""), &remediate.Options{KeyRole: access.Role(a.cfg.Remediation.KeyRole), LeaseTTL: a.cfg.Remediation.LeaseTTL})
+	if err := svc.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.remediation = svc
+	a.mu.Unlock()
+	return svc, nil
 }
 
 // appCredential is the function app's own identity: the user-assigned managed identity in Azure (AZURE_CLIENT_ID),
@@ -149,7 +188,7 @@ func (a *app) appCredential() (azcore.TokenCredential, error) {
 	}
 	// DefaultAzureCredential reads AZURE_CLIENT_ID itself to pick the user-assigned identity.
 	opts := &azidentity.DefaultAzureCredentialOptions{}
-	if host := a.cfg.AppAuthorityHost; host != "" && isLoopbackURL(host) {
+	if host := a.cfg.AppAuthorityHost; host != "" && urls.IsLoopback(host) {
 		// A local token authority is unknown to Entra's instance discovery.
 		opts.DisableInstanceDiscovery = true
 	}
@@ -303,14 +342,6 @@ func (a *app) tester() *connect.Tester {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency, LeaseTTL: c.LeaseTTL}
-}
-
-func isLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/envelope"
 	"github.com/entra-di/edi/internal/integrations"
@@ -19,8 +21,20 @@ func dataClock(req *envelope.Request) func() time.Time {
 	return func() time.Time { return base.Add(time.Since(start)) }
 }
 
-// collectLogs is the CollectLogs timer: it plans one work item per integration and family onto collect-work.
+// collectLogs is the CollectLogs timer: it plans one work item per integration and family with log streams onto
+// collect-work.
 func (a *app) collectLogs(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
+	return a.plan(ctx, req, catalog.Buckets)
+}
+
+// collectDirectory is the CollectDirectory timer: it plans the families with delta and snapshot data types (the
+// directory's rounds, userSignInActivity).
+func (a *app) collectDirectory(ctx context.Context, req *envelope.Request) (*envelope.Reply, error) {
+	return a.plan(ctx, req, catalog.Delta, catalog.Snapshot)
+}
+
+// plan emits the work items of the enabled integrations for the families with data types of the given modes.
+func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.Mode) (*envelope.Reply, error) {
 	timer, err := req.Timer("timer")
 	if err != nil {
 		return nil, err
@@ -44,7 +58,11 @@ func (a *app) collectLogs(ctx context.Context, req *envelope.Request) (*envelope
 		}
 	}
 	now := dataClock(req)()
-	items := append(collect.Plan(ids, collect.ReasonSchedule, now), collect.PlanTests(list, collect.ReasonSchedule, now)...)
+	items := collect.Plan(ids, collect.ReasonSchedule, now, modes...)
+	if slices.Contains(modes, catalog.Buckets) {
+		// Managed mode's daily re-test rides on the log planner, which runs every few minutes.
+		items = append(items, collect.PlanTests(list, collect.ReasonSchedule, now)...)
+	}
 	reply := envelope.NewReply()
 	if len(items) > 0 {
 		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
@@ -68,7 +86,7 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 		// A malformed message fails every attempt and ends in collect-work-poison, where it can be inspected.
 		return nil, err
 	}
-	ctx = logging.Attrs(ctx, logging.KeyIntegration, item.Integration, "family", item.Family, "dequeue_count", msg.DequeueCount)
+	ctx = logging.Attrs(ctx, logging.KeyIntegration, item.Integration, logging.KeyFamily, item.Family, "dequeue_count", msg.DequeueCount)
 	log := logging.From(ctx)
 	reply := envelope.NewReply()
 	if item.IsTest() {
@@ -95,7 +113,7 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	if err != nil {
 		return nil, fmt.Errorf("graph client for %s: %w", integ.ID, err)
 	}
-	w := collect.NewWorker(collect.Deps{Cursors: st.cursors, Archive: st.archive}, a.collectOptions())
+	w := collect.NewWorker(collect.StorageDeps(st.cursors, st.archive), a.collectOptions())
 	res, err := w.Run(ctx, integ, item, invocationID(ctx), g, dataClock(req))
 	if err != nil {
 		return nil, err

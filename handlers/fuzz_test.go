@@ -23,7 +23,7 @@ import (
 func TestMain(m *testing.M) { azurite.Main(m) }
 
 // fuzzFunctions are the names FuzzInvoke posts to: every function of the app and one that does not exist.
-var fuzzFunctions = []string{"Integrations", "Status", "CollectLogs", "CollectWork", "NoSuchFunction"}
+var fuzzFunctions = []string{"Integrations", "Status", "CollectLogs", "CollectWork", "NoSuchFunction", "CollectDirectory"}
 
 // fuzzApp is the real app on the shared Azurite with an integration declared in settings ("default"), built once
 // per test process. Its Key Vault and Graph are unreachable: FuzzInvoke never lets a valid work item of that
@@ -154,7 +154,7 @@ func mayEnqueue(function string, body []byte) bool {
 		return false
 	}
 	switch function {
-	case "CollectLogs":
+	case "CollectLogs", "CollectDirectory":
 		_, err := r.Timer("timer")
 		return err == nil
 	case "Integrations":

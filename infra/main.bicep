@@ -133,6 +133,10 @@ param integrationClientId string = ''
 @description('Secret ID (keyId) of its client secret, for the expiry check; printed by scripts/register-app.sh.')
 param integrationSecretId string = ''
 
+@secure()
+@description('Client secret value of that integration\'s app registration. It is written only to the Key Vault secret integration-<id> (never an app setting, an output or a log line); empty stores none (scripts/register-app.sh --key-vault or the Integrations API add it later).')
+param integrationClientSecret string = ''
+
 @description('Permission level the integration\'s app registration was given.')
 @allowed([
   'read-only'
@@ -168,6 +172,11 @@ param eventHubPartitionCount int = 4
 @minValue(1)
 @maxValue(7)
 param eventHubRetentionDays int = 7
+
+// ---- Code ---------------------------------------------------------------------------------------------------
+
+@description('URL of the function app package (zip) the deployment installs with one deploy, the only deployment technology of Flex Consumption: the platform fetches it, writes it to the deployment container as the app\'s identity and restarts the app. Empty installs no code (scripts/deploy.sh pushes its own build). A release\'s mainTemplate.json pins the default to that release\'s package (scripts/release.sh).')
+param packageUri string = 'https://github.com/entra-di/edi/releases/latest/download/entra-data-integration.zip'
 
 // ---- Names ----------------------------------------------------------------------------------------------------
 
@@ -237,6 +246,14 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     name: names.keyVault
     enablePurgeProtection: keyVaultPurgeProtection
+    secretName: 'integration-${integrationId}'
+    secretValue: empty(integrationId) ? '' : integrationClientSecret
+    secretContentType: 'client secret of ${integrationClientId}'
+    secretTags: {
+      tenantId: integrationTenantId
+      clientId: integrationClientId
+      secretId: integrationSecretId
+    }
   }
 }
 
@@ -328,6 +345,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appSettings: union(hostSettings, integrationSettings, streamNames, streamSettings)
     authClientId: authClientId
     authTenantId: authTenantId
+    packageUri: packageUri
   }
   // The host starts as soon as the app exists: its identity needs the storage roles first.
   dependsOn: [
@@ -342,6 +360,15 @@ output functionAppName string = functionApp.outputs.name
 
 @description('Base URL of the HTTP functions.')
 output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}/api'
+
+@description('The Status page: storage reachability and the health of every integration and data type, HTML in a browser and JSON otherwise. Append ?code=<function key> (the app\'s App keys in the portal, or az functionapp keys list).')
+output statusPageUrl string = 'https://${functionApp.outputs.defaultHostName}/api/status'
+
+@description('The Integrations API: add, list, test and collect integrations; a function key as for the Status page.')
+output integrationsApiUrl string = 'https://${functionApp.outputs.defaultHostName}/api/integrations'
+
+@description('Package the deployment installed with one deploy; empty when it installed no code.')
+output deployedPackageUri string = packageUri
 
 @description('Function app resource id.')
 output functionAppResourceId string = functionApp.outputs.resourceId

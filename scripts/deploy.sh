@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Deploys the Entra ID Data Integration into a resource group with the Azure CLI: the infrastructure
-# (infra/main.bicep, compiled by az) and then the code (scripts/package.sh's zip, pushed to the Flex Consumption
-# app, which az sends to the app's deployment container).
+# (infra/main.bicep, compiled by az) and then the code, either a local build (scripts/package.sh's zip, pushed with
+# az functionapp deployment source config-zip, which for Flex Consumption is one deploy through /api/publish) or a
+# release's package that the template installs itself (packageUri, the same one deploy the portal's button uses).
+# The single-tenant integration's client secret comes from a file, goes to ARM in a private parameters file and
+# from there only into Key Vault: never on a command line, never printed.
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
 Usage: scripts/deploy.sh --resource-group NAME [options]
 
-Deploys infra/main.bicep into the resource group, builds the function app package and deploys it. Run it again
-to update: both steps are idempotent.
+Deploys infra/main.bicep into the resource group and the code: a local build of the function app package
+(scripts/package.sh), or a release's package that the template installs (--release). Run it again to update:
+both steps are idempotent.
 
 Options:
   -g, --resource-group NAME   resource group to deploy into
@@ -21,9 +25,14 @@ Options:
       --client-id ID            its Application (client) ID
       --secret-id ID            its Secret ID (printed by scripts/register-app.sh)
       --integration-permissions read-only|read-write
+      --client-secret-file FILE its client secret's value, read from FILE (- reads standard input); the
+                                deployment stores it in Key Vault as integration-<id>
       --no-secret-access      do not make the signed-in account Key Vault Secrets Officer on the vault
                               (scripts/register-app.sh --key-vault needs it)
       --package ZIP           deploy this package instead of building one
+      --release VERSION       install a release's package (e.g. 1.4.0, or latest) with the template's one deploy
+                              instead of building one; needs no Go
+      --package-uri URL       install the package at URL the same way
       --infra-only            deploy the infrastructure only
       --code-only             deploy the code only, to the app named by --app
       --app NAME              function app name (for --code-only)
@@ -32,6 +41,7 @@ Options:
   -h, --help                  show this help
 
 Requires az (signed in with az login; Bicep is compiled by az) and jq; building the package requires go.
+Release packages come from https://github.com/entra-di/edi/releases (RELEASES_URL overrides it).
 The signed-in account needs Owner, or Contributor plus Role Based Access Control Administrator, on the
 resource group: the template assigns roles to the app's managed identity.
 
@@ -53,6 +63,8 @@ usage_error() {
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 readonly TEMPLATE=$ROOT/infra/main.bicep
+readonly RELEASES_URL=${RELEASES_URL:-https://github.com/entra-di/edi/releases}
+readonly PACKAGE_ASSET=entra-data-integration.zip
 
 group=''
 location=''
@@ -60,7 +72,10 @@ parameters_file=''
 params=()
 integration_id='' tenant_id='' client_id='' secret_id='' integration_permissions=''
 secret_access=true
+client_secret_file=''
 package=''
+package_uri=''
+release=''
 infra=true
 code=true
 app=''
@@ -78,8 +93,11 @@ while (($#)); do
 	--client-id) client_id=${2:?$1 needs a value} && shift ;;
 	--secret-id) secret_id=${2:?$1 needs a value} && shift ;;
 	--integration-permissions) integration_permissions=${2:?$1 needs a value} && shift ;;
+	--client-secret-file) client_secret_file=${2:?$1 needs a value} && shift ;;
 	--no-secret-access) secret_access=false ;;
 	--package) package=${2:?$1 needs a value} && shift ;;
+	--release) release=${2:?$1 needs a value} && shift ;;
+	--package-uri) package_uri=${2:?$1 needs a value} && shift ;;
 	--infra-only) code=false ;;
 	--code-only) infra=false ;;
 	--app) app=${2:?$1 needs a value} && shift ;;
@@ -108,6 +126,21 @@ fi
 if [[ -n $package && ! -f $package ]]; then
 	usage_error "package $package does not exist"
 fi
+if [[ -n $release ]]; then
+	[[ -z $package_uri ]] || usage_error "--release and --package-uri exclude each other"
+	if [[ $release == latest ]]; then
+		package_uri=$RELEASES_URL/latest/download/$PACKAGE_ASSET
+	else
+		[[ $release =~ ^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z][0-9A-Za-z.-]*)?$ ]] ||
+			usage_error "--release wants a version like 1.4.0 or latest, got: $release"
+		package_uri=$RELEASES_URL/download/v${release#v}/$PACKAGE_ASSET
+	fi
+fi
+if [[ -n $package_uri ]]; then
+	[[ $package_uri =~ ^https://[^[:space:]]+$ ]] || usage_error "--package-uri must be an https URL"
+	[[ -z $package ]] || usage_error "--package and --release/--package-uri exclude each other"
+	[[ $infra == true ]] || usage_error "--code-only pushes a local package; to install a release, deploy the template with --release"
+fi
 guid='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 if [[ -n $integration_id ]]; then
 	[[ $integration_id =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || usage_error "--integration-id must be lowercase letters, digits and inner hyphens"
@@ -120,8 +153,12 @@ if [[ -n $integration_id ]]; then
 			usage_error "--integration-permissions must be read-only or read-write"
 		params+=("integrationPermissions=$integration_permissions")
 	fi
-elif [[ -n $tenant_id$client_id$secret_id$integration_permissions ]]; then
-	usage_error "--tenant-id, --client-id, --secret-id and --integration-permissions need --integration-id"
+elif [[ -n $tenant_id$client_id$secret_id$integration_permissions$client_secret_file ]]; then
+	usage_error "--tenant-id, --client-id, --secret-id, --integration-permissions and --client-secret-file need --integration-id"
+fi
+if [[ -n $client_secret_file ]]; then
+	[[ $infra == true ]] || usage_error "--client-secret-file needs the template deployment (not --code-only)"
+	[[ $client_secret_file == - || -r $client_secret_file ]] || usage_error "cannot read --client-secret-file $client_secret_file"
 fi
 
 # change CMD...: runs a command that changes something, or prints it in a dry run.
@@ -139,6 +176,35 @@ account=$(az account show --output json) || die "not signed in: run az login"
 
 outputs='{}'
 if [[ $infra == true ]]; then
+	# The template installs the code only when told where the package is; a local build is pushed afterwards.
+	params+=("packageUri=$package_uri")
+	secret_params=''
+	if [[ -n $client_secret_file ]]; then
+		# The value goes from the file into a parameters file only this user can read, in a directory removed on
+		# exit, which az hands to ARM as the secure parameter integrationClientSecret; the template writes it to
+		# Key Vault and nowhere else.
+		secret_dir=$(mktemp -d)
+		chmod 700 "$secret_dir"
+		trap 'rm -rf "$secret_dir"' EXIT
+		secret_params=$secret_dir/secret.parameters.json
+		(
+			umask 077
+			if [[ $client_secret_file == - ]]; then
+				cat >"$secret_dir/secret"
+			else
+				cat -- "$client_secret_file" >"$secret_dir/secret"
+			fi
+			jq -n --rawfile secret "$secret_dir/secret" '{
+				"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+				contentVersion: "1.0.0.0",
+				parameters: {integrationClientSecret: {value: ($secret | rtrimstr("\n") | rtrimstr("\r"))}}
+			}' >"$secret_params"
+			rm -f "$secret_dir/secret"
+		)
+		jq -e '.parameters.integrationClientSecret.value | length > 0' "$secret_params" >/dev/null ||
+			die "--client-secret-file $client_secret_file is empty"
+	fi
+
 	if ! az group show --name "$group" --output none 2>/dev/null; then
 		[[ -n $location ]] || die "resource group $group does not exist: pass --location to create it"
 		log "creating resource group $group in $location"
@@ -158,12 +224,10 @@ if [[ $infra == true ]]; then
 		fi
 	fi
 
-	args=(--resource-group "$group" --template-file "$TEMPLATE")
-	if [[ -n $parameters_file || ${#params[@]} -gt 0 ]]; then
-		args+=(--parameters)
-		[[ -z $parameters_file ]] || args+=("@$parameters_file")
-		args+=("${params[@]}")
-	fi
+	args=(--resource-group "$group" --template-file "$TEMPLATE" --parameters)
+	[[ -z $parameters_file ]] || args+=("@$parameters_file")
+	args+=("${params[@]}")
+	[[ -z $secret_params ]] || args+=("@$secret_params")
 	if [[ $what_if == true ]]; then
 		az deployment group what-if "${args[@]}"
 		exit 0
@@ -172,7 +236,7 @@ if [[ $infra == true ]]; then
 	log "deploying $TEMPLATE to $group as deployment $name"
 	if [[ $dry_run == true ]]; then
 		change az deployment group create --name "$name" "${args[@]}" --output json
-		outputs='{"functionAppName":"<functionAppName>","functionAppUrl":"<functionAppUrl>","keyVaultName":"<keyVaultName>"}'
+		outputs='{"functionAppName":"<functionAppName>","functionAppUrl":"<functionAppUrl>","keyVaultName":"<keyVaultName>","statusPageUrl":"<statusPageUrl>","integrationsApiUrl":"<integrationsApiUrl>"}'
 	else
 		outputs=$(az deployment group create --name "$name" "${args[@]}" --output json |
 			jq -c '.properties.outputs | map_values(.value)')
@@ -180,7 +244,9 @@ if [[ $infra == true ]]; then
 	app=$(jq -r '.functionAppName' <<<"$outputs")
 fi
 
-if [[ $code == true ]]; then
+if [[ -n $package_uri ]]; then
+	log "the template installed $package_uri with one deploy"
+elif [[ $code == true ]]; then
 	if [[ -z $package ]]; then
 		if [[ $dry_run == true ]]; then
 			package='<package.zip>'
@@ -200,13 +266,26 @@ if [[ $infra == true ]]; then
 
 Deployed to resource group $group$([[ $dry_run == true ]] && echo " (dry run: nothing changed)")
   Function app:   $app
+  Status page:    $(jq -r '.statusPageUrl // empty' <<<"$outputs")?code=<function key>
   API:            $(jq -r '.functionAppUrl // empty' <<<"$outputs")
+  Integrations:   $(jq -r '.integrationsApiUrl // empty' <<<"$outputs")
   Key Vault:      $vault
   Storage:        $(jq -r '.storageAccountName // empty' <<<"$outputs") (container $(jq -r '.rawContainerName // "entra-raw"' <<<"$outputs"))
+  Function key:   az functionapp keys list --resource-group $group --name $app
+EOF
+	if [[ -n $client_secret_file ]]; then
+		cat <<EOF
+
+The client secret of integration $integration_id is in the vault as integration-$integration_id.
+Next: a Global Administrator or Privileged Role Administrator grants admin consent to the app registration.
+EOF
+	else
+		cat <<EOF
 
 Next: store the integration's client secret in the vault and grant admin consent:
   scripts/register-app.sh --key-vault $vault --integration-id <id>
 EOF
+	fi
 else
 	log "deployed $package to $app"
 fi

@@ -44,6 +44,9 @@ param authClientId string
 @description('Directory (tenant) ID that issues those tokens.')
 param authTenantId string
 
+@description('URL of the package (zip) to install with one deploy; empty installs no code.')
+param packageUri string
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -143,6 +146,23 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)
       }
     }
   }
+}
+
+// The code: one deploy, the only deployment technology of Flex Consumption. ARM hands the package URL to the platform,
+// which downloads the zip, writes it to the deployment container with the identity named in
+// functionAppConfig.deployment.storage (no storage key) and restarts the app; redeploying installs it again.
+resource code 'Microsoft.Web/sites/extensions@2024-04-01' = if (!empty(packageUri)) {
+  parent: site
+  name: 'onedeploy'
+  #disable-next-line BCP187
+  properties: {
+    packageUri: packageUri
+    remoteBuild: false
+  }
+  dependsOn: [
+    settings
+    auth
+  ]
 }
 
 resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {

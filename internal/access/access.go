@@ -133,3 +133,33 @@ func Check(header string, anyOf ...Role) (*Principal, error) {
 	}
 	return p, &Denied{Status: http.StatusForbidden, Message: "this needs one of the app roles " + strings.Join(names, ", ")}
 }
+
+// FunctionKeyProvider is the IdentityProvider of the principal Require stands in for a caller identified by the
+// function key alone.
+const FunctionKeyProvider = "functionKey"
+
+// Require admits an identified caller holding one of anyOf, for actions that change a tenant and must name who
+// asked. A malformed header is refused 401, a missing role 403. Without the header (App Service Authentication
+// off) nobody is identified: the call is refused 401 unless keyRole is set, in which case the holder of the
+// function key acts with that one role, as the principal {IdentityProvider: "functionKey", Name: "function key"}.
+func Require(header string, keyRole Role, anyOf ...Role) (*Principal, error) {
+	p, err := Parse(header)
+	if err != nil {
+		return nil, &Denied{Status: http.StatusUnauthorized, Message: err.Error()}
+	}
+	if p == nil {
+		if keyRole == "" {
+			return nil, &Denied{Status: http.StatusUnauthorized, Message: "this action needs a signed-in caller: turn on App Service " +
+				"Authentication (the function key alone does not say who acts; see REMEDIATION_FUNCTION_KEY_ROLE)"}
+		}
+		p = &Principal{IdentityProvider: FunctionKeyProvider, Name: "function key", Roles: []Role{keyRole}}
+	}
+	if p.Has(anyOf...) {
+		return p, nil
+	}
+	names := make([]string, len(anyOf))
+	for i, r := range anyOf {
+		names[i] = string(r)
+	}
+	return p, &Denied{Status: http.StatusForbidden, Message: "this needs one of the app roles " + strings.Join(names, ", ")}
+}

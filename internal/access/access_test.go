@@ -104,3 +104,37 @@ func holdsRole(header string, roles []Role) bool {
 	}
 	return false
 }
+
+func TestRequire(t *testing.T) {
+	admin := principal(`{"auth_typ":"aad","claims":[{"typ":"name","val":"Ada Admin"},{"typ":"oid","val":"0b8f4d2c-1111-2222-3333-444455556666"},` +
+		`{"typ":"roles","val":"Integration.Admin"}],"name_typ":"name","role_typ":"roles"}`)
+	helpdesk := principal(`{"auth_typ":"aad","claims":[{"typ":"roles","val":"Integration.Helpdesk"}],"role_typ":"roles"}`)
+	for _, tc := range []struct {
+		name, header string
+		keyRole      Role
+		need         []Role
+		status       int
+		provider     string
+	}{
+		{name: "admin", header: admin, need: []Role{Admin}, provider: "aad"},
+		{name: "helpdesk for an admin action", header: helpdesk, need: []Role{Admin}, status: http.StatusForbidden},
+		{name: "helpdesk, key role ignored", header: helpdesk, keyRole: Admin, need: []Role{Admin}, status: http.StatusForbidden},
+		{name: "no principal, no key role", need: []Role{Admin, Helpdesk}, status: http.StatusUnauthorized},
+		{name: "no principal, key role helpdesk", keyRole: Helpdesk, need: []Role{Admin, Helpdesk}, provider: FunctionKeyProvider},
+		{name: "no principal, key role helpdesk, admin action", keyRole: Helpdesk, need: []Role{Admin}, status: http.StatusForbidden},
+		{name: "malformed", header: "%%%", keyRole: Admin, need: []Role{Admin}, status: http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Require(tc.header, tc.keyRole, tc.need...)
+			var d *Denied
+			switch {
+			case tc.status == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.status != 0 && (!errors.As(err, &d) || d.Status != tc.status || d.Message == ""):
+				t.Fatalf("got %v, want %d with a reason", err, tc.status)
+			case tc.status == 0 && p.IdentityProvider != tc.provider:
+				t.Fatalf("principal %+v, want provider %q", p, tc.provider)
+			}
+		})
+	}
+}

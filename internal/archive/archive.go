@@ -1,7 +1,12 @@
-// Package archive writes the raw archive: one gzip NDJSON blob per part of a time bucket, one Graph object per line
-// exactly as Graph sent it, in Hive-style partitions
+// Package archive writes the raw archive: gzip NDJSON parts, one Graph object per line exactly as Graph sent it, in
+// Hive-style partitions of three kinds —
 //
-//	integration=<id>/type=<dataType>/date=YYYY-MM-DD/hour=HH/<bucket-start>-<part>.ndjson.gz
+//	integration=<id>/type=<dataType>/date=YYYY-MM-DD/hour=HH/<bucket-start>-<part>.ndjson.gz   a log stream's time bucket
+//	integration=<id>/type=<dataType>/delta=<round-start>/part-NNNN.ndjson.gz                  a delta round's changes
+//	integration=<id>/type=<dataType>/snapshot=<round-start>/part-NNNN.ndjson.gz               a full read
+//
+// A delta round or a snapshot ends with its _manifest.json (parts, counts, sha256), written after every part is
+// committed: a folder without one is a round that did not finish, and readers skip it.
 //
 // A part is written as staged blocks that stay invisible until Commit, which sets the blob metadata (record count,
 // first and last event time, sha256 of the uncompressed content, source, Graph request ids, collector version) and
@@ -63,6 +68,14 @@ func (s *Store) Ensure(ctx context.Context) error {
 	return nil
 }
 
+// Partition is one folder of a data type's archive that parts are written into: a Bucket or a Round.
+type Partition interface {
+	// PartName is the blob name of part n.
+	PartName(n int) string
+	// metadata names the partition in a part's blob metadata.
+	metadata() map[string]*string
+}
+
 // Bucket is one time bucket of one data type of one integration.
 type Bucket struct {
 	Integration, DataType string
@@ -84,6 +97,15 @@ func (b Bucket) Prefix() string {
 
 // PartName is the blob name of part n of the bucket.
 func (b Bucket) PartName(n int) string { return fmt.Sprintf("%s%04d.ndjson.gz", b.Prefix(), n) }
+
+func (b Bucket) metadata() map[string]*string {
+	return map[string]*string{
+		MetaIntegration: to.Ptr(b.Integration),
+		MetaDataType:    to.Ptr(b.DataType),
+		MetaBucketStart: to.Ptr(b.Start.UTC().Format(time.RFC3339)),
+		MetaBucketEnd:   to.Ptr(b.End.UTC().Format(time.RFC3339)),
+	}
+}
 
 // PartInfo describes a committed part.
 type PartInfo struct {
@@ -161,6 +183,19 @@ func meta(m map[string]*string, key string) string {
 
 // ReadKeys calls fn with the dedup key of every record of a committed part.
 func (s *Store) ReadKeys(ctx context.Context, name, key string, fn func(k string)) error {
+	return s.ReadRecords(ctx, name, func(record []byte) error {
+		v, err := rawjson.Fields(record, key)
+		if err != nil {
+			return err
+		}
+		fn(v[0])
+		return nil
+	})
+}
+
+// ReadRecords calls fn with every record (line) of a committed part, in order; the bytes are valid during the call
+// only. It streams: a part is never held in memory whole.
+func (s *Store) ReadRecords(ctx context.Context, name string, fn func(record []byte) error) error {
 	resp, err := s.container.NewBlobClient(name).DownloadStream(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
@@ -173,11 +208,9 @@ func (s *Store) ReadKeys(ctx context.Context, name, key string, fn func(k string
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
-		v, err := rawjson.Fields(sc.Bytes(), key)
-		if err != nil {
+		if err := fn(sc.Bytes()); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		fn(v[0])
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
@@ -199,6 +232,8 @@ const (
 	MetaBucketStart = "bucket_start"
 	MetaBucketEnd   = "bucket_end"
 	MetaSweep       = "sweep"
+	MetaRoundKind   = "round_kind"
+	MetaRoundStart  = "round_start"
 )
 
 // maxRequestIDs bounds the request ids kept in metadata (Azure allows 8 KiB of metadata per blob).
@@ -273,7 +308,7 @@ func (e *Encoder) Records() int { return e.records }
 // for concurrent use.
 type Part struct {
 	store  *Store
-	bucket Bucket
+	part   Partition
 	name   string
 	source string
 	sweep  string
@@ -286,18 +321,19 @@ type Part struct {
 	last   time.Time
 	rids   []string
 	closed bool
+	size   int64 // compressed bytes sent (staged or uploaded)
 }
 
 // Compression is the gzip level of parts: BestSpeed compresses Graph sign-ins to about 10 % of their NDJSON at
 // 1.8× the speed of the default level (7.8 %); the CPU matters more here (see BENCHMARKS.md).
 const Compression = gzip.BestSpeed
 
-// NewPart starts part n of bucket. source is "graph" or "eventhub"; sweep says which pass wrote it ("initial",
-// "resweep+1h", …).
-func (s *Store) NewPart(bucket Bucket, n int, source, sweep string) *Part {
+// NewPart starts part n of a partition. source is "graph" or "eventhub"; sweep says which pass wrote it
+// ("initial", "resweep+1h", "delta", "full", …).
+func (s *Store) NewPart(partition Partition, n int, source, sweep string) *Part {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	p := &Part{store: s, bucket: bucket, name: bucket.PartName(n), source: source, sweep: sweep, idBase: hex.EncodeToString(id[:])}
+	p := &Part{store: s, part: partition, name: partition.PartName(n), source: source, sweep: sweep, idBase: hex.EncodeToString(id[:])}
 	p.enc = NewEncoder(&p.buf)
 	return p
 }
@@ -307,6 +343,12 @@ func (p *Part) Name() string { return p.name }
 
 // Records is the number of records added.
 func (p *Part) Records() int { return p.enc.Records() }
+
+// Size is the part's compressed size, known once it is committed.
+func (p *Part) Size() int64 { return p.size }
+
+// SHA256 is the hex sha256 of the part's uncompressed content so far (final once the part is closed).
+func (p *Part) SHA256() string { return p.enc.SHA256() }
 
 // Add appends one record (one line, as given) with its event time and the Graph request id of its page.
 func (p *Part) Add(ctx context.Context, record []byte, at time.Time, requestID string) error {
@@ -344,6 +386,7 @@ func (p *Part) stage(ctx context.Context) error {
 		return fmt.Errorf("stage block of %s: %w", p.name, err)
 	}
 	p.blocks = append(p.blocks, id)
+	p.size += int64(p.buf.Len())
 	if p.closed {
 		// Nothing more will be written: let the bytes go. (Reset would keep the array, and a window keeps its
 		// closed parts until it commits them all.)
@@ -388,17 +431,12 @@ func (p *Part) Commit(ctx context.Context) error {
 		return err
 	}
 	sum := p.enc.SHA256()
-	md := map[string]*string{
-		MetaRecords:     to.Ptr(strconv.Itoa(p.enc.Records())),
-		MetaSHA256:      to.Ptr(sum),
-		MetaSource:      to.Ptr(p.source),
-		MetaVersion:     to.Ptr(version.Version),
-		MetaIntegration: to.Ptr(p.bucket.Integration),
-		MetaDataType:    to.Ptr(p.bucket.DataType),
-		MetaBucketStart: to.Ptr(p.bucket.Start.UTC().Format(time.RFC3339)),
-		MetaBucketEnd:   to.Ptr(p.bucket.End.UTC().Format(time.RFC3339)),
-		MetaSweep:       to.Ptr(p.sweep),
-	}
+	md := p.part.metadata()
+	md[MetaRecords] = to.Ptr(strconv.Itoa(p.enc.Records()))
+	md[MetaSHA256] = to.Ptr(sum)
+	md[MetaSource] = to.Ptr(p.source)
+	md[MetaVersion] = to.Ptr(version.Version)
+	md[MetaSweep] = to.Ptr(p.sweep)
 	if !p.first.IsZero() {
 		md[MetaFirstEvent] = to.Ptr(p.first.UTC().Format(time.RFC3339Nano))
 		md[MetaLastEvent] = to.Ptr(p.last.UTC().Format(time.RFC3339Nano))
@@ -417,6 +455,7 @@ func (p *Part) Commit(ctx context.Context) error {
 	var err error
 	if len(p.blocks) == 0 {
 		// Small part: one Put Blob, as atomic as a block list commit.
+		p.size = int64(p.buf.Len())
 		_, err = bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(p.buf.Bytes())), &blockblob.UploadOptions{
 			Metadata: md, HTTPHeaders: headers, AccessConditions: cond,
 		})
@@ -442,6 +481,7 @@ func (p *Part) Commit(ctx context.Context) error {
 		// died before its commit). Azurite refuses Put Blob's If-None-Match there, and listings never show the
 		// name, so every retry would pick it again. Commit the bytes the way staged parts are committed: Put Block
 		// List makes the blob from exactly the listed blocks and drops the stale ones.
+		p.size = 0 // counted again as the block is staged
 		if err := p.stage(ctx); err != nil {
 			return err
 		}

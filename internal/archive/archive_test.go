@@ -220,3 +220,95 @@ func TestEmptyPartAndNewlines(t *testing.T) {
 		t.Errorf("content = %q, want %q (%v)", got, want, err)
 	}
 }
+
+// TestRounds: a round's parts are committed once each, its manifest after them; a reader replays the newest full
+// round and the finished rounds after it, and never a round without a manifest.
+func TestRounds(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC)
+	round := func(kind RoundKind, at time.Duration) Round {
+		return Round{Integration: "contoso", DataType: "users", Kind: kind, Start: t0.Add(at)}
+	}
+	if want := "integration=contoso/type=users/delta=20260110T100000Z/part-0002.ndjson.gz"; round(DeltaRound, 0).PartName(2) != want {
+		t.Fatalf("PartName = %q, want %q", round(DeltaRound, 0).PartName(2), want)
+	}
+	write := func(r Round, full bool, previous string, records ...string) Manifest {
+		t.Helper()
+		m := Manifest{Full: full, Previous: previous, Finished: r.Start.Add(time.Minute)}
+		for n, rec := range records {
+			p := s.NewPart(r, n, "graph", string(r.Kind))
+			if err := p.Add(ctx, []byte(rec), r.Start, "rid"); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			m.Records++
+			m.Parts = append(m.Parts, ManifestPart{Name: p.Name(), Records: 1, SHA256: p.SHA256(), Size: p.Size()})
+			if p.Size() <= 0 {
+				t.Fatalf("part %s has size %d", p.Name(), p.Size())
+			}
+		}
+		if err := s.WriteManifest(ctx, r, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if got, err := s.Rounds(ctx, "contoso", "users"); err != nil || got != nil {
+		t.Fatalf("Rounds of an empty archive = %v, %v", got, err)
+	}
+	write(round(SnapshotRound, 0), true, "", `{"id":"a"}`, `{"id":"b"}`)
+	write(round(DeltaRound, time.Hour), false, round(SnapshotRound, 0).Prefix(), `{"id":"c"}`)
+	full := round(SnapshotRound, 2*time.Hour)
+	fm := write(full, true, "", `{"id":"a"}`, `{"id":"c"}`)
+	d1 := round(DeltaRound, 3*time.Hour)
+	write(d1, false, full.Prefix(), `{"id":"d"}`)
+	// A round that died before its manifest: parts, no manifest.
+	dead := round(DeltaRound, 4*time.Hour)
+	p := s.NewPart(dead, 0, "graph", "delta")
+	if err := p.Add(ctx, []byte(`{"id":"zombie"}`), dead.Start, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Rounds(ctx, "contoso", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[0].Start.Equal(full.Start) || !got[0].Full || !got[1].Start.Equal(d1.Start) {
+		t.Fatalf("Rounds = %+v, want the newest full round and the finished delta round after it", got)
+	}
+	if len(got[0].Parts) != 2 || got[0].Parts[1].Name != full.PartName(1) || got[0].Records != 2 {
+		t.Errorf("manifest %+v", got[0])
+	}
+	// The manifest is written once: the same again succeeds, another one is refused.
+	if err := s.WriteManifest(ctx, full, fm); err != nil {
+		t.Errorf("rewriting the same manifest: %v", err)
+	}
+	fm.Records++
+	if err := s.WriteManifest(ctx, full, fm); !errors.Is(err, ErrExists) {
+		t.Errorf("writing another manifest over one = %v, want ErrExists", err)
+	}
+	parts, finished, err := s.RoundParts(ctx, dead)
+	if err != nil || finished || len(parts) != 1 || parts[0].Part != 0 {
+		t.Fatalf("RoundParts(dead) = %+v, %v, %v", parts, finished, err)
+	}
+	if err := s.DeleteRound(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	if parts, _, _ := s.RoundParts(ctx, dead); len(parts) != 0 {
+		t.Errorf("an unfinished round's parts survived DeleteRound: %+v", parts)
+	}
+	if err := s.DeleteRound(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	if parts, finished, _ := s.RoundParts(ctx, full); len(parts) != 2 || !finished {
+		t.Errorf("DeleteRound deleted a finished round: %d parts, manifest %v", len(parts), finished)
+	}
+	var lines []string
+	if err := s.ReadRecords(ctx, full.PartName(1), func(b []byte) error { lines = append(lines, string(b)); return nil }); err != nil || len(lines) != 1 || lines[0] != `{"id":"c"}` {
+		t.Errorf("ReadRecords = %q, %v", lines, err)
+	}
+}

@@ -36,13 +36,27 @@ type Budget struct {
 	Window   time.Duration
 }
 
+// DirectoryBudget is the directory family's budget for a tenant with that many users: Graph's resource-unit
+// bucket per app and tenant is 3,500 RU / 10 s below 50 users, 5,000 up to 500, 8,000 above (reference/graph.md
+// §3). The collector's directory requests (delta pages, $select lists) cost one RU each.
+func DirectoryBudget(users int) Budget {
+	switch {
+	case users > 500:
+		return Budget{Requests: 8000, Window: 10 * time.Second}
+	case users >= 50:
+		return Budget{Requests: 5000, Window: 10 * time.Second}
+	}
+	return Budgets[Directory]
+}
+
 // Rate is the budget in requests per second.
 func (b Budget) Rate() float64 { return float64(b.Requests) / b.Window.Seconds() }
 
 func (b Budget) String() string { return fmt.Sprintf("%d/%s", b.Requests, b.Window) }
 
 // Budgets are Graph's documented limits per family (reference/graph.md §3). Directory is expressed in requests at
-// one resource unit each against the smallest tenant bucket (3,500 RU / 10 s).
+// one resource unit each against the smallest tenant bucket (3,500 RU / 10 s); DirectoryBudget gives a larger
+// tenant's.
 var Budgets = map[Family]Budget{
 	Reports:    {Requests: 5, Window: 10 * time.Second},
 	Protection: {Requests: 1, Window: time.Second},
@@ -357,6 +371,17 @@ func InFamily(f Family) []DataType {
 	return out
 }
 
+// InMode returns the data types collected in mode m, in catalog order.
+func InMode(m Mode) []DataType {
+	var out []DataType
+	for _, d := range DataTypes {
+		if d.Mode() == m {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Families returns the families that have data types, in catalog order.
 func Families() []Family {
 	var out []Family
@@ -481,6 +506,11 @@ func FamilyOf(path string) Family {
 	p := strings.TrimPrefix(path, "/")
 	if v, rest, ok := strings.Cut(p, "/"); ok && (v == "v1.0" || v == "beta") {
 		p = rest
+	}
+	if strings.HasPrefix(p, "users/") && strings.Contains(p, "/authentication/") {
+		// A user's authentication methods count under the identity and access reports' budget (reference/graph.md
+		// §6: "queue bulk resets").
+		return Reports
 	}
 	for _, d := range DataTypes {
 		if d.Limit.Requests == 0 && (p == d.Path || strings.HasPrefix(p, d.Path+"/")) {

@@ -249,6 +249,8 @@ func TestFamilyOf(t *testing.T) {
 		"/v1.0/groups/delta":                                          Directory,
 		"/v1.0/roleManagement/directory/roleAssignments":              Directory,
 		"/v1.0/users/abc/revokeSignInSessions":                        Directory,
+		"/v1.0/users/abc/authentication/methods":                      Reports,
+		"/v1.0/users/abc/authentication/phoneMethods/3179e48a":        Reports,
 	} {
 		if got := FamilyOf(path); got != want {
 			t.Errorf("FamilyOf(%q) = %s, want %s", path, got, want)

@@ -151,7 +151,7 @@ func TestFixturesArchivedByteForByte(t *testing.T) {
 			srv := fixtureGraph(t, dt, page)
 			g := testGraph(t, srv)
 			env := newTestEnv(t)
-			w := NewWorker(Deps{Cursors: env.cursors, Archive: env.archive}, fastOptions())
+			w := NewWorker(StorageDeps(env.cursors, env.archive), fastOptions())
 			now := newest.Add(24 * time.Hour)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()

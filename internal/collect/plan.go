@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
@@ -40,6 +41,15 @@ type Options struct {
 	SkipFor time.Duration
 	// MaxGeneration bounds a chain of continuations (1000); the timer plans afresh anyway.
 	MaxGeneration int
+	// RoundPart is the number of records after which a round commits its part and checkpoints (20,000).
+	RoundPart int
+	// FullEvery, when set, is the longest time between full delta rounds, overriding the catalog's (7 days).
+	FullEvery time.Duration
+	// DeltaMaxAge is the age at which a deltaLink is given up for a full round (6 days; Graph keeps them 7).
+	DeltaMaxAge time.Duration
+	// RoundGap is the shortest time between two delta rounds of a data type (1 min): two work items planned
+	// together run one round.
+	RoundGap time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -85,10 +95,20 @@ func (o Options) withDefaults() Options {
 	if o.MaxGeneration == 0 {
 		o.MaxGeneration = 1000
 	}
+	if o.RoundPart == 0 {
+		o.RoundPart = 20000
+	}
+	if o.DeltaMaxAge == 0 {
+		o.DeltaMaxAge = 6 * 24 * time.Hour
+	}
+	if o.RoundGap == 0 {
+		o.RoundGap = time.Minute
+	}
 	return o
 }
 
-// Sweep kinds, in priority order inside a worker.
+// Task kinds, in priority order inside a worker: a log stream's fresh buckets, due re-sweeps, backfill; a delta
+// round is fresh, a snapshot due at its cadence a re-sweep, a full round a backfill.
 type kind int
 
 const (
@@ -101,20 +121,43 @@ func (k kind) String() string {
 	return [...]string{"initial", "resweep", "backfill"}[k]
 }
 
-// task is one window to read: the buckets [from, to) of one data type.
+// task is one unit of work of one data type: a window of buckets [from, to), or a round (round set).
 type task struct {
 	dt       catalog.DataType
 	kind     kind
 	level    int // re-sweep level, for kind resweep
 	from, to time.Time
+	// round names a round task ("delta", "full", "snapshot", or "resume" for the round in progress); from is the
+	// round's start; why says why a full round is read.
+	round string
+	why   string
 }
 
-// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s".
+// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s", or the round's name.
 func (t task) label(o Options) string {
-	if t.kind == resweep {
+	switch {
+	case t.round != "":
+		return t.round
+	case t.kind == resweep:
 		return "resweep+" + o.Resweeps[t.level].String()
 	}
 	return t.kind.String()
+}
+
+// unit names what a task reads, for messages: "window" or "round".
+func (t task) unit() string {
+	if t.round != "" {
+		return "round"
+	}
+	return "window"
+}
+
+// span names the task's range, for messages and run errors: the window's buckets, or the round's start.
+func (t task) span() string {
+	if t.round != "" {
+		return t.from.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s–%s", t.from.Format("2006-01-02T15:04Z"), t.to.Format("2006-01-02T15:04Z"))
 }
 
 // floor aligns t down to a multiple of d since the Unix epoch in UTC (buckets divide days, so they align to UTC

@@ -185,9 +185,16 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 }
 
 func TestWorkItems(t *testing.T) {
-	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0)
+	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0, catalog.Buckets)
 	if len(items) != 2 || items[0].Family != catalog.Reports || items[1].Integration != "fabrikam" {
-		t.Fatalf("Plan = %+v", items)
+		t.Fatalf("Plan(buckets) = %+v", items)
+	}
+	dir := Plan([]string{"contoso"}, ReasonSchedule, t0, catalog.Delta, catalog.Snapshot)
+	if len(dir) != 2 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory {
+		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity) and directory", dir)
+	}
+	if all := Plan([]string{"contoso"}, ReasonCollectNow, t0); len(all) != len(catalog.Families()) {
+		t.Errorf("Plan() = %+v: want every family", all)
 	}
 	c := items[0].Continuation()
 	if c.Reason != ReasonContinuation || c.Generation != 1 || items[0].Generation != 0 {

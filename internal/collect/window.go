@@ -28,19 +28,22 @@ const commitConcurrency = 8
 // (small parts are committed with one Put Blob; beyond this budget the oldest are staged as blocks instead).
 const maxHeldBytes = 2 << 20
 
-// windowResult is what reading one window did.
-type windowResult struct {
+// result is what one task did.
+type result struct {
 	task       task
 	pages      int
 	items      int // elements received, duplicates included
 	records    int // new records archived
 	duplicates int
 	outside    int // elements outside the window (Graph's filter is looser than the bucket bounds)
+	excluded   int // records the integration's exclusions leave out
 	parts      int
 	requestIDs []string
 	err        error
 	// shrink, when set, asks for the same range with a window this long (the first one was too large).
 	shrink time.Duration
+	// more says a round stopped at a checkpoint (the deadline) with pages left.
+	more bool
 }
 
 // bucketState is one bucket of a window being read.
@@ -48,7 +51,7 @@ type bucketState struct {
 	start    time.Time
 	seen     map[string]struct{}
 	nextPart int
-	open     *archive.Part
+	open     Part
 	lastUse  int
 }
 
@@ -68,8 +71,8 @@ func (e *RecordError) Error() string {
 // writes each new record into its bucket's part, and commits the parts. On any error nothing of the window is
 // committed except parts whose commit already succeeded (their records are then skipped as duplicates by the
 // next attempt, so nothing is written twice).
-func (r *run) readWindow(ctx context.Context, t task) windowResult {
-	res := windowResult{task: t}
+func (r *run) readWindow(ctx context.Context, t task) result {
+	res := result{task: t}
 	dt := t.dt
 	n := int(t.to.Sub(t.from) / dt.Buckets.Bucket)
 	buckets := make([]*bucketState, n)
@@ -96,7 +99,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 	}
 
-	var closed []*archive.Part
+	var closed []Part
 	var open []*bucketState
 	uses, held, staged := 0, 0, 0
 	closePart := func(b *bucketState) error {
@@ -116,7 +119,7 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		}
 		return nil
 	}
-	openPart := func(b *bucketState) (*archive.Part, error) {
+	openPart := func(b *bucketState) (Part, error) {
 		uses++
 		b.lastUse = uses
 		if b.open != nil {
@@ -136,6 +139,11 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		return b.open, nil
 	}
 
+	keep, err := r.recordFilter(ctx, dt)
+	if err != nil {
+		res.err = err
+		return res
+	}
 	hardCap := 4 * r.w.opts.TargetRecords
 	oldest := t.to
 	sum, err := r.g.Pages(ctx, dt.Query(t.from, t.to), func(it graph.Item) error {
@@ -174,6 +182,12 @@ func (r *run) readWindow(ctx context.Context, t task) windowResult {
 		if _, dup := b.seen[key]; dup {
 			res.duplicates++
 			return nil
+		}
+		if keep != nil {
+			if ok, err := keep(it.Raw); err != nil || !ok {
+				res.excluded++
+				return err
+			}
 		}
 		b.seen[key] = struct{}{}
 		p, err := openPart(b)

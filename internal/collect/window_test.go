@@ -46,7 +46,7 @@ func TestTooLargeWindowGivenUpEarly(t *testing.T) {
 	env := newTestEnv(t)
 	o := fastOptions()
 	o.BackfillDays, o.TargetRecords = 1, 2000 // hard cap 8,000 records
-	w := NewWorker(Deps{Cursors: env.cursors, Archive: env.archive}, o)
+	w := NewWorker(StorageDeps(env.cursors, env.archive), o)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ctx = logging.With(ctx, logging.New(t.Output(), slog.LevelInfo))

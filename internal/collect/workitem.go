@@ -1,11 +1,19 @@
-// Package collect plans and runs log collection. A planner turns integrations into work items, one per
-// (integration, throttling family), which travel on queue `collect-work`; a worker takes one item, holds the
-// family's lease, and reads time windows of every data type of the family through Graph — fresh buckets first,
-// then due re-sweeps for late events, then backfill newest first — writing each window's new records into the
-// archive before it moves the data type's cursor. At its deadline it stops and asks for a continuation item.
+// Package collect plans and runs collection. A planner turns integrations into work items, one per (integration,
+// throttling family), which travel on queue `collect-work`; a worker takes one item, holds the family's lease,
+// and runs every data type of the family through Graph in the data type's collection mode — one run, several
+// collectors:
 //
-// Exactly once: a record is written to its bucket only if its dedup key is in none of the bucket's committed
-// parts, and parts are committed once (never replaced); the cursor moves only after the parts are committed.
+//   - time buckets (log streams): fresh buckets first, then due re-sweeps for late events, then backfill newest
+//     first, each window's new records written before the data type's cursor moves; a record is written to its
+//     bucket only if its dedup key is in none of the bucket's committed parts, and parts are committed once;
+//   - delta rounds (directory collections): the changes since the committed deltaLink, or a full round (first
+//     run, weekly, after Graph resets the sync), into a round folder whose manifest is written after its parts,
+//     and only then the new deltaLink;
+//   - snapshots: the whole collection at a cadence, the same way.
+//
+// The run owns what the modes share: the lease, the run record, the budget, the error policy (not-licensed and
+// missing-permission answers park a data type for a day; a refused credential stops the run) and the deadline,
+// at which it stops and asks for a continuation item.
 package collect
 
 import (
@@ -84,14 +92,20 @@ func ParseWorkItem(b []byte) (WorkItem, error) {
 	return w, nil
 }
 
-// Plan returns one work item per family for each enabled integration.
-func Plan(integrationIDs []string, reason string, now time.Time) []WorkItem {
+// Plan returns one work item per (integration, family) for each integration, for the families that hold data
+// types of the given modes — every family when none is given (Collect Now). CollectLogs plans the families with
+// time-bucketed log streams, CollectDirectory those with delta or snapshot data types; a family with both is
+// planned by both timers, and its lease lets one worker at a time do whatever is due.
+func Plan(integrationIDs []string, reason string, now time.Time, modes ...catalog.Mode) []WorkItem {
+	var families []catalog.Family
+	for _, f := range catalog.Families() {
+		if len(modes) == 0 || slices.ContainsFunc(catalog.InFamily(f), func(d catalog.DataType) bool { return slices.Contains(modes, d.Mode()) }) {
+			families = append(families, f)
+		}
+	}
 	var out []WorkItem
 	for _, id := range integrationIDs {
-		for _, f := range catalog.Families() {
-			if !slices.ContainsFunc(catalog.InFamily(f), func(d catalog.DataType) bool { return d.Mode() == catalog.Buckets }) {
-				continue
-			}
+		for _, f := range families {
 			out = append(out, WorkItem{Integration: id, Family: f, Reason: reason, Planned: now.UTC()})
 		}
 	}

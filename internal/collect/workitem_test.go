@@ -76,7 +76,7 @@ func TestWorkerFollowsCollects(t *testing.T) {
 		integ.LastTest.DataTypes[dt.Name] = integrations.OutcomeOK
 	}
 	integ.LastTest.DataTypes["signIns.interactive"] = integrations.OutcomeNotLicensed + "entraP1P2"
-	w := NewWorker(Deps{Cursors: env.cursors, Archive: env.archive}, fastOptions())
+	w := NewWorker(StorageDeps(env.cursors, env.archive), fastOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := w.Run(ctx, integ, WorkItem{Integration: integ.ID, Family: catalog.Reports, Reason: ReasonSchedule}, "inv", testGraph(t, srv), func() time.Time { return now })

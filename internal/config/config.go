@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // Config is the handler's configuration.
@@ -50,8 +51,19 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	Remediation                  Remediation
 	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
 	SecretPropagation time.Duration
+}
+
+// Remediation tunes the Remediate function.
+type Remediation struct {
+	// KeyRole is the app role ("Integration.Admin", "Integration.Helpdesk") a caller identified by the function
+	// key alone, without an App Service Authentication principal, acts with; "" refuses such callers.
+	KeyRole string
+	// LeaseTTL is how long a remediation holds its Idempotency-Key without renewing it: the retry of a request
+	// whose handler died takes over after it.
+	LeaseTTL time.Duration
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -60,15 +72,25 @@ type Entra struct {
 	Permissions                                  catalog.Access
 	// Licences are the licence answers (yes/no), by licence; a licence not listed is "auto".
 	Licences map[catalog.Licence]string
+	// ExcludedGroups are group object ids whose users (transitively) are not collected as directory data;
+	// ExcludeGuests leaves guests out too; ExcludeFromLogs applies both to the sign-in logs as well.
+	ExcludedGroups                 []string
+	ExcludeGuests, ExcludeFromLogs bool
+	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
+	ProtectedUsers []string
 }
 
 // Declared reports whether app settings declare an integration.
 func (e Entra) Declared() bool { return e.TenantID != "" }
 
-// Collect tunes log collection.
+// Collect tunes collection.
 type Collect struct {
 	// Schedule is the CollectLogs timer (NCRONTAB, six fields).
 	Schedule string
+	// DirectorySchedule is the CollectDirectory timer.
+	DirectorySchedule string
+	// FullEvery is the longest time between full rounds of a delta data type (a weekly snapshot by default).
+	FullEvery time.Duration
 	// Lag is how long after its end a time bucket is first read (late events settle meanwhile).
 	Lag time.Duration
 	// BackfillDays bounds the first run's backfill (the tenant's retention bounds it too).
@@ -186,9 +208,8 @@ var Settings = []Setting{
 		if v == "" {
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.KeyVaultURL = v
 		return nil
@@ -201,9 +222,8 @@ var Settings = []Setting{
 		if v == "" {
 			return nil
 		}
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.AppAuthorityHost = v
 		return nil
@@ -258,28 +278,61 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"ENTRA_PROTECTED_USERS", "", "Object ids or user principal names (comma-separated) remediation never acts on in that integration: break-glass and other protected accounts.", func(c *Config, v string) error {
+		c.Entra.ProtectedUsers = nil
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !ValidUserRef(part) {
+				return fmt.Errorf("%q is neither an object id (GUID) nor a user principal name", part)
+			}
+			c.Entra.ProtectedUsers = append(c.Entra.ProtectedUsers, part)
+		}
+		if len(c.Entra.ProtectedUsers) > MaxProtectedUsers {
+			return fmt.Errorf("at most %d entries, got %d", MaxProtectedUsers, len(c.Entra.ProtectedUsers))
+		}
+		return nil
+	}},
 	{"GRAPH_ENDPOINT", "https://graph.microsoft.com", "Microsoft Graph root (national clouds differ).", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.GraphEndpoint = strings.TrimSuffix(v, "/")
 		return nil
 	}},
 	{"ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com/", "Entra authority for the integrations' tokens.", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("not an absolute https URL: %q", v)
+		if _, err := urls.HTTPS(v); err != nil {
+			return err
 		}
 		c.AuthorityHost = v
 		return nil
 	}},
-	{"CONNECT_SECRET_PROPAGATION", "60s", "How long the connectivity test of a just-entered secret (Add Integration, Reset Credentials) retries Entra's AADSTS7000215: a new secret is accepted only seconds after it is created.", durationSetting(func(c *Config) *time.Duration { return &c.SecretPropagation })},
-	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", func(c *Config, v string) error {
-		if f := strings.Fields(v); len(f) != 6 {
-			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
+	{"ENTRA_EXCLUDED_GROUPS", "", "Comma-separated group object ids whose users, also through nested groups, are not collected as directory data.", func(c *Config, v string) error {
+		c.Entra.ExcludedGroups = nil
+		for _, g := range strings.Split(v, ",") {
+			if g = strings.TrimSpace(g); g == "" {
+				continue
+			}
+			if !ValidGUID(g) {
+				return fmt.Errorf("%q is not a group object id (a GUID)", g)
+			}
+			c.Entra.ExcludedGroups = append(c.Entra.ExcludedGroups, strings.ToLower(g))
 		}
-		c.Collect.Schedule = v
+		return nil
+	}},
+	{"ENTRA_EXCLUDE_GUESTS", "false", "`true` leaves guests (userType Guest) out of the directory data.", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeGuests })},
+	{"ENTRA_EXCLUDE_FROM_LOGS", "false", "`true` applies the exclusions to the sign-in logs too (by the sign-in's userId and userType).", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeFromLogs })},
+	{"CONNECT_SECRET_PROPAGATION", "60s", "How long the connectivity test of a just-entered secret (Add Integration, Reset Credentials) retries Entra's AADSTS7000215: a new secret is accepted only seconds after it is created.", durationSetting(func(c *Config) *time.Duration { return &c.SecretPropagation })},
+	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", cronSetting(func(c *Config) *string { return &c.Collect.Schedule })},
+	{"COLLECT_DIRECTORY_SCHEDULE", "0 0 * * * *", "NCRONTAB schedule of CollectDirectory, which plans the directory's delta rounds and snapshots.", cronSetting(func(c *Config) *string { return &c.Collect.DirectorySchedule })},
+	{"COLLECT_DIRECTORY_FULL", "168h", "Longest time between full reads of a delta data type (users, groups, …); Graph keeps a deltaLink 7 days.", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Hour || d > 7*24*time.Hour {
+			return fmt.Errorf("want a duration from 1h to 168h, got %q", v)
+		}
+		c.Collect.FullEvery = d
 		return nil
 	}},
 	{"COLLECT_LAG", "10m", "How long after a time bucket ends it is first read.", durationSetting(func(c *Config) *time.Duration { return &c.Collect.Lag })},
@@ -342,6 +395,25 @@ var Settings = []Setting{
 			}
 			c.Collect.Budgets[catalog.Family(fam)] = catalog.Budget{Requests: reqs, Window: win}
 		}
+		return nil
+	}},
+	{"REMEDIATION_FUNCTION_KEY_ROLE", "none", "App role of a remediation caller identified by the function key alone, without App Service Authentication: `none` (refused, since the audit trail needs a person), `Integration.Helpdesk` or `Integration.Admin`.", func(c *Config, v string) error {
+		switch v {
+		case "none":
+			c.Remediation.KeyRole = ""
+		case "Integration.Helpdesk", "Integration.Admin":
+			c.Remediation.KeyRole = v
+		default:
+			return fmt.Errorf("want none, Integration.Helpdesk or Integration.Admin, got %q", v)
+		}
+		return nil
+	}},
+	{"REMEDIATION_LEASE_TTL", "30s", "How long a remediation holds its Idempotency-Key without renewing it: a retry of a request whose handler died resumes after it.", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second || d > 10*time.Minute {
+			return fmt.Errorf("want a duration from 3s to 10m, got %q", v)
+		}
+		c.Remediation.LeaseTTL = d
 		return nil
 	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
@@ -501,6 +573,28 @@ func validDomain(s string) bool {
 	return true
 }
 
+// MaxProtectedUsers bounds an integration's protected-user list.
+const MaxProtectedUsers = 200
+
+// ValidUserRef reports whether s names a user as Graph's /users/{id | userPrincipalName} accepts it: an object id
+// (GUID) or a user principal name — local@domain, the local part of letters, digits and ' . - _ ! # ^ ~ (guests'
+// "name_example.com#EXT#" included), the domain a DNS name — at most 256 characters.
+func ValidUserRef(s string) bool {
+	if validGUID(s) {
+		return true
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || len(s) > 256 || !validDomain(domain) {
+		return false
+	}
+	for _, r := range local {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("'.-_!#^~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // DefaultFunctionTimeout applies when host.json sets no functionTimeout: the Flex Consumption default.
 const DefaultFunctionTimeout = 30 * time.Minute
 
@@ -553,6 +647,27 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 	}
 	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
 		time.Duration(sec*float64(time.Second)), nil
+}
+
+func cronSetting(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if f := strings.Fields(v); len(f) != 6 {
+			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func boolSetting(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*field(c) = b
+		return nil
+	}
 }
 
 func urlSetting(field func(*Config) *string) func(*Config, string) error {

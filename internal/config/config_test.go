@@ -78,6 +78,9 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		"AzureWebJobsStorage":                 "not-a-connection-string",
 		"AzureWebJobsStorage__credential":     "password",
 		"AzureWebJobsStorage__blobServiceUri": "blob.example.net",
+		"ENTRA_PROTECTED_USERS":               "breakglass@contoso.com,not a user",
+		"REMEDIATION_FUNCTION_KEY_ROLE":       "Integration.Reader",
+		"REMEDIATION_LEASE_TTL":               "1s",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -123,6 +126,17 @@ func TestEntraIntegration(t *testing.T) {
 	sum, _ := json.Marshal(c.Summary())
 	if !strings.Contains(string(sum), "integration-default") || !strings.Contains(string(sum), "reports=5/100ms") {
 		t.Errorf("summary = %s", sum)
+	}
+	if len(e.ProtectedUsers) != 0 || c.Remediation.KeyRole != "" || c.Remediation.LeaseTTL != 30*time.Second {
+		t.Errorf("remediation defaults: protected %v, %+v", e.ProtectedUsers, c.Remediation)
+	}
+	m["ENTRA_PROTECTED_USERS"] = " breakglass@contoso.com, 6e2a8f3c-1111-4222-8333-944445555666 ,alice_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+	m["REMEDIATION_FUNCTION_KEY_ROLE"] = "Integration.Helpdesk"
+	if c, err = Load(env(m)); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Entra.ProtectedUsers; len(p) != 3 || p[0] != "breakglass@contoso.com" || p[2] != "alice_fabrikam.com#EXT#@contoso.onmicrosoft.com" || c.Remediation.KeyRole != "Integration.Helpdesk" {
+		t.Errorf("protected %q, key role %q", p, c.Remediation.KeyRole)
 	}
 	delete(m, "ENTRA_CLIENT_ID")
 	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "ENTRA_CLIENT_ID") {
@@ -227,4 +241,30 @@ func TestSampleSettings(t *testing.T) {
 func ExampleMarkdownTable() {
 	fmt.Println(strings.SplitN(MarkdownTable(), "\n", 3)[0])
 	// Output: | setting | default | meaning |
+}
+
+func TestValidUserRef(t *testing.T) {
+	for s, want := range map[string]bool{
+		"6e2a8f3c-1111-4222-8333-944445555666":            true,
+		"adele.vance@contoso.com":                         true,
+		"o'brien@contoso.com":                             true,
+		"alice_fabrikam.com#EXT#@contoso.onmicrosoft.com": true,
+		"":                               false,
+		"adele":                          false,
+		"@contoso.com":                   false,
+		"adele@":                         false,
+		"adele@localhost":                false,
+		"a b@contoso.com":                false,
+		"adele@contoso.com/../../groups": false,
+		"adele?$select=id@contoso.com":   false,
+		"adele@@contoso.com":             false,
+		"adèle@contoso.com":              false,
+		strings.Repeat("a", 250) + "@contoso.com": false,
+		"6e2a8f3c-1111-4222-8333-94444555566":     false,
+		"adele\x00@contoso.com":                   false,
+	} {
+		if got := ValidUserRef(s); got != want {
+			t.Errorf("ValidUserRef(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

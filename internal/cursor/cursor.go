@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/text"
 )
 
 // Tables names the tables the package uses.
@@ -78,11 +80,32 @@ const (
 // buckets extend High, backfill (newest first) lowers Low until it reaches Target. Resweep[k] is the bucket
 // end up to which re-sweep level k is done: every bucket ending at or before it was read again at least
 // resweep-delay k after it closed (or first read that late).
+//
+// For a delta or snapshot data type, rounds are read one at a time. DeltaLink is where the next delta round
+// starts; it moves only after a round's parts and manifest are committed. A round in progress (Round.Start set)
+// is checkpointed after each committed part: Round.Next is the link of the first page not yet in a committed
+// part, so a round spanning invocations resumes there.
 type Cursor struct {
 	Integration, DataType string
 	Low, High             time.Time
 	Target                time.Time
 	Resweep               []time.Time
+
+	// DeltaLink is the committed deltaLink; DeltaAt when the round that ended with it started (its age).
+	DeltaLink string
+	DeltaAt   time.Time
+	// LastRound and LastFull are the starts of the last finished round and of the last finished full round.
+	LastRound, LastFull time.Time
+	// Objects is the number of records of the last full round; Changes the delta items archived since.
+	Objects, Changes int64
+	// Resync asks for a full round at the next run and says why (410, syncStateNotFound, …).
+	Resync string
+	// Round is the round in progress.
+	Round Round
+	// Excluded are the users excluded from directory data at the last users round (integration exclusions);
+	// ExcludedHash identifies that set when it was too large to keep.
+	Excluded     []string
+	ExcludedHash string
 
 	// State is "", ok, not-licensed, missing-permission or error; Detail says which licence, which
 	// permissions or which error.
@@ -102,6 +125,28 @@ type Cursor struct {
 	etag azcore.ETag
 }
 
+// Round is a delta round or snapshot in progress.
+type Round struct {
+	// Start names the round's folder; Kind is "delta" or "snapshot" (a full read).
+	Start time.Time `json:"start"`
+	Kind  string    `json:"kind"`
+	// Reason says why a full round is read ("initial", "weekly", "resync: …").
+	Reason string `json:"reason,omitempty"`
+	// Next is the link of the first page not yet in a committed part ("" before the first page).
+	Next string `json:"next,omitempty"`
+	// Resumed marks a round continued by a later invocation; Restart asks for the round to be read again from its
+	// first link in a new folder (its page token outlived it).
+	Resumed bool `json:"resumed,omitempty"`
+	Restart bool `json:"restart,omitempty"`
+	// Excluded and ExcludedHash are the excluded users the round is read with (users only); they become the
+	// cursor's when the round finishes.
+	Excluded     []string `json:"excluded,omitempty"`
+	ExcludedHash string   `json:"excludedHash,omitempty"`
+}
+
+// InRound reports whether a round is in progress.
+func (c *Cursor) InRound() bool { return !c.Round.Start.IsZero() }
+
 // New reports whether the cursor has never been stored.
 func (c *Cursor) New() bool { return c.etag == "" }
 
@@ -112,11 +157,35 @@ func (c *Cursor) Started() bool { return !c.High.IsZero() }
 // well in Storage Explorer. Zero times are omitted (Edm.DateTime cannot hold year 1).
 func (c *Cursor) toEntity() ([]byte, error) {
 	props := map[string]any{
-		"State": c.State, "Detail": c.Detail, "LastError": truncate(c.LastError, 4000),
+		"State": c.State, "Detail": c.Detail, "LastError": text.Truncate(c.LastError, 4000),
 		"Records": aztables.EDMInt64(c.Records), "Parts": aztables.EDMInt64(c.Parts), "Density": c.Density,
 	}
+	if c.DeltaLink != "" || !c.LastRound.IsZero() || c.InRound() {
+		maps.Copy(props, map[string]any{"DeltaLink": c.DeltaLink, "Objects": aztables.EDMInt64(c.Objects),
+			"Changes": aztables.EDMInt64(c.Changes)})
+	}
+	for name, v := range map[string]string{"Resync": c.Resync, "ExcludedHash": c.ExcludedHash} {
+		if v != "" {
+			props[name] = v
+		}
+	}
+	if c.InRound() {
+		b, err := json.Marshal(c.Round)
+		if err != nil {
+			return nil, err
+		}
+		props["Round"] = string(b)
+	}
+	if len(c.Excluded) > 0 {
+		b, err := json.Marshal(c.Excluded)
+		if err != nil {
+			return nil, err
+		}
+		props["Excluded"] = string(b)
+	}
 	for name, t := range map[string]time.Time{"Low": c.Low, "High": c.High, "Target": c.Target, "SkipUntil": c.SkipUntil,
-		"LastErrorAt": c.LastErrorAt, "LastRun": c.LastRun, "LastSuccess": c.LastSuccess} {
+		"LastErrorAt": c.LastErrorAt, "LastRun": c.LastRun, "LastSuccess": c.LastSuccess,
+		"DeltaAt": c.DeltaAt, "LastRound": c.LastRound, "LastFull": c.LastFull} {
 		if !t.IsZero() {
 			props[name] = aztables.EDMDateTime(t.UTC())
 		}
@@ -143,7 +212,19 @@ func fromEntity(b []byte, etag azcore.ETag) (*Cursor, error) {
 		LastErrorAt: p.time("LastErrorAt"), LastRun: p.time("LastRun"), LastSuccess: p.time("LastSuccess"),
 		State: p.str("State"), Detail: p.str("Detail"), LastError: p.str("LastError"),
 		Records: p.int("Records"), Parts: p.int("Parts"), Density: p.float("Density"),
+		DeltaLink: p.str("DeltaLink"), DeltaAt: p.time("DeltaAt"), LastRound: p.time("LastRound"), LastFull: p.time("LastFull"),
+		Objects: p.int("Objects"), Changes: p.int("Changes"), Resync: p.str("Resync"), ExcludedHash: p.str("ExcludedHash"),
 		etag: etag,
+	}
+	if r := p.str("Round"); r != "" {
+		if err := json.Unmarshal([]byte(r), &c.Round); err != nil {
+			return nil, fmt.Errorf("decode cursor %s/%s round: %w", e.PartitionKey, e.RowKey, err)
+		}
+	}
+	if x := p.str("Excluded"); x != "" {
+		if err := json.Unmarshal([]byte(x), &c.Excluded); err != nil {
+			return nil, fmt.Errorf("decode cursor %s/%s excluded: %w", e.PartitionKey, e.RowKey, err)
+		}
 	}
 	if r := p.str("Resweep"); r != "" {
 		if err := json.Unmarshal([]byte(r), &c.Resweep); err != nil {
@@ -257,6 +338,8 @@ func (s *Store) Put(ctx context.Context, c *Cursor) error {
 func (c *Cursor) Clone() *Cursor {
 	d := *c
 	d.Resweep = slices.Clone(c.Resweep)
+	d.Excluded = slices.Clone(c.Excluded)
+	d.Round.Excluded = slices.Clone(c.Round.Excluded)
 	return &d
 }
 
@@ -269,15 +352,4 @@ func escape(s string) string {
 		out = append(out, s[i])
 	}
 	return string(out)
-}
-
-// truncate shortens s to at most n bytes plus an ellipsis, cutting before a character rather than through it.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +214,41 @@ func TestRunsWithLongErrors(t *testing.T) {
 	}
 	if !utf8.ValidString(got.LastError) || !strings.HasPrefix(got.LastError, "xüü") {
 		t.Errorf("last error cut through a character: …%q", got.LastError[len(got.LastError)-8:])
+	}
+}
+
+// TestRoundCursorRoundTrip: a delta data type's cursor keeps its deltaLink, its round in progress and its excluded
+// users across a store and a read.
+func TestRoundCursorRoundTrip(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	c, err := s.Get(ctx, "contoso", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC)
+	c.DeltaLink = "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc"
+	c.DeltaAt, c.LastRound, c.LastFull, c.Objects, c.Changes = at, at.Add(time.Hour), at, 1000, 17
+	c.Resync = "resync: graph sync-reset (HTTP 410)"
+	c.Round = Round{Start: at.Add(2 * time.Hour), Kind: "delta", Next: "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=x", Resumed: true}
+	c.Excluded, c.ExcludedHash = []string{"a", "b"}, "h"
+	if err := s.Put(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "contoso", "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DeltaLink != c.DeltaLink || !got.DeltaAt.Equal(at) || !got.LastRound.Equal(c.LastRound) || !got.LastFull.Equal(at) ||
+		got.Objects != 1000 || got.Changes != 17 || got.Resync != c.Resync || !reflect.DeepEqual(got.Round, c.Round) || !got.InRound() ||
+		!slices.Equal(got.Excluded, c.Excluded) || got.ExcludedHash != "h" {
+		t.Fatalf("read back %+v, stored %+v", got, c)
+	}
+	got.Round = Round{}
+	if err := s.Put(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Get(ctx, "contoso", "users"); again.InRound() {
+		t.Errorf("a finished round is still in progress: %+v", again.Round)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/text"
 )
 
 // Run is one execution of a work item: what it did and how it ended.
@@ -63,7 +65,7 @@ const (
 func errorsJSON(all []RunError) ([]byte, error) {
 	errs := make([]RunError, 0, min(len(all), maxRunErrors))
 	for _, e := range all[:min(len(all), maxRunErrors)] {
-		e.Message = truncate(e.Message, maxRunErrorMessage)
+		e.Message = text.Truncate(e.Message, maxRunErrorMessage)
 		errs = append(errs, e)
 	}
 	for {

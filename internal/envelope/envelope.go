@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-di/edi/internal/text"
 )
 
 // MaxRequestBytes bounds the size of one invocation request the handler will read. The host's own HTTP request
@@ -321,10 +323,5 @@ func kind(c byte) string {
 	return "array"
 }
 
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
+// truncate shortens a bad value for an error message.
+func truncate(s string) string { return text.Truncate(s, 64) }

@@ -254,6 +254,12 @@ func TestReplyOutputs(t *testing.T) {
 	if err := r.SetHTTP("res", 202, map[string]bool{"ok": true}); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.SetHTTPHeader("res", "Retry-After", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetHTTPHeader("other", "Retry-After", "3"); err == nil {
+		t.Error("SetHTTPHeader on an output never set")
+	}
 	if err := r.AddQueue("work", map[string]string{"a": "1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +280,8 @@ func TestReplyOutputs(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Outputs.Res.StatusCode != 202 || got.Outputs.Res.Body != `{"ok":true}` || !strings.HasPrefix(got.Outputs.Res.Headers["Content-Type"], "application/json") {
+	if got.Outputs.Res.StatusCode != 202 || got.Outputs.Res.Body != `{"ok":true}` || !strings.HasPrefix(got.Outputs.Res.Headers["Content-Type"], "application/json") ||
+		got.Outputs.Res.Headers["Retry-After"] != "3" {
 		t.Errorf("res = %+v", got.Outputs.Res)
 	}
 	if len(got.Outputs.Work) != 2 || got.Outputs.Work[1]["a"] != "2" {

@@ -62,6 +62,25 @@ func (r *Reply) SetHTTPRaw(name string, status int, contentType string, body []b
 	return nil
 }
 
+// SetHTTPHeader adds a header to the named http output set before.
+func (r *Reply) SetHTTPHeader(name, key, value string) error {
+	raw, ok := r.Outputs[name]
+	if !ok {
+		return fmt.Errorf("http output %s is not set", name)
+	}
+	var resp HTTPResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return fmt.Errorf("http output %s: %w", name, err)
+	}
+	resp.Headers[key] = value
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	r.Outputs[name] = b
+	return nil
+}
+
 // AddQueue appends items to the named queue output; the host turns an array into one message per element. Items
 // must encode as JSON objects (a bare string could be mistaken for base64 by the host).
 func (r *Reply) AddQueue(name string, items ...any) error {

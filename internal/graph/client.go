@@ -123,6 +123,16 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 // Adapter is the SDK request adapter, for typed calls (msgraph.NewGraphServiceClient(adapter)).
 func (c *Client) Adapter() *msgraph.GraphRequestAdapter { return c.adapter }
 
+// SetDirectoryUsers tells the client how many users the tenant has (at least): the directory family's budget
+// grows to the tenant's tier (catalog.DirectoryBudget), scaled like the configured budgets. It never shrinks.
+func (c *Client) SetDirectoryUsers(n int) {
+	b := catalog.DirectoryBudget(n)
+	if s := c.throttle.scale[catalog.Directory]; s > 0 && s != 1 {
+		b.Window = time.Duration(float64(b.Window) / s)
+	}
+	c.throttle.limiters[catalog.Directory].grow(b)
+}
+
 // Stats returns request counters per throttling family since the client was built.
 func (c *Client) Stats() map[catalog.Family]FamilyStats { return c.throttle.stats() }
 

@@ -2,14 +2,14 @@ package graph
 
 import (
 	"context"
-	"net"
-	"net/url"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // SecretSource returns an integration's client secret. refresh asks for a fresh read that bypasses any cache.
@@ -32,7 +32,7 @@ func (o *CredentialOptions) client() (azcore.ClientOptions, bool) {
 	if o.AuthorityHost != "" {
 		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: o.AuthorityHost}
 		// Instance discovery asks login.microsoftonline.com about the authority; a local stand-in is unknown there.
-		discovery = isLoopback(o.AuthorityHost)
+		discovery = urls.IsLoopback(o.AuthorityHost)
 	}
 	if o.Transport != nil {
 		co.Transport = o.Transport
@@ -71,18 +71,6 @@ func NewCertificateCredential(tenantID, clientID string, source SecretSource, op
 	}
 	c.certificate = true
 	return c, nil
-}
-
-func isLoopback(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
 
 // Forget drops the held secret and credential: the next token request reads the source again.

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/text"
 )
 
 // Kind classifies a failed Graph call by what the caller should do about it.
@@ -114,15 +117,19 @@ type innerError struct {
 	InnerError json.RawMessage `json:"innerError"`
 }
 
-// Codes Graph uses for the licence and permission cases (reference/graph.md §4).
+// Error codes Graph uses for the licence, permission and resync cases (reference/graph.md §4,
+// reference/directory-insights.md §1.5). Codes are compared case-insensitively: services differ in case
+// (Outlook sends SyncStateNotFound).
 const (
-	codeNonPremium      = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-	codeRequestDenied   = "Authorization_RequestDenied"
-	codeSyncStateGone   = "syncStateNotFound"
-	codeInvalidToken    = "InvalidAuthenticationToken"
-	msgNotApplicable    = "Request not applicable to target tenant"
-	msgNotLicensed      = "not licensed"
-	msgMissingPermsHint = "does not have required"
+	codeNonPremium        = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+	codeRequestDenied     = "Authorization_RequestDenied"
+	codePermissionMissing = "Authentication_MSGraphPermissionMissing"
+	codeAccessDenied      = "AccessDenied"
+	codeForbidden         = "Forbidden"
+	codeUnknown           = "UnknownError"
+	codeBadRequest        = "BadRequest"
+	codeSyncStateGone     = "syncStateNotFound"
+	codeResyncRequired    = "resyncRequired"
 )
 
 // classify builds the Error for a non-2xx Graph response from its status, headers and (already read) body.
@@ -152,35 +159,45 @@ func classify(status int, header http.Header, body []byte, path string) *Error {
 	} else if len(body) > 0 {
 		e.Message = firstLine(string(body))
 	}
-	e.Message = truncate(e.Message, 300)
-	e.Kind = kindFor(status, e.Code, e.Message)
+	e.Message = text.Truncate(e.Message, 300)
+	e.Kind = kindFor(status, e.Code, catalog.FamilyOf(path))
 	return e
 }
 
-func kindFor(status int, code, msg string) Kind {
-	lower := strings.ToLower(msg)
+// kindFor classifies by status, Graph's error code and the throttling family of the request, never by message
+// text (reference/graph.md §4):
+//   - licence: the non-premium code anywhere; Intune's 400 BadRequest ("Request not applicable to target
+//     tenant."), the only 400 Intune answers to the catalog's fixed queries; Identity Protection's and Agent ID's
+//     403 Forbidden ("Your tenant is not licensed for this feature.");
+//   - permission: 403 Authorization_RequestDenied, Authentication_MSGraphPermissionMissing, AccessDenied,
+//     UnknownError (the reports endpoints' "Calling principal does not have required MSGraph permissions"), and
+//     Forbidden elsewhere; 401 with Intune's nested ErrorCode Forbidden or UnknownError;
+//   - resync: 410, or a 4xx with syncStateNotFound / resyncRequired.
+func kindFor(status int, code string, family catalog.Family) Kind {
+	is := func(codes ...string) bool {
+		return slices.ContainsFunc(codes, func(c string) bool { return strings.EqualFold(code, c) })
+	}
 	switch {
 	case status == http.StatusTooManyRequests:
 		// A 429 can carry codes other than TooManyRequests ("activityLimitReached", "accessDenied"): classify by
 		// status (fixtures/graph-docs/errors/README.md).
 		return Throttled
-	case status == http.StatusGone || strings.EqualFold(code, codeSyncStateGone):
+	case status == http.StatusGone || status/100 == 4 && is(codeSyncStateGone, codeResyncRequired):
 		return SyncReset
 	case status >= 500:
 		return Transient
 	case status == http.StatusUnauthorized:
-		if code == "UnknownError" || strings.Contains(lower, "forbidden") {
+		if is(codeUnknown, codeForbidden) {
 			return MissingPermission
 		}
 		return InvalidCredential
-	case code == codeNonPremium, strings.Contains(lower, msgNotLicensed), strings.Contains(msg, msgNotApplicable):
-		// "Neither tenant is B2C or tenant doesn't have premium license"; Intune without a licence answers
-		// 400 "Request not applicable to target tenant."; Identity Protection "Your tenant is not licensed for
-		// this feature."
+	case is(codeNonPremium):
 		return NotLicensed
-	case status == http.StatusForbidden && (code == codeRequestDenied || code == "Forbidden" || code == "UnknownError" ||
-		strings.Contains(lower, msgMissingPermsHint) || strings.Contains(lower, "insufficient privileges") ||
-		strings.Contains(lower, "valid permissions")):
+	case status == http.StatusBadRequest && family == catalog.Intune && is(codeBadRequest):
+		return NotLicensed
+	case status == http.StatusForbidden && is(codeForbidden) && (family == catalog.Protection || family == catalog.Agents):
+		return NotLicensed
+	case status == http.StatusForbidden && is(codeRequestDenied, codePermissionMissing, codeAccessDenied, codeUnknown, codeForbidden):
 		return MissingPermission
 	case status == http.StatusForbidden:
 		return Forbidden
@@ -279,15 +296,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// truncate shortens s to at most n bytes plus an ellipsis, cutting before a character rather than through it.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

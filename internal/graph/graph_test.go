@@ -158,28 +158,38 @@ func TestRetriesAndClassification(t *testing.T) {
 		body   string
 	}
 	ok := step{200, nil, `{"value":[{"id":"a"}]}`}
+	const audits, intune, risky, users = "/v1.0/auditLogs/directoryAudits", "/v1.0/deviceManagement/managedDevices",
+		"/v1.0/identityProtection/riskyUsers", "/v1.0/users/delta"
 	cases := []struct {
 		name     string
 		steps    []step
 		wantKind Kind
 		wantReqs int
+		path     string
 	}{
-		{"429 fractional Retry-After then ok", []step{{429, map[string]string{"Retry-After": "0.005"}, body("TooManyRequests", "Too many requests")}, ok}, "", 2},
-		{"429 without Retry-After then ok", []step{{429, nil, body("activityLimitReached", "throttled")}, ok}, "", 2},
-		{"429 HTTP date then ok", []step{{429, map[string]string{"Retry-After": time.Now().Add(-time.Second).UTC().Format(http.TimeFormat)}, ""}, ok}, "", 2},
-		{"503 then 504 then ok", []step{{503, nil, ""}, {504, nil, ""}, ok}, "", 3},
-		{"429 storm", []step{{429, nil, ""}, {429, nil, ""}, {429, nil, ""}, {429, nil, body("TooManyRequests", "x")}}, Throttled, 4},
-		{"500 storm", []step{{500, nil, ""}, {500, nil, ""}, {500, nil, ""}, {500, nil, body("InternalServerError", "x")}}, Transient, 4},
-		{"non-premium", []step{{403, nil, body("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Neither tenant is B2C or tenant doesn't have premium license")}}, NotLicensed, 1},
-		{"denied", []step{{403, nil, body("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")}}, MissingPermission, 1},
-		{"reports permission", []step{{403, nil, body("UnknownError", "Calling principal does not have required MSGraph permissions AuditLog.Read.All")}}, MissingPermission, 1},
-		{"intune licence", []step{{400, nil, body("BadRequest", "Request not applicable to target tenant.")}}, NotLicensed, 1},
-		{"intune nested", []step{{403, nil, body("UnknownError", `{"ErrorCode":"Forbidden","Message":"{\"_version\": 3}"}`)}}, MissingPermission, 1},
-		{"risky users licence", []step{{403, nil, body("Forbidden", "Your tenant is not licensed for this feature.")}}, NotLicensed, 1},
-		{"bad filter", []step{{400, nil, body("BadRequest", "Invalid filter clause")}}, BadRequest, 1},
-		{"expired delta", []step{{410, map[string]string{"Location": "https://x"}, ""}}, SyncReset, 1},
-		{"sync state", []step{{400, nil, body("syncStateNotFound", "x")}}, SyncReset, 1},
-		{"bad token", []step{{401, nil, body("InvalidAuthenticationToken", "Access token validation failure.")}}, InvalidCredential, 1},
+		{"429 fractional Retry-After then ok", []step{{429, map[string]string{"Retry-After": "0.005"}, body("TooManyRequests", "Too many requests")}, ok}, "", 2, ""},
+		{"429 without Retry-After then ok", []step{{429, nil, body("activityLimitReached", "throttled")}, ok}, "", 2, ""},
+		{"429 HTTP date then ok", []step{{429, map[string]string{"Retry-After": time.Now().Add(-time.Second).UTC().Format(http.TimeFormat)}, ""}, ok}, "", 2, ""},
+		{"503 then 504 then ok", []step{{503, nil, ""}, {504, nil, ""}, ok}, "", 3, ""},
+		{"429 storm", []step{{429, nil, ""}, {429, nil, ""}, {429, nil, ""}, {429, nil, body("TooManyRequests", "x")}}, Throttled, 4, ""},
+		{"500 storm", []step{{500, nil, ""}, {500, nil, ""}, {500, nil, ""}, {500, nil, body("InternalServerError", "x")}}, Transient, 4, ""},
+		{"non-premium", []step{{403, nil, body("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Neither tenant is B2C or tenant doesn't have premium license")}}, NotLicensed, 1, ""},
+		{"denied", []step{{403, nil, body("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")}}, MissingPermission, 1, ""},
+		{"reports permission", []step{{403, nil, body("UnknownError", "Calling principal does not have required MSGraph permissions AuditLog.Read.All")}}, MissingPermission, 1, ""},
+		{"sim permission code", []step{{403, nil, body("Authentication_MSGraphPermissionMissing", "Calling principal does not have required MSGraph permissions AuditLog.Read.All")}}, MissingPermission, 1, audits},
+		{"intune licence", []step{{400, nil, body("BadRequest", "Request not applicable to target tenant.")}}, NotLicensed, 1, intune},
+		{"intune nested", []step{{403, nil, body("UnknownError", `{"ErrorCode":"Forbidden","Message":"{\"_version\": 3}"}`)}}, MissingPermission, 1, intune},
+		{"intune nested 401", []step{{401, nil, body("UnknownError", `{"ErrorCode":"Forbidden","Message":"{\"_version\": 3}"}`)}}, MissingPermission, 1, intune},
+		{"risky users licence", []step{{403, nil, body("Forbidden", "Your tenant is not licensed for this feature.")}}, NotLicensed, 1, risky},
+		{"forbidden outside Identity Protection", []step{{403, nil, body("Forbidden", "Forbidden")}}, MissingPermission, 1, audits},
+		{"other 403", []step{{403, nil, body("Authorization_IdentityNotFound", "x")}}, Forbidden, 1, audits},
+		{"bad filter", []step{{400, nil, body("BadRequest", "Invalid filter clause")}}, BadRequest, 1, audits},
+		{"bad request on Intune's neighbour", []step{{400, nil, body("BadRequest", "Invalid filter clause")}}, BadRequest, 1, users},
+		{"expired delta", []step{{410, map[string]string{"Location": "https://x"}, ""}}, SyncReset, 1, users},
+		{"sync state", []step{{400, nil, body("syncStateNotFound", "x")}}, SyncReset, 1, users},
+		{"sync state, other case", []step{{400, nil, body("SyncStateNotFound", "x")}}, SyncReset, 1, users},
+		{"resync required", []step{{400, nil, body("resyncRequired", "x")}}, SyncReset, 1, users},
+		{"bad token", []step{{401, nil, body("InvalidAuthenticationToken", "Access token validation failure.")}}, InvalidCredential, 1, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,7 +202,10 @@ func TestRetriesAndClassification(t *testing.T) {
 				io.WriteString(w, s.body)
 			})
 			c := newTestClient(t, f, nil)
-			items, _, err := collect(t, c, "/v1.0/auditLogs/directoryAudits")
+			if tc.path == "" {
+				tc.path = audits
+			}
+			items, _, err := collect(t, c, tc.path)
 			if got := KindOf(err); got != tc.wantKind {
 				t.Fatalf("kind = %q (%v), want %q", got, err, tc.wantKind)
 			}
@@ -205,7 +218,7 @@ func TestRetriesAndClassification(t *testing.T) {
 			if err != nil {
 				var ge *Error
 				errors.As(err, &ge)
-				if ge.RequestID == "" || ge.Path != "/v1.0/auditLogs/directoryAudits" {
+				if ge.RequestID == "" || ge.Path != tc.path {
 					t.Errorf("error lacks request id or path: %+v", ge)
 				}
 			}
@@ -246,13 +259,15 @@ func TestBrokenPagesAreRetriedThenFail(t *testing.T) {
 		pages    []string // body per request; "RESET" hijacks and closes mid-body
 		wantKind Kind
 		wantReqs int
+		link     string
 	}{
-		{"truncated once", []string{good[:20], good}, "", 2},
-		{"reset once", []string{"RESET", good}, "", 2},
-		{"always truncated", []string{good[:20]}, InvalidPage, PageAttempts},
-		{"invalid fixture", []string{string(fixture)}, InvalidPage, PageAttempts},
-		{"skip token glitch once", []string{"SKIPTOKEN", good}, "", 2},
-		{"skip token glitch always", []string{"SKIPTOKEN"}, BadRequest, PageAttempts},
+		{"truncated once", []string{good[:20], good}, "", 2, ""},
+		{"reset once", []string{"RESET", good}, "", 2, ""},
+		{"always truncated", []string{good[:20]}, InvalidPage, PageAttempts, ""},
+		{"invalid fixture", []string{string(fixture)}, InvalidPage, PageAttempts, ""},
+		{"skip token glitch once", []string{"SKIPTOKEN", good}, "", 2, "?$skiptoken=abc"},
+		{"skip token glitch always", []string{"SKIPTOKEN"}, BadRequest, PageAttempts, "?$skiptoken=abc"},
+		{"the same answer to a first page is no glitch", []string{"SKIPTOKEN", good}, BadRequest, 1, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,7 +290,7 @@ func TestBrokenPagesAreRetriedThenFail(t *testing.T) {
 				io.WriteString(w, p)
 			})
 			c := newTestClient(t, f, nil)
-			items, _, err := collect(t, c, "/beta/auditLogs/signIns")
+			items, _, err := collect(t, c, "/beta/auditLogs/signIns"+tc.link)
 			if KindOf(err) != tc.wantKind {
 				t.Fatalf("kind = %q (%v), want %q", KindOf(err), err, tc.wantKind)
 			}
@@ -391,5 +406,111 @@ func TestLongMessageKeepsWholeCharacters(t *testing.T) {
 	e := classify(400, http.Header{}, []byte(`{"error":{"code":"BadRequest","message":"`+msg+`"}}`), "/v1.0/users")
 	if !utf8.ValidString(e.Message) || e.Message != strings.Repeat("a", 299)+"…" {
 		t.Errorf("message = %q", e.Message)
+	}
+}
+
+// TestDataTypeBudget: a request made for a data type spends its family's budget and the data type's own, whatever
+// its path — userSignInActivity reads /users, a directory path, but counts as reports and waits for its own
+// 10 requests a minute, scaled like its family's budget (reports 5 / 10 s scaled to 1000 / 100 ms: × 1/100, so
+// 10 / 600 ms).
+func TestDataTypeBudget(t *testing.T) {
+	var mu sync.Mutex
+	var sent []time.Time
+	const pages = 22
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, time.Now())
+		mu.Unlock()
+		if n < pages {
+			fmt.Fprintf(w, `{"value":[{"id":"u%d"}],"@odata.nextLink":"https://%s/v1.0/users?$skiptoken=%d"}`, n, r.Host, n)
+			return
+		}
+		io.WriteString(w, `{"value":[]}`)
+	})
+	c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport, Retry: fastRetry(),
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: 100 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sia, _ := catalog.Lookup("userSignInActivity")
+	ctx := WithDataType(context.Background(), sia)
+	if _, err := c.Pages(ctx, sia.SnapshotQuery(), func(Item) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	after := c.Stats()
+	if got := after[catalog.Reports].Requests; got != pages {
+		t.Errorf("reports family counted %d requests, want all %d", got, pages)
+	}
+	if got := after[catalog.Directory].Requests; got != 0 {
+		t.Errorf("directory family counted %d requests of userSignInActivity", got)
+	}
+	// Arrival times at the server jitter around the client's spacing (by tens of milliseconds on a loaded machine
+	// under -race); without the data type's limit the requests would arrive milliseconds apart.
+	window := sia.Limit.Window / 100 * 8 / 10
+	for i := sia.Limit.Requests; i < len(sent); i++ {
+		if gap := sent[i].Sub(sent[i-sia.Limit.Requests]); gap < window {
+			t.Errorf("requests %d and %d only %v apart: the data type's own limit is %d / %v", i-sia.Limit.Requests, i, gap, sia.Limit.Requests, window)
+		}
+	}
+	// Without the data type, the same path is a directory request.
+	if _, err := c.Pages(context.Background(), "/v1.0/users?$top=1", func(Item) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats()[catalog.Directory].Requests; got != 1 {
+		t.Errorf("a plain /users request counted %d directory requests, want 1", got)
+	}
+}
+
+// TestDirectoryBudgetGrowsWithTheTenant: the directory family starts at the smallest tenant's budget and grows
+// to the tier of the users counted (never shrinking), keeping the requests already sent in its window.
+func TestDirectoryBudgetGrowsWithTheTenant(t *testing.T) {
+	l := newLimiter(catalog.Budget{Requests: 3, Window: time.Minute})
+	for range 3 {
+		if err := l.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quick := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		return l.wait(ctx) == nil
+	}
+	if quick() {
+		t.Fatal("a fourth request went out within the window of a 3-request budget")
+	}
+	l.grow(catalog.Budget{Requests: 6, Window: time.Minute})
+	for i := range 3 {
+		if !quick() {
+			t.Fatalf("request %d of the grown budget waited", 4+i)
+		}
+	}
+	if quick() {
+		t.Fatal("a seventh request went out: the three sent before the growth were forgotten")
+	}
+	l.grow(catalog.Budget{Requests: 2, Window: time.Minute})
+	if len(l.sent) != 6 {
+		t.Errorf("a smaller budget shrank the limiter to %d", len(l.sent))
+	}
+
+	f := newFakeGraph(t, func(int, http.ResponseWriter, *http.Request) {})
+	c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport,
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Directory: {Requests: 3500, Window: 100 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := func() float64 {
+		d := c.throttle.limiters[catalog.Directory]
+		return float64(len(d.sent)) / d.window.Seconds()
+	}
+	base := rate()
+	for _, tc := range []struct {
+		users int
+		want  float64
+	}{{10, 1}, {120, 5000.0 / 3500}, {100000, 8000.0 / 3500}, {40, 8000.0 / 3500}} {
+		users, want := tc.users, tc.want
+		c.SetDirectoryUsers(users)
+		if got := rate() / base; got < want*0.999 || got > want*1.001 {
+			t.Errorf("%d users: %.3f × the smallest tier's rate, want %.3f", users, got, want)
+		}
 	}
 }

@@ -2,17 +2,17 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/entra-di/edi/internal/rawjson"
 )
 
-// PageInfo describes one page read by Pages.
+// PageInfo describes one page read by Page.
 type PageInfo struct {
-	// Number counts pages from 1.
-	Number int
 	// Items is the number of elements in the page's value.
 	Items int
 	// RequestID is Graph's request-id for the page.
@@ -54,36 +54,70 @@ var errPageBody = errors.New("page body failed")
 // may be treated as complete. nextLinks are followed only to the client's Graph endpoint.
 func (c *Client) Pages(ctx context.Context, first string, item func(Item) error) (Summary, error) {
 	var sum Summary
-	link := first
-	if len(link) > 0 && link[0] == '/' {
-		link = c.URL(link)
-	}
 	var rd rawjson.Reader
-	for link != "" {
-		var (
-			page rawjson.Page
-			rid  string
-			err  error
-		)
-		for attempt := 1; ; attempt++ {
-			page, rid, err = c.page(ctx, &rd, link, item)
-			if err == nil || attempt >= PageAttempts || !(errors.Is(err, errPageBody) || isSkipTokenGlitch(err)) || ctx.Err() != nil {
-				break
-			}
-			if serr := sleep(ctx, backoff(c.opts.Retry, attempt)); serr != nil {
-				break
-			}
-		}
+	for link := first; link != ""; {
+		info, err := c.page1(ctx, &rd, link, item)
 		if err != nil {
 			return sum, err
 		}
 		sum.Pages++
-		sum.Items += page.Items
-		sum.RequestIDs = append(sum.RequestIDs, rid)
-		sum.DeltaLink = page.DeltaLink
-		link = page.NextLink
+		sum.Items += info.Items
+		sum.RequestIDs = append(sum.RequestIDs, info.RequestID)
+		sum.DeltaLink = info.DeltaLink
+		link = info.NextLink
 	}
 	return sum, nil
+}
+
+// Page reads the one page at link (an absolute URL or a path below the endpoint), calling item for each element
+// as Pages does, and returns its links: a caller that must checkpoint between pages (a delta round spanning
+// invocations) follows NextLink itself. A nextLink outside the Graph endpoint is an error.
+func (c *Client) Page(ctx context.Context, link string, item func(Item) error) (PageInfo, error) {
+	var rd rawjson.Reader
+	return c.page1(ctx, &rd, link, item)
+}
+
+// maxObject bounds one object read by Object.
+const maxObject = 4 << 20
+
+// Object reads one object (a path below the endpoint, e.g. "/v1.0/users/{id}?$select=…") and returns its JSON as
+// Graph sent it, with the request id. A missing object is a NotFound *Error.
+func (c *Client) Object(ctx context.Context, path string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.PageTimeout)
+	defer cancel()
+	resp, err := c.get(ctx, c.URL(path))
+	if err != nil {
+		return nil, requestID(err), err
+	}
+	defer resp.Body.Close()
+	rid := resp.Header.Get("request-id")
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxObject+1))
+	switch {
+	case err != nil:
+		return nil, rid, &Error{Kind: Transient, Path: resp.Request.URL.Path, RequestID: rid, Message: "reading the object failed", Err: err}
+	case len(b) > maxObject || !json.Valid(b):
+		return nil, rid, &Error{Kind: InvalidPage, Path: resp.Request.URL.Path, RequestID: rid, Message: "the object is not valid JSON (or larger than 4 MiB)"}
+	}
+	return b, rid, nil
+}
+
+// page1 reads one page, reading it again when its body fails midway or Graph answers its skip-token glitch.
+func (c *Client) page1(ctx context.Context, rd *rawjson.Reader, link string, item func(Item) error) (PageInfo, error) {
+	if len(link) > 0 && link[0] == '/' {
+		link = c.URL(link)
+	}
+	for attempt := 1; ; attempt++ {
+		page, rid, err := c.page(ctx, rd, link, item)
+		if err == nil {
+			return PageInfo{Items: page.Items, RequestID: rid, NextLink: page.NextLink, DeltaLink: page.DeltaLink}, nil
+		}
+		if attempt >= PageAttempts || !(errors.Is(err, errPageBody) || isSkipTokenGlitch(err, link)) || ctx.Err() != nil {
+			return PageInfo{RequestID: rid}, err
+		}
+		if serr := sleep(ctx, backoff(c.opts.Retry, attempt)); serr != nil {
+			return PageInfo{RequestID: rid}, err
+		}
+	}
 }
 
 // page fetches and streams one page.
@@ -125,12 +159,13 @@ func (c *Client) page(ctx context.Context, rd *rawjson.Reader, link string, item
 	return page, rid, &Error{Kind: Transient, Status: resp.StatusCode, Path: path, RequestID: rid, Message: fmt.Sprintf("reading the page: %v", err), Err: fmt.Errorf("%w: %w", errPageBody, err)}
 }
 
-// isSkipTokenGlitch recognises Graph's transient paging failure on a nextLink: 400 UnknownError "Invalid Skip
-// Token, skip token is null" (msgraph-sdk-powershell #1388). The same link usually works when asked again; if it
-// keeps failing, the caller re-reads its window from the start.
-func isSkipTokenGlitch(err error) bool {
+// isSkipTokenGlitch recognises Graph's transient paging failure on a nextLink: 400 with code UnknownError
+// ("Invalid Skip Token, skip token is null", msgraph-sdk-powershell #1388) on a link that carries a skip token.
+// The same link usually works when asked again; if it keeps failing, the caller re-reads its window from the start.
+func isSkipTokenGlitch(err error, link string) bool {
 	var ge *Error
-	return errors.As(err, &ge) && ge.Status == 400 && strings.Contains(ge.Message, "Invalid Skip Token")
+	return errors.As(err, &ge) && ge.Status == 400 && strings.EqualFold(ge.Code, codeUnknown) &&
+		strings.Contains(strings.ToLower(link), "skiptoken=")
 }
 
 func requestID(err error) string {

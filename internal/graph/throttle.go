@@ -64,6 +64,23 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 }
 
+// grow raises the budget to b's rate if that is more, keeping the send times already recorded.
+func (l *limiter) grow(b catalog.Budget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	window := time.Duration(float64(b.Window) * (1 + Margin))
+	if float64(b.Requests)/window.Seconds() <= float64(len(l.sent))/l.window.Seconds() {
+		return
+	}
+	// The ring from its oldest entry on, then room for the new requests.
+	ring := make([]time.Time, 0, b.Requests)
+	ring = append(ring, l.sent[l.next:]...)
+	ring = append(ring, l.sent[:l.next]...)
+	next := len(ring)
+	ring = append(ring, make([]time.Time, b.Requests-len(ring))...)
+	l.sent, l.next, l.window = ring, next%len(ring), window
+}
+
 // pause holds the family until t (a 429's Retry-After).
 func (l *limiter) pause(until time.Time) {
 	l.mu.Lock()
@@ -118,6 +135,11 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
 	limiters map[catalog.Family]*limiter
+	// scale is each family's configured budget over Graph's documented one (Options.Budgets), applied to the
+	// directory family's larger tiers too.
+	scale map[catalog.Family]float64
+	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
+	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters
 	retry    RetryPolicy
 	cred     azcore.TokenCredential
@@ -125,13 +147,23 @@ type throttle struct {
 }
 
 func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
-	t := &throttle{limiters: map[catalog.Family]*limiter{}, counters: map[catalog.Family]*familyCounters{}, retry: retry, cred: cred, scopes: scopes}
+	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
+		scale: map[catalog.Family]float64{}, retry: retry, cred: cred, scopes: scopes}
 	for f, b := range catalog.Budgets {
+		scaled := b
 		if o, ok := budgets[f]; ok {
-			b = o
+			scaled = o
 		}
-		t.limiters[f] = newLimiter(b)
+		t.limiters[f] = newLimiter(scaled)
 		t.counters[f] = &familyCounters{}
+		t.scale[f] = scaled.Rate() / b.Rate()
+		for _, d := range catalog.InFamily(f) {
+			if d.Limit.Requests > 0 {
+				// A data type's own limit scales with its family's (the simulated tenant scales both alike).
+				window := time.Duration(float64(d.Limit.Window) * scaled.Window.Seconds() / b.Window.Seconds())
+				t.own[d.Name] = newLimiter(catalog.Budget{Requests: d.Limit.Requests, Window: window})
+			}
+		}
 	}
 	return t
 }
@@ -148,8 +180,19 @@ var _ khttp.Middleware = (*throttle)(nil)
 
 // Intercept implements kiota's Middleware.
 func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Request) (*http.Response, error) {
+	attempts := 0
+	resp, err := t.intercept(pipeline, index, req, &attempts)
+	observe(req, resp, err, attempts)
+	return resp, err
+}
+
+func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Request, attempts *int) (*http.Response, error) {
 	ctx := req.Context()
 	family := catalog.FamilyOf(req.URL.Path)
+	var own *limiter
+	if d, ok := dataTypeOf(ctx); ok {
+		family, own = d.Family, t.own[d.Name]
+	}
 	lim, cnt := t.limiters[family], t.counters[family]
 	claimsRetried := false
 	for attempt := 1; ; attempt++ {
@@ -159,10 +202,17 @@ func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			}
 			cnt.retries.Add(1)
 		}
+		if own != nil {
+			// The data type's own budget first: a family slot is not held while it waits.
+			if err := own.wait(ctx); err != nil {
+				return nil, err
+			}
+		}
 		if err := lim.wait(ctx); err != nil {
 			return nil, err
 		}
 		cnt.requests.Add(1)
+		*attempts++
 		resp, err := pipeline.Next(req, index)
 		last := attempt >= t.retry.MaxAttempts
 
@@ -195,7 +245,12 @@ func (t *throttle) Intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			if !ok {
 				delay = backoff(t.retry, attempt)
 			}
-			lim.pause(time.Now().Add(delay))
+			if own != nil {
+				// The stricter limit of the data type is the likelier cause: the family's other data types go on.
+				own.pause(time.Now().Add(delay))
+			} else {
+				lim.pause(time.Now().Add(delay))
+			}
 			if last {
 				return resp, nil
 			}
@@ -297,4 +352,18 @@ func claimsChallenge(resp *http.Response) string {
 		}
 	}
 	return ""
+}
+
+type dataTypeKey struct{}
+
+// WithDataType marks the requests made with ctx as requests for data type d: they spend d's family's budget and
+// d's own (catalog.DataType.Limit), whatever their path. Requests without it are classified by path
+// (catalog.FamilyOf).
+func WithDataType(ctx context.Context, d catalog.DataType) context.Context {
+	return context.WithValue(ctx, dataTypeKey{}, d)
+}
+
+func dataTypeOf(ctx context.Context) (catalog.DataType, bool) {
+	d, ok := ctx.Value(dataTypeKey{}).(catalog.DataType)
+	return d, ok
 }

@@ -100,6 +100,8 @@ type Integration struct {
 	Schedules map[catalog.Family]string `json:"schedules,omitempty"`
 	// Disabled integrations are not collected.
 	Disabled bool `json:"disabled,omitempty"`
+	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
+	ProtectedUsers []string `json:"protectedUsers,omitempty"`
 	// Source is "settings" (app settings) or "table".
 	Source string `json:"source"`
 	// Created and Updated are when the integration was added and last changed through the API.
@@ -107,10 +109,12 @@ type Integration struct {
 	Updated *time.Time `json:"updated,omitempty"`
 	// LastTest summarises the last connectivity test; nil before the first.
 	LastTest *TestSummary `json:"lastTest,omitempty"`
-	// (issue 11 adds protectedUsers here: the remediation targets that are never touched.)
 
 	etag azcore.ETag
 }
+
+// Excludes reports whether the integration leaves anyone out of its directory data.
+func (i Integration) Excludes() bool { return len(i.ExcludedGroups) > 0 || i.ExcludeGuests }
 
 // Licence returns the answer for a licence (Auto when unanswered).
 func (i Integration) Licence(l catalog.Licence) Answer {
@@ -195,6 +199,14 @@ func (i Integration) Validate() error {
 	case i.DataMode() == Managed && len(i.DataTypes) > 0:
 		return invalid("dataTypes", "only in custom mode (managed mode collects what the connectivity test finds)")
 	}
+	if len(i.ProtectedUsers) > config.MaxProtectedUsers {
+		return invalid("protectedUsers", "at most %d entries, got %d", config.MaxProtectedUsers, len(i.ProtectedUsers))
+	}
+	for n, u := range i.ProtectedUsers {
+		if !config.ValidUserRef(u) {
+			return invalid(fmt.Sprintf("protectedUsers[%d]", n), "%q is neither an object id (GUID) nor a user principal name", u)
+		}
+	}
 	for l, a := range i.Licences {
 		if !slices.Contains(catalog.Licences, l) {
 			return invalid("licences", "unknown licence %q (want one of %v)", l, catalog.Licences)
@@ -244,7 +256,9 @@ func validName(s string) bool {
 // FromSettings returns the integration declared in app settings.
 func FromSettings(e config.Entra) Integration {
 	i := Integration{ID: e.ID, Name: e.ID, TenantID: e.TenantID, ClientID: e.ClientID, SecretName: e.SecretName,
-		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings"}
+		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings",
+		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs,
+		ProtectedUsers: slices.Clone(e.ProtectedUsers)}
 	for l, a := range e.Licences {
 		i.Licences[l] = Answer(a)
 	}

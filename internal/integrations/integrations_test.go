@@ -28,6 +28,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		"permissions":        func(i *Integration) { i.Permissions = "all" },
 		"licences":           func(i *Integration) { i.Licences["office"] = Yes },
 		"licences.entraP1P2": func(i *Integration) { i.Licences[catalog.EntraP1P2] = "maybe" },
+		"protectedUsers[1]": func(i *Integration) {
+			i.ProtectedUsers = []string{"breakglass@contoso.com", "users/../groups"}
+		},
+		"protectedUsers": func(i *Integration) { i.ProtectedUsers = make([]string, config.MaxProtectedUsers+1) },
 	}
 	for field, mutate := range cases {
 		i := valid()
@@ -40,6 +44,11 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := valid().Validate(); err != nil {
 		t.Errorf("valid integration: %v", err)
 	}
+	protected := valid()
+	protected.ProtectedUsers = []string{"breakglass@contoso.com", "6e2a8f3c-1111-4222-8333-944445555666", "ext_fabrikam.com#EXT#@contoso.onmicrosoft.com"}
+	if err := protected.Validate(); err != nil {
+		t.Errorf("protected users: %v", err)
+	}
 }
 
 func TestStore(t *testing.T) {
@@ -49,7 +58,8 @@ func TestStore(t *testing.T) {
 	}
 	ctx := context.Background()
 	fromSettings := FromSettings(config.Entra{ID: "default", TenantID: "contoso.onmicrosoft.com", ClientID: "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111",
-		SecretName: "integration-default", Permissions: catalog.ReadWrite, Licences: map[catalog.Licence]string{catalog.IntuneLicence: "no"}})
+		SecretName: "integration-default", Permissions: catalog.ReadWrite, Licences: map[catalog.Licence]string{catalog.IntuneLicence: "no"},
+		ProtectedUsers: []string{"breakglass@contoso.com"}})
 	s := New(svc, azurite.UniqueName(t, "integ"), &fromSettings)
 	// Before the table exists the settings integration is still listed.
 	list, bad, err := s.List(ctx)
@@ -59,7 +69,9 @@ func TestStore(t *testing.T) {
 	if err := s.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(ctx, valid()); err != nil {
+	stored := valid()
+	stored.ProtectedUsers = []string{"breakglass@contoso.com", "6e2a8f3c-1111-4222-8333-944445555666"}
+	if err := s.Put(ctx, stored); err != nil {
 		t.Fatal(err)
 	}
 	broken := valid()
@@ -80,7 +92,10 @@ func TestStore(t *testing.T) {
 	if err != nil || got.TenantID != valid().TenantID || got.Source != "table" {
 		t.Errorf("Get = %+v, %v", got, err)
 	}
-	if got, err := s.Get(ctx, "default"); err != nil || got.Source != "settings" {
+	if len(got.ProtectedUsers) != 2 || got.ProtectedUsers[1] != "6e2a8f3c-1111-4222-8333-944445555666" {
+		t.Errorf("protected users after a round trip: %q", got.ProtectedUsers)
+	}
+	if got, err := s.Get(ctx, "default"); err != nil || got.Source != "settings" || len(got.ProtectedUsers) != 1 {
 		t.Errorf("Get(default) = %+v, %v", got, err)
 	}
 	for _, id := range []string{"nobody", "Bad Id"} {

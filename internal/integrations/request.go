@@ -37,6 +37,7 @@ type Settings struct {
 	ExcludedGroups  *[]string
 	ExcludeGuests   *bool
 	ExcludeFromLogs *bool
+	ProtectedUsers  *[]string
 	Schedules       map[catalog.Family]string
 	Disabled        *bool
 }
@@ -70,6 +71,9 @@ func (s Settings) Apply(i *Integration) {
 	if s.ExcludeFromLogs != nil {
 		i.ExcludeFromLogs = *s.ExcludeFromLogs
 	}
+	if s.ProtectedUsers != nil {
+		i.ProtectedUsers = *s.ProtectedUsers
+	}
 	if s.Schedules != nil {
 		i.Schedules = s.Schedules
 	}
@@ -83,7 +87,7 @@ func (s *Settings) fields() map[string]any {
 	return map[string]any{
 		"name": &s.Name, "permissions": &s.Permissions, "licences": &s.Licences, "mode": &s.Mode,
 		"dataTypes": &s.DataTypes, "excludedGroups": &s.ExcludedGroups, "excludeGuests": &s.ExcludeGuests,
-		"excludeFromLogs": &s.ExcludeFromLogs, "schedules": &s.Schedules, "disabled": &s.Disabled,
+		"excludeFromLogs": &s.ExcludeFromLogs, "protectedUsers": &s.ProtectedUsers, "schedules": &s.Schedules, "disabled": &s.Disabled,
 	}
 }
 

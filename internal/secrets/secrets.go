@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/entra-di/edi/internal/urls"
 )
 
 // ErrNotFound means the vault has no (enabled, current) secret of that name.
@@ -67,7 +68,7 @@ func New(vaultURL string, cred azcore.TokenCredential, opts *Options) (*Store, e
 	co := &azsecrets.ClientOptions{
 		// A vault on a loopback address is a local stand-in; the real service lives under vault.azure.net and its
 		// challenge names that resource, which azsecrets verifies.
-		DisableChallengeResourceVerification: isLoopback(u.Hostname()),
+		DisableChallengeResourceVerification: urls.IsLoopback(u.Hostname()),
 	}
 	if o.Transport != nil {
 		co.Transport = o.Transport
@@ -77,14 +78,6 @@ func New(vaultURL string, cred azcore.TokenCredential, opts *Options) (*Store, e
 		return nil, fmt.Errorf("key vault client: %w", err)
 	}
 	return &Store{client: client, ttl: o.TTL, now: o.Now, cache: map[string]cached{}}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Get returns the current value of the secret name. refresh skips the cache.

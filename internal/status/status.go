@@ -55,6 +55,8 @@ type Connectivity struct {
 // DataType is one data type's collection state.
 type DataType struct {
 	Name string `json:"dataType"`
+	// Mode is buckets, delta or snapshot.
+	Mode string `json:"mode"`
 	// Connectivity is the data type's outcome in the last connectivity test ("ok", "not-licensed: entraP1P2", …).
 	Connectivity string `json:"connectivity,omitempty"`
 	// Collected says whether the integration collects the data type, and Why.
@@ -75,6 +77,18 @@ type DataType struct {
 	LastError      string     `json:"lastError,omitempty"`
 	LastErrorAt    *time.Time `json:"lastErrorAt,omitempty"`
 	SkipUntil      *time.Time `json:"skipUntil,omitempty"`
+
+	// Delta and snapshot data types: the last finished round and the last full one, the objects of the last full
+	// round and the changes archived since, the age of the deltaLink, when the next full read is due, and a round
+	// in progress (its start).
+	LastRound       *time.Time `json:"lastRound,omitempty"`
+	LastFull        *time.Time `json:"lastFull,omitempty"`
+	Objects         int64      `json:"objects,omitempty"`
+	Changes         int64      `json:"changes,omitempty"`
+	DeltaLinkAge    string     `json:"deltaLinkAge,omitempty"`
+	NextFull        *time.Time `json:"nextFull,omitempty"`
+	RoundInProgress *time.Time `json:"roundInProgress,omitempty"`
+	Resync          string     `json:"resync,omitempty"`
 }
 
 // Pinger answers whether the storage services are reachable.
@@ -135,7 +149,7 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 		}
 		premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 		for _, dt := range catalog.DataTypes {
-			d := DataType{Name: dt.Name, State: "not started"}
+			d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
 			d.Collected, d.Why = integ.Collects(dt)
 			if integ.LastTest != nil {
 				d.Connectivity = integ.LastTest.DataTypes[dt.Name]
@@ -161,12 +175,39 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 	}
 	d.Detail, d.Records, d.Parts, d.LastError = c.Detail, c.Records, c.Parts, c.LastError
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
-	if c.Started() && dt.Buckets != nil {
+	if dt.Mode() != catalog.Buckets {
+		fillRounds(d, c, dt, now, o)
+		return
+	}
+	if c.Started() {
 		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)
 		if c.High.After(c.Low) {
 			d.LastBucket = ptr(c.High.Add(-dt.Buckets.Bucket))
 		}
 		d.BacklogBuckets = collect.Backlog(c, dt, now, premium, o)
+	}
+}
+
+// fillRounds describes a delta or snapshot data type's rounds.
+func fillRounds(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, o collect.Options) {
+	d.LastRound, d.LastFull, d.Objects, d.Changes, d.Resync = ptr(c.LastRound), ptr(c.LastFull), c.Objects, c.Changes, c.Resync
+	if c.InRound() {
+		d.RoundInProgress = ptr(c.Round.Start)
+	}
+	every := time.Duration(0)
+	switch {
+	case dt.Snapshot != nil:
+		every = dt.Snapshot.Every
+	case o.FullEvery > 0:
+		every = o.FullEvery
+	default:
+		every = dt.Delta.FullEvery
+	}
+	if !c.LastFull.IsZero() {
+		d.NextFull = ptr(c.LastFull.Add(every))
+	}
+	if c.DeltaLink != "" && !c.DeltaAt.IsZero() {
+		d.DeltaLinkAge = now.Sub(c.DeltaAt).Round(time.Second).String()
 	}
 }
 
@@ -197,9 +238,11 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 {{range .Integrations}}
 <h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}}, {{.Mode}} mode)</small></h2>
 {{with .Connectivity}}<p>Connectivity: <span class="{{if eq .State "Connected"}}ok{{else}}bad{{end}}">{{.State}}</span> — {{.Message}} <small>(tested {{.TestedAt.Format "2006-01-02 15:04Z"}})</small></p>{{else}}<p>Connectivity: not tested yet.</p>{{end}}
-<table><tr><th>data type</th><th>connectivity</th><th>collected</th><th>state</th><th>archived from</th><th>archived to</th><th>backlog (buckets)</th><th>records</th><th>parts</th><th>last error</th></tr>
-{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{or .Connectivity "—"}}</td><td title="{{.Why}}">{{if .Collected}}yes{{else}}no{{end}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}</td><td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td>
-<td>{{.BacklogBuckets}}</td><td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
+<table><tr><th>data type</th><th>mode</th><th>connectivity</th><th>collected</th><th>state</th><th>archived from / last full read</th><th>archived to / last round</th><th>backlog (buckets) / objects</th><th>records</th><th>parts</th><th>last error</th></tr>
+{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.Mode}}</td><td>{{or .Connectivity "—"}}</td><td title="{{.Why}}">{{if .Collected}}yes{{else}}no{{end}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}{{if .Resync}} ({{.Resync}}){{end}}</td>
+{{if eq .Mode "buckets"}}<td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td><td>{{.BacklogBuckets}}</td>
+{{else}}<td>{{t .LastFull}}{{if .NextFull}} (next {{t .NextFull}}){{end}}</td><td>{{t .LastRound}}{{if .DeltaLinkAge}} (deltaLink {{.DeltaLinkAge}} old){{end}}{{if .RoundInProgress}}; round since {{t .RoundInProgress}}{{end}}</td><td>{{.Objects}} (+{{.Changes}} changes)</td>{{end}}
+<td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>
 {{end}}
 {{range .Problems}}<p class="bad">{{.}}</p>{{end}}

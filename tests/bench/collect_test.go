@@ -133,7 +133,7 @@ func BenchmarkCollectAtBudget(b *testing.B) {
 		for _, n := range env.Tenant.Counters().Streams {
 			records += n
 		}
-		for _, dt := range catalog.DataTypes {
+		for _, dt := range catalog.InMode(catalog.Buckets) {
 			if c, err := env.Cursor(context.Background(), dt.Name); err == nil {
 				archived += c.Records
 			}
@@ -188,7 +188,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 		pid := env.Host.PID()
 		rss, rerr := peakRSS(pid)
 		var archived int64
-		for _, dt := range catalog.DataTypes {
+		for _, dt := range catalog.InMode(catalog.Buckets) {
 			c, cerr := env.Cursor(context.Background(), dt.Name)
 			if cerr == nil {
 				archived += c.Records

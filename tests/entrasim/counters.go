@@ -17,6 +17,9 @@ type EndpointCounters struct {
 	Pages int64 `json:"pages"`
 	// Records counts records in those pages.
 	Records int64 `json:"records"`
+	// ResourceUnits sums the directory resource units of the accepted requests (directory family), so a
+	// benchmark can compare what a collector spent with the budget (Tenant.DirectoryBudget).
+	ResourceUnits float64 `json:"resourceUnits,omitempty"`
 }
 
 // Counters is a snapshot of the simulator's counters.

@@ -24,7 +24,6 @@ func (t *Tenant) withApp(appID string, change func(app *resource)) error {
 		return fmt.Errorf("entrasim: no application with appId %s", appID)
 	}
 	change(app)
-	t.store.touch(app)
 	return nil
 }
 
@@ -54,7 +53,7 @@ func (t *Tenant) AddClientSecret(appID, displayName, text string, lifetime time.
 		}
 		secrets = append(slices.Clone(secrets), s)
 		app.hidden["secrets"] = secrets
-		app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
+		t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	})
 	return s, err
 }
@@ -66,9 +65,8 @@ func (t *Tenant) SetServicePrincipalEnabled(appID string, enabled bool) error {
 	defer t.store.mu.Unlock()
 	found := false
 	t.store.cols[colSPs].each("", func(r *resource) bool {
-		if r.live() && strings.EqualFold(r.props.str("appId"), appID) {
-			r.props.set("accountEnabled", enabled)
-			t.store.touch(r)
+		if r.live() && strings.EqualFold(r.props().str("appId"), appID) {
+			t.store.update(r, t.Now(), obj{{"accountEnabled", enabled}})
 			found = true
 			return false
 		}
@@ -100,7 +98,7 @@ func (t *Tenant) AddCertificate(appID string, cert *x509.Certificate) error {
 				{"keyId", guidFrom(uint64(t.cfg.Seed), strKey("key-credential"), strKey(string(thumb[:])))},
 				{"startDateTime", c.NotBefore.UTC()}, {"type", "AsymmetricX509Cert"}, {"usage", "Verify"}, {"key", nil}})
 		}
-		app.props.set("keyCredentials", creds)
+		t.store.update(app, t.Now(), obj{{"keyCredentials", creds}})
 	})
 }
 
@@ -127,8 +125,8 @@ func (t *Tenant) spEnabled(appID string) bool {
 	defer t.store.mu.RUnlock()
 	enabled := true
 	t.store.cols[colSPs].each("", func(r *resource) bool {
-		if r.live() && strings.EqualFold(r.props.str("appId"), appID) {
-			if v, ok := r.props.get("accountEnabled"); ok {
+		if r.live() && strings.EqualFold(r.props().str("appId"), appID) {
+			if v, ok := r.props().get("accountEnabled"); ok {
 				enabled, _ = v.(bool)
 			}
 			return false
@@ -162,7 +160,7 @@ func (t *Tenant) RemoveClientSecret(appID, keyID string) error {
 		kept := slices.DeleteFunc(slices.Clone(secrets), func(s PasswordCredential) bool { return strings.EqualFold(s.KeyID, keyID) })
 		found = len(kept) < len(secrets)
 		app.hidden["secrets"] = kept
-		app.props.set("passwordCredentials", passwordCredentialObjs(kept))
+		t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(kept)}})
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("entrasim: app %s has no secret %s", appID, keyID)

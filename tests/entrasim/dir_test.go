@@ -141,12 +141,12 @@ func TestDirectoryLists(t *testing.T) {
 		{"users: unsupported operator", "/v1.0/users?$filter=jobTitle%20ge%20'a'", 400, "Request_UnsupportedQuery", nil},
 		{"users: unknown $select", "/v1.0/users?$select=colour", 400, "Request_BadRequest", nil},
 		{"groups", "/v1.0/groups", 200, "", func(t *testing.T, items []json.RawMessage, pages int) {
-			if len(items) != len(groupNames) || field(t, items[0], "onPremisesProvisioningErrors") == nil {
+			if len(items) != tn.cfg.groupCount() || field(t, items[0], "onPremisesProvisioningErrors") == nil {
 				t.Fatalf("%d groups", len(items))
 			}
 		}},
 		{"groups: Microsoft 365 groups by groupTypes", "/v1.0/groups?$filter=groupTypes/any(c:c%20eq%20'Unified')", 200, "", func(t *testing.T, items []json.RawMessage, pages int) {
-			if len(items) == 0 || len(items) >= len(groupNames) {
+			if len(items) == 0 || len(items) >= tn.cfg.groupCount() {
 				t.Fatalf("%d unified groups", len(items))
 			}
 		}},
@@ -179,7 +179,7 @@ func TestDirectoryLists(t *testing.T) {
 			}
 		}},
 		{"directory roles", "/v1.0/directoryRoles", 200, "", func(t *testing.T, items []json.RawMessage, pages int) {
-			if len(items) != len(builtInRoles) {
+			if len(items) != activeRoles {
 				t.Fatalf("%d roles", len(items))
 			}
 		}},
@@ -293,7 +293,7 @@ func TestUserDeltaRoundTrip(t *testing.T) {
 	users := tn.Users()
 	var member, other User
 	for _, u := range users {
-		if u.UserType == "Member" && !u.Admin {
+		if u.UserType == "Member" && len(u.Roles) == 0 {
 			if member.ID == "" {
 				member = u
 			} else if other.ID == "" {
@@ -317,7 +317,8 @@ func TestUserDeltaRoundTrip(t *testing.T) {
 			t.Fatalf("changed user %s", it)
 		}
 	}
-	// Restore, then purge: changed again, then deleted for good.
+	// Restore: changed again. Deleted again, it cannot be purged by an application (directory-deleteditems-delete:
+	// "Not supported" for users): it stays soft-deleted.
 	if r := c.send(http.MethodPost, "/v1.0/directory/deletedItems/"+other.ID+"/restore", "", nil); r.status != 200 || field(t, r.body, "id") != other.ID {
 		t.Fatalf("restore: %d %s", r.status, r.body)
 	}
@@ -326,23 +327,24 @@ func TestUserDeltaRoundTrip(t *testing.T) {
 		t.Fatalf("after restore: changed %v removed %v", changed, removed)
 	}
 	_ = c.send(http.MethodDelete, "/v1.0/users/"+other.ID, "", nil)
-	if r := c.send(http.MethodDelete, "/v1.0/directory/deletedItems/"+other.ID, "", nil); r.status != 204 {
-		t.Fatalf("purge: %d %s", r.status, r.body)
+	if r := c.send(http.MethodDelete, "/v1.0/directory/deletedItems/"+other.ID, "", nil); r.status != 403 || r.gerr(t).Error.Code != "Authorization_RequestDenied" {
+		t.Fatalf("app-only purge: %d %s", r.status, r.body)
 	}
 	items, deltaLink, _ = c.allPages(deltaLink, nil)
-	if _, removed := deltaIDs(t, items); removed[other.ID] != "deleted" {
-		t.Fatalf("after purge: %s", items)
+	if _, removed := deltaIDs(t, items); removed[other.ID] != "changed" {
+		t.Fatalf("after the refused purge: %s", items)
 	}
 	// $deltatoken=latest: no objects, a deltaLink from now.
 	latest, latestLink, _ := c.allPages(tn.GraphURL()+"/v1.0/users/delta?$deltatoken=latest", nil)
 	if len(latest) != 0 || latestLink == "" {
 		t.Fatalf("latest: %d items, link %q", len(latest), latestLink)
 	}
-	// A deltaLink older than 7 days (simulated) is gone.
+	// A deltaLink older than 7 days (simulated) has expired: 400 syncStateNotFound with the documented message.
 	clock.Advance(8 * 24 * time.Hour)
 	r := c.sendURL(deltaLink, nil)
-	if r.status != http.StatusGone || r.gerr(t).Error.Code != "SyncStateNotFound" || !strings.Contains(r.header.Get("Location"), "/v1.0/users/delta") {
-		t.Fatalf("expired token: %d %s (Location %q)", r.status, r.body, r.header.Get("Location"))
+	if e := r.gerr(t).Error; r.status != http.StatusBadRequest || e.Code != "syncStateNotFound" ||
+		e.Message != "The sync state generation is not found. The delta token is expired and data must be synchronized again." {
+		t.Fatalf("expired token: %d %s", r.status, r.body)
 	}
 	// A tampered token is refused.
 	if r := c.sendURL(strings.Replace(deltaLink, "$deltatoken=0", "$deltatoken=1", 1)+"0", nil); r.status != 400 {
@@ -427,7 +429,7 @@ func TestRemediation(t *testing.T) {
 			admin = u
 		case u.UserType == "Guest" && guest.ID == "":
 			guest = u
-		case u.UserType == "Member" && !u.Admin && member.ID == "":
+		case u.UserType == "Member" && len(u.Roles) == 0 && member.ID == "":
 			member = u
 		}
 	}
@@ -524,46 +526,44 @@ func TestAuthenticationMethods(t *testing.T) {
 		}
 		return out
 	}
-	// A user with mobile and alternate mobile phones whose default is the mobile phone.
-	var target string
-	for _, u := range tn.Users() {
-		ms := methods(u.ID)
-		has := func(typ string) bool {
-			return slices.ContainsFunc(ms, func(m map[string]any) bool { return m["phoneType"] == typ })
-		}
-		if has("mobile") && has("alternateMobile") && tn.store.cols[colUsers].get(u.ID).hidden["defaultMethod"] == methodMobile {
-			target = u.ID
-			break
-		}
-	}
-	if target == "" {
-		t.Fatal("no user with mobile + alternate mobile phones and the mobile as default; change the seed")
+	// A user with mobile and alternate mobile phones and the Authenticator app, whose default is the mobile phone.
+	target := tn.Users()[10].ID
+	if _, err := tn.SetAuthMethods(target, []AuthMethod{
+		{Type: "phoneAuthenticationMethod", PhoneType: "mobile"},
+		{Type: "phoneAuthenticationMethod", PhoneType: "alternateMobile"},
+		{Type: "microsoftAuthenticatorAuthenticationMethod", ID: "6e5a1f44-1111-4222-8333-444455556666"},
+	}, methodMobile); err != nil {
+		t.Fatal(err)
 	}
 	ms := methods(target)
-	if ms[0]["@odata.type"] != "#microsoft.graph.passwordAuthenticationMethod" {
-		t.Fatalf("first method %v", ms[0])
+	if len(ms) != 4 || ms[0]["@odata.type"] != "#microsoft.graph.passwordAuthenticationMethod" {
+		t.Fatalf("methods %v", ms)
 	}
-	del := func(seg, id string) int {
-		return c.send(http.MethodDelete, "/v1.0/users/"+target+"/authentication/"+seg+"/"+id, "", nil).status
+	del := func(seg, id string) response {
+		return c.send(http.MethodDelete, "/v1.0/users/"+target+"/authentication/"+seg+"/"+id, "", nil)
 	}
 	steps := []struct {
 		name, seg, id string
 		status        int
+		code          string
 	}{
-		{"the password cannot be deleted", "passwordMethods", methodPassword, 400},
-		{"mobile before alternate mobile", "phoneMethods", methodMobile, 400},
-		{"wrong type path", "fido2Methods", methodAlternate, 404},
-		{"alternate mobile first", "phoneMethods", methodAlternate, 204},
-		{"the default (mobile) last", "phoneMethods", methodMobile, 400},
-		{"unknown method", "phoneMethods", methodOffice, 404},
+		{"the password cannot be deleted", "passwordMethods", methodPassword, 400, "BadRequest"},
+		{"mobile before alternate mobile", "phoneMethods", methodMobile, 400, "BadRequest"},
+		{"wrong type path", "fido2Methods", methodAlternate, 404, "itemNotFound"},
+		{"alternate mobile first", "phoneMethods", methodAlternate, 204, ""},
+		{"the default while another method remains", "phoneMethods", methodMobile, 400, "badRequest"},
+		{"the app", "microsoftAuthenticatorMethods", "6e5a1f44-1111-4222-8333-444455556666", 204, ""},
+		{"the default as the last method", "phoneMethods", methodMobile, 204, ""},
+		{"unknown method", "phoneMethods", methodOffice, 404, "itemNotFound"},
 	}
 	for _, s := range steps {
-		if got := del(s.seg, s.id); got != s.status {
-			t.Fatalf("%s: %d, want %d", s.name, got, s.status)
+		r := del(s.seg, s.id)
+		if r.status != s.status || s.code != "" && r.gerr(t).Error.Code != s.code {
+			t.Fatalf("%s: %d %s, want %d %s", s.name, r.status, r.body, s.status, s.code)
 		}
 	}
-	if after := methods(target); len(after) != len(ms)-1 {
-		t.Fatalf("%d methods left of %d", len(after), len(ms))
+	if after, def, _ := tn.AuthMethods(target); len(after) != 1 || after[0].ID != methodPassword || def != "" {
+		t.Fatalf("after the reset: %v, default %q", after, def)
 	}
 	// Authentication method calls count under the reports family (reference §6).
 	if cnt := tn.Counters(); cnt.Families["reports"]["v1.0/users/{}/authentication/methods"].Accepted == 0 {

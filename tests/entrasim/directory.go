@@ -21,10 +21,13 @@ type User struct {
 	Department        string
 	JobTitle          string
 	UsageLocation     string
-	Admin             bool   // holds a privileged directory role
-	HomeTenantID      string // the tenant the account signs in at (a guest's home tenant)
-	place             int    // index into places: where the user usually signs in from
-	device            int    // index into deviceProfiles
+	Admin             bool // generated as a Global Administrator
+	// Roles are the display names of the directory roles the user holds now, directly or through groups
+	// (filled by Tenant.Users; any role makes the user an administrator for Graph's sensitive actions).
+	Roles        []string
+	HomeTenantID string // the tenant the account signs in at (a guest's home tenant)
+	place        int    // index into places: where the user usually signs in from
+	device       int    // index into deviceProfiles
 }
 
 // PasswordCredential is an application's client secret. SecretText is only known for secrets this
@@ -69,8 +72,9 @@ type ServicePrincipal struct {
 type directory struct {
 	tenantID    string
 	name        string
+	slug        string // the name reduced to lower-case letters and digits
 	domain      string
-	users       []*User
+	users       []User // shared with the cast: never modified after generation
 	apps        []*Application
 	sps         []*ServicePrincipal
 	integration *Application
@@ -108,6 +112,7 @@ func newDirectory(c *config) *directory {
 		}
 		return -1
 	}, d.name))
+	d.slug = slug
 	d.domain = fmt.Sprintf("%s%04x.onmicrosoft.com", slug, r.next()&0xffff)
 	base := c.start.Truncate(time.Second)
 
@@ -161,7 +166,7 @@ func newDirectory(c *config) *directory {
 		if i%20 == 19 {
 			u.AccountEnabled = false
 		}
-		d.users = append(d.users, u)
+		d.users = append(d.users, *u)
 	}
 
 	// Applications and their service principals.
@@ -178,6 +183,7 @@ func newDirectory(c *config) *directory {
 			CreatedDateTime: base.Add(-time.Duration(60+ar.intn(700)) * 24 * time.Hour),
 			SignInAudience:  "AzureADMyOrg",
 		}
+		app.SignInAudience = appAudience(seed, app.AppID)
 		if ar.chance(0.6) {
 			app.PasswordCredentials = []PasswordCredential{newSecret(ar, "default", base.Add(-time.Duration(ar.intn(300))*24*time.Hour), 365*24*time.Hour)}
 		}
@@ -258,9 +264,9 @@ func newSecret(r *rng, name string, start time.Time, lifetime time.Duration) Pas
 
 // snapshot returns the immutable principals log events are generated from.
 func (d *directory) snapshot(seed uint64) *cast {
-	c := &cast{tenantID: d.tenantID, domain: d.domain}
-	for i, u := range d.users {
-		c.users = append(c.users, *u)
+	c := &cast{tenantID: d.tenantID, domain: d.domain, users: d.users}
+	for i := range d.users {
+		u := &d.users[i]
 		if u.AccountEnabled {
 			c.members = append(c.members, i)
 		}

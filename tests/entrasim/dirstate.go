@@ -14,7 +14,7 @@ func (t *Tenant) appResourceByClientID(appID string) *resource {
 	c := t.store.cols[colApplications]
 	var found *resource
 	c.each("", func(r *resource) bool {
-		if r.live() && strings.EqualFold(r.props.str("appId"), appID) {
+		if r.live() && strings.EqualFold(r.props().str("appId"), appID) {
 			found = r
 			return false
 		}
@@ -24,9 +24,10 @@ func (t *Tenant) appResourceByClientID(appID string) *resource {
 }
 
 func applicationOf(r *resource) Application {
-	a := Application{ID: r.id, AppID: r.props.str("appId"), DisplayName: r.props.str("displayName"),
-		SignInAudience: r.props.str("signInAudience")}
-	if v, ok := r.props.get("createdDateTime"); ok {
+	p := r.props()
+	a := Application{ID: r.id, AppID: p.str("appId"), DisplayName: p.str("displayName"),
+		SignInAudience: p.str("signInAudience")}
+	if v, ok := p.get("createdDateTime"); ok {
 		a.CreatedDateTime, _ = v.(time.Time)
 	}
 	secrets, _ := r.hidden["secrets"].([]PasswordCredential)
@@ -53,7 +54,7 @@ func (t *Tenant) spIDOf(appID string) string {
 	defer t.store.mu.RUnlock()
 	var id string
 	t.store.cols[colSPs].each("", func(r *resource) bool {
-		if strings.EqualFold(r.props.str("appId"), appID) {
+		if strings.EqualFold(r.props().str("appId"), appID) {
 			id = r.id
 			return false
 		}
@@ -69,29 +70,44 @@ func (t *Tenant) Users() []User {
 	var out []User
 	t.store.cols[colUsers].each("", func(r *resource) bool {
 		if r.live() {
-			out = append(out, userOf(r))
+			out = append(out, t.userView(r))
 		}
 		return true
 	})
 	return out
 }
 
-func userOf(r *resource) User {
-	gen, _ := r.hidden["user"].(*User)
-	u := User{ID: r.id, DisplayName: r.props.str("displayName"), GivenName: r.props.str("givenName"),
-		Surname: r.props.str("surname"), UserPrincipalName: r.props.str("userPrincipalName"), Mail: r.props.str("mail"),
-		UserType: r.props.str("userType"), Department: r.props.str("department"), JobTitle: r.props.str("jobTitle"),
-		UsageLocation: r.props.str("usageLocation")}
-	if v, ok := r.props.get("accountEnabled"); ok {
+// userOf returns the generated User behind a user object (caller holds the store lock).
+func (t *Tenant) userOf(r *resource) *User {
+	if r.idx >= 0 {
+		return &t.gen.cast.users[r.idx]
+	}
+	u, _ := r.hidden["user"].(*User)
+	if u == nil {
+		return &User{ID: r.id}
+	}
+	return u
+}
+
+// userView is a user's current state as a User.
+func (t *Tenant) userView(r *resource) User {
+	gen := t.userOf(r)
+	p := r.props()
+	u := User{ID: r.id, DisplayName: p.str("displayName"), GivenName: p.str("givenName"),
+		Surname: p.str("surname"), UserPrincipalName: p.str("userPrincipalName"), Mail: p.str("mail"),
+		UserType: p.str("userType"), Department: p.str("department"), JobTitle: p.str("jobTitle"),
+		UsageLocation: p.str("usageLocation")}
+	if v, ok := p.get("accountEnabled"); ok {
 		u.AccountEnabled, _ = v.(bool)
 	}
-	if v, ok := r.props.get("createdDateTime"); ok {
+	if v, ok := p.get("createdDateTime"); ok {
 		u.CreatedDateTime, _ = v.(time.Time)
 	}
-	u.Admin, _ = r.hidden["admin"].(bool)
-	if gen != nil {
-		u.HomeTenantID, u.place, u.device = gen.HomeTenantID, gen.place, gen.device
+	u.Admin = gen.Admin
+	for _, role := range t.rolesOf(r) {
+		u.Roles = append(u.Roles, role.propStr("displayName"))
 	}
+	u.HomeTenantID, u.place, u.device = gen.HomeTenantID, gen.place, gen.device
 	return u
 }
 
@@ -129,7 +145,7 @@ func (t *Tenant) ServicePrincipals() []ServicePrincipal {
 	})
 	key := func(r *resource) int {
 		k := r.hidden["order"].(int)
-		if r.props.str("servicePrincipalType") == "ManagedIdentity" {
+		if r.props().str("servicePrincipalType") == "ManagedIdentity" {
 			k += 1 << 30
 		}
 		return k
@@ -137,13 +153,14 @@ func (t *Tenant) ServicePrincipals() []ServicePrincipal {
 	slices.SortStableFunc(rs, func(a, b *resource) int { return key(a) - key(b) })
 	out := make([]ServicePrincipal, len(rs))
 	for i, r := range rs {
-		sp := ServicePrincipal{ID: r.id, AppID: r.props.str("appId"), DisplayName: r.props.str("displayName"),
-			ServicePrincipalType: r.props.str("servicePrincipalType"), AppOwnerOrganizationID: r.props.str("appOwnerOrganizationId")}
-		if v, ok := r.props.get("alternativeNames"); ok {
+		p := r.props()
+		sp := ServicePrincipal{ID: r.id, AppID: p.str("appId"), DisplayName: p.str("displayName"),
+			ServicePrincipalType: p.str("servicePrincipalType"), AppOwnerOrganizationID: p.str("appOwnerOrganizationId")}
+		if v, ok := p.get("alternativeNames"); ok {
 			sp.AlternativeNames, _ = v.([]string)
 			sp.AlternativeNames = slices.Clone(sp.AlternativeNames)
 		}
-		if v, ok := r.props.get("accountEnabled"); ok {
+		if v, ok := p.get("accountEnabled"); ok {
 			sp.AccountEnabled, _ = v.(bool)
 		}
 		sp.Provisioning, _ = r.hidden["provisioning"].(bool)
@@ -167,17 +184,18 @@ func (t *Tenant) AddApp(displayName string, roles []string) (Application, error)
 	apps := s.cols[colApplications]
 	n := len(apps.ids)
 	r := newRNG(uint64(t.cfg.Seed), strKey("added-app"), uint64(n), strKey(displayName))
-	start := t.Now().Add(-time.Hour)
+	now := t.Now()
+	start := now.Add(-time.Hour)
 	app := &Application{ID: r.guid(), AppID: r.guid(), DisplayName: displayName, CreatedDateTime: start.UTC(),
 		SignInAudience: "AzureADMyOrg", Roles: slices.Clone(roles)}
 	app.PasswordCredentials = []PasswordCredential{newSecret(r, "default", start, t.cfg.SecretLifetime)}
-	ar := appResource(app, t.dir.domain)
-	ar.hidden["order"] = t.nextOrder()
-	s.add(apps, ar)
-	sp := spResource(&ServicePrincipal{ID: r.guid(), AppID: app.AppID, DisplayName: displayName, ServicePrincipalType: "Application",
-		AppOwnerOrganizationID: t.dir.tenantID, AccountEnabled: true}, t.dir.name)
-	sp.hidden["order"] = ar.hidden["order"]
-	s.add(s.cols[colSPs], sp)
+	ar := s.create(apps, app.ID, t.appProps(app), now)
+	ar.hidden = map[string]any{"secrets": slices.Clone(app.PasswordCredentials), "roles": slices.Clone(roles), "order": t.nextOrder(),
+		"protected": true}
+	sp := &ServicePrincipal{ID: r.guid(), AppID: app.AppID, DisplayName: displayName, ServicePrincipalType: "Application",
+		AppOwnerOrganizationID: t.dir.tenantID, AccountEnabled: true}
+	sr := s.create(s.cols[colSPs], sp.ID, t.spProps(sp, app, start), now)
+	sr.hidden = map[string]any{"order": ar.hidden["order"], "protected": true}
 	return applicationOf(ar), nil
 }
 
@@ -185,4 +203,27 @@ func (t *Tenant) AddApp(displayName string, roles []string) (Application, error)
 func (t *Tenant) nextOrder() int {
 	t.order++
 	return t.order
+}
+
+// SetGroupMember adds member (a user or group object id) to group, or removes it, at the simulated now, as a
+// change delta queries report (members@delta) and the ground truth keeps. It reports whether anything changed.
+func (t *Tenant) SetGroupMember(group, member string, remove bool) (bool, error) {
+	t.syncChurn()
+	s := t.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.cols[colGroups].get(group)
+	if g == nil || !g.live() {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no group %q", group)
+	}
+	var m *resource
+	for _, col := range []string{colUsers, colGroups} {
+		if r := s.cols[col].get(member); r != nil && r.live() {
+			m = r
+		}
+	}
+	if m == nil {
+		return false, fmt.Errorf("entrasim: SetGroupMember: no user or group %q", member)
+	}
+	return t.setMember(g, m, remove, t.Now()), nil
 }

@@ -70,42 +70,91 @@
 // Limits per family at Graph's documented values (see throttle.go for the exact window semantics): reports
 // 5 requests / 10 s per app per tenant with a fractional Retry-After computed from when the window frees up;
 // Identity Protection and Conditional Access 1 request / s per tenant without Retry-After; directory objects
-// a resource-unit token bucket sized by tenant with x-ms-resource-unit and x-ms-throttle-* headers.
-// Options.ThrottleScale shrinks every window (0.01 → 5 requests / 100 ms). Counters (accepted, throttled,
-// faults, pages, records per family and endpoint) and a per-request log let benchmarks compute the achieved
-// rate against the budget.
+// a resource-unit token bucket per app and tenant (3,500 / 5,000 / 8,000 units per 10 s by tenant size,
+// Tenant.DirectoryBudget), each request priced by path (users and applications 2, members 3,
+// transitiveMembers 5, appRoleAssignments 2, everything else — delta included — 1; $select −1, $expand +1,
+// $top < 20 −1, at least 1) and answered with x-ms-resource-unit, x-ms-throttle-limit-percentage above 80 %,
+// and at the limit 429 with Retry-After, x-ms-throttle-scope and x-ms-throttle-information. A users list
+// selecting signInActivity counts against its own 10 requests / min, the reports family and the directory
+// bucket at once, and is admitted only when all three admit it. Options.ThrottleScale shrinks every window
+// (0.01 → 5 requests / 100 ms). Counters (accepted, throttled, faults, pages, records and resource units per
+// family and endpoint) and a per-request log let benchmarks compute the achieved rate against the budget.
 //
 // # Latency and faults
 //
 // Options.PageLatency delays every page (fixed + jitter, or lognormal) and honours cancellation. Fault rules
 // (at start or at run time, through the API or POST /_sim/faults) match by path prefix and stream and fire by
 // probability, on the n-th or every n-th match, a limited number of times: 429 storms with or without
-// Retry-After, 500/503/504 with Graph bodies, connection resets, truncated bodies, invalid JSON and invalid
-// skip tokens on nextLink requests.
+// Retry-After, 500/503/504 (or 400/403/404/409 refusals) with Graph bodies, connection resets, truncated bodies,
+// invalid JSON, invalid skip tokens on nextLink requests, delays (FaultDelay: a remediation's change is made and
+// its answer held), and on deltaLink requests the synchronization reset (syncReset: 410 Gone with a Location)
+// and resyncRequired (400).
 //
 // # Ground truth
 //
 // Truth(stream, from, to, asOf) returns every event id of a stream and window as visible at a simulated time;
-// GET /_sim/truth serves the same. /_sim also serves counters, the request log, fault rules and the clock.
+// GET /_sim/truth serves the same. DirectoryAt(kind, asOf, sel) returns the directory objects of a delta kind
+// at a simulated time — exactly what a full delta round started then returns: the objects, their properties
+// for a $select, and their direct members (GET /_sim/directory). SignInActivityAt(asOf) returns every user's
+// signInActivity then (GET /_sim/signInActivity). /_sim also serves counters, the request log, fault rules,
+// the clock and the synchronization reset (POST /_sim/directory/reset).
 //
 // # Directory objects, delta queries and remediation
 //
-// The live directory is an object store (store.go): users, groups (nested membership), applications,
-// service principals (Microsoft Graph's own with its app roles; appRoleAssignments), devices, directory roles,
-// role definitions and assignments, Conditional Access policies and named locations, risky users, risk
-// detections, registration details and Intune managed devices. Each collection is declared once
-// (dirapi.go: dirEndpoints) with its throttling family, permissions, licence, page sizes, resource-unit cost and
-// filters, and served with list, get, $select, $filter, $top and skip-token paging, and — for users, groups,
-// applications, service principals, devices and directory roles — delta queries (delta.go: @removed,
-// members@delta, $deltatoken=latest, 410 after 7 days). Options.Churn makes the directory change as the clock
-// advances. Remediation endpoints (remediate.go) change the store: revokeSignInSessions, authentication
-// methods listed and deleted per type with Graph's constraints, PATCH user, DELETE user into deletedItems with
-// restore and purge, addPassword/removePassword; the token authority reads app secrets from the same store.
+// The directory is an object store (store.go) of users, groups (nested, with a nesting cycle, some with
+// devices or service principals as members), applications, service principals (Microsoft Graph's own with its
+// app roles; appRoleAssignments), devices, directory roles, administrative units, role definitions and
+// assignments, Conditional Access policies and named locations, risky users, risk detections, registration
+// details and Intune managed devices. The large collections hold stubs: properties are generated from the
+// seed when rendered (dirgen_*.go), so 100,000 users and 20,000 groups build in about a second in ~125 MiB.
+// Every object keeps its history — property changes, soft deletes, restores, permanent deletes and membership
+// changes, each with a sequence number and a simulated time — so delta rounds are consistent snapshots and
+// the ground truth can tell any past state.
+//
+// Directory objects carry every property of Graph's v1.0 schema (dirprops.go; null where Graph holds no
+// value), and the security-relevant ones are varied: users synchronised from Active Directory with their
+// on-premises identifiers, password age and policies, licences, guests invited and accepted with their
+// identities, signInActivity; applications with web, SPA and public client redirect URIs, implicit grant,
+// verified publishers, certificates and secrets (some expired) and high-privilege permissions; SAML service
+// principals; rooted, personal, hybrid-joined and non-compliant devices; role assignments scoped to
+// administrative units and with conditions; dynamic and restricted administrative units. $select accepts any
+// schema property; a request without it returns Graph's default set.
+//
+// Each collection is declared once (dirapi.go: dirEndpoints) with its throttling family, permissions,
+// licence, page sizes, resource-unit cost and filters, and served with list, get, $select, $filter, $top,
+// $expand (roleAssignments: principal, roleDefinition) and skip-token paging, and — for users, groups,
+// applications, service principals, devices, directory roles and administrative units (also at
+// /directory/administrativeUnits) — delta queries as Graph does them (delta.go): rounds pinned at their
+// start, $select narrowing what is tracked (signInActivity refused), @removed changed/deleted,
+// members@delta (full on an initial round, changes after), large groups split across items
+// (Options.MemberSliceSize), replays (Options.DeltaReplayShare), delayed removals (Options.RemovalDelay),
+// Prefer: return=minimal, $deltatoken=latest, 400 syncStateNotFound after 7 days, and the synchronization
+// reset (Tenant.ResetDeltaSync, POST /_sim/directory/reset, the syncReset and resyncRequired faults).
+//
+// Options.Churn makes the directory change as the clock advances (churn.go): creates, updates, soft deletes,
+// restores and permanent deletes of users, groups, applications, service principals, devices and
+// administrative units, membership changes of groups (nested ones included), roles and administrative
+// units, invited guests and their acceptance, role activation; the recycle bin is purged after 30 days.
+//
+// GET /users?$select=…,signInActivity (signinactivity.go) needs Entra ID P1/P2, AuditLog.Read.All and a users
+// permission, allows $top up to 500, and derives each user's last interactive, non-interactive and successful
+// sign-in from the sign-in streams as visible at the simulated time (null for users who never signed in).
+//
+// Remediation endpoints (remediate.go) change the store: revokeSignInSessions (a no-op for B2B guests),
+// authentication methods listed and deleted per type with Graph's constraints (alternate mobile before mobile,
+// the default method only as the last one, never the password), the directory roles a user holds
+// (transitiveMemberOf/microsoft.graph.directoryRole, through nested groups), PATCH user, DELETE user into
+// deletedItems (listed per type, got by id, restored; users not purged by an application, role holders refused
+// as Graph refuses app-only callers), addPassword/removePassword; the token authority reads app secrets from the
+// same store. Tests set a user's methods with SetAuthMethods and give roles with AssignRole; fault rules reach
+// these endpoints too.
 //
 // # Extending
 //
-// A new resource type is a collection loaded in populate.go (resources with ordered properties following the
-// documentation example) plus one dirEndpoints entry; the conformance test compares it with its fixture. New
+// A new resource type is a collection loaded in populate.go (stubs with a generator, or objects with their
+// properties) plus one dirEndpoints entry; directory types declare their properties in dirprops.go, and the
+// conformance tests compare them with Graph's schema (tests/testdata/graph-csdl) and the documentation
+// examples. New
 // operations add routes (server.go: route) and share the request pipeline. Log events read an immutable
 // snapshot of the directory taken at start (cast), so directory changes never rewrite history. Group ids
 // referenced by audit events come from groupID.

@@ -47,6 +47,23 @@ func errPermissionMissing(perm string) *gerr {
 	return &gerr{status: 403, code: "Authentication_MSGraphPermissionMissing", message: "Calling principal does not have required MSGraph permissions " + perm}
 }
 
+// faultError is the error a FaultStatus rule answers with, nil for a status it does not inject.
+func faultError(status int) *gerr {
+	switch status {
+	case 500, 503, 504:
+		return serverError(status)
+	case 400:
+		return badRequest("Invalid request.")
+	case 403:
+		return errInsufficientPrivileges
+	case 404:
+		return &gerr{status: 404, code: "Request_ResourceNotFound", message: "Resource not found."}
+	case 409:
+		return &gerr{status: 409, code: "Conflict", message: "The operation conflicts with a concurrent change; retry it."}
+	}
+	return nil
+}
+
 // Server errors injected by fault rules (codes from concepts/errors.md).
 func serverError(status int) *gerr {
 	switch status {

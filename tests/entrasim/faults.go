@@ -16,8 +16,8 @@ const (
 	// FaultThrottle answers Storm consecutive matching requests (default 1) with 429 TooManyRequests, with a
 	// Retry-After of RetryAfter when set and none otherwise. It does not use the family's budget.
 	FaultThrottle FaultKind = "throttle"
-	// FaultStatus answers with Status (500, 503 or 504; default 500) and Graph's error body; RetryAfter adds
-	// the header.
+	// FaultStatus answers with Status (500, 503 or 504, or 400, 403, 404 or 409 for a refusal; default 500) and
+	// Graph's error body; RetryAfter adds the header.
 	FaultStatus FaultKind = "status"
 	// FaultReset closes the connection without a response (hijack and close). Go's transport retries an
 	// idempotent request once, on a new connection, when a reused connection closes before any response:
@@ -33,6 +33,17 @@ const (
 	// FaultInvalidSkipToken answers a nextLink request (one with $skiptoken) with Graph's invalid skip token
 	// error; requests without a skip token never match.
 	FaultInvalidSkipToken FaultKind = "invalidSkipToken"
+	// FaultSyncReset answers a deltaLink request (one with a $deltatoken other than latest) with Graph's
+	// synchronization reset: 410 Gone and a Location header holding the round's initial request with an
+	// empty $deltatoken (delta-query-overview.md). Other requests never match.
+	FaultSyncReset FaultKind = "syncReset"
+	// FaultResyncRequired answers a deltaLink request with 400 and error code resyncRequired ("The delta
+	// token is no longer valid, and the app must reset the sync state.", concepts/errors.md; the status is
+	// unverified). Other requests never match.
+	FaultResyncRequired FaultKind = "resyncRequired"
+	// FaultDelay serves a remediation request (its change takes effect) and holds the response for Delay, or
+	// until the client goes away: the answer that comes late, or never.
+	FaultDelay FaultKind = "delay"
 )
 
 // FaultRule injects faults into matching Graph requests. A request matches when its path starts with Path
@@ -52,11 +63,12 @@ type FaultRule struct {
 	RetryAfter  time.Duration `json:"retryAfter,omitempty"`
 	Status      int           `json:"status,omitempty"`
 	Abort       bool          `json:"abort,omitempty"`
+	Delay       time.Duration `json:"delay,omitempty"`
 }
 
 func (f FaultRule) validate() error {
 	switch f.Kind {
-	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken:
+	case FaultThrottle, FaultStatus, FaultReset, FaultTruncate, FaultInvalidJSON, FaultInvalidSkipToken, FaultSyncReset, FaultResyncRequired, FaultDelay:
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -75,10 +87,12 @@ func (f FaultRule) validate() error {
 		return fmt.Errorf("set at most one of probability, nth and every")
 	case f.Probability < 0 || f.Probability > 1:
 		return fmt.Errorf("probability must be in [0, 1] (got %g)", f.Probability)
-	case f.Nth < 0 || f.Every < 0 || f.Count < 0 || f.Storm < 0 || f.RetryAfter < 0:
-		return fmt.Errorf("nth, every, count, storm and retryAfter must not be negative")
-	case f.Kind == FaultStatus && f.Status != 0 && f.Status != 500 && f.Status != 503 && f.Status != 504:
-		return fmt.Errorf("status must be 500, 503 or 504 (got %d)", f.Status)
+	case f.Nth < 0 || f.Every < 0 || f.Count < 0 || f.Storm < 0 || f.RetryAfter < 0 || f.Delay < 0:
+		return fmt.Errorf("nth, every, count, storm, retryAfter and delay must not be negative")
+	case f.Kind == FaultStatus && f.Status != 0 && faultError(f.Status) == nil:
+		return fmt.Errorf("status must be 500, 503, 504, 400, 403, 404 or 409 (got %d)", f.Status)
+	case f.Kind == FaultDelay && f.Delay == 0:
+		return fmt.Errorf("a delay fault needs a delay")
 	case f.Stream != "" && streamByName(f.Stream) == nil:
 		return fmt.Errorf("unknown stream %q", f.Stream)
 	}
@@ -91,6 +105,7 @@ func ParseFaultRule(s string) (FaultRule, error) {
 	var raw struct {
 		FaultRule
 		RetryAfter json.RawMessage `json:"retryAfter"`
+		Delay      json.RawMessage `json:"delay"`
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
@@ -98,23 +113,34 @@ func ParseFaultRule(s string) (FaultRule, error) {
 		return FaultRule{}, fmt.Errorf("fault rule: %w", err)
 	}
 	f := raw.FaultRule
-	if len(raw.RetryAfter) > 0 {
-		var str string
-		if err := json.Unmarshal(raw.RetryAfter, &str); err == nil {
-			d, err := time.ParseDuration(str)
-			if err != nil {
-				return FaultRule{}, fmt.Errorf("fault rule: retryAfter: %w", err)
-			}
-			f.RetryAfter = d
-		} else {
-			var n int64
-			if err := json.Unmarshal(raw.RetryAfter, &n); err != nil {
-				return FaultRule{}, fmt.Errorf("fault rule: retryAfter: want a duration string or nanoseconds")
-			}
-			f.RetryAfter = time.Duration(n)
-		}
+	var err error
+	if f.RetryAfter, err = ruleDuration(raw.RetryAfter, "retryAfter"); err != nil {
+		return FaultRule{}, err
+	}
+	if f.Delay, err = ruleDuration(raw.Delay, "delay"); err != nil {
+		return FaultRule{}, err
 	}
 	return f, f.validate()
+}
+
+// ruleDuration reads a duration as a Go duration string or nanoseconds (zero when absent).
+func ruleDuration(raw json.RawMessage, name string) (time.Duration, error) {
+	if len(raw) == 0 {
+		return 0, nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err == nil {
+		d, err := time.ParseDuration(str)
+		if err != nil {
+			return 0, fmt.Errorf("fault rule: %s: %w", name, err)
+		}
+		return d, nil
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fmt.Errorf("fault rule: %s: want a duration string or nanoseconds", name)
+	}
+	return time.Duration(n), nil
 }
 
 // ruleState is a rule with its counters.
@@ -185,7 +211,7 @@ func (f *faults) list() []FaultState {
 
 // pick returns the fault to inject into a request, if any. The first rule that fires wins; a throttle storm
 // in progress answers before any other rule.
-func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRule, bool) {
+func (f *faults) pick(path string, streams []string, hasSkipToken, hasDeltaToken bool) (FaultRule, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lp := strings.ToLower(path)
@@ -198,6 +224,9 @@ func (f *faults) pick(path string, streams []string, hasSkipToken bool) (FaultRu
 			continue
 		}
 		if r.Kind == FaultInvalidSkipToken && !hasSkipToken {
+			continue
+		}
+		if (r.Kind == FaultSyncReset || r.Kind == FaultResyncRequired) && !hasDeltaToken {
 			continue
 		}
 		s.matched++

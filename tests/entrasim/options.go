@@ -157,6 +157,10 @@ type Options struct {
 	TenantName string
 	// Users is the number of users (members, guests, admins, disabled accounts); default 100.
 	Users int
+	// Groups is the number of groups, the named ones audit events use (All Staff, VPN Users, Privileged
+	// Admins, Guests and one per department) included; default the named ones plus one per 20 users (at
+	// least four more, so nested groups and a nesting cycle exist in every tenant).
+	Groups int
 	// Apps is the number of application registrations besides the integration's own; default 20.
 	Apps int
 	// ManagedIdentities is the number of managed identities; default 5.
@@ -179,10 +183,22 @@ type Options struct {
 	History time.Duration
 	// Streams tunes the log streams by name (signIns.interactive, …, directoryAudits, provisioning).
 	Streams map[string]StreamOptions
-	// Churn is the mean number of directory changes per simulated hour (job titles, enabled accounts, group
-	// membership, devices), applied as the clock passes each hour, so delta queries see changes; 0 means a
-	// static directory.
+	// Churn is the mean number of directory changes per simulated hour, each applied when the clock passes
+	// its instant, so delta queries see changes: creates, updates, soft deletes, restores and permanent
+	// deletes of users, groups, applications, service principals, devices and administrative units; group,
+	// role and administrative unit membership (nested groups included); invited guests and their acceptance;
+	// role activation. Deterministic from the seed and the hour; 0 means a static directory.
 	Churn float64
+	// MemberSliceSize is the most members@delta entries a delta item carries: a group, role or administrative
+	// unit with more is reported several times in the same round, each time with the next slice, as Graph
+	// splits large groups; a page holds at most this many entries. 0 means 1,000.
+	MemberSliceSize int
+	// DeltaReplayShare is the share of the objects a delta round reported that the next round reports again
+	// (Graph's "replays"), deterministic from the seed; 0 means none.
+	DeltaReplayShare float64
+	// RemovalDelay is how much later (simulated time) than they happen deletions and membership removals
+	// reach delta queries and the ground truth (DirectoryAt); 0 means at once.
+	RemovalDelay time.Duration
 	// LateShare is the default share of late-arriving events; 0 means 2 %, a negative value means none.
 	LateShare float64
 	// LateDelay is the default delay distribution of late events; zero means 1 h to 48 h, uniform.
@@ -221,6 +237,14 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Users < 0:
 		return fmt.Errorf("entrasim: Users must not be negative (got %d)", o.Users)
+	case o.Groups < 0:
+		return fmt.Errorf("entrasim: Groups must not be negative (got %d)", o.Groups)
+	case o.MemberSliceSize < 0:
+		return fmt.Errorf("entrasim: MemberSliceSize must not be negative (got %d)", o.MemberSliceSize)
+	case o.DeltaReplayShare < 0 || o.DeltaReplayShare > 1 || math.IsNaN(o.DeltaReplayShare):
+		return fmt.Errorf("entrasim: DeltaReplayShare must be in [0, 1] (got %g)", o.DeltaReplayShare)
+	case o.RemovalDelay < 0:
+		return fmt.Errorf("entrasim: RemovalDelay must not be negative (got %s)", o.RemovalDelay)
 	case o.Apps < 0:
 		return fmt.Errorf("entrasim: Apps must not be negative (got %d)", o.Apps)
 	case o.ManagedIdentities < 0:
@@ -280,6 +304,9 @@ func newConfig(o *Options) (*config, error) {
 	}
 	if c.Apps == 0 {
 		c.Apps = 20
+	}
+	if c.MemberSliceSize == 0 {
+		c.MemberSliceSize = defaultMemberSlice
 	}
 	if c.ManagedIdentities == 0 {
 		c.ManagedIdentities = 5

@@ -2,17 +2,17 @@ package entrasim
 
 import (
 	"fmt"
+	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
 
-// Loading the directory into the object store: the generated users, applications and service principals, plus
-// the objects phase 2 serves (groups with nested members, devices, directory roles and role assignments,
-// authentication methods, Conditional Access policies and named locations, risky users and risk detections,
-// registration details, Intune managed devices). Property names, order and JSON types follow the Graph
-// documentation examples in tests/testdata/graph-docs.
+// Loading the directory into the object store. The large collections (users, groups, devices, registration
+// details, Intune devices) hold only stubs: an id and an index from which their properties are generated on
+// demand (dirgen_*.go), plus group memberships. The small ones (roles, policies, risk state) are loaded with
+// their properties. Property names, order and JSON types follow Graph's schema (tests/testdata/graph-csdl) and
+// the documentation examples (tests/testdata/graph-docs).
 
 // Collections.
 const (
@@ -22,6 +22,7 @@ const (
 	colSPs             = "servicePrincipals"
 	colDevices         = "devices"
 	colDirectoryRoles  = "directoryRoles"
+	colAdminUnits      = "administrativeUnits"
 	colRoleDefinitions = "roleDefinitions"
 	colRoleAssignments = "roleAssignments"
 	colCAPolicies      = "conditionalAccessPolicies"
@@ -35,157 +36,45 @@ const (
 // GraphAppID is Microsoft Graph's application id; its service principal holds the app roles (permissions).
 const GraphAppID = "00000003-0000-0000-c000-000000000000"
 
-// Well-known authentication method ids (reference §6; the phone ids and the email id are unverified there).
+// Well-known authentication method ids (reference §6; the phone ids and the email id are unverified there) and
+// built-in role template ids.
 const (
-	methodPassword       = "28c10230-6103-485e-b985-444c60001490"
-	methodMobile         = "3179e48a-750b-4051-897c-87b9720928f7"
-	methodAlternate      = "b6332ec1-7057-4abe-9331-3d72feddfe41"
-	methodOffice         = "e37fc753-ff3b-4958-9484-eaa9425c82bc"
-	methodEmail          = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f"
-	roleGlobalAdmin      = "62e90394-69f5-4237-9190-012177145e10"
-	roleGlobalReader     = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
-	roleUserAdmin        = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-	roleSecurityReader   = "5d6b6bb7-de71-4623-b4af-96380a352509"
-	defaultUserPropCount = 11 // businessPhones … id: the properties GET /users returns without $select
+	methodPassword     = "28c10230-6103-485e-b985-444c60001490"
+	methodMobile       = "3179e48a-750b-4051-897c-87b9720928f7"
+	methodAlternate    = "b6332ec1-7057-4abe-9331-3d72feddfe41"
+	methodOffice       = "e37fc753-ff3b-4958-9484-eaa9425c82bc"
+	methodEmail        = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f"
+	roleGlobalAdmin    = "62e90394-69f5-4237-9190-012177145e10"
+	roleGlobalReader   = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+	roleUserAdmin      = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+	roleSecurityReader = "5d6b6bb7-de71-4623-b4af-96380a352509"
+	roleSecurityAdmin  = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+	roleAppAdmin       = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+	roleExchangeAdmin  = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+	rolePrivRoleAdmin  = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 )
 
-var builtInRoles = []struct{ id, name, desc string }{
-	{roleGlobalAdmin, "Global Administrator", "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."},
-	{roleGlobalReader, "Global Reader", "Can read everything that a Global Administrator can, but not update anything."},
-	{roleUserAdmin, "User Administrator", "Can manage all aspects of users and groups, including resetting passwords for limited admins."},
-	{roleSecurityReader, "Security Reader", "Can read security information and reports in Microsoft Entra ID and Office 365."},
+// spSeed is a generated service principal: the application it instantiates (nil for managed identities and
+// Microsoft Graph) and when it was created.
+type spSeed struct {
+	sp      *ServicePrincipal
+	app     *Application
+	created time.Time
 }
 
-// userResource renders a generated user as Graph's user entity.
-func userResource(u *User, seed uint64) *resource {
-	phone := fmt.Sprintf("+1 425 555 %04d", hashOf(strKey(u.ID))%10000)
-	mobile := any(nil)
-	if u.UserType == "Member" {
-		mobile = fmt.Sprintf("+1 206 555 %04d", hashOf(strKey(u.ID), 1)%10000)
-	}
-	var business []string
-	if u.UserType == "Member" {
-		business = []string{phone}
-	}
-	p := obj{
-		{"businessPhones", nonNil(business)},
-		{"displayName", u.DisplayName},
-		{"givenName", u.GivenName},
-		{"jobTitle", nilIfEmpty(u.JobTitle)},
-		{"mail", u.Mail},
-		{"mobilePhone", mobile},
-		{"officeLocation", nilIfEmpty(map[bool]string{true: places[u.place].City}[u.UserType == "Member"])},
-		{"preferredLanguage", "en-US"},
-		{"surname", u.Surname},
-		{"userPrincipalName", u.UserPrincipalName},
-		{"id", u.ID},
-		{"accountEnabled", u.AccountEnabled},
-		{"createdDateTime", u.CreatedDateTime},
-		{"creationType", map[bool]any{true: "Invitation", false: nil}[u.UserType == "Guest"]},
-		{"deletedDateTime", nil},
-		{"department", nilIfEmpty(u.Department)},
-		{"externalUserState", map[bool]any{true: "Accepted", false: nil}[u.UserType == "Guest"]},
-		{"onPremisesSyncEnabled", nil},
-		{"signInSessionsValidFromDateTime", u.CreatedDateTime},
-		{"usageLocation", u.UsageLocation},
-		{"userType", u.UserType},
-	}
-	return &resource{id: u.ID, props: p, hidden: map[string]any{"admin": u.Admin, "user": u}}
+// graphSP is Microsoft Graph's own service principal, whose app roles are its application permissions, so
+// deployments can resolve permission ids by value (reference §2).
+func graphSP(seed uint64) *ServicePrincipal {
+	return &ServicePrincipal{ID: guidFrom(seed, strKey("graph-sp")), AppID: GraphAppID, DisplayName: "Microsoft Graph",
+		ServicePrincipalType: "Application", AppOwnerOrganizationID: microsoftServicesID, AccountEnabled: true}
 }
 
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// passwordCredentialObjs renders secrets as Graph shows them: the hint, never the text.
-func passwordCredentialObjs(secrets []PasswordCredential) []obj {
-	out := []obj{}
-	for _, s := range secrets {
-		out = append(out, obj{
-			{"customKeyIdentifier", nil}, {"displayName", s.DisplayName}, {"endDateTime", s.EndDateTime},
-			{"hint", s.Hint}, {"keyId", s.KeyID}, {"secretText", nil}, {"startDateTime", s.StartDateTime},
-		})
-	}
-	return out
-}
-
-func appResource(a *Application, domain string) *resource {
-	access := []obj{}
-	if len(a.Roles) > 0 {
-		var ra []obj
-		for _, r := range a.Roles {
-			ra = append(ra, obj{{"id", appRoleIDs[r]}, {"type", "Role"}})
-		}
-		access = append(access, obj{{"resourceAppId", GraphAppID}, {"resourceAccess", ra}})
-	}
-	p := obj{
-		{"id", a.ID},
-		{"deletedDateTime", nil},
-		{"appId", a.AppID},
-		{"createdDateTime", a.CreatedDateTime},
-		{"displayName", a.DisplayName},
-		{"identifierUris", identifierURIs(a)},
-		{"publisherDomain", domain},
-		{"signInAudience", a.SignInAudience},
-		{"keyCredentials", []obj{}},
-		{"passwordCredentials", passwordCredentialObjs(a.PasswordCredentials)},
-		{"requiredResourceAccess", access},
-	}
-	return &resource{id: a.ID, props: p, hidden: map[string]any{
-		"secrets": slices.Clone(a.PasswordCredentials), "roles": slices.Clone(a.Roles)}}
-}
-
-func spResource(sp *ServicePrincipal, publisher string) *resource {
-	names := []string{sp.AppID}
-	names = append(names, sp.AlternativeNames...)
-	p := obj{
-		{"id", sp.ID},
-		{"deletedDateTime", nil},
-		{"accountEnabled", sp.AccountEnabled},
-		{"alternativeNames", nonNil(sp.AlternativeNames)},
-		{"appDisplayName", sp.DisplayName},
-		{"appId", sp.AppID},
-		{"appOwnerOrganizationId", nilIfEmpty(sp.AppOwnerOrganizationID)},
-		{"appRoleAssignmentRequired", false},
-		{"displayName", sp.DisplayName},
-		{"homepage", nil},
-		{"logoutUrl", nil},
-		{"publisherName", publisher},
-		{"replyUrls", []string{}},
-		{"servicePrincipalNames", names},
-		{"servicePrincipalType", sp.ServicePrincipalType},
-		{"tags", []string{}},
-		{"addIns", []obj{}},
-		{"appRoles", []obj{}},
-		{"info", obj{{"termsOfServiceUrl", nil}, {"supportUrl", nil}, {"privacyStatementUrl", nil}, {"marketingUrl", nil}, {"logoUrl", nil}}},
-		{"keyCredentials", []obj{}},
-		{"oauth2PermissionScopes", []obj{}},
-		{"passwordCredentials", []obj{}},
-	}
-	return &resource{id: sp.ID, props: p, hidden: map[string]any{}}
-}
-
-// graphSPResource is Microsoft Graph's own service principal with its application permissions as app roles,
-// so deployments can resolve permission ids by value (reference §2).
-func graphSPResource(seed uint64) *resource {
-	sp := &ServicePrincipal{ID: guidFrom(seed, strKey("graph-sp")), AppID: GraphAppID, DisplayName: "Microsoft Graph",
-		ServicePrincipalType: "Application", AppOwnerOrganizationID: "f8cdef31-a31e-4b4a-93e4-5f571e91255a", AccountEnabled: true}
-	r := spResource(sp, "Microsoft Services")
+func graphAppRoles() []obj {
 	names := make([]string, 0, len(appRoleIDs))
 	for v := range appRoleIDs {
 		names = append(names, v)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	var roles []obj
 	for _, v := range names {
 		roles = append(roles, obj{
@@ -193,150 +82,241 @@ func graphSPResource(seed uint64) *resource {
 			{"displayName", v}, {"id", appRoleIDs[v]}, {"isEnabled", true}, {"origin", "Application"}, {"value", v},
 		})
 	}
-	r.props.set("appRoles", roles)
-	return r
+	return roles
 }
 
-// populate loads the generated directory and the phase-2 objects into the store.
+// groupCount is the number of groups: the named ones plus Options.Groups' worth (default one per 20 users, at
+// least four, so nesting and the cycle exist in every tenant).
+func (c *config) groupCount() int {
+	if c.Groups > 0 {
+		return max(c.Groups, len(groupNames)+2)
+	}
+	return len(groupNames) + max(4, c.Users/20)
+}
+
+// populate loads the generated directory into the store.
 func (t *Tenant) populate() {
 	s, d, seed := t.store, t.dir, uint64(t.cfg.Seed)
 	base := t.cfg.start.Truncate(time.Second)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cast := t.gen.cast
+
+	// Users: stubs; their properties come from the generated User.
 	users := s.col(colUsers, "user")
-	for _, u := range d.users {
-		s.add(users, userResource(u, seed))
+	users.gen = func(r *resource, want func(string) bool) obj {
+		return t.userProps(&cast.users[r.idx], uint64(r.idx), want)
 	}
+	users.reserve(len(cast.users))
+	userRes := make([]*resource, len(cast.users))
+	for i := range cast.users {
+		userRes[i] = s.load(users, &resource{id: cast.users[i].ID, idx: int32(i)})
+	}
+
+	// Applications and service principals (Microsoft Graph's own last).
 	apps, sps := s.col(colApplications, "application"), s.col(colSPs, "servicePrincipal")
+	apps.gen = func(r *resource, _ func(string) bool) obj { return t.appProps(d.apps[r.idx]) }
+	sps.gen = func(r *resource, _ func(string) bool) obj {
+		sd := t.spSeeds[r.idx]
+		p := t.spProps(sd.sp, sd.app, sd.created)
+		if sd.sp.AppID == GraphAppID {
+			p.set("appRoles", graphAppRoles())
+		}
+		return p
+	}
 	for i, a := range d.apps {
-		ar, sr := appResource(a, d.domain), spResource(d.sps[i], d.name)
-		ar.hidden["order"] = t.nextOrder()
-		sr.hidden["order"], sr.hidden["provisioning"] = ar.hidden["order"], d.sps[i].Provisioning
-		s.add(apps, ar)
-		s.add(sps, sr)
+		ar := s.load(apps, &resource{id: a.ID, idx: int32(i), hidden: map[string]any{
+			"secrets": slices.Clone(a.PasswordCredentials), "roles": slices.Clone(a.Roles), "order": t.nextOrder()}})
+		t.spSeeds = append(t.spSeeds, spSeed{sp: d.sps[i], app: a, created: a.CreatedDateTime.Add(time.Minute)})
+		s.load(sps, &resource{id: d.sps[i].ID, idx: int32(len(t.spSeeds) - 1), hidden: map[string]any{
+			"order": ar.hidden["order"], "provisioning": d.sps[i].Provisioning}})
 	}
 	for _, sp := range d.sps[len(d.apps):] {
-		sr := spResource(sp, "Microsoft Services")
-		sr.hidden["order"] = t.nextOrder()
-		s.add(sps, sr)
+		t.spSeeds = append(t.spSeeds, spSeed{sp: sp, created: base.Add(-time.Duration(hashOf(strKey(sp.ID))%700) * 24 * time.Hour)})
+		s.load(sps, &resource{id: sp.ID, idx: int32(len(t.spSeeds) - 1), hidden: map[string]any{"order": t.nextOrder()}})
 	}
-	s.add(sps, graphSPResource(seed))
+	t.spSeeds = append(t.spSeeds, spSeed{sp: graphSP(seed), created: base.Add(-5 * 365 * 24 * time.Hour)})
+	s.load(sps, &resource{id: t.spSeeds[len(t.spSeeds)-1].sp.ID, idx: int32(len(t.spSeeds) - 1)})
 
-	// Groups: the names audit events reference (groupID), security and Microsoft 365 groups, one nested
-	// level: department groups are members of "All Staff".
+	// Devices: the registered devices sign-ins come from, and a personal Android phone for some users.
+	devices, managed := s.col(colDevices, "device"), s.col(colManagedDevices, "managedDevice")
+	devices.gen = func(r *resource, _ func(string) bool) obj { return t.deviceProps(t.deviceSeeds[r.idx]) }
+	managed.gen = func(r *resource, _ func(string) bool) obj { return t.managedDeviceOf(t.deviceSeeds[r.idx]) }
+	devices.reserve(len(cast.users))
+	var deviceRes []*resource
+	for i := range cast.users {
+		u := &cast.users[i]
+		for _, extra := range []bool{false, true} {
+			switch {
+			case !extra && deviceProfiles[u.device].TrustType == "":
+				continue
+			case extra && (u.UserType != "Member" || hashOf(seed, strKey("personal-device"), uint64(i))%8 != 0):
+				continue
+			}
+			t.deviceSeeds = append(t.deviceSeeds, deviceSeed{user: int32(i), extra: extra})
+			ds := t.deviceSeeds[len(t.deviceSeeds)-1]
+			deviceID := guidFrom(seed, strKey("device"), strKey(u.ID), uint64(u.device))
+			if extra {
+				deviceID = guidFrom(seed, strKey("device-extra"), strKey(u.ID))
+			}
+			deviceRes = append(deviceRes, s.load(devices, &resource{id: deviceObjectID(seed, deviceID), idx: int32(len(t.deviceSeeds) - 1)}))
+			if !extra && deviceProfiles[u.device].Managed {
+				s.load(managed, &resource{id: guidFrom(seed, strKey("managed-device"), strKey(deviceID)), idx: int32(len(t.deviceSeeds) - 1)})
+			}
+			_ = ds
+		}
+	}
+
+	// Groups: the named ones (audit events reference them), then generated ones.
 	groups := s.col(colGroups, "group")
+	groups.gen = func(r *resource, _ func(string) bool) obj { return t.groupProps(r.id, t.groupFactsOf(int(r.idx))) }
+	n := t.cfg.groupCount()
+	groups.reserve(n)
+	groupRes := make([]*resource, n)
+	for i := 0; i < n; i++ {
+		groupRes[i] = s.load(groups, &resource{id: groupID(seed, i), idx: int32(i), ms: &membership{}})
+	}
 	byName := map[string]*resource{}
 	for i, name := range groupNames {
-		unified := i%3 == 0
-		nick := strings.ToLower(strings.ReplaceAll(name, " ", ""))
-		types := []string{}
-		mail := any(nil)
-		proxies := []string{}
-		if unified {
-			types = []string{"Unified"}
-			mail = nick + "@" + d.domain
-			proxies = []string{"SMTP:" + nick + "@" + d.domain}
-		}
-		created := base.Add(-time.Duration(200+i*17) * 24 * time.Hour)
-		g := &resource{id: groupID(seed, i), props: obj{
-			{"id", groupID(seed, i)}, {"deletedDateTime", nil}, {"classification", nil}, {"createdDateTime", created},
-			{"description", name + " members"}, {"displayName", name}, {"expirationDateTime", nil}, {"groupTypes", types},
-			{"isAssignableToRole", map[bool]any{true: true, false: nil}[name == "Privileged Admins"]}, {"mail", mail},
-			{"mailEnabled", unified}, {"mailNickname", nick}, {"membershipRule", nil}, {"membershipRuleProcessingState", nil},
-			{"onPremisesLastSyncDateTime", nil}, {"onPremisesSecurityIdentifier", nil}, {"onPremisesSyncEnabled", nil},
-			{"preferredDataLocation", map[bool]any{true: "NAM", false: nil}[unified]}, {"preferredLanguage", nil}, {"proxyAddresses", proxies}, {"renewedDateTime", created},
-			{"resourceBehaviorOptions", []string{}}, {"resourceProvisioningOptions", []string{}}, {"securityEnabled", !unified},
-			{"theme", nil}, {"visibility", map[bool]any{true: "Private", false: nil}[unified]}, {"onPremisesProvisioningErrors", []obj{}},
-		}, hidden: map[string]any{}}
-		s.add(groups, g)
-		byName[name] = g
+		byName[name] = groupRes[i]
 	}
+	add := func(g, m *resource) { g.ms.initial = append(g.ms.initial, m) }
 	r := newRNG(seed, strKey("memberships"))
-	for _, u := range d.users {
+	for i := range cast.users {
+		u := &cast.users[i]
 		switch {
 		case u.UserType == "Guest":
-			g := byName["Guests"]
-			g.members = append(g.members, u.ID)
+			add(byName["Guests"], userRes[i])
 		case u.Department != "":
-			g := byName[u.Department]
-			g.members = append(g.members, u.ID)
+			add(byName[u.Department], userRes[i])
 		default:
-			g := byName["All Staff"]
-			g.members = append(g.members, u.ID)
+			add(byName["All Staff"], userRes[i])
 		}
 		if u.Admin {
-			byName["Privileged Admins"].members = append(byName["Privileged Admins"].members, u.ID)
+			add(byName["Privileged Admins"], userRes[i])
 		}
 		if u.UserType == "Member" && r.chance(0.3) {
-			byName["VPN Users"].members = append(byName["VPN Users"].members, u.ID)
+			add(byName["VPN Users"], userRes[i])
 		}
 	}
 	for _, dep := range departments {
-		byName["All Staff"].members = append(byName["All Staff"].members, byName[dep].id)
+		add(byName["All Staff"], byName[dep])
 	}
-
-	// Devices: the registered devices sign-ins come from.
-	devices := s.col(colDevices, "device")
-	managed := s.col(colManagedDevices, "managedDevice")
-	for _, u := range d.users {
-		prof := deviceProfiles[u.device]
-		if prof.TrustType == "" {
+	for i := len(groupNames); i < n; i++ {
+		g := groupRes[i]
+		x := newRNG(seed, strKey("group-members"), uint64(i))
+		f := t.groupFactsOf(i)
+		if f.kind == gkDevices {
+			for _, j := range strideMembers(x, groupSize(x, len(deviceRes)), len(deviceRes)) {
+				add(g, deviceRes[j])
+			}
 			continue
 		}
-		deviceID := guidFrom(seed, strKey("device"), strKey(u.ID), uint64(u.device))
-		objID := guidFrom(seed, strKey("device-object"), strKey(deviceID))
-		name := fmt.Sprintf("%s-%04X", map[bool]string{true: "LAPTOP", false: "PHONE"}[prof.OS == "Windows10" || prof.OS == "MacOs"], hashOf(strKey(u.ID))&0xffff)
-		reg := u.CreatedDateTime.Add(24 * time.Hour)
-		s.add(devices, &resource{id: objID, props: obj{
-			{"id", objID}, {"deletedDateTime", nil}, {"accountEnabled", true}, {"approximateLastSignInDateTime", base.Add(-time.Duration(hashOf(strKey(deviceID))%72) * time.Hour)},
-			{"deviceId", deviceID}, {"displayName", name}, {"isCompliant", prof.Compliant}, {"isManaged", prof.Managed},
-			{"operatingSystem", map[string]string{"Windows10": "Windows", "MacOs": "MacMDM", "Ios": "IPhone", "Android": "Android"}[prof.OS]},
-			{"operatingSystemVersion", "10.0.22631.3527"}, {"registrationDateTime", reg}, {"trustType", map[string]string{
-				"Azure AD joined": "AzureAd", "Hybrid Azure AD joined": "ServerAd", "Azure AD registered": "Workplace"}[prof.TrustType]},
-		}})
-		if prof.Managed {
-			s.add(managed, managedDeviceResource(seed, u, prof, deviceID, name, reg, base))
+		for _, j := range strideMembers(x, groupSize(x, len(userRes)), len(userRes)) {
+			add(g, userRes[j])
+		}
+		switch {
+		case i == len(groupNames):
+			add(g, groupRes[i+1]) // a nesting cycle: the first two generated groups contain each other
+		case i == len(groupNames)+1:
+			add(g, groupRes[i-1])
+		case f.kind == gkSecurity && !f.roleable && x.chance(0.08):
+			for k := 1 + x.intn(3); k > 0; k-- {
+				sub := groupRes[len(groupNames)+x.intn(n-len(groupNames))]
+				if sub != g && !t.groupFactsOf(int(sub.idx)).roleable && !slices.Contains(g.ms.initial, sub) {
+					add(g, sub)
+				}
+			}
+		}
+		if f.kind == gkSecurity && x.chance(0.05) && len(d.sps) > 0 {
+			add(g, sps.get(d.sps[x.intn(len(d.sps))].ID))
+		}
+	}
+	for _, g := range groupRes {
+		g.ms.current = g.ms.initial
+	}
+
+	// Directory roles (activated ones) and role definitions; the RBAC assignments mirror role membership.
+	roles, defs := s.col(colDirectoryRoles, "directoryRole"), s.col(colRoleDefinitions, "unifiedRoleDefinition")
+	s.col(colRoleAssignments, "unifiedRoleAssignment")
+	roles.gen = func(r *resource, _ func(string) bool) obj { return directoryRoleProps(seed, int(r.idx)) }
+	for i := range builtInRoles {
+		if i < activeRoles {
+			s.load(roles, &resource{id: directoryRoleID(seed, builtInRoles[i].id), idx: int32(i), ms: &membership{}})
+		}
+		s.loadProps(defs, builtInRoles[i].id, roleDefinitionProps(i))
+	}
+	custom := customRoleProps(seed)
+	s.loadProps(defs, custom.str("id"), custom)
+	roleOf := func(template string) *resource { return roles.get(directoryRoleID(seed, template)) }
+	for i := range cast.users {
+		u := &cast.users[i]
+		switch {
+		case u.Admin:
+			add(roleOf(roleGlobalAdmin), userRes[i])
+		case u.UserType == "Member" && i%25 == 3:
+			add(roleOf(roleUserAdmin), userRes[i])
+		case u.UserType == "Member" && i%97 == 5:
+			add(roleOf(roleSecurityReader), userRes[i])
+		case u.UserType == "Member" && i%131 == 7:
+			add(roleOf(roleAppAdmin), userRes[i])
+		}
+	}
+	add(roleOf(roleGlobalReader), sps.get(d.sps[len(d.apps)-1].ID)) // the integration's service principal reads the directory
+	add(roleOf(roleSecurityAdmin), byName["Privileged Admins"])     // a role-assignable group holds a role
+	for _, id := range roles.ids {
+		role := roles.byID[id]
+		role.ms.current = role.ms.initial
+		for _, m := range role.ms.initial {
+			t.loadAssignment(role.props().str("roleTemplateId"), m, "/", nil)
 		}
 	}
 
-	// Directory roles (activated) and the RBAC view of the same assignments.
-	roles, defs, assigns := s.col(colDirectoryRoles, "directoryRole"), s.col(colRoleDefinitions, "unifiedRoleDefinition"), s.col(colRoleAssignments, "unifiedRoleAssignment")
-	for _, br := range builtInRoles {
-		rid := guidFrom(seed, strKey("directory-role"), strKey(br.id))
-		role := &resource{id: rid, props: obj{{"id", rid}, {"deletedDateTime", nil}, {"description", br.desc},
-			{"displayName", br.name}, {"roleTemplateId", br.id}}}
-		s.add(roles, role)
-		s.add(defs, &resource{id: br.id, props: obj{{"id", br.id}, {"description", br.desc}, {"displayName", br.name},
-			{"isBuiltIn", true}, {"isEnabled", true}, {"resourceScopes", []string{"/"}}, {"templateId", br.id}, {"version", "1"},
-			{"rolePermissions", []obj{{{"allowedResourceActions", []string{"microsoft.directory/*/allProperties/read"}}, {"condition", nil}}}}}})
+	// Administrative units: one per country users live in; dynamic for the large ones, one restricted.
+	aus := s.col(colAdminUnits, "administrativeUnit")
+	perCountry := map[string][]*resource{}
+	var countries []string
+	for i := range cast.users {
+		c := cast.users[i].UsageLocation
+		if perCountry[c] == nil {
+			countries = append(countries, c)
+		}
+		perCountry[c] = append(perCountry[c], userRes[i])
 	}
-	assign := func(roleTemplate, principal string) {
-		role := roles.get(guidFrom(seed, strKey("directory-role"), strKey(roleTemplate)))
-		role.members = append(role.members, principal)
-		aid := strings.ReplaceAll(guidFrom(seed, strKey("role-assignment"), strKey(roleTemplate), strKey(principal)), "-", "")
-		s.add(assigns, &resource{id: aid, props: obj{{"id", aid}, {"principalId", principal}, {"directoryScopeId", "/"},
-			{"roleDefinitionId", roleTemplate}}})
+	slices.Sort(countries)
+	for k, c := range countries {
+		id := guidFrom(seed, strKey("admin-unit"), strKey(c))
+		dynamic := len(perCountry[c])*10 > len(cast.users)
+		au := s.loadProps(aus, id, adminUnitProps(id, c, dynamic, k == 0))
+		au.ms = &membership{initial: perCountry[c]}
+		if !dynamic && n > len(groupNames)+2 {
+			au.ms.initial = append(slices.Clip(au.ms.initial), groupRes[len(groupNames)+2+k%(n-len(groupNames)-2)])
+		}
+		au.ms.current = au.ms.initial
 	}
-	for _, u := range d.users {
-		if u.Admin {
-			assign(roleGlobalAdmin, u.ID)
+	if len(countries) > 0 {
+		// A user administrator scoped to the first administrative unit, and the custom role with a condition.
+		au := aus.get(guidFrom(seed, strKey("admin-unit"), strKey(countries[0])))
+		if m := perCountry[countries[0]][0]; m != nil {
+			t.loadAssignment(roleUserAdmin, m, "/administrativeUnits/"+au.id, nil)
+		}
+		if len(d.apps) > 0 && len(userRes) > 1 {
+			// Condition syntax as role assignment conditions use it (unverified for this role).
+			cond := fmt.Sprintf("@Resource[Microsoft.Directory/Application:appId] StringEquals '%s'", d.apps[0].AppID)
+			t.loadAssignment(custom.str("id"), userRes[len(userRes)/2], "/", cond)
 		}
 	}
-	for i, u := range d.users {
-		if u.UserType == "Member" && !u.Admin && i%25 == 3 {
-			assign(roleUserAdmin, u.ID)
-		}
-	}
-	assign(roleGlobalReader, d.sps[len(d.apps)-1].ID) // the integration's service principal reads the directory
 
-	// Authentication methods and the registration report derived from them.
+	// Authentication methods are generated on first use; the registration report is a view of them.
 	reg := s.col(colRegistration, "userRegistrationDetails")
-	for _, u := range d.users {
-		ur := users.get(u.ID)
+	reg.reserve(len(cast.users))
+	reg.gen = func(r *resource, _ func(string) bool) obj {
+		u := &cast.users[r.idx]
 		methods, def := authMethods(u, seed, base)
-		ur.hidden["methods"] = methods
-		ur.hidden["defaultMethod"] = def
-		s.add(reg, registrationResource(u, methods, def, base))
+		return registrationProps(u, methods, def, base)
+	}
+	for i := range cast.users {
+		s.load(reg, &resource{id: cast.users[i].ID, idx: int32(i)})
 	}
 
 	// Conditional Access and named locations (the policies sign-ins report).
@@ -367,7 +347,7 @@ func (t *Tenant) populate() {
 		if i == 4 {
 			includeUsers = []string{"GuestsOrExternalUsers"}
 		}
-		s.add(ca, &resource{id: id, props: obj{
+		s.loadProps(ca, id, obj{
 			{"id", id}, {"displayName", p.Name}, {"createdDateTime", base.Add(-time.Duration(100+i) * 24 * time.Hour)}, {"modifiedDateTime", nil},
 			{"state", state}, {"sessionControls", nil},
 			{"conditions", obj{{"signInRiskLevels", map[bool][]string{true: {"medium", "high"}, false: {}}[i == 3]}, {"clientAppTypes", clientApps},
@@ -376,33 +356,33 @@ func (t *Tenant) populate() {
 				{"users", obj{{"includeUsers", includeUsers}, {"excludeUsers", []string{}}, {"includeGroups", []string{}}, {"excludeGroups", []string{groupID(seed, 2)}},
 					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}}}}},
 			{"grantControls", obj{{"operator", "OR"}, {"builtInControls", grant}, {"customAuthenticationFactors", []string{}}, {"termsOfUse", []string{}}}},
-		}})
+		})
 	}
 	corp := guidFrom(seed, strKey("named-location"), 1)
-	s.add(locs, &resource{id: corp, props: obj{{"@odata.type", "#microsoft.graph.ipNamedLocation"}, {"id", corp},
+	s.loadProps(locs, corp, obj{{"@odata.type", "#microsoft.graph.ipNamedLocation"}, {"id", corp},
 		{"displayName", "Corporate network"}, {"modifiedDateTime", base.Add(-90 * 24 * time.Hour)}, {"createdDateTime", base.Add(-400 * 24 * time.Hour)},
-		{"isTrusted", true}, {"ipRanges", []obj{{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "131.107.0.0/16"}}}}}})
+		{"isTrusted", true}, {"ipRanges", []obj{{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "131.107.0.0/16"}}}}})
 	blocked := guidFrom(seed, strKey("named-location"), 2)
-	s.add(locs, &resource{id: blocked, props: obj{{"@odata.type", "#microsoft.graph.countryNamedLocation"}, {"id", blocked},
+	s.loadProps(locs, blocked, obj{{"@odata.type", "#microsoft.graph.countryNamedLocation"}, {"id", blocked},
 		{"displayName", "Blocked countries"}, {"modifiedDateTime", base.Add(-30 * 24 * time.Hour)}, {"createdDateTime", base.Add(-300 * 24 * time.Hour)},
-		{"countriesAndRegions", []string{"KP", "IR"}}, {"includeUnknownCountriesAndRegions", false}, {"countryLookupMethod", "clientIpAddress"}}})
+		{"countriesAndRegions", []string{"KP", "IR"}}, {"includeUnknownCountriesAndRegions", false}, {"countryLookupMethod", "clientIpAddress"}})
 
 	// Identity Protection: a few risky users, each with a risk detection.
 	risky, detections := s.col(colRiskyUsers, "riskyUser"), s.col(colRiskDetections, "riskDetection")
 	rr := newRNG(seed, strKey("risky-users"))
 	for i := 0; i < max(1, len(d.users)/40); i++ {
-		u := d.users[rr.intn(len(d.users))]
+		u := &d.users[rr.intn(len(d.users))]
 		if risky.get(u.ID) != nil {
 			continue
 		}
 		when := base.Add(-time.Duration(1+rr.intn(20*24)) * time.Hour)
 		level := pick(rr, []string{"low", "medium", "high"})
-		s.add(risky, &resource{id: u.ID, props: obj{{"@odata.type", "#microsoft.graph.riskyUser"}, {"id", u.ID}, {"isDeleted", false},
+		s.loadProps(risky, u.ID, obj{{"@odata.type", "#microsoft.graph.riskyUser"}, {"id", u.ID}, {"isDeleted", false},
 			{"isProcessing", false}, {"riskLastUpdatedDateTime", when}, {"riskLevel", level}, {"riskState", "atRisk"},
-			{"riskDetail", "none"}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName}}})
+			{"riskDetail", "none"}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName}})
 		did := guidFrom(seed, strKey("risk-detection"), strKey(u.ID))
 		p := places[rr.intn(len(places))]
-		s.add(detections, &resource{id: did, props: obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
+		s.loadProps(detections, did, obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
 			{"requestId", guidFrom(seed, strKey("risk-request"), strKey(did))}, {"correlationId", guidFrom(seed, strKey("risk-correlation"), strKey(did))},
 			{"riskEventType", pick(rr, []string{"unfamiliarFeatures", "anonymizedIPAddress", "unlikelyTravel", "passwordSpray"})},
 			{"riskState", "atRisk"}, {"riskLevel", level}, {"riskDetail", "none"}, {"source", "IdentityProtection"},
@@ -411,9 +391,44 @@ func (t *Tenant) populate() {
 				{"geoCoordinates", obj{{"latitude", p.Lat}, {"longitude", p.Lon}}}}},
 			{"activityDateTime", when.Add(-2 * time.Minute)}, {"detectedDateTime", when}, {"lastUpdatedDateTime", when},
 			{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
-			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}}})
+			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
+	}
+
+	for _, c := range s.cols {
+		c.sortIDs()
 	}
 }
+
+// groupFactsOf describes group i (named or generated).
+func (t *Tenant) groupFactsOf(i int) groupFacts {
+	if i < len(groupNames) {
+		return t.namedGroupFacts(i)
+	}
+	return t.groupFacts(i)
+}
+
+// loadAssignment adds a role assignment of the initial directory (caller holds the store lock).
+func (t *Tenant) loadAssignment(roleDefinitionID string, principal *resource, scope string, condition any) {
+	id := roleAssignmentID(roleDefinitionID, principal.id)
+	if scope != "/" {
+		id = strings.TrimSuffix(id, "-1") + "-1-" + strings.TrimPrefix(scope, "/administrativeUnits/")[:8]
+	}
+	t.store.loadProps(t.store.cols[colRoleAssignments], id, obj{{"id", id}, {"appScopeId", nil}, {"condition", condition},
+		{"directoryScopeId", scope}, {"principalId", principal.id}, {"principalOrganizationId", t.dir.tenantID},
+		{"roleDefinitionId", roleDefinitionID}})
+}
+
+// managedDeviceOf renders the Intune view of a managed device.
+func (t *Tenant) managedDeviceOf(ds deviceSeed) obj {
+	seed := uint64(t.cfg.Seed)
+	u := &t.gen.cast.users[ds.user]
+	prof := deviceProfiles[u.device]
+	deviceID := guidFrom(seed, strKey("device"), strKey(u.ID), uint64(u.device))
+	name := fmt.Sprintf("%s-%04X", map[bool]string{true: "LAPTOP", false: "PHONE"}[prof.OS == "Windows10" || prof.OS == "MacOs"], hashOf(strKey(u.ID))&0xffff)
+	return managedDeviceProps(seed, u, prof, deviceID, name, u.CreatedDateTime.Add(24*time.Hour), t.cfg.start.Truncate(time.Second))
+}
+
+var _ = math.MaxInt64
 
 // authMethods generates a user's registered authentication methods and the default one.
 func authMethods(u *User, seed uint64, base time.Time) ([]obj, string) {
@@ -467,8 +482,8 @@ func authMethods(u *User, seed uint64, base time.Time) ([]obj, string) {
 	return ms, def
 }
 
-// registrationResource is a user's row of the authentication methods registration report.
-func registrationResource(u *User, methods []obj, def string, base time.Time) *resource {
+// registrationProps is a user's row of the authentication methods registration report.
+func registrationProps(u *User, methods []obj, def string, base time.Time) obj {
 	var registered []string
 	mfa := false
 	for _, m := range methods {
@@ -502,19 +517,19 @@ func registrationResource(u *User, methods []obj, def string, base time.Time) *r
 		preferred, system = "push", []string{"push"}
 	}
 	sspr := slices.Contains(registered, "mobilePhone") || slices.Contains(registered, "email")
-	return &resource{id: u.ID, props: obj{
+	return obj{
 		{"id", u.ID}, {"userPrincipalName", u.UserPrincipalName}, {"userDisplayName", u.DisplayName}, {"isAdmin", u.Admin},
 		{"isSsprRegistered", sspr}, {"isSsprEnabled", u.UserType == "Member"}, {"isSsprCapable", sspr && u.UserType == "Member"},
 		{"isMfaRegistered", mfa}, {"isMfaCapable", mfa}, {"isPasswordlessCapable", slices.Contains(registered, "fido2") || slices.Contains(registered, "windowsHelloForBusiness")},
 		{"lastUpdatedDateTime", base.Truncate(24 * time.Hour)}, {"methodsRegistered", nonNil(registered)},
 		{"isSystemPreferredAuthenticationMethodEnabled", true}, {"systemPreferredAuthenticationMethods", system},
 		{"userPreferredMethodForSecondaryAuthentication", preferred}, {"userType", strings.ToLower(u.UserType)},
-	}}
+	}
 }
 
-// managedDeviceResource is an Intune managed device with every property of the managedDevice example
+// managedDeviceProps is an Intune managed device with every property of the managedDevice example
 // (intune-devices-manageddevice-list.md).
-func managedDeviceResource(seed uint64, u *User, prof deviceProfile, deviceID, name string, enrolled, base time.Time) *resource {
+func managedDeviceProps(seed uint64, u *User, prof deviceProfile, deviceID, name string, enrolled, base time.Time) obj {
 	mid := guidFrom(seed, strKey("managed-device"), strKey(deviceID))
 	r := newRNG(seed, strKey("managed-device-fields"), strKey(mid))
 	synced := base.Add(-time.Duration(r.intn(48*60)) * time.Minute)
@@ -557,7 +572,7 @@ func managedDeviceResource(seed uint64, u *User, prof deviceProfile, deviceID, n
 		actions = append(actions, obj{{"@odata.type", "microsoft.graph.deviceActionResult"}, {"actionName", "syncDevice"},
 			{"actionState", "done"}, {"startDateTime", synced.Add(-time.Hour)}, {"lastUpdatedDateTime", synced}})
 	}
-	return &resource{id: mid, props: obj{
+	return obj{
 		{"@odata.type", "#microsoft.graph.managedDevice"}, {"id", mid}, {"userId", u.ID}, {"deviceName", name},
 		{"managedDeviceOwnerType", "company"}, {"deviceActionResults", actions}, {"enrolledDateTime", enrolled},
 		{"lastSyncDateTime", synced}, {"operatingSystem", os},
@@ -582,7 +597,7 @@ func managedDeviceResource(seed uint64, u *User, prof deviceProfile, deviceID, n
 		{"managementCertificateExpirationDate", enrolled.Add(365 * 24 * time.Hour)}, {"iccid", str("")}, {"udid", str("")},
 		{"notes", ""}, {"ethernetMacAddress", map[bool]any{true: fmt.Sprintf("%012X", hashOf(strKey(mid), 7)&0xffffffffffff), false: nil}[os == "Windows"]},
 		{"physicalMemoryInBytes", 0},
-	}}
+	}
 }
 
 // clientFeatures is the co-management state of Windows devices (null elsewhere).
@@ -593,12 +608,4 @@ func clientFeatures(os string) any {
 	return obj{{"@odata.type", "microsoft.graph.configurationManagerClientEnabledFeatures"}, {"inventory", true},
 		{"modernApps", false}, {"resourceAccess", false}, {"deviceConfiguration", false}, {"compliancePolicy", true},
 		{"windowsUpdateForBusiness", false}}
-}
-
-// identifierURIs gives apps that expose an API (every other one) an api://<appId> URI.
-func identifierURIs(a *Application) []string {
-	if hashOf(strKey(a.AppID))%2 == 0 {
-		return []string{"api://" + a.AppID}
-	}
-	return []string{}
 }

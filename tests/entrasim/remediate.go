@@ -1,6 +1,8 @@
 package entrasim
 
 import (
+	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -14,18 +16,39 @@ import (
 
 // Remediation endpoints that change the tenant (reference §6): revoke sign-in sessions, list and delete
 // authentication methods per type (with Graph's constraints), PATCH user, DELETE user into deletedItems with
-// restore and purge, and application passwords (addPassword/removePassword). Every change bumps the object's
-// change sequence, so delta queries report it.
+// get, restore and purge (groups, applications, service principals and administrative units too), the directory
+// roles a user holds (transitiveMemberOf/microsoft.graph.directoryRole),
+// and application passwords (addPassword/removePassword). Every change bumps the object's change sequence, so
+// delta queries report it.
+//
+// Graph's constraints, as documented (graph.md §6, checked against the v1.0 API pages):
+//   - phoneauthenticationmethod-delete: "A user can't have an alternateMobile number without a mobile number":
+//     the mobile phone cannot go while an alternate mobile exists (error wording unverified).
+//   - the default method cannot be deleted while other methods remain: 400 badRequest "Cannot delete default
+//     method with other methods configured. Please change default method before deletion." (wording as Graph
+//     answered it, microsoft-graph-docs #14470); as the last method it can (the same wording implies it).
+//   - the password method cannot be deleted.
+//   - user-delete and directory-deleteditems-restore: in app-only calls User.ReadWrite.All "isn't enough
+//     privilege" for users holding administrator roles (403 here; every caller of this simulator is app-only).
+//     User.ReadWrite.All is the only application permission listed for both.
+//   - directory-deleteditems-delete: permanently deleting a user is "Not supported" for applications (403).
+//   - user-revokesigninsessions: external (B2B) users are not revoked (they sign in at home); Graph still
+//     answers 200 {"value": true}.
+//   - users.md sensitive properties (accountEnabled, mobilePhone, …) of administrators: 403 for app-only
+//     callers; userType is not sensitive.
+// "Administrator" is any activated directory role, held directly or through a (nested) group.
+//
+// Fault rules apply to these endpoints too (by path prefix); FaultDelay serves the request — its change takes
+// effect — and holds the response, as a slow or lost answer would.
 
 var (
-	writeUsers   = anyOf("User.ReadWrite.All", "Directory.ReadWrite.All")
+	writeUsers = anyOf("User.ReadWrite.All", "Directory.ReadWrite.All")
+	// user-delete and directory-deleteditems-restore list User.ReadWrite.All alone for applications.
+	deleteUsers  = anyOf("User.ReadWrite.All")
 	readMethods  = anyOf("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
 	writeMethods = anyOf("UserAuthenticationMethod.ReadWrite.All")
 	writeApps    = anyOf("Application.ReadWrite.All", "Directory.ReadWrite.All")
 )
-
-// softDeleteRetention is how long deleted users stay restorable (user-delete.md).
-const softDeleteRetention = 30 * 24 * time.Hour
 
 // methodPaths maps the authentication method path segments to their @odata.type.
 var methodPaths = map[string]string{
@@ -44,7 +67,7 @@ func (t *Tenant) buildRemediationRoutes() {
 	for _, version := range []string{"v1.0", "beta"} {
 		add := func(method, path string, fam family, perm permission, serve func(rc *reqCtx)) {
 			t.routes = append(t.routes, &route{method: method, version: version, segs: splitPath(path), family: fam,
-				name: version + "/" + path, perms: []permission{perm}, serve: serve})
+				name: version + "/" + path, perms: []permission{perm}, serve: t.withFaults(serve)})
 		}
 		add(http.MethodPost, "users/{}/revokeSignInSessions", familyDirectory, writeUsers, t.serveRevoke)
 		// Authentication method calls count under identity & access reports (reference §6).
@@ -54,9 +77,15 @@ func (t *Tenant) buildRemediationRoutes() {
 			add(http.MethodDelete, "users/{}/authentication/"+seg+"/{}", familyReports, writeMethods,
 				func(rc *reqCtx) { t.serveDeleteMethod(rc, seg) })
 		}
+		add(http.MethodGet, "users/{}/transitiveMemberOf/microsoft.graph.directoryRole", familyDirectory, readUsers, t.serveUserRoles)
 		add(http.MethodPatch, "users/{}", familyDirectory, writeUsers, t.servePatchUser)
-		add(http.MethodDelete, "users/{}", familyDirectory, writeUsers, t.serveDeleteUser)
-		add(http.MethodGet, "directory/deletedItems/microsoft.graph.user", familyDirectory, readUsers, t.serveDeletedUsers)
+		add(http.MethodDelete, "users/{}", familyDirectory, deleteUsers, t.serveDeleteUser)
+		for _, d := range deletedKinds {
+			d := d
+			add(http.MethodGet, "directory/deletedItems/microsoft.graph."+d.entity, familyDirectory, d.perm, func(rc *reqCtx) { t.serveDeleted(rc, d) })
+		}
+		// After the literal routes: routes match in order.
+		add(http.MethodGet, "directory/deletedItems/{}", familyDirectory, readUsers, t.serveDeletedItem)
 		add(http.MethodPost, "directory/deletedItems/{}/restore", familyDirectory, writeUsers, t.serveRestore)
 		add(http.MethodDelete, "directory/deletedItems/{}", familyDirectory, writeUsers, t.servePurge)
 		add(http.MethodPost, "applications/{}/addPassword", familyDirectory, writeApps, t.serveAddPassword)
@@ -74,6 +103,25 @@ func (t *Tenant) liveUser(id string) *resource {
 	return t.resolveID(dirEndpoints[0], id)
 }
 
+// deletedKinds are the object types deletedItems lists (directory-list-deleteditems.md).
+var deletedKinds = []struct {
+	col, entity string
+	perm        permission
+}{
+	{colUsers, "user", readUsers}, {colGroups, "group", readGroups}, {colApplications, "application", readApps},
+	{colSPs, "servicePrincipal", readApps}, {colAdminUnits, "administrativeUnit", readAdminUnits},
+}
+
+// methodsOf returns a user's authentication methods and default method: generated until one is deleted
+// (caller holds the store lock).
+func (t *Tenant) methodsOf(u *resource) ([]obj, string) {
+	if ms, ok := u.hidden["methods"].([]obj); ok {
+		def, _ := u.hidden["defaultMethod"].(string)
+		return ms, def
+	}
+	return authMethods(t.userOf(u), uint64(t.cfg.Seed), t.cfg.start.Truncate(time.Second))
+}
+
 func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 	rc.w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	rc.w.WriteHeader(status)
@@ -81,6 +129,7 @@ func (t *Tenant) writeJSONBody(rc *reqCtx, status int, w *jw) {
 }
 
 func (t *Tenant) serveRevoke(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	u := t.liveUser(param(rc, 0))
 	if u == nil {
@@ -90,9 +139,8 @@ func (t *Tenant) serveRevoke(rc *reqCtx) {
 	}
 	// External (B2B) users authenticate at home: the call answers 200 but revokes nothing
 	// (microsoft-graph-docs #19012, reference §6).
-	if u.props.str("userType") != "Guest" {
-		u.props.set("signInSessionsValidFromDateTime", t.Now().Truncate(time.Second))
-		t.store.touch(u)
+	if u.props().str("userType") != "Guest" {
+		t.store.update(u, t.Now(), obj{{"signInSessionsValidFromDateTime", t.Now().Truncate(time.Second)}})
 	}
 	t.store.mu.Unlock()
 	var w jw
@@ -111,7 +159,7 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, _ := t.methodsOf(u)
 	p := dirPage{context: t.contextURL(rc, "users('"+u.id+"')/authentication/methods", nil), items: func(w *jw, emit func()) {
 		for _, m := range methods {
 			w.beginObj()
@@ -128,8 +176,8 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 }
 
 // serveDeleteMethod deletes one authentication method. Graph's constraints (reference §6): the password
-// cannot be deleted; a mobile phone cannot be deleted while an alternate mobile exists; the default method
-// cannot be deleted. The error wordings are unverified.
+// cannot be deleted; a mobile phone cannot be deleted while an alternate mobile exists (wording unverified); the
+// default method cannot be deleted while other methods remain.
 func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
@@ -138,7 +186,7 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	methods, _ := u.hidden["methods"].([]obj)
+	methods, def := t.methodsOf(u)
 	id := param(rc, 1)
 	i := slices.IndexFunc(methods, func(m obj) bool {
 		return strings.EqualFold(m.str("id"), id) && m.str("@odata.type") == methodPaths[seg]
@@ -148,6 +196,9 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 		return
 	}
 	m := methods[i]
+	others := slices.ContainsFunc(methods, func(x obj) bool {
+		return x.str("id") != m.str("id") && x.str("@odata.type") != methodPaths["passwordMethods"]
+	})
 	switch {
 	case seg == "passwordMethods":
 		t.writeError(rc, badRequest("The password authentication method cannot be deleted."))
@@ -155,13 +206,24 @@ func (t *Tenant) serveDeleteMethod(rc *reqCtx, seg string) {
 	case m.str("phoneType") == "mobile" && slices.ContainsFunc(methods, func(x obj) bool { return x.str("phoneType") == "alternateMobile" }):
 		t.writeError(rc, badRequest("A user cannot have an alternate mobile phone number without a mobile phone number. Delete the alternate mobile phone method first."))
 		return
-	case u.hidden["defaultMethod"] == m.str("id"):
-		t.writeError(rc, badRequest("The default authentication method cannot be deleted. Change the user's default method first."))
+	case def == m.str("id") && others:
+		t.writeError(rc, errDefaultMethod)
 		return
 	}
+	if def == m.str("id") {
+		def = ""
+	}
+	if u.hidden == nil {
+		u.hidden = map[string]any{}
+	}
 	u.hidden["methods"] = slices.Delete(slices.Clone(methods), i, i+1)
+	u.hidden["defaultMethod"] = def
 	rc.w.WriteHeader(http.StatusNoContent)
 }
+
+// errDefaultMethod is Graph's answer to deleting the default method while others remain (microsoft-graph-docs
+// #14470; the lowercase code is Graph's).
+var errDefaultMethod = &gerr{status: 400, code: "badRequest", message: "Cannot delete default method with other methods configured. Please change default method before deletion."}
 
 // userPatchable are the user properties PATCH accepts here, with their JSON types.
 var userPatchable = map[string]string{
@@ -201,6 +263,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		t.writeError(rc, g)
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -222,7 +285,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 			t.writeError(rc, &gerr{status: 400, code: "Request_BadRequest", message: fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k)})
 			return
 		}
-		if sensitiveUserProps[k] && u.hidden["admin"] == true {
+		if sensitiveUserProps[k] && t.holdsRole(u) {
 			// An app without a privileged directory role cannot change sensitive properties of an
 			// administrator (users.md; reference §6).
 			t.writeError(rc, errInsufficientPrivileges)
@@ -252,11 +315,12 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 		}
 		changes = append(changes, change{k, v})
 	}
+	var set obj
 	for _, c := range changes {
-		u.props.set(c.k, c.v)
+		set = append(set, kv{c.k, c.v})
 	}
-	if len(changes) > 0 {
-		t.store.touch(u)
+	if len(set) > 0 {
+		t.store.update(u, t.Now(), set)
 	}
 	rc.w.WriteHeader(http.StatusNoContent)
 }
@@ -264,6 +328,7 @@ func (t *Tenant) servePatchUser(rc *reqCtx) {
 // serveDeleteUser soft-deletes a user: restorable for 30 days from deletedItems (user-delete.md). App-only
 // callers cannot delete administrators (source: user-delete.md).
 func (t *Tenant) serveDeleteUser(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	u := t.liveUser(param(rc, 0))
@@ -271,94 +336,193 @@ func (t *Tenant) serveDeleteUser(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	if u.hidden["admin"] == true {
+	if t.holdsRole(u) {
 		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
-	now := t.Now().Truncate(time.Second)
-	u.deleted = now
-	u.props.set("deletedDateTime", now)
-	t.store.touch(u)
+	t.softDelete(u, t.Now())
 	rc.w.WriteHeader(http.StatusNoContent)
 }
 
-// purgeExpired permanently deletes users soft-deleted more than 30 days ago (caller holds the lock).
-func (t *Tenant) purgeExpired() {
-	now := t.Now()
-	for _, id := range t.store.cols[colUsers].ids {
-		r := t.store.cols[colUsers].byID[id]
-		if !r.gone && !r.deleted.IsZero() && now.Sub(r.deleted) > softDeleteRetention {
-			r.gone = true
-			t.store.touch(r)
-		}
-	}
-}
-
-func (t *Tenant) serveDeletedUsers(rc *reqCtx) {
-	t.store.mu.Lock()
-	t.purgeExpired()
+func (t *Tenant) serveDeleted(rc *reqCtx, kind struct {
+	col, entity string
+	perm        permission
+}) {
+	t.syncChurn()
+	t.store.mu.RLock()
 	var deleted []*resource
-	t.store.cols[colUsers].each("", func(r *resource) bool {
-		if !r.deleted.IsZero() && !r.gone {
+	t.store.cols[kind.col].each("", func(r *resource) bool {
+		if r.state() == stSoftDeleted {
 			deleted = append(deleted, r)
 		}
 		return true
 	})
-	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph.user", nil), items: func(w *jw, emit func()) {
+	p := dirPage{context: t.contextURL(rc, "directory/deletedItems/microsoft.graph."+kind.entity, nil), items: func(w *jw, emit func()) {
 		for _, r := range deleted {
 			w.beginObj()
-			w.kstr("@odata.type", "#microsoft.graph.user")
-			writeProps(w, r, nil, 0, true)
+			w.kstr("@odata.type", "#microsoft.graph."+kind.entity)
+			writeProps(w, r.id, r.props(), nil, nil, true)
 			emit()
 		}
 	}}
 	body, n := p.render()
-	t.store.mu.Unlock()
+	t.store.mu.RUnlock()
 	t.sendPage(rc, body, n)
 }
 
-func (t *Tenant) deletedUser(id string) *resource {
-	t.purgeExpired()
-	r := t.store.cols[colUsers].get(id)
-	if r == nil || r.deleted.IsZero() || r.gone {
-		return nil
+// deletedObject finds an object in the recycle bin (caller holds the store lock).
+func (t *Tenant) deletedObject(id string) *resource {
+	for _, d := range deletedKinds {
+		if r := t.store.cols[d.col].get(id); r != nil && r.state() == stSoftDeleted {
+			return r
+		}
 	}
-	return r
+	return nil
 }
 
 func (t *Tenant) serveRestore(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.store.mu.Unlock()
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	r.deleted = time.Time{}
-	r.props.set("deletedDateTime", nil)
-	t.store.touch(r)
+	if r.col.name == colUsers && !deleteUsers.granted(rc.principal.Roles) {
+		// directory-deleteditems-restore: users need User.ReadWrite.All (Directory.ReadWrite.All is not listed).
+		t.store.mu.Unlock()
+		t.writeError(rc, deleteUsers.missing())
+		return
+	}
+	if r.col.name == colUsers && t.holdsRole(r) {
+		t.store.mu.Unlock()
+		t.writeError(rc, errInsufficientPrivileges)
+		return
+	}
+	t.restore(r, t.Now())
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "directoryObjects", nil)+"/$entity")
-	w.kstr("@odata.type", "#microsoft.graph.user")
-	writeProps(&w, r, nil, 0, true)
+	w.kstr("@odata.type", "#microsoft.graph."+r.col.entity)
+	writeProps(&w, r.id, r.props(), nil, nil, true)
 	w.endObj()
 	t.store.mu.Unlock()
 	t.writeJSONBody(rc, http.StatusOK, &w)
 }
 
+// servePurge answers a permanent delete. For users it is "Not supported" with application permissions
+// (directory-deleteditems-delete; the 403 body is an assumption, unverified): deleted users go for good 30 days
+// after their deletion.
 func (t *Tenant) servePurge(rc *reqCtx) {
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
-	r := t.deletedUser(param(rc, 0))
+	r := t.deletedObject(param(rc, 0))
 	if r == nil {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	r.gone = true
-	t.store.touch(r)
+	if r.col.name == colUsers {
+		t.writeError(rc, errInsufficientPrivileges)
+		return
+	}
+	t.purge(r, t.Now())
 	rc.w.WriteHeader(http.StatusNoContent)
 }
+
+// serveDeletedItem returns one object of the recycle bin (directory-deleteditems-get).
+func (t *Tenant) serveDeletedItem(rc *reqCtx) {
+	t.syncChurn()
+	t.store.mu.RLock()
+	r := t.deletedObject(param(rc, 0))
+	if r == nil {
+		t.store.mu.RUnlock()
+		t.writeError(rc, notFound(param(rc, 0)))
+		return
+	}
+	var w jw
+	w.beginObj()
+	w.kstr("@odata.context", t.contextURL(rc, "directory/deletedItems", nil)+"/$entity")
+	w.kstr("@odata.type", "#microsoft.graph."+r.col.entity)
+	writeProps(&w, r.id, r.props(), nil, nil, true)
+	w.endObj()
+	t.store.mu.RUnlock()
+	t.writeJSONBody(rc, http.StatusOK, &w)
+}
+
+// serveUserRoles lists the activated directory roles a user holds, directly or through groups
+// (user-list-transitivememberof with the microsoft.graph.directoryRole cast).
+func (t *Tenant) serveUserRoles(rc *reqCtx) {
+	o, g := parseOptions(rc.r.URL.RawQuery)
+	if g != nil {
+		t.writeError(rc, g)
+		return
+	}
+	t.syncChurn()
+	t.store.mu.RLock()
+	u := t.liveUser(param(rc, 0))
+	if u == nil {
+		t.store.mu.RUnlock()
+		t.writeError(rc, notFound(param(rc, 0)))
+		return
+	}
+	q, g := t.parseDirQuery(rolesEndpoint(), o)
+	if g != nil {
+		t.store.mu.RUnlock()
+		t.writeError(rc, g)
+		return
+	}
+	roles := t.rolesOf(u)
+	p := dirPage{context: t.contextURL(rc, "directoryRoles", q.sel), items: func(w *jw, emit func()) {
+		for _, r := range roles {
+			w.beginObj()
+			w.kstr("@odata.type", "#microsoft.graph.directoryRole")
+			writeProps(w, r.id, r.props(), q.sel, nil, true)
+			emit()
+		}
+	}}
+	body, n := p.render()
+	t.store.mu.RUnlock()
+	t.sendPage(rc, body, n)
+}
+
+func rolesEndpoint() *dirEndpoint {
+	for _, ep := range dirEndpoints {
+		if ep.col == colDirectoryRoles {
+			return ep
+		}
+	}
+	panic("entrasim: no directoryRoles endpoint")
+}
+
+// rolesOf returns the activated directory roles whose members include u, directly or through nested groups, in
+// id order (caller holds the store lock).
+func (t *Tenant) rolesOf(u *resource) []*resource {
+	in := map[*resource]bool{u: true}
+	t.store.cols[colGroups].each("", func(g *resource) bool {
+		if !g.live() || g.ms == nil {
+			return true
+		}
+		var all []*resource
+		transitive(g, map[*resource]bool{g: true}, &all)
+		if slices.Contains(all, u) {
+			in[g] = true
+		}
+		return true
+	})
+	var out []*resource
+	t.store.cols[colDirectoryRoles].each("", func(r *resource) bool {
+		if r.live() && r.ms != nil && slices.ContainsFunc(r.ms.current, func(m *resource) bool { return in[m] }) {
+			out = append(out, r)
+		}
+		return true
+	})
+	return out
+}
+
+// holdsRole reports whether a user holds any directory role (caller holds the store lock).
+func (t *Tenant) holdsRole(u *resource) bool { return len(t.rolesOf(u)) > 0 }
 
 // serveAddPassword adds a client secret to an application and returns it with its text, which Graph shows
 // only here (application-addpassword.md).
@@ -378,6 +542,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 			return
 		}
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -399,8 +564,7 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 	s := newSecret(r, req.DisplayName, start, lifetime)
 	secrets = append(slices.Clone(secrets), s)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	var w jw
 	w.beginObj()
 	w.kstr("@odata.context", t.contextURL(rc, "microsoft.graph.passwordCredential", nil))
@@ -426,6 +590,7 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 		t.writeError(rc, badRequest("The keyId of the password credential to remove is required."))
 		return
 	}
+	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
@@ -441,7 +606,195 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 	}
 	secrets = slices.Delete(slices.Clone(secrets), i, i+1)
 	app.hidden["secrets"] = secrets
-	app.props.set("passwordCredentials", passwordCredentialObjs(secrets))
-	t.store.touch(app)
+	t.store.update(app, t.Now(), obj{{"passwordCredentials", passwordCredentialObjs(secrets)}})
 	rc.w.WriteHeader(http.StatusNoContent)
+}
+
+// withFaults applies the fault rules matching a remediation request before serving it. FaultDelay serves the
+// request, so its change takes effect, and holds the response for the rule's Delay or until the client goes
+// away (then nothing is sent: the client never learns the outcome). Truncation and invalid JSON concern list
+// pages and do not apply here.
+func (t *Tenant) withFaults(serve func(rc *reqCtx)) func(rc *reqCtx) {
+	return func(rc *reqCtx) {
+		f, ok := t.faults.pick(rc.r.URL.Path, nil, false, false)
+		if !ok || f.Kind == FaultTruncate || f.Kind == FaultInvalidJSON {
+			serve(rc)
+			return
+		}
+		rc.fault = f.Kind
+		t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) { c.Faults++ })
+		if f.Kind != FaultDelay {
+			t.applyFault(rc, f)
+			return
+		}
+		out := rc.w
+		buf := &bufferedResponse{header: http.Header{}}
+		rc.w = &statusWriter{ResponseWriter: buf}
+		serve(rc)
+		rc.w = out
+		if !hold(rc.r.Context(), f.Delay) {
+			return
+		}
+		for k, v := range buf.header {
+			out.Header()[k] = v
+		}
+		out.WriteHeader(cmp.Or(buf.status, http.StatusOK))
+		_, _ = out.Write(buf.body.Bytes())
+	}
+}
+
+// bufferedResponse holds a response until it is sent.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+func (b *bufferedResponse) WriteHeader(s int) {
+	if b.status == 0 {
+		b.status = s
+	}
+}
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// AuthMethod is a registered authentication method of a user, as SetAuthMethods sets it up and AuthMethods reads
+// it.
+type AuthMethod struct {
+	// Type is the method's type without the namespace, e.g. "phoneAuthenticationMethod",
+	// "microsoftAuthenticatorAuthenticationMethod", "fido2AuthenticationMethod".
+	Type string
+	// ID is the method's id; empty takes the well-known id of phone types, email and the password, or a
+	// generated one.
+	ID string
+	// PhoneType is mobile, alternateMobile or office for phone methods.
+	PhoneType string
+}
+
+// methodTypes are the types SetAuthMethods accepts (the v1.0 authentication method types with a delete).
+var methodTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, typ := range methodPaths {
+		m[strings.TrimPrefix(typ, "#microsoft.graph.")] = true
+	}
+	return m
+}()
+
+// SetAuthMethods replaces a live user's authentication methods (the password method is always kept, first) and
+// sets the default method (one of the given ids, or "" for none): tests use it to set up every combination.
+func (t *Tenant) SetAuthMethods(userID string, methods []AuthMethod, defaultID string) ([]AuthMethod, error) {
+	t.store.mu.Lock()
+	defer t.store.mu.Unlock()
+	u := t.liveUser(userID)
+	if u == nil {
+		return nil, fmt.Errorf("entrasim: SetAuthMethods: no live user %q", userID)
+	}
+	if u.hidden == nil {
+		u.hidden = map[string]any{}
+	}
+	created := t.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	out := []obj{{{"@odata.type", methodPaths["passwordMethods"]}, {"id", methodPassword}, {"password", nil}, {"createdDateTime", created}}}
+	var set []AuthMethod
+	for i, m := range methods {
+		if !methodTypes[m.Type] || m.Type == "passwordAuthenticationMethod" {
+			return nil, fmt.Errorf("entrasim: SetAuthMethods: method %d: unknown or undeletable type %q", i, m.Type)
+		}
+		if m.ID == "" {
+			m.ID = map[string]string{"mobile": methodMobile, "alternateMobile": methodAlternate, "office": methodOffice}[m.PhoneType]
+			if m.Type == "emailAuthenticationMethod" {
+				m.ID = methodEmail
+			}
+			if m.ID == "" {
+				m.ID = guidFrom(uint64(t.cfg.Seed), strKey("set-method"), strKey(userID), uint64(i))
+			}
+		}
+		if m.Type == "phoneAuthenticationMethod" && m.PhoneType != "mobile" && m.PhoneType != "alternateMobile" && m.PhoneType != "office" {
+			return nil, fmt.Errorf("entrasim: SetAuthMethods: method %d: phone type %q", i, m.PhoneType)
+		}
+		if slices.ContainsFunc(set, func(x AuthMethod) bool { return x.ID == m.ID }) {
+			return nil, fmt.Errorf("entrasim: SetAuthMethods: duplicate method id %s", m.ID)
+		}
+		set = append(set, m)
+		out = append(out, methodObj(u, m, created))
+	}
+	if defaultID != "" && !slices.ContainsFunc(set, func(x AuthMethod) bool { return x.ID == defaultID }) {
+		return nil, fmt.Errorf("entrasim: SetAuthMethods: default %q is not among the methods", defaultID)
+	}
+	u.hidden["methods"] = out
+	u.hidden["defaultMethod"] = defaultID
+	return set, nil
+}
+
+// AuthMethods returns a live user's authentication methods (the password method included) and the id of the
+// default one.
+func (t *Tenant) AuthMethods(userID string) ([]AuthMethod, string, error) {
+	t.store.mu.RLock()
+	defer t.store.mu.RUnlock()
+	u := t.liveUser(userID)
+	if u == nil {
+		return nil, "", fmt.Errorf("entrasim: AuthMethods: no live user %q", userID)
+	}
+	methods, def := t.methodsOf(u)
+	var out []AuthMethod
+	for _, m := range methods {
+		out = append(out, AuthMethod{Type: strings.TrimPrefix(m.str("@odata.type"), "#microsoft.graph."), ID: m.str("id"), PhoneType: m.str("phoneType")})
+	}
+	return out, def, nil
+}
+
+// methodObj renders a method with the properties of its type's documentation example.
+func methodObj(u *resource, m AuthMethod, created time.Time) obj {
+	o := obj{{"@odata.type", "#microsoft.graph." + m.Type}, {"id", m.ID}}
+	switch m.Type {
+	case "phoneAuthenticationMethod":
+		o = append(o, kv{"phoneNumber", fmt.Sprintf("+1 206555%04d", hashOf(strKey(u.id), strKey(m.PhoneType))%10000)},
+			kv{"phoneType", m.PhoneType}, kv{"smsSignInState", "notAllowedByPolicy"})
+	case "microsoftAuthenticatorAuthenticationMethod":
+		o = append(o, kv{"displayName", "iPhone 15"}, kv{"deviceTag", "SoftwareTokenActivated"}, kv{"phoneAppVersion", "6.8.7"}, kv{"createdDateTime", created})
+	case "fido2AuthenticationMethod":
+		o = append(o, kv{"displayName", "Security key"}, kv{"creationDateTime", created}, kv{"aaGuid", "2fc0579f-8113-47ea-b116-555a8db9202a"},
+			kv{"model", "YubiKey 5 NFC"}, kv{"attestationCertificates", []string{}}, kv{"attestationLevel", "attested"})
+	case "emailAuthenticationMethod":
+		o = append(o, kv{"emailAddress", "recovery." + strings.ToLower(u.propStr("givenName")) + "@contoso.com"})
+	case "softwareOathAuthenticationMethod":
+		o = append(o, kv{"secretKey", nil})
+	case "temporaryAccessPassAuthenticationMethod":
+		o = append(o, kv{"temporaryAccessPass", nil}, kv{"createdDateTime", created}, kv{"startDateTime", created},
+			kv{"lifetimeInMinutes", 60}, kv{"isUsableOnce", true}, kv{"isUsable", false}, kv{"methodUsabilityReason", "Expired"})
+	case "windowsHelloForBusinessAuthenticationMethod":
+		o = append(o, kv{"displayName", "LAPTOP-0001"}, kv{"createdDateTime", created}, kv{"keyStrength", "normal"})
+	case "platformCredentialAuthenticationMethod":
+		o = append(o, kv{"displayName", "MacBook Pro"}, kv{"createdDateTime", created}, kv{"keyStrength", "normal"}, kv{"platform", "macOS"})
+	}
+	return o
+}
+
+// AssignRole makes a user or a group a member of an activated directory role, by display name (Global
+// Administrator, Global Reader, User Administrator, Security Reader): tests use it for privileged targets,
+// including roles held through a group.
+func (t *Tenant) AssignRole(principalID, roleName string) error {
+	s := t.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var role *resource
+	s.cols[colDirectoryRoles].each("", func(r *resource) bool {
+		if r.propStr("displayName") == roleName {
+			role = r
+			return false
+		}
+		return true
+	})
+	if role == nil {
+		return fmt.Errorf("entrasim: AssignRole: no directory role %q", roleName)
+	}
+	for _, c := range []string{colUsers, colGroups} {
+		if p := s.cols[c].get(principalID); p != nil && p.live() {
+			s.setMember(role, p, false, t.Now())
+			return nil
+		}
+	}
+	return fmt.Errorf("entrasim: AssignRole: no live user or group %q", principalID)
 }

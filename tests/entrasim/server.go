@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +25,12 @@ type route struct {
 	name    string // endpoint name in counters
 	perms   []permission
 	// cost is the directory resource-unit cost (directory family only); nil means 1.
-	cost  func(r *http.Request) float64
-	serve func(rc *reqCtx)
+	cost func(r *http.Request) float64
+	// classify, when set, names the request's endpoint and the families it counts against (the first is the
+	// one its counters go to), overriding name and family: a users list selecting signInActivity counts
+	// against signInActivity, reports and directory.
+	classify func(r *http.Request) (name string, families []family)
+	serve    func(rc *reqCtx)
 }
 
 // reqCtx carries one request through the pipeline.
@@ -38,12 +43,15 @@ type reqCtx struct {
 	clientRequestID string
 	base            string // scheme://host of this server
 	route           *route
+	family          family   // the family counters go to (route.family unless classify says otherwise)
+	endpoint        string   // the endpoint name in counters
 	params          []string // values of the "{}" segments
 	principal       Principal
 	streams         []string
 	records         int
 	fault           FaultKind
 	throttled       bool
+	finished        bool // recorded already (a reset records before closing)
 }
 
 // statusWriter records the status and lets handlers flush and hijack.
@@ -78,7 +86,13 @@ func splitPath(p string) []string {
 	for i, s := range segs {
 		// OData functions without parameters may be called with or without "()": users/delta() is
 		// users/delta (msgraph-sdk-go sends the former).
-		segs[i] = strings.TrimSuffix(s, "()")
+		s = strings.TrimSuffix(s, "()")
+		// Graph's schema aliases its namespace microsoft.graph as "graph" (<Schema Namespace="microsoft.graph"
+		// Alias="graph">), so a cast segment may use either; msgraph-sdk-go sends graph.directoryRole.
+		if len(s) > len("graph.") && strings.EqualFold(s[:len("graph.")], "graph.") {
+			s = "microsoft." + s
+		}
+		segs[i] = s
 	}
 	return segs
 }
@@ -207,38 +221,51 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.route, rc.params = rt, params
+	rc.family, rc.endpoint = rt.family, rt.name
+	families := []family{rt.family}
+	if rt.classify != nil {
+		rc.endpoint, families = rt.classify(r)
+		rc.family = families[0]
+	}
 	p, gerr := t.authenticate(r)
 	if gerr != nil {
 		t.writeError(rc, gerr)
 		return
 	}
 	rc.principal = p
+	cost := 1.0
+	if rt.cost != nil {
+		cost = rt.cost(r)
+	}
+	if slices.Contains(families, familyDirectory) {
+		h.Set("x-ms-resource-unit", strconv.FormatFloat(cost, 'f', -1, 64))
+	}
 	if !t.cfg.DisableThrottling {
-		key := p.TenantID + "|" + p.AppID
-		if familyDefs[rt.family].perTenant {
-			key = p.TenantID
+		keyOf := func(f family) string {
+			if familyDefs[f].perTenant {
+				return p.TenantID
+			}
+			return p.TenantID + "|" + p.AppID
 		}
-		cost := 1.0
-		if rt.cost != nil {
-			cost = rt.cost(r)
-		}
-		a := t.limiter.admit(rt.family, key, rc.arrival, cost)
-		if rt.family == familyDirectory {
-			h.Set("x-ms-resource-unit", strconv.FormatFloat(a.cost, 'f', -1, 64))
+		a := t.limiter.admitAll(families, keyOf, rc.arrival, cost)
+		if slices.Contains(families, familyDirectory) {
 			if a.used > 0.8 {
 				h.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(min(a.used, 1), 'f', 1, 64))
 			}
 		}
 		if !a.ok {
 			rc.throttled = true
-			t.counters.update(rt.family, rt.name, func(c *EndpointCounters) { c.Throttled++ })
-			t.writeError(rc, t.throttleError(rt.family, p, a.retryAfter))
+			t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) { c.Throttled++ })
+			t.writeError(rc, t.throttleError(a.rejectedBy, p, a.retryAfter))
 			return
 		}
-		t.counters.update(rt.family, rt.name, func(c *EndpointCounters) { c.Accepted++ })
-	} else {
-		t.counters.update(rt.family, rt.name, func(c *EndpointCounters) { c.Accepted++ })
 	}
+	t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) {
+		c.Accepted++
+		if slices.Contains(families, familyDirectory) {
+			c.ResourceUnits += cost
+		}
+	})
 	for _, perm := range rt.perms {
 		if !perm.granted(p.Roles) {
 			t.writeError(rc, perm.missing())
@@ -255,7 +282,7 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (t *Tenant) throttleError(f family, p Principal, retryAfter time.Duration) *gerr {
 	e := &gerr{status: http.StatusTooManyRequests, code: "TooManyRequests", header: map[string]string{}}
 	switch f {
-	case familyReports:
+	case familyReports, familySignInActivity:
 		e.code = "UnknownError"
 		e.message = "This request is throttled. Please try again after the value specified in the Retry-After header. CorrelationId: " + guidFrom(uint64(t.cfg.Seed), strKey("throttle"), t.reqSeq.Add(1))
 	case familyDirectory:
@@ -273,13 +300,16 @@ func (t *Tenant) throttleError(f family, p Principal, retryAfter time.Duration) 
 
 // finish records the request in the counters and the request log.
 func (t *Tenant) finish(rc *reqCtx) {
+	if rc.finished {
+		return
+	}
 	rec := RequestRecord{
 		Arrival: rc.arrival, SimTime: rc.sim, Method: rc.r.Method, Path: rc.r.URL.Path,
 		AppID: rc.principal.AppID, Status: rc.w.status, Records: rc.records, Fault: string(rc.fault),
 		Throttled: rc.throttled, Duration: time.Since(rc.arrival),
 	}
 	if rc.route != nil {
-		rec.Family, rec.Endpoint = string(rc.route.family), rc.route.name
+		rec.Family, rec.Endpoint = string(rc.family), rc.endpoint
 	}
 	if rec.Status == 0 {
 		rec.Status = 499 // the client went away (or the connection was cut) before a response
@@ -348,12 +378,16 @@ func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
 		rc.streams = append(rc.streams, d.name)
 	}
 	var pageFault *FaultRule
-	if f, ok := t.faults.pick(rc.r.URL.Path, rc.streams, q.skipToken); ok {
+	if f, ok := t.faults.pick(rc.r.URL.Path, rc.streams, q.skipToken, false); ok {
 		rc.fault = f.Kind
-		t.counters.update(rc.route.family, rc.route.name, func(c *EndpointCounters) { c.Faults++ })
+		t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) { c.Faults++ })
 		switch f.Kind {
 		case FaultTruncate, FaultInvalidJSON:
 			pageFault = &f
+		case FaultDelay:
+			if !hold(rc.r.Context(), f.Delay) {
+				return
+			}
 		default:
 			t.applyFault(rc, f)
 			return
@@ -421,6 +455,18 @@ func (t *Tenant) draw(p float64) bool {
 	return t.rng.chance(p)
 }
 
+// hold waits for d; false means the request was cancelled first.
+func hold(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // pageDelay waits for the configured per-page latency; false means the request was cancelled.
 func (t *Tenant) pageDelay(ctx context.Context) bool {
 	if t.cfg.PageLatency.IsZero() {
@@ -457,18 +503,28 @@ func (t *Tenant) applyFault(rc *reqCtx, f FaultRule) {
 		if status == 0 {
 			status = 500
 		}
-		e := serverError(status)
+		e := *faultError(status)
 		if f.RetryAfter > 0 {
 			e.header = map[string]string{"Retry-After": formatRetryAfter(f.RetryAfter)}
 		}
-		t.writeError(rc, e)
+		t.writeError(rc, &e)
 	case FaultInvalidSkipToken:
-		t.writeError(rc, errInvalidSkipToken)
+		if rc.route.family == familyDirectory {
+			t.writeError(rc, errDirSkipToken)
+		} else {
+			t.writeError(rc, errInvalidSkipToken)
+		}
+	case FaultResyncRequired:
+		t.writeError(rc, &gerr{status: http.StatusBadRequest, code: "resyncRequired", message: resyncMessage})
 	case FaultReset:
 		conn, _, err := http.NewResponseController(rc.w).Hijack()
 		if err != nil {
 			panic(http.ErrAbortHandler)
 		}
+		// Record the request before the client can see the reset, so the log holds it when the client
+		// looks.
+		t.finish(rc)
+		rc.finished = true
 		_ = conn.Close()
 	}
 }
@@ -549,7 +605,7 @@ func (t *Tenant) writePage(rc *reqCtx, ep *logEndpoint, q *logQuery, page []even
 	_, _ = bw.WriteString("]}")
 	rc.records = len(page)
 	t.countRecords(rc, page)
-	t.counters.update(rc.route.family, rc.route.name, func(c *EndpointCounters) {
+	t.counters.update(rc.family, rc.endpoint, func(c *EndpointCounters) {
 		if fault == nil {
 			c.Pages++
 			c.Records += int64(len(page))

@@ -22,6 +22,11 @@ import (
 //	                                                      DELETE clears; DELETE /_sim/faults/{id} removes one
 //	GET    /_sim/clock                                    simulated now; POST {"advance":"1h"} or
 //	                                                      {"set":"2025-01-01T00:00:00Z"} (Options.Clock only)
+//	GET    /_sim/directory?kind=&asOf=&select=            directory ground truth (DirectoryAt): objects with
+//	                                                      their properties and direct members
+//	POST   /_sim/directory/reset                          synchronization reset, {"kinds":["users",…]} (empty:
+//	                                                      every delta kind)
+//	GET    /_sim/signInActivity?asOf=                     every user's signInActivity (SignInActivityAt)
 
 func (t *Tenant) serveSim(rc *reqCtx) {
 	w, r := rc.w, rc.r
@@ -71,6 +76,12 @@ func (t *Tenant) serveSim(rc *reqCtx) {
 		writeJSON(w, http.StatusOK, map[string]any{"now": t.Now(), "settable": t.cfg.Clock != nil})
 	case path == "/clock" && r.Method == http.MethodPost:
 		t.serveClock(w, r)
+	case path == "/directory" && r.Method == http.MethodGet:
+		t.serveSimDirectory(w, r)
+	case path == "/directory/reset" && r.Method == http.MethodPost:
+		t.serveSimReset(w, r)
+	case path == "/signInActivity" && r.Method == http.MethodGet:
+		t.serveSimSignInActivity(w, r)
 	default:
 		simError(w, http.StatusNotFound, "unknown simulator endpoint "+r.Method+" "+r.URL.Path)
 	}

@@ -22,16 +22,24 @@ type Tenant struct {
 	dir   *directory
 	store *store // the live directory objects
 	order int    // creation order of applications and service principals
-	// churnSlot is the next hour (since the epoch) whose directory churn is still to be applied.
-	churnSlot int64
-	gen       *gen
-	streams   map[string]*stream
-	routes    []*route
-	limiter   *limiter
-	faults    *faults
-	counters  *counters
-	verifier  TokenVerifier
-	skipKey   []byte
+	// spSeeds and deviceSeeds are what the initial service principals and devices are generated from.
+	spSeeds     []spSeed
+	deviceSeeds []deviceSeed
+	// churn is the directory churn engine's state (guarded by store.mu).
+	churn churnState
+	// syncGen is each delta collection's synchronization generation: ResetDeltaSync bumps it, and tokens
+	// from an older generation get the 410 synchronization reset (guarded by store.mu).
+	syncGen map[string]uint64
+	// activity is the signInActivity tracker.
+	activity *activityTracker
+	gen      *gen
+	streams  map[string]*stream
+	routes   []*route
+	limiter  *limiter
+	faults   *faults
+	counters *counters
+	verifier TokenVerifier
+	skipKey  []byte
 
 	rngMu  sync.Mutex
 	rng    *rng
@@ -63,9 +71,12 @@ func New(opts *Options) (*Tenant, error) {
 		rng:      newRNG(uint64(cfg.Seed), strKey("tenant-rng")),
 	}
 	t.gen = &gen{seed: uint64(cfg.Seed), cast: t.dir.snapshot(uint64(cfg.Seed))}
-	t.store = newStore()
+	t.store = newStore(cfg.RemovalDelay)
 	t.populate()
-	t.churnSlot = cfg.start.UnixNano()/int64(time.Hour) + 1
+	t.churn.slot = cfg.start.UnixNano()/int64(time.Hour) + 1
+	t.churn.recycle = map[string][]recycled{}
+	t.syncGen = map[string]uint64{}
+	t.activity = newActivityTracker(t)
 	for _, d := range streamDefs {
 		t.streams[d.name] = newStream(cfg, d)
 	}

@@ -17,7 +17,9 @@ import (
 //   - directory (directory objects): a token bucket of resource units per app per tenant, 3,500 / 5,000 /
 //     8,000 per 10 s for tenants of < 50 / 50–500 / > 500 users, costs per request;
 //   - intune: 2,000 requests per 20 s per app per tenant;
-//   - signInActivity: 10 requests per minute.
+//   - signInActivity: 10 requests per minute per app per tenant, on top of the reports family's budget and the
+//     directory bucket (a users list selecting signInActivity counts against all three; reference §3,
+//     directory-insights §4).
 //
 // Window semantics (sliding, the strict reading): a request is admitted when fewer than limit requests were
 // admitted in the window that ends at its arrival, i.e. in (arrival − window, arrival]. Arrival is the real,
@@ -71,6 +73,8 @@ type admission struct {
 	retryAfter time.Duration // when !ok and the family sends Retry-After
 	// directory bucket: cost charged and fraction of the budget in use after this request
 	cost, used float64
+	// rejectedBy is the first family that refused the request.
+	rejectedBy family
 }
 
 // limiter holds every family's state. It is safe for concurrent use.
@@ -104,17 +108,55 @@ func (l *limiter) window(d familyDef) time.Duration {
 // admit decides on one request of family f arriving at now; key identifies the budget (tenant or
 // app+tenant); cost is the directory resource-unit cost.
 func (l *limiter) admit(f family, key string, now time.Time, cost float64) admission {
-	d, ok := familyDefs[f]
-	if !ok {
-		return admission{ok: true}
-	}
+	return l.admitAll([]family{f}, func(family) string { return key }, now, cost)
+}
+
+// admitAll decides on a request that counts against several families (users with signInActivity: its own
+// 10 requests / min, the reports family and the directory bucket). It is admitted only when every family
+// admits it, and then uses the budget of each; otherwise nothing is used (unless rejected requests count)
+// and the verdict carries the longest wait. keyOf gives each family's budget key.
+func (l *limiter) admitAll(fs []family, keyOf func(family) string, now time.Time, cost float64) admission {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if d.bucket {
-		return l.admitBucket(d, key, now, cost)
+	out := admission{ok: true}
+	var commit []func()
+	for _, f := range fs {
+		d, ok := familyDefs[f]
+		if !ok {
+			continue
+		}
+		var a admission
+		var c func()
+		if d.bucket {
+			a, c = l.checkBucket(d, keyOf(f), now, cost)
+			out.cost, out.used = a.cost, a.used
+		} else {
+			a, c = l.checkWindow(d, string(f)+"|"+keyOf(f), now)
+		}
+		if !a.ok {
+			out.ok = false
+			out.retryAfter = max(out.retryAfter, a.retryAfter)
+			if out.rejectedBy == "" {
+				out.rejectedBy = f
+			}
+			if l.countRejected {
+				c()
+			}
+			continue
+		}
+		commit = append(commit, c)
 	}
+	if out.ok {
+		for _, c := range commit {
+			c()
+		}
+	}
+	return out
+}
+
+// checkWindow decides on a request against a sliding window without changing it; commit records it.
+func (l *limiter) checkWindow(d familyDef, k string, now time.Time) (admission, func()) {
 	win := l.window(d)
-	k := string(f) + "|" + key
 	r := l.windows[k]
 	if r == nil {
 		r = &ring{}
@@ -127,18 +169,14 @@ func (l *limiter) admit(f family, key string, now time.Time, cost float64) admis
 	}
 	r.times = r.times[cut:]
 	if len(r.times) < d.limit {
-		r.times = append(r.times, now)
-		return admission{ok: true}
+		return admission{ok: true}, func() { r.times = append(r.times, now) }
 	}
-	free := r.times[0].Add(win).Sub(now)
-	if l.countRejected {
-		// The rejected request uses budget too: it replaces the oldest entry, pushing the window out.
-		r.times = append(r.times[1:], now)
-	}
-	return admission{retryAfter: free}
+	// A rejected request that counts replaces the oldest entry, pushing the window out.
+	return admission{retryAfter: r.times[0].Add(win).Sub(now)}, func() { r.times = append(r.times[1:], now) }
 }
 
-func (l *limiter) admitBucket(d familyDef, key string, now time.Time, cost float64) admission {
+// checkBucket decides on a request against the resource-unit bucket; commit spends the cost.
+func (l *limiter) checkBucket(d familyDef, key string, now time.Time, cost float64) (admission, func()) {
 	win := l.window(d)
 	rate := l.capacity / win.Seconds() // RU per second
 	b := l.buckets[key]
@@ -151,14 +189,10 @@ func (l *limiter) admitBucket(d familyDef, key string, now time.Time, cost float
 		b.last = now
 	}
 	if b.tokens+1e-9 >= cost { // tolerate float rounding after waiting exactly the announced time
-		b.tokens -= cost
-		return admission{ok: true, cost: cost, used: 1 - b.tokens/l.capacity}
+		return admission{ok: true, cost: cost, used: 1 - (b.tokens-cost)/l.capacity}, func() { b.tokens -= cost }
 	}
 	wait := time.Duration(math.Ceil((cost - b.tokens) / rate * float64(time.Second)))
-	if l.countRejected {
-		b.tokens -= cost
-	}
-	return admission{retryAfter: wait, cost: cost, used: 1}
+	return admission{retryAfter: wait, cost: cost, used: 1}, func() { b.tokens -= cost }
 }
 
 // formatRetryAfter renders a delay in seconds, rounded up to the millisecond, without trailing zeros

@@ -104,7 +104,7 @@ func TestDeployCreatesGroupDeploysTemplateAndCode(t *testing.T) {
 	}
 	wantParams := []string{"namePrefix=contoso", "integrationId=contoso", "integrationTenantId=" + tenantID,
 		"integrationClientId=a0000000-0000-4000-8000-000000000002", "integrationSecretId=b0000000-0000-4000-8000-000000000003",
-		"integrationPermissions=read-write", "secretsOfficerPrincipalId=" + userObjectID, "secretsOfficerPrincipalType=User"}
+		"integrationPermissions=read-write", "packageUri=", "secretsOfficerPrincipalId=" + userObjectID, "secretsOfficerPrincipalType=User"}
 	if strings.Join(params, " ") != strings.Join(wantParams, " ") {
 		t.Errorf("parameters\n %q\nwant\n %q", params, wantParams)
 	}

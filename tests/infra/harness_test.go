@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -114,8 +115,19 @@ func (e *azEnv) run(script string, env map[string]string, args ...string) result
 	return e.runIn(repoRoot(e.t), script, env, args...)
 }
 
+// runStdin runs a repository script like run, with stdin as its standard input.
+func (e *azEnv) runStdin(script, stdin string, args ...string) result {
+	e.t.Helper()
+	return e.runWith(repoRoot(e.t), script, nil, strings.NewReader(stdin), args...)
+}
+
 // runIn runs a script of another tree (a broken copy of the repository).
 func (e *azEnv) runIn(root, script string, env map[string]string, args ...string) result {
+	e.t.Helper()
+	return e.runWith(root, script, env, nil, args...)
+}
+
+func (e *azEnv) runWith(root, script string, env map[string]string, stdin io.Reader, args ...string) result {
 	e.t.Helper()
 	cmd := exec.Command(filepath.Join(root, filepath.FromSlash(script)), args...)
 	cmd.Dir = root
@@ -140,7 +152,7 @@ func (e *azEnv) runIn(root, script string, env map[string]string, args ...string
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, stdin
 	err := cmd.Run()
 	code := 0
 	var exit *exec.ExitError

@@ -39,7 +39,7 @@ func copyRepo(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"host.json", "go.mod"} {
+	for _, f := range []string{"host.json", "go.mod", "README.md"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			t.Fatal(err)
@@ -321,6 +321,153 @@ func TestChecksCatchBreakage(t *testing.T) {
 				replaceIn(t, root, "docs/README-deploy-section.md", "app-registration%2FmainTemplate.json", "app-registration%2Fazuredeploy.json")
 			},
 			fail: map[string]string{"deploy buttons": "azuredeploy.json"},
+		},
+		{
+			name: "a module gains a resource the ARM twin lacks",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/modules/eventhub.bicep", "@description('Namespace name.')",
+					"resource extra 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {\n  parent: eventHub\n  name: 'other'\n}\n\n@description('Namespace name.')")
+			},
+			fail: map[string]string{"product bicep vs arm": "module eventHub (infra/modules/eventhub.bicep): resource extra (Microsoft.EventHub/namespaces/eventhubs/consumergroups"},
+		},
+		{
+			name: "a property of the ARM twin differs from the module",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, `"remoteBuild": false`, `"remoteBuild": true`)
+			},
+			fail: map[string]string{"product bicep vs arm": "resource code (line 154).properties.remoteBuild: bicep build writes false, the ARM template has true"},
+		},
+		{
+			name: "a module property changed in the Bicep only",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/modules/keyvault.bicep", "softDeleteRetentionInDays: 90", "softDeleteRetentionInDays: 30")
+			},
+			fail: map[string]string{"product bicep vs arm": "resource vault (line 31).properties.softDeleteRetentionInDays: bicep build writes 30, the ARM template has 90"},
+		},
+		{
+			name: "the ARM twin deploys the app before its roles",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, `"[resourceId('Microsoft.Resources/deployments', 'role-assignments')]",`, ``)
+			},
+			fail: map[string]string{"product bicep vs arm": "module functionApp (line 333).dependsOn: the ARM template lacks [resourceId('Microsoft.Resources/deployments','role-assignments')]"},
+		},
+		{
+			name: "a runtime variable kept as an ARM variable",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, "\"variables\": {\n    \"compactPrefix\"", "\"variables\": {\n    \"hostSettings\": {\"a\": \"b\"},\n    \"compactPrefix\"")
+			},
+			fail: map[string]string{"product bicep vs arm": "variable hostSettings reads a runtime value"},
+		},
+		{
+			name: "a module output renamed in the Bicep only",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/modules/storage.bicep", "output blobEndpoint string", "output blobUrl string")
+				replaceIn(t, root, "infra/main.bicep", "storage.outputs.blobEndpoint", "storage.outputs.blobUrl")
+			},
+			fail: map[string]string{"product bicep vs arm": "output blobUrl (line"},
+		},
+		{
+			name: "a nested template in languageVersion 2.0",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, "\"template\": {\n          \"$schema\"", "\"template\": {\n          \"languageVersion\": \"2.0\",\n          \"$schema\"")
+			},
+			fail: map[string]string{
+				"product bicep vs arm": "languageVersion is set",
+				"json schemas":         "must NOT have additional properties (languageVersion)",
+			},
+		},
+		{
+			name: "Bicep the translator does not know",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/modules/storage.bicep", "    name: table\n", "    name: map([table], t => toLower(t))[0]\n")
+			},
+			fail: map[string]string{"product bicep vs arm": "cannot translate the Bicep"},
+		},
+		{
+			name: "a blank value in the ARM twin",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, `"reserved": true`, `"reserved": ""`)
+			},
+			fail: map[string]string{"product bicep vs arm": "reserved is blank"},
+		},
+		{
+			name: "API version drifts in the ARM twin",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductTemplatePath, "\"type\": \"Microsoft.Web/sites/extensions\",\n              \"apiVersion\": \"2024-04-01\"",
+					"\"type\": \"Microsoft.Web/sites/extensions\",\n              \"apiVersion\": \"2022-09-01\"")
+			},
+			fail: map[string]string{
+				"api versions":         "Microsoft.Web/sites/extensions@2022-09-01, want API version 2024-04-01",
+				"product bicep vs arm": ".apiVersion: bicep build writes \"2024-04-01\"",
+			},
+		},
+		{
+			name: "the client secret made an app setting",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/main.bicep", "  LOG_LEVEL: logLevel\n", "  LOG_LEVEL: logLevel\n  CLIENT_SECRET: integrationClientSecret\n")
+			},
+			fail: map[string]string{
+				"secure parameters": "secure parameter integrationClientSecret is passed to parameter appSettings of module functionApp",
+				"app settings":      "sets CLIENT_SECRET, which no contract lists",
+			},
+		},
+		{
+			name: "the client secret made an output",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "infra/main.bicep", "@description('Function app resource id.')",
+					"@description('Leaks.')\noutput leak string = integrationClientSecret\n\n@description('Function app resource id.')")
+			},
+			fail: map[string]string{"secure parameters": "secure parameter integrationClientSecret reaches output leak"},
+		},
+		{
+			name: "the password box feeds a plain parameter",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "steps('integration').details.secretId, '')", "steps('integration').details.clientSecret, '')")
+			},
+			fail: map[string]string{"product form vs arm": "the password box integration:details.clientSecret feeds parameter integrationSecretId"},
+		},
+		{
+			name: "the secure parameter fed from a text box",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "\"type\": \"Microsoft.Common.PasswordBox\"", "\"type\": \"Microsoft.Common.TextBox\"")
+			},
+			fail: map[string]string{"product form vs arm": "the secure parameter integrationClientSecret is not fed by a password box"},
+		},
+		{
+			name: "the form hands the template a value it refuses",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "steps('integration').details.permissions, 'read-only')", "steps('integration').details.permissions, 'readonly')")
+			},
+			fail: map[string]string{"product form vs arm": `output integrationPermissions evaluates to "readonly" with `},
+		},
+		{
+			name: "a slider beyond the parameter's bounds",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "\"min\": 0,\n                \"max\": 365", "\"min\": -1,\n                \"max\": 365")
+			},
+			fail: map[string]string{"product form vs arm": "slider minimum -1 is below the parameter's minValue 0"},
+		},
+		{
+			name: "the form reads a section child it does not have",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "[steps('options').streaming.enableEventHub]", "[steps('options').streaming.enableEventHubs]")
+			},
+			fail: map[string]string{"product form vs arm": "refers to steps('options').streaming.enableEventHubs, which the form does not have"},
+		},
+		{
+			name: "the form forgets an app role",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, infracheck.ProductUIDefinitionPath, "Integration.Reader reads", "Readers read")
+			},
+			fail: map[string]string{"product form vs arm": "does not name the app role Integration.Reader"},
+		},
+		{
+			name: "the product button points at the main branch",
+			mutate: func(t *testing.T, root string) {
+				replaceIn(t, root, "README.md", "https%3A%2F%2Fgithub.com%2Fentra-di%2Fedi%2Freleases%2Flatest%2Fdownload%2FmainTemplate.json",
+					"https%3A%2F%2Fraw.githubusercontent.com%2Fentra-di%2Fedi%2Fmain%2Finfra%2FmainTemplate.json")
+			},
+			fail: map[string]string{"deploy buttons": "README.md: link points to https://raw.githubusercontent.com/entra-di/edi/main/infra/mainTemplate.json"},
 		},
 	}
 	for _, c := range cases {

@@ -3,13 +3,15 @@ package infra
 import (
 	"archive/zip"
 	"bytes"
-	"debug/elf"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/entra-di/edi/tests/infra/pkgcheck"
 )
 
 // packageZip builds the package with scripts/package.sh into dir and returns its path.
@@ -31,71 +33,17 @@ func packageZip(t *testing.T, dir, version string) string {
 	return out
 }
 
-// TestPackageZip opens the zip package.sh writes: at its root exactly host.json, an executable static
-// linux/amd64 ELF handler carrying the version, and every function folder with its function.json, all
-// byte-identical to the sources; and the same source packages to the same bytes.
+// TestPackageZip opens the zip package.sh writes and holds it to the package rules (tests/infra/pkgcheck, which
+// scripts/release.sh applies too): at its root exactly host.json, an executable static linux/amd64 ELF handler
+// carrying the version, and every function folder with its function.json, all byte-identical to the sources; and
+// the same source packages to the same bytes.
 func TestPackageZip(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	out := packageZip(t, t.TempDir(), "9.8.7-pkgtest")
-	zr, err := zip.OpenReader(out)
-	if err != nil {
-		t.Fatal(err)
+	for _, err := range pkgcheck.Check(out, root, "9.8.7-pkgtest") {
+		t.Error(err)
 	}
-	defer zr.Close()
-
-	want := map[string]string{"host.json": filepath.Join(root, "host.json")}
-	dirs, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no functions in the repository (%v)", err)
-	}
-	for _, fj := range dirs {
-		name := filepath.Base(filepath.Dir(fj))
-		want[name+"/function.json"] = fj
-		want[name+"/"] = ""
-	}
-	seen := map[string]bool{}
-	for _, f := range zr.File {
-		seen[f.Name] = true
-		if f.CreatorVersion>>8 != 3 {
-			t.Errorf("%s: creator OS %d, want Unix (3) so modes apply", f.Name, f.CreatorVersion>>8)
-		}
-		if f.Name == "handler" {
-			checkHandler(t, f)
-			continue
-		}
-		src, ok := want[f.Name]
-		if !ok {
-			t.Errorf("unexpected entry %q: only host.json, handler and function folders belong in the package", f.Name)
-			continue
-		}
-		if strings.HasSuffix(f.Name, "/") {
-			if !f.Mode().IsDir() {
-				t.Errorf("%s is not a directory entry", f.Name)
-			}
-			continue
-		}
-		if f.Mode().Perm() != 0o644 {
-			t.Errorf("%s: mode %v, want 0644", f.Name, f.Mode())
-		}
-		got := readZipFile(t, f)
-		wantBytes, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, wantBytes) {
-			t.Errorf("%s differs from %s", f.Name, src)
-		}
-	}
-	for name := range want {
-		if !seen[name] {
-			t.Errorf("package lacks %s", name)
-		}
-	}
-	if !seen["handler"] {
-		t.Error("package lacks the handler")
-	}
-
 	again := packageZip(t, t.TempDir(), "9.8.7-pkgtest")
 	a, _ := os.ReadFile(out)
 	b, _ := os.ReadFile(again)
@@ -104,47 +52,99 @@ func TestPackageZip(t *testing.T) {
 	}
 }
 
-func readZipFile(t *testing.T, f *zip.File) []byte {
-	t.Helper()
-	rc, err := f.Open()
+// TestPackageRulesCatchBreakage writes packages broken in one way each and expects the rules to name the breakage,
+// so TestPackageZip and release.sh's check can fail.
+func TestPackageRulesCatchBreakage(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	elfBytes := smallELF(t)
+	functions, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
+	if err != nil || len(functions) == 0 {
+		t.Fatalf("no functions (%v)", err)
+	}
+	hostJSON, err := os.ReadFile(filepath.Join(root, "host.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
+	type entry struct {
+		name string
+		mode os.FileMode
+		data []byte
 	}
-	return b
+	good := func() []entry {
+		es := []entry{{"host.json", 0o644, hostJSON}, {"handler", 0o755, append(slices.Clone(elfBytes), []byte("v1.2.3")...)}}
+		for _, fj := range functions {
+			name := filepath.Base(filepath.Dir(fj))
+			b, _ := os.ReadFile(fj)
+			es = append(es, entry{name + "/", os.ModeDir | 0o755, nil}, entry{name + "/function.json", 0o644, b})
+		}
+		return es
+	}
+	write := func(t *testing.T, es []entry) string {
+		p := filepath.Join(t.TempDir(), "pkg.zip")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw := zip.NewWriter(f)
+		for _, e := range es {
+			h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+			h.SetMode(e.mode)
+			w, err := zw.CreateHeader(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if errs := pkgcheck.Check(write(t, good()), root, "v1.2.3"); len(errs) != 0 {
+		t.Fatalf("a good package fails: %v", errs)
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func([]entry) []entry
+		want   string
+	}{
+		{"extra file", func(es []entry) []entry { return append(es, entry{"local.settings.json", 0o644, []byte("{}")}) }, `unexpected entry "local.settings.json"`},
+		{"handler not executable", func(es []entry) []entry { es[1].mode = 0o644; return es }, "want an executable regular file"},
+		{"no host.json", func(es []entry) []entry { return es[1:] }, "lacks host.json"},
+		{"handler not ELF", func(es []entry) []entry { es[1].data = []byte("#!/bin/sh\n"); return es }, "not an ELF binary"},
+		{"wrong version", func(es []entry) []entry { es[1].data = elfBytes; return es }, "does not carry the version v1.2.3"},
+		{"changed function.json", func(es []entry) []entry { es[len(es)-1].data = []byte("{}"); return es }, "differs from"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			errs := pkgcheck.Check(write(t, c.mutate(good())), root, "v1.2.3")
+			var msgs []string
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+			if !strings.Contains(strings.Join(msgs, "\n"), c.want) {
+				t.Errorf("want an error containing %q, got %q", c.want, msgs)
+			}
+		})
+	}
 }
 
-func checkHandler(t *testing.T, f *zip.File) {
+// smallELF returns a static linux/amd64 executable: the fake az, built once for the package with CGO off.
+func smallELF(t *testing.T) []byte {
 	t.Helper()
-	if f.Mode().Perm() != 0o755 || !f.Mode().IsRegular() {
-		t.Errorf("handler: mode %v, want an executable regular file (0755)", f.Mode())
-	}
-	b := readZipFile(t, f)
-	if !bytes.HasPrefix(b, []byte("\x7fELF")) {
-		t.Fatal("handler is not an ELF binary")
-	}
-	ef, err := elf.NewFile(bytes.NewReader(b))
+	b, err := os.ReadFile(filepath.Join(fakeAzDir, "az"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ef.Class != elf.ELFCLASS64 || ef.Machine != elf.EM_X86_64 {
-		t.Errorf("handler is %v %v, want ELFCLASS64 EM_X86_64", ef.Class, ef.Machine)
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the fake az is not a linux/amd64 ELF here")
 	}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Error("handler has a dynamic loader (PT_INTERP): it was built with cgo")
-		}
-	}
-	if libs, _ := ef.ImportedLibraries(); len(libs) > 0 {
-		t.Errorf("handler links shared libraries %v", libs)
-	}
-	if !bytes.Contains(b, []byte("9.8.7-pkgtest")) {
-		t.Error("handler does not carry the version given to package.sh")
-	}
+	return b
 }
 
 // TestPackageUsage: --help and --dry-run build nothing; wrong arguments exit 2.

@@ -36,13 +36,16 @@ func checks(handlerSettings []string) map[string]func(*infracheck.Checker) []err
 		"api versions":                  (*infracheck.Checker).CheckAPIVersions,
 		"roles":                         (*infracheck.Checker).CheckRoles,
 		"app registration bicep vs arm": (*infracheck.Checker).CheckAppRegistrationContract,
+		"product bicep vs arm":          (*infracheck.Checker).CheckProductContract,
 		"portal form vs arm":            (*infracheck.Checker).CheckUIDefinition,
+		"product form vs arm":           (*infracheck.Checker).CheckProductUIDefinition,
+		"secure parameters":             (*infracheck.Checker).CheckSecureParameters,
 		"json schemas":                  (*infracheck.Checker).CheckJSONSchemas,
 		"generated files":               func(c *infracheck.Checker) []error { return infracheck.CheckGenerated(c.Root) },
 		"app settings":                  func(c *infracheck.Checker) []error { return c.CheckAppSettings(handlerSettings) },
 		"shell scripts":                 (*infracheck.Checker).CheckShell,
 		"deploy buttons": func(c *infracheck.Checker) []error {
-			return c.CheckDeployButtons("docs/README-deploy-section.md", "docs/deploy.md")
+			return c.CheckDeployButtons("README.md", "docs/README-deploy-section.md", "docs/deploy.md")
 		},
 		"deployment guide": func(c *infracheck.Checker) []error { return c.CheckDocs("docs/deploy.md") },
 	}

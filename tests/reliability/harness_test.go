@@ -118,7 +118,7 @@ func verifySettled(t *testing.T, env *scenario.Env) []scenario.Report {
 // logCursors writes every data type's cursor to the test log.
 func logCursors(t *testing.T, env *scenario.Env) {
 	t.Helper()
-	for _, dt := range catalog.DataTypes {
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := env.Cursor(context.Background(), dt.Name)
 		if err != nil {
 			t.Fatal(err)
@@ -252,7 +252,7 @@ func checkDurable(ctx context.Context, env *scenario.Env, idx *archiveIndex) ([]
 	var problems []string
 	checked := 0
 	now := env.Clock.Now()
-	for _, dt := range catalog.DataTypes {
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := env.Cursor(ctx, dt.Name)
 		if err != nil {
 			return nil, 0, err

@@ -46,7 +46,7 @@ func TestLateArrivals(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := map[string]lateTally{}
-		for _, dt := range catalog.DataTypes {
+		for _, dt := range catalog.InMode(catalog.Buckets) {
 			c, err := env.Cursor(ctx, dt.Name)
 			if err != nil {
 				t.Fatal(err)

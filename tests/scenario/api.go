@@ -29,10 +29,10 @@ func (e *Env) API(ctx context.Context, method, path string, body any, role acces
 	return e.Host.HTTP(ctx, req)
 }
 
-// AddIntegration adds the scenario's integration (id Integration) through the Integrations API as an
+// PostIntegration adds the scenario's integration (id Integration) through the Integrations API as an
 // administrator, with the given client secret value (a wrong one too: the integration is stored with its
 // diagnosis).
-func (e *Env) AddIntegration(ctx context.Context, secret string, extra map[string]any) (*hostsim.HTTPResult, error) {
+func (e *Env) PostIntegration(ctx context.Context, secret string, extra map[string]any) (*hostsim.HTTPResult, error) {
 	body := map[string]any{"id": Integration, "name": "Contoso (simulated)", "tenantId": e.Tenant.TenantID(),
 		"clientId": e.Tenant.ClientID(), "secretId": e.Tenant.SecretID(), "secret": secret}
 	for k, v := range extra {

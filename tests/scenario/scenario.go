@@ -241,13 +241,19 @@ func (e *Env) Close() {
 }
 
 // Collect fires the CollectLogs timer and waits until the collect-work queue is empty and nothing runs.
-func (e *Env) Collect(ctx context.Context) error {
-	inv, err := e.Host.Timer(ctx, "CollectLogs", nil)
+func (e *Env) Collect(ctx context.Context) error { return e.plan(ctx, "CollectLogs") }
+
+// CollectDirectory fires the CollectDirectory timer (the directory's rounds and snapshots) and waits until the
+// collect-work queue is empty and nothing runs.
+func (e *Env) CollectDirectory(ctx context.Context) error { return e.plan(ctx, "CollectDirectory") }
+
+func (e *Env) plan(ctx context.Context, timer string) error {
+	inv, err := e.Host.Timer(ctx, timer, nil)
 	if err != nil {
 		return err
 	}
 	if inv.Failure != "" {
-		return fmt.Errorf("CollectLogs failed: %s", inv.Failure)
+		return fmt.Errorf("%s failed: %s", timer, inv.Failure)
 	}
 	return e.Host.WaitIdle(ctx)
 }

@@ -59,10 +59,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 	store := archive.New(blobs, container)
 	now := e.Clock.Now()
 	var out []Report
-	for _, dt := range catalog.DataTypes {
-		if dt.Mode() != catalog.Buckets {
-			continue // the ground truth covers the log streams
-		}
+	for _, dt := range catalog.InMode(catalog.Buckets) {
 		c, err := e.Cursor(ctx, dt.Name)
 		if err != nil {
 			return nil, err

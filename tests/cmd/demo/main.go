@@ -9,6 +9,14 @@
 //
 //	verify <dataType> records=<n> missing=<m> duplicates=<d>
 //
+// and collects the directory (full rounds, then hourly delta rounds while the directory changes), replaying the
+// archive against the tenant's directory:
+//
+//	verify <dataType> objects=<n> missing=0 extra=0 stale=0
+//
+// It ends with remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with
+// the same Idempotency-Key), is refused a guest's deletion, and the audit trail is read back.
+//
 // Data stays in .data/demo for inspection (Azurite's folder; the handler log).
 package main
 
@@ -54,6 +62,11 @@ var steps = []step{
 	{"Six hours pass: new and late events arrive; Collect Now", collectNow},
 	{"Two more days pass, collecting every 2 hours (re-sweeps pick up late events)", collectSettle},
 	{"Check the archive against the tenant's ground truth", verify},
+	{"Collect the directory: CollectDirectory plans, full rounds first", collectDirectory},
+	{"Six hours pass while the directory changes, with a delta round every hour", collectDirectoryHourly},
+	{"Replay the directory's archive against the tenant's directory", verifyDirectory},
+	{"Remediation: reset-mfa as a dry run, then for real (retried with its Idempotency-Key), then a refusal", remediation},
+	{"Read the remediation audit trail (GET /api/remediation/audit)", auditTrail},
 }
 
 // demo is the state the steps share.
@@ -103,7 +116,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n      "))
 		}
 	}
-	fmt.Fprintf(out, "\nThe archive is in Azurite's folder %s (container entra-raw, e.g.\n  integration=default/type=signIns.interactive/date=YYYY-MM-DD/hour=HH/<bucket-start>-0000.ndjson.gz);\nthe handler's log is %s.\n",
+	fmt.Fprintf(out, "\nThe archive is in Azurite's folder %s (container entra-raw, e.g.\n  integration=default/type=signIns.interactive/date=YYYY-MM-DD/hour=HH/<bucket-start>-0000.ndjson.gz,\n  integration=default/type=users/snapshot=<start>/part-0000.ndjson.gz and …/delta=<start>/…, each with _manifest.json);\nthe handler's log is %s.\n",
 		filepath.Join(d.dataDir, "azurite"), filepath.Join(d.dataDir, "handler.log"))
 	if !d.ok {
 		return errors.New("the archive does not match the tenant's ground truth")
@@ -153,8 +166,13 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 		AppRoot: d.appRoot,
 		Dir:     d.dataDir,
 		Output:  d.logFile,
-		Tenant:  entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03},
-		// The integration is added through the API, not declared in app settings.
+		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
+		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
+		// granted the read-write set and the integration is added read-write, so the remediation steps can act;
+		// a break-glass account is declared protected. The integration is added through the Integrations API,
+		// not declared in app settings.
+		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles()},
 		APIIntegration: true,
 	})
 	if err != nil {
@@ -194,6 +212,11 @@ type statusReport struct {
 		ID        string `json:"id"`
 		DataTypes []struct {
 			DataType       string     `json:"dataType"`
+			Mode           string     `json:"mode"`
+			LastRound      *time.Time `json:"lastRound"`
+			LastFull       *time.Time `json:"lastFull"`
+			Objects        int64      `json:"objects"`
+			Changes        int64      `json:"changes"`
 			State          string     `json:"state"`
 			Detail         string     `json:"detail"`
 			ArchivedFrom   *time.Time `json:"archivedFrom"`
@@ -260,7 +283,8 @@ const wrongSecret = "Q8x~not-the-value-of-any-secret.Demo0"
 
 func addIntegration(ctx context.Context, d *demo) (string, error) {
 	d.env.Secrets.Add("wrong secret typed in the demo", wrongSecret)
-	res, err := d.env.AddIntegration(ctx, wrongSecret, nil)
+	res, err := d.env.PostIntegration(ctx, wrongSecret, map[string]any{"permissions": "read-write",
+		"protectedUsers": []string{"breakglass@contoso.com"}})
 	if err != nil {
 		return "", err
 	}
@@ -318,8 +342,8 @@ func short(version string) string {
 	return version
 }
 
-// table prints the per-data-type state from Status.
-func (d *demo) table(ctx context.Context) (string, error) {
+// table prints the per-data-type state from Status: the log streams, or the directory's data types.
+func (d *demo) table(ctx context.Context, logs bool) (string, error) {
 	st, err := d.status(ctx)
 	if err != nil {
 		return "", err
@@ -329,13 +353,20 @@ func (d *demo) table(ctx context.Context) (string, error) {
 	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "data type\tstate\trecords\tparts\tarchived from\tarchived to\tbacklog")
+	fmt.Fprintln(w, "data type\tstate\trecords\tparts\tarchived from / last full\tarchived to / last round\tbacklog / objects")
 	for _, dt := range st.Integrations[0].DataTypes {
+		if (dt.Mode == "buckets") != logs {
+			continue
+		}
 		state := dt.State
 		if dt.Detail != "" {
 			state += " (" + dt.Detail + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d buckets\n", dt.DataType, state, dt.Records, dt.Parts, stamp(dt.ArchivedFrom), stamp(dt.ArchivedTo), dt.BacklogBuckets)
+		if dt.Mode == "buckets" {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d buckets\n", dt.DataType, state, dt.Records, dt.Parts, stamp(dt.ArchivedFrom), stamp(dt.ArchivedTo), dt.BacklogBuckets)
+		} else {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d objects (+%d changes)\n", dt.DataType, state, dt.Records, dt.Parts, stamp(dt.LastFull), stamp(dt.LastRound), dt.Objects, dt.Changes)
+		}
 	}
 	_ = w.Flush()
 	return b.String(), nil
@@ -362,7 +393,7 @@ func collectFirst(ctx context.Context, d *demo) (string, error) {
 	if err := d.env.Collect(ctx); err != nil {
 		return "", err
 	}
-	t, err := d.table(ctx)
+	t, err := d.table(ctx, true)
 	return t + d.runsLine(ctx), err
 }
 
@@ -379,7 +410,7 @@ func collectNow(ctx context.Context, d *demo) (string, error) {
 	if err := d.env.Host.WaitIdle(ctx); err != nil {
 		return "", err
 	}
-	t, err := d.table(ctx)
+	t, err := d.table(ctx, true)
 	return fmt.Sprintf("POST /api/integrations/%s/collect → 202\n%s%s", scenario.Integration, t, d.runsLine(ctx)), err
 }
 
@@ -387,7 +418,7 @@ func collectSettle(ctx context.Context, d *demo) (string, error) {
 	if err := d.env.CollectUntilSettled(ctx, 2*time.Hour); err != nil {
 		return "", err
 	}
-	t, err := d.table(ctx)
+	t, err := d.table(ctx, true)
 	return fmt.Sprintf("simulated clock now %s\n%s", d.env.Clock.Now().Format(time.RFC3339), t), err
 }
 
@@ -414,6 +445,39 @@ func verify(ctx context.Context, d *demo) (string, error) {
 	return b.String(), nil
 }
 
+func collectDirectory(ctx context.Context, d *demo) (string, error) {
+	if err := d.env.CollectDirectory(ctx); err != nil {
+		return "", err
+	}
+	t, err := d.table(ctx, false)
+	return t + d.runsLine(ctx), err
+}
+
+func collectDirectoryHourly(ctx context.Context, d *demo) (string, error) {
+	for range 6 {
+		d.env.Clock.Advance(time.Hour)
+		if err := d.env.CollectDirectory(ctx); err != nil {
+			return "", err
+		}
+	}
+	t, err := d.table(ctx, false)
+	return fmt.Sprintf("simulated clock now %s\n%s", d.env.Clock.Now().Format(time.RFC3339), t), err
+}
+
+func verifyDirectory(ctx context.Context, d *demo) (string, error) {
+	reports, err := d.env.VerifyDirectory(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, r := range reports {
+		fmt.Fprintln(&b, r.Line())
+		d.ok = d.ok && r.OK()
+	}
+	b.WriteString("(each replays the newest snapshot and the delta rounds after it, against the tenant at the last round's start)")
+	return b.String(), nil
+}
+
 func (d *demo) cleanup() error {
 	if d.env != nil {
 		d.env.Close()
@@ -432,4 +496,132 @@ func gitVersion(ctx context.Context, root string) string {
 		return "dev"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// remediation runs reset-mfa as a dry run and for real on a member who has MFA methods, retries it, and shows a
+// refusal.
+func remediation(ctx context.Context, d *demo) (string, error) {
+	// The member with the most methods, and a guest.
+	var target, guest entrasim.User
+	most := 1
+	for _, u := range d.env.Tenant.Users() {
+		ms, _, _ := d.env.Tenant.AuthMethods(u.ID)
+		switch {
+		case u.UserType == "Member" && len(u.Roles) == 0 && len(ms) > most:
+			target, most = u, len(ms)
+		case guest.ID == "" && u.UserType == "Guest":
+			guest = u
+		}
+	}
+	if target.ID == "" || guest.ID == "" {
+		return "", errors.New("the demo tenant has no member with MFA methods, or no guest")
+	}
+	var b strings.Builder
+	body := map[string]any{"integration": scenario.Integration, "user": target.UserPrincipalName, "reason": "reported a phishing mail", "ticket": "INC-1001", "dryRun": true}
+	res, err := d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "", body)
+	if err != nil {
+		return "", err
+	}
+	dry, err := decodeRemediation(res, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "POST /api/remediation/reset-mfa {dryRun: true} → %d %s: %s\n", res.StatusCode, dry.Outcome, dry.Message)
+	for _, s := range dry.Plan {
+		fmt.Fprintf(&b, "  would send %s %s\n", s.Method, s.Path)
+	}
+	body["dryRun"] = false
+	res, err = d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "demo-"+target.ID, body)
+	if err != nil {
+		return "", err
+	}
+	real, err := decodeRemediation(res, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "POST /api/remediation/reset-mfa (Idempotency-Key demo-…) → %d %s: %s\n", res.StatusCode, real.Outcome, real.Message)
+	for _, m := range real.Methods {
+		fmt.Fprintf(&b, "  %-45s %s\n", m.Type+" "+m.PhoneType, m.Outcome)
+	}
+	res, err = d.env.Remediate(ctx, "reset-mfa", scenario.HelpdeskCaller, "demo-"+target.ID, body)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "the same request again → %d, Idempotent-Replayed: %s (Graph not called)\n", res.StatusCode, res.Header.Get("Idempotent-Replayed"))
+	res, err = d.env.Remediate(ctx, "delete-guest-user", scenario.HelpdeskCaller, "demo-delete",
+		map[string]any{"integration": scenario.Integration, "user": guest.UserPrincipalName, "reason": "left the project"})
+	if err != nil {
+		return "", err
+	}
+	var refusal struct{ Code, Error string }
+	_ = json.Unmarshal(res.Body, &refusal)
+	if res.StatusCode != http.StatusForbidden {
+		return "", fmt.Errorf("a help-desk caller deleting a guest was answered %d: %s", res.StatusCode, res.Body)
+	}
+	fmt.Fprintf(&b, "a help-desk caller deleting a guest → %d %s: %s", res.StatusCode, refusal.Code, refusal.Error)
+	return b.String(), nil
+}
+
+// remediationAnswer is what the demo shows of a remediation answer.
+type remediationAnswer struct {
+	Outcome, Message string
+	Plan             []struct{ Method, Path string }
+	Methods          []struct{ Type, PhoneType, Outcome string }
+}
+
+func decodeRemediation(res *hostsim.HTTPResult, want int) (*remediationAnswer, error) {
+	if res.StatusCode != want {
+		return nil, fmt.Errorf("remediation answered %d: %s", res.StatusCode, res.Body)
+	}
+	var a remediationAnswer
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		return nil, fmt.Errorf("remediation answer: %w", err)
+	}
+	return &a, nil
+}
+
+// auditTrail prints the audit entries of the remediation step.
+func auditTrail(ctx context.Context, d *demo) (string, error) {
+	body, err := d.env.RemediationAudit(ctx, scenario.ReaderCaller, nil)
+	if err != nil {
+		return "", err
+	}
+	var trail struct {
+		Entries []struct {
+			Time     time.Time
+			Caller   struct{ Name string }
+			Action   string
+			Target   *struct{ Requested string }
+			DryRun   bool
+			Status   int
+			Outcome  string
+			Ticket   string
+			Requests []struct{ Method, Path, RequestID string }
+		}
+	}
+	if err := json.Unmarshal(body, &trail); err != nil {
+		return "", err
+	}
+	if len(trail.Entries) == 0 {
+		return "", errors.New("the audit trail is empty")
+	}
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "time\tcaller\taction\ttarget\tticket\tstatus\toutcome\tGraph requests (request-id of the last)")
+	for _, e := range trail.Entries {
+		target, action, last := "—", e.Action, "—"
+		if e.Target != nil {
+			target = e.Target.Requested
+		}
+		if e.DryRun {
+			action += " (dry run)"
+		}
+		if n := len(e.Requests); n > 0 {
+			last = fmt.Sprintf("%d (%s)", n, e.Requests[n-1].RequestID)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Format("15:04:05"), e.Caller.Name, action, target, e.Ticket, e.Status, e.Outcome, last)
+	}
+	_ = w.Flush()
+	fmt.Fprintf(&b, "(also in Azurite: table audit, and the append blob audit/remediation/date=%s/audit.ndjson)", d.env.Clock.Now().UTC().Format(time.DateOnly))
+	return b.String(), nil
 }

@@ -7,7 +7,7 @@
 //	         -kv-secret-name integration-default -fault '{"kind":"throttle","nth":3,"storm":2}'
 //
 // Output fields: graphUrl, authorityUrl (use as azidentity's ActiveDirectoryAuthorityHost), simUrl (the /_sim
-// API: truth, counters, requests, faults, clock), tenantId, tenantDomain, clientId, clientSecret, secretId,
+// API: truth, directory, signInActivity, counters, requests, faults, clock), tenantId, tenantDomain, clientId, clientSecret, secretId,
 // secretExpires, caCertPath (trust it, e.g. SSL_CERT_FILE), seed, licences, now, and with -kv-secret-name
 // keyVaultUrl, secretName and secretVersion.
 package main
@@ -74,7 +74,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		clockMode     = fs.String("clock", "running", "simulated clock: running (moves with real time, can jump), stopped (moves only through /_sim/clock) or real")
 		start         = fs.String("start", "", "simulated start time, RFC 3339 (default now)")
 		history       = fs.Duration("history", 30*24*time.Hour, "how far back events exist")
+		groups        = fs.Int("groups", 0, "number of groups, the named ones included (default the named ones plus one per 20 users)")
 		churn         = fs.Float64("churn", 0, "directory changes per simulated hour (for delta queries); 0 for a static directory")
+		memberSlice   = fs.Int("member-slice", 0, "most members@delta entries per delta item; larger groups are split across items (default 1000)")
+		replayShare   = fs.Float64("replay-share", 0, "share of a delta round's objects the next round reports again (Graph's replays)")
+		removalDelay  = fs.Duration("removal-delay", 0, "how much later (simulated) deletions and membership removals reach delta queries")
 		lateShare     = fs.Float64("late-share", 0.02, "share of events arriving late (0 for none)")
 		lateDelay     = fs.String("late-delay", "fixed=1h,jitter=47h", "delay distribution of late events")
 		throttleScale = fs.Float64("throttle-scale", 1, "multiplier of every throttling window (0.01: 5 requests / 100 ms)")
@@ -99,8 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	o := entrasim.Options{
-		Seed: *seed, TenantName: *name, Users: *users, Apps: *apps, ManagedIdentities: *mis,
+		Seed: *seed, TenantName: *name, Users: *users, Groups: *groups, Apps: *apps, ManagedIdentities: *mis,
 		SecretLifetime: *secretLife, History: *history, Churn: *churn, ThrottleScale: *throttleScale,
+		MemberSliceSize: *memberSlice, DeltaReplayShare: *replayShare, RemovalDelay: *removalDelay,
 		DisableThrottling: *noThrottle, ThrottleCountRejected: *countRejected, NonPremiumShare: *nonPremium,
 		TokenLifetime: *tokenLife, Streams: map[string]entrasim.StreamOptions{},
 	}

@@ -71,7 +71,8 @@ func trusting(t *testing.T, caPath string) *http.Client {
 
 func TestCLIEndToEnd(t *testing.T) {
 	outFile := filepath.Join(t.TempDir(), "tenant.json")
-	out := startCLI(t, "-seed", "9", "-users", "30", "-clock", "stopped", "-start", "2025-05-01T08:00:00Z",
+	out := startCLI(t, "-seed", "9", "-users", "30", "-groups", "40", "-churn", "30", "-member-slice", "5", "-replay-share", "0.2",
+		"-removal-delay", "10m", "-clock", "stopped", "-start", "2025-05-01T08:00:00Z",
 		"-kv-secret-name", "integration-test", "-out", outFile, "-rate", "signIns.interactive=500",
 		"-fault", `{"kind":"status","status":503,"path":"/v1.0/auditLogs/directoryAudits","nth":1}`)
 	for name, v := range map[string]string{"graphUrl": out.GraphURL, "authorityUrl": out.AuthorityURL, "tenantId": out.TenantID,
@@ -160,6 +161,46 @@ func TestCLIEndToEnd(t *testing.T) {
 	if truth.Count < 500*24*9/10 || truth.Count > 500*24*11/10 {
 		t.Fatalf("%d interactive sign-ins in a day at 500 per hour", truth.Count)
 	}
+
+	// The directory's ground truth: -groups sets the number of groups, -member-slice splits them in delta.
+	var dir struct {
+		Count   int `json:"count"`
+		Objects []struct {
+			Members []string `json:"members"`
+		} `json:"objects"`
+	}
+	_ = json.Unmarshal(sim(http.MethodGet, "/directory?kind=groups&select=displayName", ""), &dir)
+	if dir.Count < 38 || dir.Count > 42 || len(dir.Objects) != dir.Count { // churn creates and deletes groups
+		t.Fatalf("%d groups", dir.Count)
+	}
+	seen, split := map[string]bool{}, false
+	for u := "/v1.0/groups/delta?$select=displayName,members"; u != ""; {
+		st, page := get(u)
+		var p struct {
+			Next  string `json:"@odata.nextLink"`
+			Value []struct {
+				ID      string            `json:"id"`
+				Members []json.RawMessage `json:"members@delta"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal(page, &p); st != 200 || err != nil {
+			t.Fatalf("groups delta: %d %v", st, err)
+		}
+		entries := 0
+		for _, g := range p.Value {
+			entries += len(g.Members)
+			split = split || seen[g.ID]
+			seen[g.ID] = true
+		}
+		if entries > 5 && len(p.Value) > 1 {
+			t.Fatalf("a page holds %d member entries with -member-slice 5", entries)
+		}
+		u = strings.TrimPrefix(p.Next, out.GraphURL)
+	}
+	if !split {
+		t.Fatal("no group split across items with -member-slice 5")
+	}
+	sim(http.MethodPost, "/directory/reset", `{"kinds":["groups"]}`)
 }
 
 func TestCLIFlagErrors(t *testing.T) {
@@ -176,6 +217,9 @@ func TestCLIFlagErrors(t *testing.T) {
 		{[]string{"-rate", "signIns.all=5"}, "unknown stream"},
 		{[]string{"-latency", "slow"}, "-latency"},
 		{[]string{"-fault", `{"kind":"boom"}`}, "-fault"},
+		{[]string{"-replay-share", "2"}, "DeltaReplayShare"},
+		{[]string{"-groups", "-1"}, "Groups"},
+		{[]string{"-removal-delay", "soon"}, "removal-delay"},
 		{[]string{"extra"}, "unexpected arguments"},
 	}
 	for _, tc := range tests {

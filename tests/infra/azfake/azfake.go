@@ -62,6 +62,8 @@ type State struct {
 
 	ResourceGroups    []string          `json:"resourceGroups"`
 	DeploymentOutputs map[string]string `json:"deploymentOutputs"`
+	// Deployments records every template deployment (and what-if) with the parameters ARM received.
+	Deployments []Deployment `json:"deployments"`
 
 	Seq int `json:"seq"`
 }
@@ -79,6 +81,16 @@ type FederatedCredential struct {
 
 // MaxFederatedCredentials is Entra's limit of federated identity credentials per application.
 const MaxFederatedCredentials = 20
+
+// Deployment is one `az deployment group create` or `what-if`: its parameters as ARM receives them, from inline
+// NAME=VALUE arguments (strings) and @file parameter files (JSON values), later ones overriding earlier ones.
+type Deployment struct {
+	Command    string         `json:"command"`
+	Group      string         `json:"group"`
+	Name       string         `json:"name"`
+	Template   string         `json:"template"`
+	Parameters map[string]any `json:"parameters"`
+}
 
 // Object is a directory object as Graph returns it (application or service principal).
 type Object map[string]any
@@ -373,6 +385,15 @@ func (st *State) deployment(args []string, cmd string) (any, error) {
 	if _, err := os.Stat(tmpl); err != nil {
 		return nil, &usageError{"template file: " + err.Error()}
 	}
+	params, err := deploymentParameters(flagValues(args, "--parameters"))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTemplateParameters(tmpl, params); err != nil {
+		return nil, err
+	}
+	st.Deployments = append(st.Deployments, Deployment{Command: cmd, Group: group, Name: flagValue(args, "--name", "-n"),
+		Template: tmpl, Parameters: params})
 	if cmd == "deployment group what-if" {
 		return map[string]any{"status": "Succeeded", "changes": []any{}}, nil
 	}
@@ -384,6 +405,78 @@ func (st *State) deployment(args []string, cmd string) (any, error) {
 		"name":       flagValue(args, "--name", "-n"),
 		"properties": map[string]any{"provisioningState": "Succeeded", "outputs": outputs},
 	}, nil
+}
+
+// deploymentParameters reads --parameters the way az does: NAME=VALUE pairs and @FILE deployment parameter files
+// ({"parameters": {"name": {"value": ...}}}). A parameter file must be private to its owner, since it may hold a
+// secret.
+func deploymentParameters(items []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, it := range items {
+		if file, ok := strings.CutPrefix(it, "@"); ok {
+			info, err := os.Stat(file)
+			if err != nil {
+				return nil, &usageError{"parameters file: " + err.Error()}
+			}
+			if info.Mode().Perm()&0o077 != 0 {
+				return nil, &usageError{fmt.Sprintf("parameters file %s is readable by others (mode %v)", file, info.Mode().Perm())}
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return nil, &usageError{"parameters file: " + err.Error()}
+			}
+			var doc struct {
+				Parameters map[string]struct {
+					Value json.RawMessage `json:"value"`
+				} `json:"parameters"`
+			}
+			if err := json.Unmarshal(b, &doc); err != nil || doc.Parameters == nil {
+				return nil, &httpError{"Bad Request", "InvalidRequestContent", "The parameters file is not a deployment parameters document."}
+			}
+			for k, p := range doc.Parameters {
+				var v any
+				if err := json.Unmarshal(p.Value, &v); err != nil {
+					return nil, &httpError{"Bad Request", "InvalidRequestContent", "Parameter " + k + " has no value."}
+				}
+				out[k] = v
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(it, "=")
+		if !ok || k == "" {
+			return nil, &usageError{"--parameters wants NAME=VALUE or @FILE, got " + it}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+var bicepParam = regexp.MustCompile(`(?m)^param\s+(\w+)\s`)
+
+// checkTemplateParameters refuses parameters a .bicep template does not declare, as ARM does.
+func checkTemplateParameters(tmpl string, params map[string]any) error {
+	if !strings.HasSuffix(tmpl, ".bicep") {
+		return nil
+	}
+	b, err := os.ReadFile(tmpl)
+	if err != nil {
+		return &usageError{"template file: " + err.Error()}
+	}
+	declared := map[string]bool{}
+	for _, m := range bicepParam.FindAllStringSubmatch(string(b), -1) {
+		declared[m[1]] = true
+	}
+	var unknown []string
+	for k := range params {
+		if !declared[k] {
+			unknown = append(unknown, "'"+k+"'")
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return &httpError{"Bad Request", "InvalidTemplate", "Deployment template validation failed: 'The following parameters were supplied, but do not correspond to any parameters defined in the template: " + strings.Join(unknown, ", ") + "'."}
+	}
+	return nil
 }
 
 func (st *State) secretSet(args []string) (any, error) {

@@ -68,6 +68,31 @@ type BicepFile struct {
 	References  []string         `json:"references"`
 	Subscripts  []BicepSubscript `json:"subscripts"`
 	Loops       []BicepLoop      `json:"loops"`
+	// Arm is the file's declarations as `bicep build` would write them; nil when the file has syntax errors.
+	Arm *BicepArm `json:"arm"`
+}
+
+// BicepArm is the ARM JSON (languageVersion 1.0) of a file's declarations, translated by tests/infra/js/bicep-arm.js.
+// A value it could not translate is {"$armError": reason, "$expr": source}.
+type BicepArm struct {
+	// Vars are the ARM variables: every Bicep variable that does not read a runtime value.
+	Vars map[string]any `json:"vars"`
+	// RuntimeVars read a resource's properties or a module's outputs; ARM inlines them where they are used.
+	RuntimeVars []string `json:"runtimeVars"`
+	// Resources are the declared (not existing) resources, Modules the nested deployments of the modules.
+	Resources []ArmDecl `json:"resources"`
+	Modules   []ArmDecl `json:"modules"`
+	// Outputs maps each output to its ARM value.
+	Outputs map[string]any `json:"outputs"`
+}
+
+// ArmDecl is one resource or module declaration and the ARM resource it becomes (for a module without
+// properties.template, which is the module file's own translation).
+type ArmDecl struct {
+	Symbol string         `json:"symbol"`
+	Line   int            `json:"line"`
+	Path   string         `json:"path"`
+	Value  map[string]any `json:"value"`
 }
 
 // BicepError is a syntax error or a missing token.

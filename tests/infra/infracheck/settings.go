@@ -57,16 +57,25 @@ var HandlerSettingSources = map[string]Source{
 	"ENTRA_SECRET_ID":                      FromTemplate,
 	"ENTRA_PERMISSIONS":                    FromTemplate,
 	"ENTRA_LICENSES":                       Default,
+	"ENTRA_EXCLUDED_GROUPS":                Default,
+	"ENTRA_EXCLUDE_GUESTS":                 Default,
+	"ENTRA_EXCLUDE_FROM_LOGS":              Default,
 	"GRAPH_ENDPOINT":                       Default,
 	"ENTRA_AUTHORITY_HOST":                 Default,
 	"CONNECT_SECRET_PROPAGATION":           Default,
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
+	"COLLECT_DIRECTORY_SCHEDULE":           FromTemplate,
+	"COLLECT_DIRECTORY_FULL":               Default,
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
+	// Set after deployment by the administrator, who knows the break-glass accounts (README, Remediation).
+	"ENTRA_PROTECTED_USERS":         Default,
+	"REMEDIATION_FUNCTION_KEY_ROLE": Default,
+	"REMEDIATION_LEASE_TTL":         Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).

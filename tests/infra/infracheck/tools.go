@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -97,6 +98,8 @@ func (c *Checker) CheckShell() []error {
 var JSONSchemaChecks = []struct{ Schema, File string }{
 	{"tests/infra/schemas/arm-template.schema.json", MainTemplatePath},
 	{"tests/infra/schemas/create-ui-definition.schema.json", CreateUIDefinitionPath},
+	{"tests/infra/schemas/arm-template.schema.json", ProductTemplatePath},
+	{"tests/infra/schemas/create-ui-definition.schema.json", ProductUIDefinitionPath},
 	{"tests/infra/schemas/permissions.schema.json", PermissionsPath},
 	{"tests/infra/schemas/roles.schema.json", RolesPath},
 }
@@ -120,13 +123,32 @@ func (c *Checker) CheckJSONSchemas() []error {
 	return errs
 }
 
-// RawBaseURL is where the Deploy to Azure button fetches the templates from: the repository's default branch.
+// RawBaseURL is where the app-registration button fetches its pair from: the repository's default branch.
 const RawBaseURL = "https://raw.githubusercontent.com/entra-di/edi/main/"
+
+// ReleaseDownloadURL is where the whole product's button fetches its pair from: the assets of the latest release,
+// which scripts/release.sh writes with the package URL pinned to that release.
+const ReleaseDownloadURL = "https://github.com/entra-di/edi/releases/latest/download/"
+
+// DeployButton is a "Deploy to Azure" link target: the template and form URLs and the repository files behind them.
+type DeployButton struct {
+	Name                 string
+	TemplateURL, UIURL   string
+	TemplateFile, UIFile string
+}
+
+// DeployButtons are the buttons the documentation may show; the product's is required in every guide.
+var DeployButtons = []DeployButton{
+	{"the whole product", ReleaseDownloadURL + path.Base(ProductTemplatePath), ReleaseDownloadURL + path.Base(ProductUIDefinitionPath),
+		ProductTemplatePath, ProductUIDefinitionPath},
+	{"the app registration", RawBaseURL + MainTemplatePath, RawBaseURL + CreateUIDefinitionPath, MainTemplatePath, CreateUIDefinitionPath},
+}
 
 var deployButton = regexp.MustCompile(`https://portal\.azure\.com/#create/Microsoft\.Template/uri/([^/)\s]+)/createUIDefinitionUri/([^)\s]+)`)
 
-// CheckDeployButtons checks every "Deploy to Azure" link in the given Markdown files: the template and the form
-// are URL-encoded raw URLs of files that exist in the repository, and they are the Marketplace pair.
+// CheckDeployButtons checks every "Deploy to Azure" link in the given Markdown files: the template and the form are
+// URL-encoded URLs of one of the DeployButtons pairs, whose files exist in the repository, and every file has the
+// whole product's button.
 func (c *Checker) CheckDeployButtons(markdown ...string) []error {
 	var errs []error
 	for _, md := range markdown {
@@ -136,29 +158,44 @@ func (c *Checker) CheckDeployButtons(markdown ...string) []error {
 			continue
 		}
 		links := deployButton.FindAllStringSubmatch(string(b), -1)
-		if len(links) == 0 {
-			errs = append(errs, fmt.Errorf("%s has no Deploy to Azure link", md))
-		}
+		found := map[string]bool{}
 		for _, l := range links {
-			for i, want := range []string{MainTemplatePath, CreateUIDefinitionPath} {
-				raw, err := url.PathUnescape(l[i+1])
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", md, err))
-					continue
-				}
+			var urls [2]string
+			for i := range urls {
 				if strings.ContainsAny(l[i+1], ":/") {
 					errs = append(errs, fmt.Errorf("%s: %s is not URL-encoded", md, l[i+1]))
 				}
-				if raw != RawBaseURL+want {
-					errs = append(errs, fmt.Errorf("%s: link points to %s, want %s", md, raw, RawBaseURL+want))
+				u, err := url.PathUnescape(l[i+1])
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", md, err))
 				}
-				if _, err := os.Stat(filepath.Join(c.Root, filepath.FromSlash(want))); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %s does not exist", md, want))
+				urls[i] = u
+			}
+			i := slices.IndexFunc(DeployButtons, func(d DeployButton) bool { return d.TemplateURL == urls[0] && d.UIURL == urls[1] })
+			if i < 0 {
+				errs = append(errs, fmt.Errorf("%s: link points to %s and %s, which is no known pair (%s)", md, urls[0], urls[1], knownButtons()))
+				continue
+			}
+			found[DeployButtons[i].Name] = true
+			for _, f := range []string{DeployButtons[i].TemplateFile, DeployButtons[i].UIFile} {
+				if _, err := os.Stat(filepath.Join(c.Root, filepath.FromSlash(f))); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s does not exist", md, f))
 				}
 			}
 		}
+		if !found[DeployButtons[0].Name] {
+			errs = append(errs, fmt.Errorf("%s has no Deploy to Azure link for %s (%s)", md, DeployButtons[0].Name, DeployButtons[0].TemplateURL))
+		}
 	}
 	return errs
+}
+
+func knownButtons() string {
+	var out []string
+	for _, d := range DeployButtons {
+		out = append(out, d.Name+": "+d.TemplateURL)
+	}
+	return strings.Join(out, "; ")
 }
 
 // CheckDocs checks that the deployment guide names every parameter and output of infra/main.bicep and every app

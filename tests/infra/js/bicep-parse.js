@@ -6,134 +6,30 @@
 //
 // tree-sitter-bicep 1.1.0 does not know the `extension` statement, so such lines are commented out (keeping line
 // numbers) before parsing. Values are converted to JSON where they are literals; any other expression becomes
-// {"$expr": "<source text>"}.
+// {"$expr": "<source text>", "$arm": "<its ARM translation>"}. Each file also carries "arm", its declarations as
+// `bicep build` would write them (bicep-arm.js), for the contract between infra/main.bicep and its ARM twin.
 'use strict';
 
 const fs = require('fs');
 const Parser = require('tree-sitter');
 const Bicep = require('tree-sitter-bicep');
+const { translate, FileTranslator, named, stringValue, hasInterpolation } = require('./bicep-arm');
 
 const parser = new Parser();
 parser.setLanguage(Bicep);
 
-const escapes = { "\\'": "'", '\\\\': '\\', '\\n': '\n', '\\r': '\r', '\\t': '\t', '\\$': '$' };
-
-function named(node) {
-  return node.namedChildren.filter((c) => c.type !== 'comment');
-}
-
-function stringValue(node) {
-  let out = '';
-  for (const c of named(node)) {
-    if (c.type === 'string_content') out += c.text;
-    else if (c.type === 'escape_sequence') out += escapes[c.text] ?? c.text;
-    else out += '${' + named(c).map((x) => x.text).join('') + '}';
-  }
-  return out;
-}
-
-function hasInterpolation(node) {
-  return named(node).some((c) => c.type === 'interpolation');
-}
-
-// Translation of Bicep expressions to ARM template language, for the subset the hand-written ARM templates use,
-// so a contract test can compare a Bicep template with its ARM twin expression by expression. ctx holds the
-// file's parameters, variables and resources. Throws on anything it does not know.
-function armString(s) {
-  return "'" + s.replace(/'/g, "''") + "'";
-}
-
-function arm(node, ctx) {
-  const kids = named(node);
-  switch (node.type) {
-    case 'identifier':
-      if (ctx.params.has(node.text)) return `parameters('${node.text}')`;
-      if (ctx.vars.has(node.text)) return `variables('${node.text}')`;
-      throw new Error(`cannot translate identifier ${node.text}`);
-    case 'string': {
-      if (!hasInterpolation(node)) return armString(stringValue(node));
-      let fmt = '';
-      const args = [];
-      for (const c of kids) {
-        if (c.type === 'string_content') fmt += c.text.replace(/\{/g, '{{').replace(/\}/g, '}}');
-        else if (c.type === 'escape_sequence') fmt += escapes[c.text] ?? c.text;
-        else {
-          fmt += `{${args.length}}`;
-          args.push(arm(named(c)[0], ctx));
-        }
-      }
-      return `format(${[armString(fmt), ...args].join(', ')})`;
-    }
-    case 'number':
-      return node.text;
-    case 'boolean':
-      return node.text === 'true' ? 'true()' : 'false()';
-    case 'null':
-      return 'null()';
-    case 'array':
-      return `createArray(${kids.map((k) => arm(k, ctx)).join(', ')})`;
-    case 'object': {
-      const parts = [];
-      for (const prop of kids) {
-        if (prop.type !== 'object_property') continue;
-        const [k, v] = named(prop);
-        parts.push(armString(k.type === 'string' ? stringValue(k) : k.text), arm(v, ctx));
-      }
-      return `createObject(${parts.join(', ')})`;
-    }
-    case 'parenthesized_expression':
-      return arm(kids[0], ctx);
-    case 'call_expression': {
-      const fn = node.childForFieldName('function').text.replace(/^sys\./, '');
-      const args = node.childForFieldName('arguments');
-      return `${fn}(${(args ? named(args) : []).map((a) => arm(a, ctx)).join(', ')})`;
-    }
-    case 'member_expression': {
-      const obj = node.childForFieldName('object');
-      const prop = node.childForFieldName('property').text;
-      if (obj.type === 'identifier' && ctx.resources.has(obj.text)) {
-        const r = ctx.resources.get(obj.text);
-        const id = `resourceId(${armString(r.type)}, ${armString(r.name)})`;
-        if (prop === 'id') return id;
-        if (prop === 'name') return armString(r.name);
-        if (prop === 'properties') return `reference(${id}, ${armString(r.version)})`;
-        throw new Error(`cannot translate ${node.text}`);
-      }
-      return `${arm(obj, ctx)}.${prop}`;
-    }
-    case 'subscript_expression':
-      return `${arm(node.childForFieldName('object'), ctx)}[${arm(node.childForFieldName('index'), ctx)}]`;
-    case 'unary_expression':
-      if (node.childForFieldName('operator').text === '!') return `not(${arm(node.childForFieldName('argument'), ctx)})`;
-      throw new Error(`cannot translate ${node.text}`);
-    case 'binary_expression': {
-      const l = arm(node.childForFieldName('left'), ctx);
-      const r = arm(node.childForFieldName('right'), ctx);
-      const op = node.childForFieldName('operator').text;
-      const fns = { '==': 'equals', '&&': 'and', '||': 'or', '<': 'less', '>': 'greater', '<=': 'lessOrEquals',
-        '>=': 'greaterOrEquals', '??': 'coalesce' };
-      if (op === '!=') return `not(equals(${l}, ${r}))`;
-      if (fns[op]) return `${fns[op]}(${l}, ${r})`;
-      throw new Error(`cannot translate operator ${op}`);
-    }
-    case 'ternary_expression':
-      return `if(${arm(node.childForFieldName('condition'), ctx)}, ${arm(node.childForFieldName('consequence'), ctx)}, ${arm(node.childForFieldName('alternative'), ctx)})`;
-    default:
-      throw new Error(`cannot translate ${node.type}`);
-  }
-}
-
 // withArm adds the ARM translation of an expression node to its converted value.
 function withArm(v, node) {
   try {
-    v.$arm = arm(node, currentCtx);
+    v.$arm = currentTranslator.expr(node, {});
   } catch (e) {
     v.$armError = e.message;
   }
   return v;
 }
 
-let currentCtx = { params: new Set(), vars: new Set(), resources: new Map() };
+// currentTranslator translates the expressions of the file being summarized (bicep-arm.js).
+let currentTranslator = null;
 
 // value converts a literal to JSON and anything else to {$expr}.
 function value(node) {
@@ -220,7 +116,9 @@ function summarize(file) {
     references: [],
     subscripts: [],
     loops: [],
+    arm: null,
   };
+  const outputNodes = [];
 
   walk(root, (n) => {
     if (n.type === 'ERROR' || n.isMissing) {
@@ -266,21 +164,8 @@ function summarize(file) {
     out.errors.push({ line: 1, column: 1, kind: 'syntax error', text: 'tree-sitter reported an error' });
   }
 
-  currentCtx = { params: new Set(), vars: new Set(), resources: new Map() };
-  for (const n of named(root)) {
-    const k = named(n);
-    if (n.type === 'parameter_declaration') currentCtx.params.add(k[0].text);
-    if (n.type === 'variable_declaration') currentCtx.vars.add(k[0].text);
-    if (n.type === 'resource_declaration') {
-      const [type, version] = stringValue(k[1]).split('@');
-      const body = k.find((x) => x.type === 'object');
-      const nameProp = body && named(body).find((p) => p.type === 'object_property' && named(p)[0].text === 'name');
-      const nameNode = nameProp && named(nameProp)[1];
-      currentCtx.resources.set(k[0].text, {
-        type, version, name: nameNode && nameNode.type === 'string' && !hasInterpolation(nameNode) ? stringValue(nameNode) : null,
-      });
-    }
-  }
+  currentTranslator = new FileTranslator(file, root);
+  currentTranslator.loadsAsCalls = true;
 
   for (const n of named(root)) {
     const line = n.startPosition.row + 1;
@@ -351,12 +236,14 @@ function summarize(file) {
           name: kids[0].text, type: typeNode ? typeNode.text : '', decorators: decoratorsOf(n),
           value: value(kids[kids.length - 1]), line,
         });
+        outputNodes.push({ name: kids[0].text, node: kids[kids.length - 1] });
         break;
       }
       default:
         break;
     }
   }
+  if (out.errors.length === 0) out.arm = translate(file, root, outputNodes);
   return out;
 }
 

@@ -10,26 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/logging"
 )
-
-// Graph is what the worker needs of a Graph client.
-type Graph interface {
-	Pages(ctx context.Context, first string, item func(graph.Item) error) (graph.Summary, error)
-	Stats() map[catalog.Family]graph.FamilyStats
-	GrantedRoles(ctx context.Context) ([]string, error)
-}
-
-// Deps are the worker's storage.
-type Deps struct {
-	Cursors *cursor.Store
-	Archive *archive.Store
-}
 
 // Worker runs work items.
 type Worker struct {
@@ -61,18 +47,54 @@ type Result struct {
 	Continue bool
 }
 
-// stream is one data type during a run. Only the run's loop goroutine touches it.
-type stream struct {
-	dt       catalog.DataType
-	cur      *cursor.Cursor
+// collector collects one data type in its mode; the run owns everything the modes share — the lease, the run
+// record, the budget (the Graph client), the error policy, the schedule and the deadline. Its methods run on the
+// run's loop goroutine, except read, which runs on a goroutine of its own: a collector whose tasks may overlap
+// (concurrent) must not touch its cursor in read; one whose tasks may not gets no call until its task is done.
+type collector interface {
+	dataType() catalog.DataType
+	cursor() *cursor.Cursor
+	// concurrent reports whether tasks of different kinds may run at once (time buckets: disjoint ranges).
+	concurrent() bool
+	// start prepares a cursor used for the first time (the run has checked the licences).
+	start(ctx context.Context, now time.Time) error
+	// due returns the tasks due at now, most urgent first.
+	due(now time.Time) []task
+	// read performs a task: Graph pages into committed parts.
+	read(ctx context.Context, t task) result
+	// done applies a task that succeeded to the cursor; the run stores it.
+	done(t task, res result, now time.Time)
+	// failed adapts to a failed task (a smaller window, a full round after a sync reset). handled means the
+	// failure is taken care of and is no error of the data type.
+	failed(t task, res result) (handled bool)
+	// backlog is the work left at now, in the collector's unit (buckets, rounds).
+	backlog(now time.Time) int
+	// after names data types whose due work in this run comes first (the users wait for the groups round their
+	// exclusions are computed from).
+	after() []string
+}
+
+// slot is one data type during a run. Only the run's loop goroutine touches it.
+type slot struct {
+	c        collector
 	busy     map[kind]bool
 	done     bool // stopped for this run (skipped, failed too often, storage error)
 	fails    int
 	notLic   int
 	coolOff  time.Time // real time before which it starts nothing
-	span     time.Duration
 	progress bool
 	stats    cursor.DataTypeRun
+}
+
+func (s *slot) name() string { return s.c.dataType().Name }
+
+func (s *slot) anyBusy() bool {
+	for _, b := range s.busy {
+		if b {
+			return true
+		}
+	}
+	return false
 }
 
 // run is one execution of a work item.
@@ -82,9 +104,15 @@ type run struct {
 	g       Graph
 	now     func() time.Time
 	log     *slog.Logger
+	started time.Time // data clock at the start
 	premium *bool
+	// stopAt is when a long task (a round) checkpoints and stops: the invocation's deadline minus StopBefore.
+	stopAt time.Time
 	// halted is set once the integration's credential failed: every data type would fail the same way.
 	halted bool
+	// excluded are the users the integration excludes, computed once per run (exclude.go).
+	exclMu   sync.Mutex
+	excluded map[string]bool
 
 	leaseMu  sync.Mutex
 	lease    *cursor.Lease
@@ -99,17 +127,18 @@ type run struct {
 // failures are recorded in the run and in the cursors instead.
 func (w *Worker) Run(ctx context.Context, integ integrations.Integration, item WorkItem, invocation string, g Graph, now func() time.Time) (*Result, error) {
 	started := time.Now()
-	r := &run{w: w, integ: integ, g: g, now: now, log: logging.From(ctx).With(logging.KeyIntegration, integ.ID, "family", item.Family)}
+	ctx = logging.Attrs(ctx, logging.KeyIntegration, integ.ID, logging.KeyFamily, item.Family)
+	r := &run{w: w, integ: integ, g: g, now: now, log: logging.From(ctx), started: now()}
 	r.rec = cursor.Run{Integration: integ.ID, Family: string(item.Family), Invocation: invocation, Reason: item.Reason,
 		Started: started, DataTypes: map[string]cursor.DataTypeRun{}}
 	before := g.Stats()[item.Family]
 
-	lease, err := w.deps.Cursors.Acquire(ctx, integ.ID, string(item.Family), invocation, w.opts.LeaseTTL)
+	lease, err := w.deps.Leases.Acquire(ctx, integ.ID, string(item.Family), invocation, w.opts.LeaseTTL)
 	var held *cursor.HeldError
 	if errors.As(err, &held) {
 		r.log.Info("family is being collected by another worker", "owner", held.Owner, "until", held.Expires)
 		r.rec.Outcome, r.rec.Finished = OutcomeSkipped, time.Now()
-		return &Result{Run: r.rec}, w.deps.Cursors.AddRun(ctx, &r.rec)
+		return &Result{Run: r.rec}, w.deps.Runs.AddRun(ctx, &r.rec)
 	}
 	if err != nil {
 		return nil, err
@@ -136,10 +165,10 @@ func (w *Worker) Run(ctx context.Context, integ integrations.Integration, item W
 		}
 	}
 	// Book-keeping uses the parent context: the run's may be cancelled by a lost lease.
-	if err := w.deps.Cursors.Release(ctx, lease); err != nil {
+	if err := w.deps.Leases.Release(ctx, lease); err != nil {
 		r.log.Warn("release lease", "error", err.Error())
 	}
-	if err := w.deps.Cursors.AddRun(ctx, &r.rec); err != nil {
+	if err := w.deps.Runs.AddRun(ctx, &r.rec); err != nil {
 		return nil, errors.Join(loopErr, err)
 	}
 	r.log.Info("run finished", "outcome", r.rec.Outcome, "records", r.rec.Records, "pages", r.rec.Pages,
@@ -168,7 +197,7 @@ func (r *run) keepLease(ctx context.Context, cancel context.CancelFunc) (stop fu
 			case <-t.C:
 			}
 			r.leaseMu.Lock()
-			err := r.w.deps.Cursors.Renew(ctx, r.lease, r.w.opts.LeaseTTL)
+			err := r.w.deps.Leases.Renew(ctx, r.lease, r.w.opts.LeaseTTL)
 			if err == nil {
 				r.leaseAt = time.Now()
 			} else if errors.Is(err, cursor.ErrLeaseLost) {
@@ -199,67 +228,80 @@ func (r *run) ensureLease() error {
 	return nil
 }
 
-// loop schedules windows until nothing is due or the deadline nears. It reports whether a continuation is
-// needed: progress was made and work remains.
-func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
-	o := r.w.opts
-	deadline, hasDeadline := ctx.Deadline()
-	windowCtx := ctx
-	if hasDeadline {
-		var cancel context.CancelFunc
-		windowCtx, cancel = context.WithDeadline(ctx, deadline.Add(-o.CommitBefore))
-		defer cancel()
+// newCollector returns the collector of a data type's mode, or nil for a data type no Graph query collects.
+func (r *run) newCollector(dt catalog.DataType, c *cursor.Cursor) collector {
+	switch dt.Mode() {
+	case catalog.Buckets:
+		return newBucketCollector(r, dt, c)
+	case catalog.Delta, catalog.Snapshot:
+		return newRoundCollector(r, dt, c)
 	}
+	return nil
+}
 
-	var streams []*stream
+// loop runs the family's data types: their slots, new cursors started, the schedule, and the summary. It reports
+// whether a continuation is needed: progress was made and work remains.
+func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
+	var slots []*slot
 	for _, dt := range catalog.InFamily(item.Family) {
-		if dt.Mode() != catalog.Buckets {
-			continue
-		}
 		c, err := r.w.deps.Cursors.Get(ctx, r.integ.ID, dt.Name)
 		if err != nil {
 			return false, err
 		}
-		s := &stream{dt: dt, cur: c, busy: map[kind]bool{}, span: o.FirstWindow}
+		col := r.newCollector(dt, c)
+		if col == nil {
+			continue
+		}
+		s := &slot{c: col, busy: map[kind]bool{}}
 		if ok, reason := r.integ.Collects(dt); !ok {
 			// Not for this integration (its mode, choices or last connectivity test): left alone, and said why.
 			s.done = true
 			s.stats.State = "not collected: " + reason
-		}
-		if c.Density > 0 {
-			s.span = time.Duration(float64(dt.Buckets.Bucket) * float64(o.TargetRecords) / c.Density)
-		}
-		s.span = min(max(s.span, dt.Buckets.Bucket), o.MaxWindow)
-		if now := r.now(); now.Before(c.SkipUntil) && !s.done {
+		} else if now := r.now(); now.Before(c.SkipUntil) {
 			s.done = true
 			s.stats.State = c.State
 		}
-		streams = append(streams, s)
+		slots = append(slots, s)
 	}
-	if err := r.start(ctx, streams); err != nil {
+	if err := r.start(ctx, slots); err != nil {
 		return false, err
 	}
+	stopped, err := r.schedule(ctx, slots)
+	return r.summarize(slots, stopped), err
+}
 
-	results := make(chan windowResult)
+// schedule starts the most urgent due task whenever fewer than Concurrency run, applies each result as it comes,
+// sleeps while every data type cools off, and stops starting tasks StopBefore the deadline; tasks still running
+// CommitBefore the deadline are cancelled. It reports whether the deadline stopped it, and returns an error only
+// when storage failed.
+func (r *run) schedule(ctx context.Context, slots []*slot) (stopped bool, storageErr error) {
+	o := r.w.opts
+	deadline, hasDeadline := ctx.Deadline()
+	taskCtx := ctx
+	if hasDeadline {
+		var cancel context.CancelFunc
+		taskCtx, cancel = context.WithDeadline(ctx, deadline.Add(-o.CommitBefore))
+		defer cancel()
+		r.stopAt = deadline.Add(-o.StopBefore)
+	}
+	results := make(chan result)
 	inflight := 0
-	stopped := false
-	var storageErr error
 	for {
 		if !stopped && hasDeadline && time.Until(deadline) < o.StopBefore {
 			stopped = true
-			r.log.Info("deadline near; no new windows")
+			r.log.Info("deadline near; no new tasks")
 		}
 		var next *task
-		var owner *stream
+		var owner *slot
 		var wake time.Duration
 		if !stopped && storageErr == nil && inflight < o.Concurrency {
-			next, owner, wake = r.choose(streams)
+			next, owner, wake = r.choose(slots)
 		}
 		if next != nil {
 			owner.busy[next.kind] = true
 			inflight++
-			t := *next
-			go func() { results <- r.readWindow(windowCtx, t) }()
+			t, c := *next, owner.c
+			go func() { results <- c.read(taskCtx, t) }()
 			continue
 		}
 		if inflight == 0 {
@@ -269,9 +311,9 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 				}
 				continue
 			}
-			break
+			return stopped, storageErr
 		}
-		var res windowResult
+		var res result
 		if wake > 0 {
 			timer := time.NewTimer(wake)
 			select {
@@ -284,63 +326,87 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 			res = <-results
 		}
 		inflight--
-		s := findStream(streams, res.task.dt.Name)
+		s := findSlot(slots, res.task.dt.Name)
 		s.busy[res.task.kind] = false
 		if err := r.finish(ctx, s, res); err != nil {
 			storageErr = err
 		}
 	}
+}
 
+// summarize records each data type's share in the run record and reports whether a continuation is needed.
+func (r *run) summarize(slots []*slot, stopped bool) bool {
 	cont := false
 	now := r.now()
-	for _, s := range streams {
+	for _, s := range slots {
 		st := s.stats
-		if s.cur.Started() {
-			st.Backlog = Backlog(s.cur, s.dt, now, r.isPremium(), o)
-		}
+		st.Backlog = s.c.backlog(now)
 		if st.State == "" {
-			st.State = s.cur.State
+			st.State = s.c.cursor().State
 		}
-		r.rec.DataTypes[s.dt.Name] = st
+		r.rec.DataTypes[s.name()] = st
 		r.rec.Pages += st.Pages
 		r.rec.Records += st.Records
 		r.rec.Parts += st.Parts
-		if s.progress && st.Backlog > 0 && !strings.HasPrefix(st.State, cursor.StateNotLicensed) && !strings.HasPrefix(st.State, cursor.StateMissingPermission) {
+		if s.progress && st.Backlog > 0 && !parked(st.State) {
 			cont = true
 		}
 	}
 	if stopped && cont {
 		r.rec.Outcome = OutcomeDeadline
 	}
-	return cont, storageErr
+	return cont
 }
 
-func findStream(streams []*stream, name string) *stream {
-	i := slices.IndexFunc(streams, func(s *stream) bool { return s.dt.Name == name })
-	return streams[i]
+func parked(state string) bool {
+	return strings.HasPrefix(state, cursor.StateNotLicensed) || strings.HasPrefix(state, cursor.StateMissingPermission)
 }
 
-// start initialises cursors that were never used, deciding the backfill target from the tenant's licence.
-func (r *run) start(ctx context.Context, streams []*stream) error {
+func findSlot(slots []*slot, name string) *slot {
+	i := slices.IndexFunc(slots, func(s *slot) bool { return s.name() == name })
+	return slots[i]
+}
+
+// start prepares the cursors never used before: a data type whose licence the tenant lacks is parked at once
+// (and looked at again in a day); the others are initialised by their collector.
+func (r *run) start(ctx context.Context, slots []*slot) error {
 	now := r.now()
-	for _, s := range streams {
-		if s.cur.Started() || s.done {
+	for _, s := range slots {
+		cur := s.c.cursor()
+		if !cur.New() || s.done {
 			continue
 		}
-		premium := r.tenantPremium(ctx)
-		initCursor(s.cur, s.dt, now, premium, r.w.opts)
-		if !premium && s.dt.Retention(false) == 0 {
-			// The tenant has no P1/P2 (the probe retried Graph's intermittent answer): this data type is not
-			// available; say so now and look again in a day.
+		dt := s.c.dataType()
+		if lic := r.missingLicence(ctx, dt); lic != "" {
+			// The integration says no, or the tenant has no P1/P2 (the probe retried Graph's intermittent answer).
 			s.done = true
-			s.cur.State, s.cur.Detail, s.cur.SkipUntil = cursor.StateNotLicensed, s.dt.LicenceText(), now.Add(r.w.opts.SkipFor)
-			s.stats.State = cursor.StateNotLicensed + ": " + s.dt.LicenceText()
+			cur.State, cur.Detail, cur.SkipUntil = cursor.StateNotLicensed, string(lic), now.Add(r.w.opts.SkipFor)
+			s.stats.State = cursor.StateNotLicensed + ": " + string(lic)
+		} else if err := s.c.start(ctx, now); err != nil {
+			return err
 		}
-		if err := r.w.deps.Cursors.Put(ctx, s.cur); err != nil {
+		if err := r.w.deps.Cursors.Put(ctx, cur); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// missingLicence returns a licence the data type needs that the tenant does not hold as far as the run knows: the
+// integration's answer "no", or for Entra ID P1/P2 the premium probe. Other licences answered "auto" are left to
+// Graph, whose not-licensed answer parks the data type.
+func (r *run) missingLicence(ctx context.Context, dt catalog.DataType) catalog.Licence {
+	for _, l := range dt.Licences {
+		switch r.integ.Licence(l) {
+		case integrations.No:
+			return l
+		case integrations.Auto:
+			if l == catalog.EntraP1P2 && !r.tenantPremium(ctx) {
+				return l
+			}
+		}
+	}
+	return ""
 }
 
 // isPremium is the tenant's P1/P2 status as far as it is known (true when unknown: the longer retention).
@@ -384,17 +450,18 @@ func (r *run) probePremium(ctx context.Context) bool {
 	return false
 }
 
-// choose picks the most urgent window over all streams: fresh before re-sweeps before backfill, and among equals
-// the stream that has done least this run. wake, when positive, is how long until a cooling-off stream may go.
-func (r *run) choose(streams []*stream) (*task, *stream, time.Duration) {
+// choose picks the most urgent task over all data types: fresh before re-sweeps before backfill, and among equals
+// the data type that has done least this run. wake, when positive, is how long until a cooling-off data type may
+// go.
+func (r *run) choose(slots []*slot) (*task, *slot, time.Duration) {
 	now := r.now()
 	var best *task
-	var owner *stream
+	var owner *slot
 	var wake time.Duration
 	if r.halted {
 		return nil, nil, 0
 	}
-	for _, s := range streams {
+	for _, s := range slots {
 		if s.done {
 			continue
 		}
@@ -404,8 +471,10 @@ func (r *run) choose(streams []*stream) (*task, *stream, time.Duration) {
 			}
 			continue
 		}
-		advanceResweeps(s.cur, s.dt, now, r.w.opts)
-		for _, t := range dueTasks(s.cur, s.dt, now, r.isPremium(), s.span, r.w.opts) {
+		if !s.c.concurrent() && s.anyBusy() || r.waits(s, slots, now) {
+			continue
+		}
+		for _, t := range s.c.due(now) {
 			if s.busy[t.kind] {
 				continue
 			}
@@ -419,42 +488,45 @@ func (r *run) choose(streams []*stream) (*task, *stream, time.Duration) {
 	return best, owner, wake
 }
 
-// finish applies a window's result: on success the cursor moves (only now: the parts are committed); on failure
-// the error is recorded and the data type cools off, is retried, or is skipped for a day when not licensed or
-// not permitted. It returns an error only when storage failed.
-func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
+// waits reports whether a data type must wait for another one of the run that still has work in flight or due.
+func (r *run) waits(s *slot, slots []*slot, now time.Time) bool {
+	for _, name := range s.c.after() {
+		for _, o := range slots {
+			if o.name() == name && !o.done && (o.anyBusy() || len(o.c.due(now)) > 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// finish applies a task's result: on success the collector moves the cursor (only now: the parts are committed)
+// and the run stores it; on failure the error is recorded and the data type cools off, is retried, or is parked
+// for a day when not licensed or not permitted. It returns an error only when storage failed.
+func (r *run) finish(ctx context.Context, s *slot, res result) error {
 	t := res.task
+	cur := s.c.cursor()
 	s.stats.Pages += res.pages
 	now := r.now()
-	bucketName := fmt.Sprintf("%s–%s", t.from.Format("2006-01-02T15:04Z"), t.to.Format("2006-01-02T15:04Z"))
 	if res.err == nil {
 		s.stats.Windows++
 		s.stats.Records += res.records
 		s.stats.Parts += res.parts
 		s.fails, s.notLic, s.progress = 0, 0, true
-		t.apply(s.cur)
-		s.cur.Records += int64(res.records)
-		s.cur.Parts += int64(res.parts)
-		buckets := float64(t.to.Sub(t.from) / t.dt.Buckets.Bucket)
-		d := float64(res.items) / buckets
-		if s.cur.Density == 0 {
-			s.cur.Density = d
-		} else {
-			s.cur.Density = (s.cur.Density + d) / 2
-		}
-		s.cur.State, s.cur.Detail, s.cur.LastRun, s.cur.LastSuccess = cursor.StateOK, "", now, now
-		if err := r.w.deps.Cursors.Put(ctx, s.cur); err != nil {
+		s.c.done(t, res, now)
+		cur.Records += int64(res.records)
+		cur.Parts += int64(res.parts)
+		cur.State, cur.Detail, cur.LastRun, cur.LastSuccess = cursor.StateOK, "", now, now
+		if err := r.w.deps.Cursors.Put(ctx, cur); err != nil {
 			s.done = true
-			r.recordError(s, t, bucketName, "", "storage", err)
+			r.recordError(s, t, "", "storage", err)
 			return err
 		}
-		r.log.Debug("window archived", logging.KeyDataType, t.dt.Name, "kind", t.label(r.w.opts), "from", t.from, "to", t.to,
-			"records", res.records, "duplicates", res.duplicates, "pages", res.pages, "parts", res.parts)
+		r.log.Debug("task done", logging.KeyDataType, t.dt.Name, "kind", t.label(r.w.opts), "task", t.span(),
+			"records", res.records, "duplicates", res.duplicates, "pages", res.pages, "parts", res.parts, "more", res.more)
 		return nil
 	}
-	if errors.Is(res.err, errTooLarge) && res.shrink > 0 {
-		s.span = min(s.span/2, res.shrink)
-		r.log.Info("window too large; shrinking", logging.KeyDataType, t.dt.Name, "span", s.span)
+	if s.c.failed(t, res) {
 		return nil
 	}
 	if errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
@@ -476,8 +548,8 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 			return nil
 		}
 		s.done = true
-		s.cur.State, s.cur.Detail = cursor.StateNotLicensed, t.dt.LicenceText()
-		s.cur.SkipUntil = now.Add(r.w.opts.SkipFor)
+		cur.State, cur.Detail = cursor.StateNotLicensed, t.dt.LicenceText()
+		cur.SkipUntil = now.Add(r.w.opts.SkipFor)
 		s.stats.State = cursor.StateNotLicensed + ": " + t.dt.LicenceText()
 	case kind == graph.MissingPermission:
 		s.done = true
@@ -485,38 +557,37 @@ func (r *run) finish(ctx context.Context, s *stream, res windowResult) error {
 		if roles, err := r.g.GrantedRoles(ctx); err == nil {
 			missing = t.dt.Missing(roles)
 		}
-		s.cur.State, s.cur.Detail = cursor.StateMissingPermission, strings.Join(missing, ", ")
-		s.cur.SkipUntil = now.Add(r.w.opts.SkipFor)
-		s.stats.State = cursor.StateMissingPermission + ": " + s.cur.Detail
+		cur.State, cur.Detail = cursor.StateMissingPermission, strings.Join(missing, ", ")
+		cur.SkipUntil = now.Add(r.w.opts.SkipFor)
+		s.stats.State = cursor.StateMissingPermission + ": " + cur.Detail
 	case kind == graph.InvalidCredential || kind == graph.SecretUnavailable:
-		// Every data type would fail the same way: record it once, against this one, and start no more windows.
+		// Every data type would fail the same way: record it once, against this one, and start no more tasks.
 		s.done, r.halted = true, true
-		s.cur.State = cursor.StateError
+		cur.State = cursor.StateError
 	default:
-		// Read a smaller window next time: fewer pages, less to lose to a fault that keeps coming back.
-		s.span = max(t.dt.Buckets.Bucket, s.span/2)
 		s.fails++
 		if s.fails >= r.w.opts.Attempts {
 			s.done = true
 		} else {
 			s.coolOff = time.Now().Add(r.w.opts.RetryBase << (s.fails - 1))
 		}
-		s.cur.State = cursor.StateError
+		cur.State = cursor.StateError
 	}
-	r.recordError(s, t, bucketName, requestID, string(kind), res.err)
-	s.cur.LastRun = now
-	if err := r.w.deps.Cursors.Put(ctx, s.cur); err != nil {
+	r.recordError(s, t, requestID, string(kind), res.err)
+	cur.LastRun = now
+	if err := r.w.deps.Cursors.Put(ctx, cur); err != nil {
 		s.done = true
 		return err
 	}
 	return nil
 }
 
-func (r *run) recordError(s *stream, t task, bucket, requestID, kind string, err error) {
-	msg := fmt.Sprintf("%s %s window %s: %v", t.dt.Name, t.label(r.w.opts), bucket, err)
-	s.cur.LastError, s.cur.LastErrorAt = msg, r.now()
-	r.rec.Errors = append(r.rec.Errors, cursor.RunError{DataType: t.dt.Name, Bucket: bucket, RequestID: requestID, Kind: kind, Message: err.Error()})
-	r.log.Warn("window failed", logging.KeyDataType, t.dt.Name, "window", bucket, "kind", kind, "request_id", requestID, "error", err.Error())
+func (r *run) recordError(s *slot, t task, requestID, kind string, err error) {
+	cur := s.c.cursor()
+	msg := fmt.Sprintf("%s %s %s %s: %v", t.dt.Name, t.label(r.w.opts), t.unit(), t.span(), err)
+	cur.LastError, cur.LastErrorAt = msg, r.now()
+	r.rec.Errors = append(r.rec.Errors, cursor.RunError{DataType: t.dt.Name, Bucket: t.span(), RequestID: requestID, Kind: kind, Message: err.Error()})
+	r.log.Warn("task failed", logging.KeyDataType, t.dt.Name, t.unit(), t.span(), "kind", kind, "request_id", requestID, "error", err.Error())
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
