@@ -11,14 +11,19 @@ Usage: scripts/bench.sh [--quick] [--dry-run] [--keep DIR]
 Runs the benchmarks of tests/bench and prints one line per SPEC target:
   CPU per archived sign-in, raw pipeline vs msgraph-sdk-go typed models (ratio, MB/s per core);
   collection at Graph's reports budget (scaled) with page latency: share of the budget used, share of 429s,
-    records per second, backfill time over the throttle-limited optimum;
-  the handler's peak RSS archiving 100k, 1M and 3M sign-ins (and whether it is flat);
+    backfill time over the throttle-limited optimum, records served per record archived;
+  the same where another client of the app spends 20 % of the budget: share of what is left that is used, 429s;
+  the handler's peak RSS archiving 100k, 1M and 3M sign-ins over 30 days (and whether it is flat);
   the shipped handler's time to ready and its size;
   20 tenants on one handler: the lowest share of a tenant's reports budget used, the highest share of 429s, the
     handler's peak RSS.
 
+It installs what it needs first (`make tools`: Azurite from the lockfile) and stops at once if it cannot.
+A benchmark that fails prints its own error, and its targets fail with that error.
+
 Options:
-  --quick     shorter runs and smaller tenants (20k, 200k and 600k sign-ins for the RSS check)
+  --quick     shorter runs and smaller tenants: one day of backfill for the budget; 20k, 200k and 600k sign-ins over
+              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size)
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -48,6 +53,25 @@ done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+
+# What the benchmarks need, checked before anything runs: Go builds the handler and the benchmarks; Azurite (from the
+# lockfile, via npm) is the storage every collection benchmark writes to; make runs the installer.
+need() {
+	command -v "$1" >/dev/null || {
+		echo "error: scripts/bench.sh needs $1: $2" >&2
+		exit 1
+	}
+}
+if ! $dry_run; then
+	need go "install Go (see go.mod for the version)"
+	need make "install make"
+	need npm "install Node.js and npm: Azurite, the storage the benchmarks run against, comes from npm"
+	echo "installing the tools (make tools)" >&2
+	make --no-print-directory tools >&2 || {
+		echo "error: 'make tools' failed (above), so Azurite is not installed and the benchmarks cannot run" >&2
+		exit 1
+	}
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=${keep:-$work}
@@ -62,9 +86,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 tenants_hours=3
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 tenants_hours=3
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 tenants_hours=6
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 tenants_hours=8
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -74,17 +98,34 @@ metric() {
 		sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NaN"; else print v[int((NR + 1) / 2)] }'
 }
 
-# verdict NAME MEASURED GOAL-TEXT CONDITION: prints the target line; CONDITION is an awk expression on m.
+# failure FILE: the benchmark run's own error, on one line ("" when it succeeded): the lines a failing benchmark
+# logged under its "--- FAIL", else (a build error, a panic, a timeout) the last lines of the output.
+failure() {
+	[[ -s $1.failed ]] || return 0
+	awk '
+		/^--- FAIL/ { inside = 1; next }
+		inside && /^[ \t]/ { sub(/^[ \t]+/, ""); printf "%s%s", (n++ ? " | " : ""), $0; next }
+		inside { inside = 0 }
+		END { if (n == 0) exit 1 }' "$1" || tail -n 5 "$1" | tr '\n' ' '
+}
+
+# verdict NAME FILE MEASURED GOAL-TEXT CONDITION [SHOWN]: prints the target line; CONDITION is an awk expression on
+# m. A figure that is not a number fails its target, with the benchmark's own error when it failed.
 failures=0
 verdict() {
-	local name=$1 measured=$2 goal=$3 cond=$4 shown=${5:-$2}
-	# A figure that is not a number (a benchmark failed) fails its target.
+	local name=$1 file=$2 measured=$3 goal=$4 cond=$5 shown=${6:-$3}
 	if awk -v m="$measured" "BEGIN { if (m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?\$/) exit 1; m += 0; exit !($cond) }"; then
 		printf 'target %s PASS measured=%s goal=%s\n' "$name" "$shown" "$goal"
-	else
-		printf 'target %s FAIL measured=%s goal=%s\n' "$name" "$shown" "$goal"
-		failures=$((failures + 1))
+		return
 	fi
+	failures=$((failures + 1))
+	if [[ ! $measured =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]]; then
+		local why
+		why=$(failure "$file")
+		printf 'target %s FAIL measured=none goal=%s error: %s\n' "$name" "$goal" "${why:-the benchmark reported no such figure (see $file)}"
+		return
+	fi
+	printf 'target %s FAIL measured=%s goal=%s\n' "$name" "$shown" "$goal"
 }
 
 bench() { # bench OUTFILE PATTERN BENCHTIME [COUNT] [ENV=VAL...]
@@ -94,8 +135,14 @@ bench() { # bench OUTFILE PATTERN BENCHTIME [COUNT] [ENV=VAL...]
 		printf 'dry-run: env %s go test -run ^$ -bench %s -benchtime %s -count %s ./tests/bench\n' "$*" "$pattern" "$benchtime" "$count"
 		return 0
 	fi
-	env "$@" go test -run '^$' -bench "$pattern" -benchtime "$benchtime" -count "$count" -timeout 120m ./tests/bench | tee "$file" |
-		grep -E '^(Benchmark|ok|FAIL|---)' >&2 || true
+	rm -f "$file.failed"
+	if ! env "$@" go test -run '^$' -bench "$pattern" -benchtime "$benchtime" -count "$count" -timeout 120m ./tests/bench >"$file" 2>&1; then
+		echo failed >"$file.failed"
+	fi
+	grep -E '^(Benchmark|ok|FAIL|---)' "$file" >&2 || true
+	if [[ -s $file.failed ]]; then
+		echo "error: $pattern failed: $(failure "$file")" >&2
+	fi
 }
 
 echo "building the package (scripts/package.sh)" >&2
@@ -106,11 +153,13 @@ bench "$out/cpu.txt" 'ArchiveSignIns|TypedSignIns|Compression' "$cpu_time" "$cpu
 echo "cold start and binary size" >&2
 bench "$out/start.txt" 'ColdStart' 1x 1 BENCH_PACKAGE="$work/package.zip"
 echo "collection at the reports budget" >&2
-bench "$out/budget.txt" 'CollectAtBudget' 1x 1 BENCH_BUDGET_DAYS="$budget_days"
-echo "peak RSS at $rss_small, $rss_large and $rss_huge sign-ins" >&2
-bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small"
-bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large"
-bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge"
+bench "$out/budget.txt" 'CollectAtBudget$' 1x 1 BENCH_BUDGET_DAYS="$budget_days"
+echo "collection at the reports budget, 20 % of it spent by another client of the app" >&2
+bench "$out/shared.txt" 'CollectAtSharedBudget$' 1x 1 BENCH_BUDGET_DAYS="$budget_days"
+echo "peak RSS at $rss_small, $rss_large and $rss_huge sign-ins over $rss_days days" >&2
+bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small" BENCH_RSS_DAYS="$rss_days"
+bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large" BENCH_RSS_DAYS="$rss_days"
+bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge" BENCH_RSS_DAYS="$rss_days"
 echo "20 tenants on one handler" >&2
 bench "$out/tenants.txt" 'ManyTenants' 1x 1 BENCH_TENANTS=20 BENCH_TENANTS_HOURS="$tenants_hours"
 
@@ -121,41 +170,62 @@ fi
 raw=$(metric "$out/cpu.txt" ArchiveSignIns ns/record)
 typed=$(metric "$out/cpu.txt" TypedSignIns ns/record)
 mbs=$(metric "$out/cpu.txt" ArchiveSignIns MB/s)
-ratio=$(awk -v r="$raw" -v t="$typed" 'BEGIN { printf "%.1f", t / r }')
-verdict cpu-per-signin-ratio "$ratio" '>=10x' 'm >= 10' "${ratio}x(raw=${raw}ns,typed=${typed}ns,raw=${mbs}MB/s/core)"
+ratio=$(awk -v r="$raw" -v t="$typed" 'BEGIN { if (r + 0 > 0 && t + 0 > 0) printf "%.1f", t / r; else print "NaN" }')
+verdict cpu-per-signin-ratio "$out/cpu.txt" "$ratio" '>=10x' 'm >= 10' "${ratio}x(raw=${raw}ns,typed=${typed}ns,raw=${mbs}MB/s/core)"
 
 used=$(metric "$out/budget.txt" CollectAtBudget %budget)
 share429=$(metric "$out/budget.txt" CollectAtBudget %429)
 rps=$(metric "$out/budget.txt" CollectAtBudget records/s)
 over=$(metric "$out/budget.txt" CollectAtBudget time/optimum)
 served=$(metric "$out/budget.txt" CollectAtBudget served/archived)
-verdict budget-used "$used" '>=95%' 'm >= 95' "${used}%"
-verdict share-429 "$share429" '<=1%' 'm <= 1' "${share429}%"
-verdict backfill-time-over-optimum "$over" '<=1.05' 'm <= 1.0527' "${over}(records/s=${rps},served/archived=${served})"
+verdict budget-used "$out/budget.txt" "$used" '>=95%' 'm >= 95' "${used}%"
+verdict share-429 "$out/budget.txt" "$share429" '<=1%' 'm <= 1' "${share429}%"
+verdict backfill-time-over-optimum "$out/budget.txt" "$over" '<=1.05' 'm <= 1.05' "${over}(records/s=${rps})"
+verdict served-per-archived "$out/budget.txt" "$served" '<=1.05' 'm <= 1.05'
+
+avail=$(metric "$out/shared.txt" CollectAtSharedBudget %available)
+shared429=$(metric "$out/shared.txt" CollectAtSharedBudget %429)
+others=$(metric "$out/shared.txt" CollectAtSharedBudget other-requests)
+mine=$(metric "$out/shared.txt" CollectAtSharedBudget requests)
+verdict shared-budget-used "$out/shared.txt" "$avail" '>=90%' 'm >= 90' "${avail}%(of the 80% left;requests=${mine},other-client=${others})"
+verdict shared-budget-429 "$out/shared.txt" "$shared429" '<=1%' 'm <= 1' "${shared429}%"
 
 small=$(metric "$out/rss-small.txt" PeakRSS MiB-peak-RSS)
 large=$(metric "$out/rss-large.txt" PeakRSS MiB-peak-RSS)
 huge=$(metric "$out/rss-huge.txt" PeakRSS MiB-peak-RSS)
-verdict "peak-rss-${rss_large}" "$large" '<=64MiB' 'm <= 64' "${large}MiB"
-verdict "peak-rss-${rss_huge}" "$huge" '<=64MiB' 'm <= 64' "${huge}MiB"
-# Flat in the record count: memory follows the window size (about 20,000 records), which a small tenant's windows
-# never reach, so the growth that matters is between tenants that fill their windows.
-growth=$(awk -v l="$large" -v h="$huge" 'BEGIN { printf "%.2f", h / l }')
-verdict rss-flat "$growth" '<=1.10' 'm <= 1.10' "${growth}x(${small}MiB@${rss_small},${large}MiB@${rss_large},${huge}MiB@${rss_huge})"
+small_w=$(metric "$out/rss-small.txt" PeakRSS records/window)
+large_w=$(metric "$out/rss-large.txt" PeakRSS records/window)
+huge_w=$(metric "$out/rss-huge.txt" PeakRSS records/window)
+verdict "peak-rss-${rss_large}" "$out/rss-large.txt" "$large" '<=64MiB' 'm <= 64' "${large}MiB"
+verdict "peak-rss-${rss_huge}" "$out/rss-huge.txt" "$huge" '<=64MiB' 'm <= 64' "${huge}MiB"
+# Flat in the record count: memory follows the window (a day of a stream until its density is known, then about
+# 20,000 records), so the growth that matters is between tenants whose windows are not trivially small: the two
+# larger ones, judged only when the smaller of them read at least 5,000 records per window (records per window shown;
+# the small tenant is printed for comparison).
+growth=$(awk -v l="$large" -v h="$huge" 'BEGIN { if (l + 0 > 0 && h + 0 > 0) printf "%.2f", h / l; else print "NaN" }')
+rss_file=$out/rss-huge.txt
+[[ $large =~ ^[0-9.]+$ ]] || rss_file=$out/rss-large.txt
+rss_shown="${growth}x(${small}MiB@${rss_small}/${small_w}rec/window,${large}MiB@${rss_large}/${large_w}rec/window,${huge}MiB@${rss_huge}/${huge_w}rec/window,over ${rss_days}d)"
+if awk -v w="$large_w" 'BEGIN { exit !(w ~ /^[0-9.]+$/ && w + 0 < 5000) }'; then
+	printf 'target rss-flat SKIP measured=%s goal=<=1.10 reason: the %s-sign-in tenant read only %s records per window, so its memory shows window fill, not flatness\n' \
+		"$rss_shown" "$rss_large" "$large_w"
+else
+	verdict rss-flat "$rss_file" "$growth" '<=1.10' 'm <= 1.10' "$rss_shown"
+fi
 
 ready=$(metric "$out/start.txt" ColdStart ms-ready-median)
 p95=$(metric "$out/start.txt" ColdStart ms-ready-p95)
 idle=$(metric "$out/start.txt" ColdStart MiB-RSS-ready)
 size=$(metric "$out/start.txt" ColdStart MiB-binary)
-verdict handler-ready "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
-verdict binary-size "$size" '<=25MiB' 'm <= 25' "${size}MiB"
+verdict handler-ready "$out/start.txt" "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
+verdict binary-size "$out/start.txt" "$size" '<=25MiB' 'm <= 25' "${size}MiB"
 
 tenant_min=$(metric "$out/tenants.txt" ManyTenants %budget-min)
 tenant_noisy=$(metric "$out/tenants.txt" ManyTenants %budget-noisy)
 tenant_429=$(metric "$out/tenants.txt" ManyTenants %429-max)
 tenant_rss=$(metric "$out/tenants.txt" ManyTenants MiB-peak-RSS)
-verdict tenants-budget-used-min "$tenant_min" '>=90%' 'm >= 90' "${tenant_min}%(noisy=${tenant_noisy}%,peak-RSS=${tenant_rss}MiB)"
-verdict tenants-share-429-max "$tenant_429" '<=1%' 'm <= 1' "${tenant_429}%"
+verdict tenants-budget-used-min "$out/tenants.txt" "$tenant_min" '>=90%' 'm >= 90' "${tenant_min}%(noisy=${tenant_noisy}%,peak-RSS=${tenant_rss}MiB)"
+verdict tenants-share-429-max "$out/tenants.txt" "$tenant_429" '<=1%' 'm <= 1' "${tenant_429}%"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -357,6 +358,87 @@ func TestLimiterSpacing(t *testing.T) {
 	l.pause(time.Now().Add(time.Hour))
 	if err := l.wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("wait on a cancelled context = %v", err)
+	}
+}
+
+// TestLimiterAdapts drives the limiter's adaptation with explicit times: a smaller budget than documented (a
+// neighbour on the same app) lowers the limit after two 429s within a few windows; a lone 429 at a level that held
+// widens the margin instead; a level that failed is probed again ever more rarely, and forgotten once a probe holds.
+func TestLimiterAdapts(t *testing.T) {
+	l := newLimiter(catalog.Budget{Requests: 5, Window: 10 * time.Second})
+	w0 := l.window
+	t0 := l.changed
+	at := func(windows float64) time.Time { return t0.Add(time.Duration(windows * float64(w0))) }
+	check := func(step string, limit int, margin float64) {
+		t.Helper()
+		if l.limit != limit || margin >= 0 && math.Abs(l.margin-margin) > 1e-9 {
+			t.Fatalf("%s: limit %d margin %.4f, want %d and %.4f", step, l.limit, l.margin, limit, margin)
+		}
+	}
+	// The documented budget is on probation: a first 429 may be jitter, a second within four windows is not.
+	l.throttled(at(0.5))
+	check("first 429", 5, Margin)
+	l.throttled(at(1.5))
+	check("second 429", 4, Margin)
+	l.throttled(at(1.9)) // the same crowded window
+	check("same window", 4, Margin)
+	if l.failedAt != 5 || l.failWait != 64*w0 {
+		t.Fatalf("failedAt %d failWait %v, want 5 and 64 windows", l.failedAt, l.failWait)
+	}
+	// A lone 429 at the lower level, which held: jitter, not budget.
+	l.throttled(at(10))
+	check("lone 429", 4, 1.5*Margin)
+	// The failed level 5 is tried again after its 64 windows, not after 16.
+	lowered := l.changed
+	l.adapt(lowered.Add(16 * l.window))
+	check("after 16 windows", 4, 1.5*Margin)
+	l.adapt(lowered.Add(l.failWait))
+	check("after 64 windows", 5, 1.5*Margin)
+	// The probe fails (two 429s): level 5 waits twice as long next time.
+	probe := l.changed
+	l.throttled(probe.Add(l.window / 2))
+	l.throttled(probe.Add(2 * l.window))
+	check("failed probe", 4, 1.5*Margin)
+	if l.failedAt != 5 || l.failWait != 128*w0 {
+		t.Fatalf("failedAt %d failWait %v, want 5 and 128 windows", l.failedAt, l.failWait)
+	}
+	// Two 429s within four windows at a level that held lower it too: a neighbour that grew. That level failed.
+	lowered = l.changed
+	l.throttled(lowered.Add(20 * l.window))
+	check("lone again", 4, 2.25*Margin)
+	l.throttled(lowered.Add(22 * l.window))
+	check("confirmed", 3, 2.25*Margin)
+	if l.failedAt != 4 {
+		t.Fatalf("failedAt %d, want 4", l.failedAt)
+	}
+	// Level 4 comes back after its wait; once it held through its probation it is forgotten and level 5 is probed
+	// at the first pace.
+	l.adapt(l.changed.Add(l.failWait - time.Millisecond))
+	check("level 4 not yet", 3, -1)
+	l.adapt(l.changed.Add(l.failWait))
+	check("level 4 again", 4, -1)
+	l.adapt(l.changed.Add(16 * l.window))
+	check("level 5 again", 5, -1)
+	if l.failedAt != 0 {
+		t.Fatalf("failedAt %d after a raise that held", l.failedAt)
+	}
+	// After a long calm the margin is back where it started.
+	calm := l.changed.Add(100 * l.window)
+	l.adapt(calm)
+	l.adapt(calm.Add(100 * l.window))
+	check("calm", 5, Margin)
+	// Never below one request per window, and a large budget moves by a twentieth.
+	small := newLimiter(catalog.Budget{Requests: 1, Window: time.Second})
+	small.throttled(small.changed)
+	small.throttled(small.changed.Add(2 * time.Second))
+	if small.limit != 1 {
+		t.Errorf("limit %d, want at least 1", small.limit)
+	}
+	big := newLimiter(catalog.Budget{Requests: 3500, Window: 10 * time.Second})
+	big.throttled(big.changed)
+	big.throttled(big.changed.Add(11 * time.Second))
+	if big.limit != 3325 {
+		t.Errorf("limit %d after two 429s on 3,500, want 3,325", big.limit)
 	}
 }
 

@@ -20,24 +20,70 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 )
 
-// limiter spends one throttling family's budget: at most Requests requests in any Window, counted when each
-// request is sent, with the window widened by a safety margin so that requests sent just within the budget do not
+// limiter spends one throttling family's budget: at most limit requests in any window, counted when each request
+// is sent, with the budget's Window widened by a safety margin so that requests sent just within the budget do not
 // arrive just outside it. After a 429 it holds every request of the family until the Retry-After has passed.
+//
+// It adapts to what Graph's 429s show:
+//   - a budget smaller than the documented one (another client of the same app registration spending part of it:
+//     Graph counts per app and tenant). A second 429 within confirmWindows windows lowers limit by a step (at
+//     most once a window), and marks that level as failed. After probeWindows windows without a 429 limit goes up
+//     a step again, up to the budget; a level that failed is tried again only after firstFailWindows windows, and
+//     after each further failure twice as long (up to maxProbeWindows), so a neighbour that stays costs ever
+//     fewer 429s. A raise (or the documented budget at first) is on probation for probeWindows windows; one that
+//     holds through it forgets the failed level: the neighbour has gone.
+//   - arrival jitter larger than the margin: a lone 429 at a level that held means requests reached Graph closer
+//     together than they were sent. The margin grows by half (up to maxMargin) and shrinks back the same way
+//     after each calmWindows windows without a 429.
 type limiter struct {
 	mu          sync.Mutex
-	window      time.Duration
-	sent        []time.Time // ring of the last Requests send times
+	budget      time.Duration // the budget's Window
+	margin      float64
+	window      time.Duration // budget × (1 + margin)
+	sent        []time.Time   // ring of the last Requests send times
 	next        int
 	pausedUntil time.Time
+
+	limit     int       // requests per window currently spent, 1..len(sent)
+	step      int       // how far limit moves at a time
+	changed   time.Time // last change of limit
+	raised    bool      // the last change was a raise (or none yet): the level is on probation
+	failedAt  int       // the lowest level that failed (0: none), tried again only after failWait
+	failWait  time.Duration
+	last429   time.Time // a lone 429 that a second one may confirm
+	lowered   time.Time // last time limit went down
+	jittered  time.Time // last change of the margin
+	confirmed time.Time // last 429 of any kind
 }
 
-// Margin widens each family's window: network delays vary between requests, so the server can see two requests
-// closer together than the client sent them. 3 % of 10 s is 300 ms.
-const Margin = 0.03
+// Margin widens each family's window at first: network delays vary between requests, so the server can see two
+// requests closer together than the client sent them. 3 % of 10 s is 300 ms. maxMargin bounds it as it adapts.
+const (
+	Margin    = 0.03
+	maxMargin = 4 * Margin
+)
+
+// Windows of a family's budget: a level's probation and the wait before a raise (at first, and at most for a
+// level that keeps failing), and the span within which a second 429 confirms the first.
+const (
+	probeWindows     = 16
+	firstFailWindows = 64
+	maxProbeWindows  = 256
+	confirmWindows   = 4
+	// calmWindows without a 429 narrow a widened margin by a step.
+	calmWindows = 64
+)
 
 func newLimiter(b catalog.Budget) *limiter {
 	n := max(b.Requests, 1)
-	return &limiter{window: time.Duration(float64(b.Window) * (1 + Margin)), sent: make([]time.Time, n)}
+	l := &limiter{budget: b.Window, sent: make([]time.Time, n), limit: n, step: max(1, n/20), changed: time.Now(), raised: true}
+	l.setMargin(Margin)
+	return l
+}
+
+func (l *limiter) setMargin(m float64) {
+	l.margin = m
+	l.window = time.Duration(float64(l.budget) * (1 + m))
 }
 
 // wait blocks until a request may be sent and records it as sent.
@@ -45,10 +91,12 @@ func (l *limiter) wait(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		now := time.Now()
+		l.adapt(now)
 		var delay time.Duration
 		if now.Before(l.pausedUntil) {
 			delay = l.pausedUntil.Sub(now)
-		} else if oldest := l.sent[l.next]; !oldest.IsZero() && now.Sub(oldest) < l.window {
+		} else if oldest := l.sent[(l.next-l.limit+len(l.sent))%len(l.sent)]; !oldest.IsZero() && now.Sub(oldest) < l.window {
+			// The limit-th last request is still in the window.
 			delay = l.window - now.Sub(oldest)
 		}
 		if delay <= 0 {
@@ -64,12 +112,12 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 }
 
-// grow raises the budget to b's rate if that is more, keeping the send times already recorded.
+// grow raises the budget to b's rate if that is more (a larger tenant's directory tier), keeping the send times
+// already recorded; a limit lowered for a neighbour keeps its distance below the budget.
 func (l *limiter) grow(b catalog.Budget) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	window := time.Duration(float64(b.Window) * (1 + Margin))
-	if float64(b.Requests)/window.Seconds() <= float64(len(l.sent))/l.window.Seconds() {
+	if b.Requests <= len(l.sent) || float64(b.Requests)/b.Window.Seconds() <= float64(len(l.sent))/l.budget.Seconds() {
 		return
 	}
 	// The ring from its oldest entry on, then room for the new requests.
@@ -78,7 +126,66 @@ func (l *limiter) grow(b catalog.Budget) {
 	ring = append(ring, l.sent[:l.next]...)
 	next := len(ring)
 	ring = append(ring, make([]time.Time, b.Requests-len(ring))...)
-	l.sent, l.next, l.window = ring, next%len(ring), window
+	l.limit += b.Requests - len(l.sent)
+	if l.failedAt > 0 {
+		l.failedAt += b.Requests - len(l.sent)
+	}
+	l.sent, l.next, l.step = ring, next%len(ring), max(1, b.Requests/20)
+	l.budget = b.Window
+	l.setMargin(l.margin)
+}
+
+// adapt forgets a failed level that held through its probation, raises the limit a step once it held long enough
+// without a 429, and narrows a widened margin after a long calm (l.mu held).
+func (l *limiter) adapt(now time.Time) {
+	calm := calmWindows * l.window
+	if l.margin > Margin && now.Sub(l.jittered) >= calm && now.Sub(l.confirmed) >= calm {
+		l.setMargin(max(Margin, l.margin/1.5))
+		l.jittered = now
+	}
+	held := now.Sub(l.changed)
+	if l.raised && l.failedAt > 0 && l.limit >= l.failedAt && held >= probeWindows*l.window {
+		l.failedAt = 0 // the neighbour has gone
+	}
+	wait := probeWindows * l.window
+	if l.failedAt > 0 && l.limit+l.step >= l.failedAt {
+		wait = l.failWait
+	}
+	if l.limit < len(l.sent) && held >= wait {
+		l.limit = min(len(l.sent), l.limit+l.step)
+		l.changed, l.raised = now, true
+	}
+}
+
+// throttled books a 429 that Graph answered at now.
+func (l *limiter) throttled(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.confirmed = now
+	if !l.lowered.IsZero() && now.Sub(l.lowered) < l.window {
+		return // the same crowded window
+	}
+	onProbation := l.raised && now.Sub(l.changed) < probeWindows*l.window
+	if l.last429.IsZero() || now.Sub(l.last429) > confirmWindows*l.window {
+		// A lone 429 so far: a level too high answers a second one within a few windows. At a level that held it
+		// is more likely jitter.
+		l.last429 = now
+		if !onProbation {
+			l.setMargin(min(maxMargin, l.margin*1.5))
+			l.jittered = now
+		}
+		return
+	}
+	// The budget is smaller than limit: this level failed.
+	switch {
+	case l.limit == l.failedAt:
+		l.failWait = min(2*l.failWait, maxProbeWindows*l.window)
+	case l.failedAt == 0 || l.limit < l.failedAt:
+		l.failedAt, l.failWait = l.limit, firstFailWindows*l.window
+	}
+	l.limit = max(1, l.limit-l.step)
+	l.last429 = time.Time{}
+	l.lowered, l.changed, l.raised = now, now, false
 }
 
 // pause holds the family until t (a 429's Retry-After).
@@ -247,8 +354,10 @@ func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			}
 			if own != nil {
 				// The stricter limit of the data type is the likelier cause: the family's other data types go on.
+				own.throttled(time.Now())
 				own.pause(time.Now().Add(delay))
 			} else {
+				lim.throttled(time.Now())
 				lim.pause(time.Now().Add(delay))
 			}
 			if last {

@@ -106,7 +106,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		// The simulated tenant does not throttle here; neither does the client (authentication methods spend the
 		// reports family's 5 requests / 10 s in Azure).
 		c, err := graph.New(cred, &graph.Options{Endpoint: tn.GraphURL(), Transport: ca.Client().Transport,
-			Retry: graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: 5 * time.Millisecond},
+			Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: 5 * time.Millisecond},
 			Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: 100 * time.Millisecond}}})
 		if err != nil {
 			t.Fatal(err)

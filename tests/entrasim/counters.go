@@ -30,6 +30,9 @@ type Counters struct {
 	Streams map[string]int64 `json:"streams"`
 	// Requests counts every request to the Graph endpoints, authenticated or not.
 	Requests int64 `json:"requests"`
+	// Shared counts, by family, the requests of the other client of Options.SharedBudget (Accepted and
+	// Throttled only).
+	Shared map[string]EndpointCounters `json:"shared,omitempty"`
 }
 
 // Endpoint returns the counters of one endpoint (zero when unused).
@@ -59,12 +62,16 @@ type RequestRecord struct {
 	Fault string `json:"fault,omitempty"`
 	// Throttled is set when the limiter rejected the request.
 	Throttled bool `json:"throttled,omitempty"`
+	// Shared marks a request of the other client of Options.SharedBudget: it never reached the server, only
+	// the limiter (Arrival, Family, Status and Throttled are set).
+	Shared bool `json:"shared,omitempty"`
 	// Duration is the real time spent serving the request.
 	Duration time.Duration `json:"duration"`
 }
 
 type counters struct {
 	mu       sync.Mutex
+	shared   map[string]*EndpointCounters
 	families map[string]map[string]*EndpointCounters
 	streams  map[string]int64
 	requests int64
@@ -97,6 +104,28 @@ func (c *counters) update(f family, name string, fn func(*EndpointCounters)) {
 	fn(c.ep(f, name))
 }
 
+// other books a request of the other client of Options.SharedBudget. It is called with the limiter's lock held.
+func (c *counters) other(f family, at time.Time, ok bool) {
+	c.mu.Lock()
+	if c.shared == nil {
+		c.shared = map[string]*EndpointCounters{}
+	}
+	e := c.shared[string(f)]
+	if e == nil {
+		e = &EndpointCounters{}
+		c.shared[string(f)] = e
+	}
+	status := 200
+	if ok {
+		e.Accepted++
+	} else {
+		e.Throttled++
+		status = 429
+	}
+	c.appendLog(RequestRecord{Arrival: at, Method: "GET", Family: string(f), Status: status, Throttled: !ok, Shared: true})
+	c.mu.Unlock()
+}
+
 func (c *counters) addStream(stream string, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -107,6 +136,11 @@ func (c *counters) record(r RequestRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests++
+	c.appendLog(r)
+}
+
+// appendLog adds r to the request log (c.mu held).
+func (c *counters) appendLog(r RequestRecord) {
 	if c.limit < 0 {
 		return
 	}
@@ -132,6 +166,12 @@ func (c *counters) snapshot() Counters {
 	for s, n := range c.streams {
 		out.Streams[s] = n
 	}
+	if len(c.shared) > 0 {
+		out.Shared = map[string]EndpointCounters{}
+		for f, e := range c.shared {
+			out.Shared[f] = *e
+		}
+	}
 	return out
 }
 
@@ -147,6 +187,7 @@ func (c *counters) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.families = map[string]map[string]*EndpointCounters{}
+	c.shared = nil
 	c.streams = map[string]int64{}
 	c.requests = 0
 	c.log = nil

@@ -211,6 +211,13 @@ type Options struct {
 	// ThrottleCountRejected makes rejected (429) requests count in the sliding windows too, punishing
 	// clients that ignore Retry-After. Off by default: only admitted requests use the budget.
 	ThrottleCountRejected bool
+	// SharedBudget names, by throttling family ("reports", "protection", "directory", "intune",
+	// "signInActivity"), the share in [0, 1) of its budget that another client of the same budget spends (another
+	// tool reading the tenant with the same app registration). That client sends its requests at that share of
+	// the family's rate through the same limiter (a refused one again after its Retry-After) from the first
+	// request on; the directory bucket refills that much slower. Its requests are in the request log and
+	// Counters.Shared, marked Shared.
+	SharedBudget map[string]float64
 	// PageLatency is the extra time taken to serve each page of a list endpoint (honours cancellation).
 	PageLatency Dist
 	// NonPremiumShare is the share of sign-in requests on a licensed tenant answered with the non-premium
@@ -261,6 +268,14 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("entrasim: Churn must not be negative (got %g)", o.Churn)
 	case o.SecretLifetime < 0:
 		return fmt.Errorf("entrasim: SecretLifetime must not be negative (got %s)", o.SecretLifetime)
+	}
+	for name, share := range o.SharedBudget {
+		if _, ok := familyDefs[family(name)]; !ok {
+			return fmt.Errorf("entrasim: SharedBudget: unknown throttling family %q (want reports, protection, directory, intune or signInActivity)", name)
+		}
+		if !(share >= 0 && share < 1) {
+			return fmt.Errorf("entrasim: SharedBudget[%q] must be in [0, 1) (got %g)", name, share)
+		}
 	}
 	for name, s := range o.Streams {
 		if streamByName(name) == nil {

@@ -70,6 +70,10 @@ func New(opts *Options) (*Tenant, error) {
 		verifier: cfg.Verifier,
 		rng:      newRNG(uint64(cfg.Seed), strKey("tenant-rng")),
 	}
+	for f, share := range cfg.SharedBudget {
+		t.limiter.shares[family(f)] = share
+	}
+	t.limiter.onOther = t.counters.other
 	t.gen = &gen{seed: uint64(cfg.Seed), cast: t.dir.snapshot(uint64(cfg.Seed))}
 	t.store = newStore(cfg.RemovalDelay)
 	t.populate()

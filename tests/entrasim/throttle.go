@@ -21,6 +21,10 @@ import (
 //     directory bucket (a users list selecting signInActivity counts against all three; reference §3,
 //     directory-insights §4).
 //
+// Options.SharedBudget puts another client on a family's budget (another tool reading the tenant with the same
+// app registration, or a second deployment of this one): it spends its share of the same sliding window with
+// requests of its own, so the collector gets that much less than the documented budget.
+//
 // Window semantics (sliding, the strict reading): a request is admitted when fewer than limit requests were
 // admitted in the window that ends at its arrival, i.e. in (arrival − window, arrival]. Arrival is the real,
 // monotonic time the request reaches the limiter. Rejected requests do not use the budget unless
@@ -85,6 +89,22 @@ type limiter struct {
 	capacity      float64 // directory RU per window
 	windows       map[string]*ring
 	buckets       map[string]*bucket
+	// shares are the shares of each family's budget that other clients of the same budget spend
+	// (Options.SharedBudget); others holds each such client, by budget key.
+	shares map[family]float64
+	others map[string]*otherClient
+	// onOther, when set, is told of every request of another client as the limiter decides on it.
+	onOther func(f family, at time.Time, ok bool)
+}
+
+// otherClient is another client spending the same budget (Options.SharedBudget): it sends one request every
+// period, on a fixed schedule; a refused request is sent again once the window has room (its Retry-After), and a
+// client that fell behind catches up, so over time it takes its whole share. Its requests are decided lazily,
+// in arrival order, before each request of the tenant's own clients.
+type otherClient struct {
+	period    time.Duration
+	scheduled time.Time // when the pending request was due
+	next      time.Time // when it is (re)sent
 }
 
 type ring struct {
@@ -98,7 +118,7 @@ type bucket struct {
 
 func newLimiter(scale float64, countRejected bool, users int) *limiter {
 	return &limiter{scale: scale, countRejected: countRejected, capacity: directoryCapacity(users),
-		windows: map[string]*ring{}, buckets: map[string]*bucket{}}
+		windows: map[string]*ring{}, buckets: map[string]*bucket{}, shares: map[family]float64{}, others: map[string]*otherClient{}}
 }
 
 func (l *limiter) window(d familyDef) time.Duration {
@@ -154,14 +174,23 @@ func (l *limiter) admitAll(fs []family, keyOf func(family) string, now time.Time
 	return out
 }
 
-// checkWindow decides on a request against a sliding window without changing it; commit records it.
+// checkWindow decides on a request against a sliding window without changing it; commit records it. The
+// requests another client of the same budget sent up to now are decided first (Options.SharedBudget).
 func (l *limiter) checkWindow(d familyDef, k string, now time.Time) (admission, func()) {
-	win := l.window(d)
 	r := l.windows[k]
 	if r == nil {
 		r = &ring{}
 		l.windows[k] = r
 	}
+	if share := l.shares[d.name]; share > 0 {
+		l.replayOther(d, k, r, now, share)
+	}
+	return l.decide(d, r, now)
+}
+
+// decide decides on one request arriving at now in a sliding window; commit records it.
+func (l *limiter) decide(d familyDef, r *ring, now time.Time) (admission, func()) {
+	win := l.window(d)
 	// Drop arrivals that left the window (arrival <= now - win).
 	cut := 0
 	for cut < len(r.times) && !r.times[cut].After(now.Add(-win)) {
@@ -175,6 +204,38 @@ func (l *limiter) checkWindow(d familyDef, k string, now time.Time) (admission, 
 	return admission{retryAfter: r.times[0].Add(win).Sub(now)}, func() { r.times = append(r.times[1:], now) }
 }
 
+// replayOther decides, in order, on every request the other client of budget k sent up to now. The client
+// appears with the budget's first request, as one that has been running all along: its schedule starts a
+// window earlier, so the window already holds its share.
+func (l *limiter) replayOther(d familyDef, k string, r *ring, now time.Time, share float64) {
+	o := l.others[k]
+	if o == nil {
+		period := time.Duration(float64(l.window(d)) / (float64(d.limit) * share))
+		first := now.Add(-l.window(d)).Add(period / 2)
+		o = &otherClient{period: period, scheduled: first, next: first}
+		l.others[k] = o
+	}
+	for !o.next.After(now) {
+		at := o.next
+		a, commit := l.decide(d, r, at)
+		if a.ok || l.countRejected {
+			commit()
+		}
+		if l.onOther != nil {
+			l.onOther(d.name, at, a.ok)
+		}
+		if !a.ok {
+			o.next = at.Add(max(a.retryAfter, time.Millisecond))
+			continue
+		}
+		o.scheduled = o.scheduled.Add(o.period)
+		o.next = o.scheduled
+		if o.next.Before(at) {
+			o.next = at // behind schedule: the next request goes at once
+		}
+	}
+}
+
 // checkBucket decides on a request against the resource-unit bucket; commit spends the cost.
 func (l *limiter) checkBucket(d familyDef, key string, now time.Time, cost float64) (admission, func()) {
 	win := l.window(d)
@@ -185,7 +246,8 @@ func (l *limiter) checkBucket(d familyDef, key string, now time.Time, cost float
 		l.buckets[key] = b
 	}
 	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = math.Min(l.capacity, b.tokens+el*rate)
+		// Another client of the budget (Options.SharedBudget) spends its share of the refill as it comes.
+		b.tokens = math.Min(l.capacity, b.tokens+el*rate*(1-l.shares[d.name]))
 		b.last = now
 	}
 	if b.tokens+1e-9 >= cost { // tolerate float rounding after waiting exactly the announced time

@@ -3,6 +3,7 @@ package entrasim
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -235,5 +236,67 @@ func TestThrottlingScaledRetryAfterIsHonoured(t *testing.T) {
 	}
 	if tn.Counters().Endpoint("v1.0/auditLogs/directoryAudits").Throttled == 0 {
 		t.Fatal("never throttled: 12 requests in well under 100 ms each window should hit the limit")
+	}
+}
+
+// TestSharedBudget: another client of the same app spends its share of the reports window, so a greedy client that
+// follows every Retry-After gets only the rest, and the other client gets its share although the greedy one would
+// take everything. Without a share the greedy client gets the whole budget.
+func TestSharedBudget(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const span = 1000 * time.Second // 100 windows of 10 s: 500 requests of budget
+	for _, share := range []float64{0, 0.2, 0.5} {
+		t.Run(strconv.FormatFloat(share, 'f', -1, 64), func(t *testing.T) {
+			l := newLimiter(1, false, 100)
+			l.shares[familyReports] = share
+			others := 0
+			l.onOther = func(f family, _ time.Time, ok bool) {
+				if f != familyReports {
+					t.Errorf("other client in family %s", f)
+				}
+				if ok {
+					others++
+				}
+			}
+			mine := 0
+			for at := t0; at.Before(t0.Add(span)); {
+				a := l.admit(familyReports, "tenant|app", at, 1)
+				if a.ok {
+					mine++
+					continue
+				}
+				at = at.Add(a.retryAfter)
+			}
+			// The budget over the span is 500 requests plus the window's 5 at the start.
+			if got := mine + others; got < 500 || got > 505 {
+				t.Errorf("%d + %d requests admitted in %s, want the budget, 500–505", mine, others, span)
+			}
+			want := (1 - share) * 500
+			if float64(mine) < want-6 || float64(mine) > want+6 {
+				t.Errorf("the greedy client got %d requests, want about %g", mine, want)
+			}
+		})
+	}
+	// The other client holds one of the five places of a window from the start (a share of 0.2 of 5 per 10 s is
+	// one request per window), and only in its own app's budget.
+	l := newLimiter(1, false, 100)
+	l.shares[familyReports] = 0.2
+	n := 0
+	for l.admit(familyReports, "tenant|app", t0, 1).ok {
+		n++
+	}
+	if n != 4 {
+		t.Errorf("%d requests admitted at once, want 4", n)
+	}
+	if !l.admit(familyReports, "tenant|other-app", t0, 1).ok {
+		t.Error("another app's budget was used up too")
+	}
+}
+
+func TestSharedBudgetValidation(t *testing.T) {
+	for _, sb := range []map[string]float64{{"reports": 1}, {"reports": -0.1}, {"nope": 0.2}} {
+		if _, err := New(&Options{SharedBudget: sb}); err == nil || !strings.Contains(err.Error(), "SharedBudget") {
+			t.Errorf("SharedBudget %v: error %v, want one naming SharedBudget", sb, err)
+		}
 	}
 }

@@ -148,6 +148,8 @@ type worker struct {
 	base   string
 	exited chan struct{}
 	state  *os.ProcessState
+	// tail keeps the end of this process's own output, for the error when it exits before it is ready.
+	tail *outputBuffer
 
 	expected bool // guarded by Host.mu
 }
@@ -300,7 +302,7 @@ func (h *Host) countFailure(cause error) error {
 	if n < h.opts.RestartLimit {
 		return nil
 	}
-	fatal := fmt.Errorf("hostsim: %w (%d failures within %s), last: %v", ErrRestartLimit, n, h.opts.RestartWindow, cause)
+	fatal := fmt.Errorf("hostsim: %w (%d failures within %s), last: %w", ErrRestartLimit, n, h.opts.RestartWindow, cause)
 	h.mu.Lock()
 	if h.fatal == nil {
 		h.fatal = fatal
@@ -348,16 +350,17 @@ func (h *Host) launch(ctx context.Context) error {
 	cmd := exec.Command(h.exe, h.app.Host.Arguments...)
 	cmd.Dir = h.app.Host.WorkingDirectory
 	cmd.Env = h.environment(port, workerID)
-	out := io.Writer(h.output)
+	tail := &outputBuffer{max: exitOutputMax}
+	out := io.MultiWriter(h.output, tail)
 	if h.opts.Output != nil {
-		out = io.MultiWriter(h.output, h.opts.Output)
+		out = io.MultiWriter(h.output, tail, h.opts.Output)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	proc.Configure(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("hostsim: start handler %s: %w", h.exe, err)
 	}
-	w := &worker{id: id, cmd: cmd, port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	w := &worker{id: id, cmd: cmd, port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{}), tail: tail}
 	h.workerWG.Add(1)
 	go func() {
 		defer h.workerWG.Done()
@@ -449,7 +452,11 @@ func (h *Host) waitReady(ctx context.Context, w *worker) error {
 		}
 		select {
 		case <-w.exited:
-			return fmt.Errorf("hostsim: handler exited before it was ready (%s)", describeExit(w.state))
+			out := w.tail.String()
+			if len(out) >= exitOutputMax { // the first line was cut
+				_, out, _ = strings.Cut(out, "\n")
+			}
+			return &ExitedBeforeReadyError{PID: w.cmd.Process.Pid, Status: describeExit(w.state), Output: lastLines(out, exitOutputLines)}
 		case <-ctx.Done():
 			if h.lifetime.Err() != nil {
 				return errors.New("hostsim: host is stopping")
@@ -458,6 +465,42 @@ func (h *Host) waitReady(ctx context.Context, w *worker) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// ExitedBeforeReadyError is returned (wrapped) when the handler process ends before it answers the readiness
+// probe: typically a configuration it refuses, which it names in its last output lines.
+type ExitedBeforeReadyError struct {
+	PID int
+	// Status is how it ended ("exit code 2", "killed by signal 9 (killed)").
+	Status string
+	// Output is the end of what the process wrote (its last lines, at most exitOutputMax bytes), "" when nothing.
+	Output string
+}
+
+// Error names the exit and quotes the handler's own last words.
+func (e *ExitedBeforeReadyError) Error() string {
+	msg := fmt.Sprintf("hostsim: handler pid %d exited before it was ready (%s)", e.PID, e.Status)
+	if e.Output == "" {
+		return msg + " without any output"
+	}
+	return msg + "; its output ends with:\n" + e.Output
+}
+
+// Bounds of the handler output quoted in an ExitedBeforeReadyError.
+const (
+	exitOutputMax   = 4 << 10
+	exitOutputLines = 5
+)
+
+// lastLines returns the last n non-empty lines of s, each indented, joined by newlines.
+func lastLines(s string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			keep = append(keep, "  "+l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
 
 func describeExit(st *os.ProcessState) string {

@@ -71,6 +71,25 @@ func TestReadinessGivesUp(t *testing.T) {
 	}
 }
 
+// TestExitBeforeReadyShowsTheHandlersOutput: a handler that exits at start (a configuration it refuses) is
+// restarted until the limit, and the host's error quotes the handler's own last lines, not just its exit code.
+func TestExitBeforeReadyShowsTheHandlersOutput(t *testing.T) {
+	t.Parallel()
+	c := newControl(t)
+	const msg = `{"level":"ERROR","msg":"configuration is invalid","error":"setting KEY_VAULT_URL: required"}`
+	_, err := startProbeErr(t, c, func(o *Options) { o.Settings["PROBE_FAIL_AT_START"] = msg })
+	var exit *ExitedBeforeReadyError
+	if !errors.Is(err, ErrRestartLimit) || !errors.As(err, &exit) {
+		t.Fatalf("Start error = %v, want the restart limit after exits before ready", err)
+	}
+	if exit.Status != "exit code 2" || !strings.HasSuffix(exit.Output, msg) || !strings.Contains(exit.Output, "probe starting") {
+		t.Errorf("exit = %+v, want exit code 2 and the probe's two lines", exit)
+	}
+	if !strings.Contains(err.Error(), "setting KEY_VAULT_URL: required") {
+		t.Errorf("the error does not quote the handler: %v", err)
+	}
+}
+
 // TestHandlerRestarts: the host restarts a handler that was killed or exited mid-invocation; the invocation that
 // was running fails; after three failures within the window the host gives up.
 func TestHandlerRestarts(t *testing.T) {

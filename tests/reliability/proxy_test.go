@@ -45,6 +45,7 @@ type storageProxy struct {
 	counts    map[op]int
 	trig      *trigger
 	blocked   bool
+	latency   time.Duration        // added before each request is forwarded
 	lastWrite map[string]time.Time // by service, the end of the last write Azurite acknowledged
 }
 
@@ -110,6 +111,13 @@ func (p *storageProxy) serve(service, target string) (*httptest.Server, error) {
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		kind := classify(service, r)
+		if d := p.getLatency(); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		tr, blocked := p.count(kind)
 		if blocked {
 			// An outage: the connection drops without an answer.
@@ -252,6 +260,19 @@ func (p *storageProxy) setBlocked(b bool) {
 	p.mu.Lock()
 	p.blocked = b
 	p.mu.Unlock()
+}
+
+// setLatency delays every request by d before it is counted and forwarded (0: none): slow storage.
+func (p *storageProxy) setLatency(d time.Duration) {
+	p.mu.Lock()
+	p.latency = d
+	p.mu.Unlock()
+}
+
+func (p *storageProxy) getLatency() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.latency
 }
 
 // lastWrites returns when Azurite last acknowledged a write of each service.

@@ -4,7 +4,9 @@
 // body, or exiting mid-invocation.
 //
 // Start-up switches: $PROBE_LISTEN_GATE (a URL fetched before listening, so the test decides when the probe
-// starts listening), $PROBE_NEVER_LISTEN=1, $PROBE_ANNOUNCE (a URL told the probe's pid at start).
+// starts listening), $PROBE_NEVER_LISTEN=1, $PROBE_ANNOUNCE (a URL told the probe's pid at start),
+// $PROBE_FAIL_AT_START (a message written to stderr before the probe exits with code 2, as a handler that refuses
+// its configuration does).
 package main
 
 import (
@@ -64,6 +66,11 @@ func run() error {
 		if err == nil {
 			resp.Body.Close()
 		}
+	}
+	if msg := os.Getenv("PROBE_FAIL_AT_START"); msg != "" {
+		fmt.Fprintln(os.Stderr, "probe starting")
+		fmt.Fprintln(os.Stderr, msg)
+		os.Exit(2)
 	}
 	if os.Getenv("PROBE_NEVER_LISTEN") == "1" {
 		select {} // until the host kills us
