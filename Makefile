@@ -12,7 +12,8 @@ TESTFLAGS ?= -race -count=1 -timeout 30m
 all: build
 
 # Node tools (Azurite; tree-sitter-bicep and ajv for the offline template checks) go into ./node_modules from the
-# lockfile; shellcheck and jq (the deployment scripts and their tests) come from apt-get when missing. The check compares the lockfile's content with
+# lockfile; shellcheck and jq (the deployment scripts and their tests) and chromium (the Status page's browser test,
+# headless) come from apt-get when missing. The check compares the lockfile's content with
 # the one installed (not timestamps, which a fresh checkout resets), and never runs `npm ci` through a symlinked
 # node_modules: npm would empty the folder it points to.
 tools: system-tools
@@ -24,7 +25,7 @@ tools: system-tools
 		npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock; \
 	fi
 
-SYSTEM_TOOLS := shellcheck jq
+SYSTEM_TOOLS := shellcheck jq chromium
 system-tools:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
@@ -52,15 +53,18 @@ vet:
 test: tools vet
 	$(GO) test $(TESTFLAGS) ./...
 
+# `make demo SERVE=1` keeps the simulated deployment running and serves the Status page (ADDR, default
+# 127.0.0.1:7071) until Ctrl-C.
 demo: tools
-	$(GO) run ./tests/cmd/demo
+	$(GO) run ./tests/cmd/demo $(if $(SERVE),-serve) $(if $(ADDR),-addr $(ADDR))
 
 # Every fuzz target as package:Target. Their committed seed corpora (testdata/fuzz) run in `make test`; `make fuzz`
 # explores each for FUZZTIME and writes any failing input into that corpus.
 FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
 	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
 	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString \
-	./internal/remediate:FuzzRemediate ./handlers:FuzzRemediateInvoke ./internal/integrations:FuzzRequests
+	./internal/remediate:FuzzRemediate ./handlers:FuzzRemediateInvoke ./internal/integrations:FuzzRequests \
+	./internal/stream:FuzzSplit ./internal/stream:FuzzParseTime ./internal/envelope:FuzzStringArray
 FUZZTIME ?= 30s
 
 fuzz:

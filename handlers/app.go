@@ -20,6 +20,7 @@ import (
 	"github.com/entra-di/edi/internal/remediate"
 	"github.com/entra-di/edi/internal/secrets"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/stream"
 	"github.com/entra-di/edi/internal/urls"
 )
 
@@ -37,6 +38,9 @@ type app struct {
 	identity azcore.TokenCredential
 	// remediation is the Remediate function's service, built on first use.
 	remediation *remediate.Service
+	// streamArch archives StreamEvents batches; it keeps its integrations cache and prune schedule across
+	// invocations.
+	streamArch *stream.Archiver
 }
 
 // stores are the app's storage-backed services, ready (containers and tables exist).
@@ -97,7 +101,10 @@ func (a *app) functions() map[string]function {
 		"CollectDirectory": a.collectDirectory,
 		"CollectWork":      a.collectWork,
 		"Integrations":     a.integrations,
+		"ComputeInsights":  a.computeInsights,
+		"InsightsWork":     a.insightsWork,
 		"Remediate":        a.remediate,
+		"StreamEvents":     a.streamEvents,
 	}
 }
 
@@ -343,5 +350,5 @@ func (a *app) tester() *connect.Tester {
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
 	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
-		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery}
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart}
 }

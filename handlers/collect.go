@@ -39,6 +39,31 @@ func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.
 	if err != nil {
 		return nil, err
 	}
+	enabled, err := a.enabledIntegrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := logging.From(ctx)
+	now := dataClock(req)()
+	items := collect.Plan(ids(enabled), collect.ReasonSchedule, now, modes...)
+	if slices.Contains(modes, catalog.Buckets) {
+		// Managed mode's daily re-test rides on the log planner, which runs every few minutes.
+		items = append(items, collect.PlanTests(enabled, collect.ReasonSchedule, now)...)
+	}
+	reply := envelope.NewReply()
+	if len(items) > 0 {
+		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("planned collection", "integrations", len(enabled), "work_items", len(items), "past_due", timer.IsPastDue)
+	reply.Log("planned %d work items for %d integrations", len(items), len(enabled))
+	return reply, nil
+}
+
+// enabledIntegrations returns the integrations that are not disabled; one that cannot be read is logged and
+// skipped.
+func (a *app) enabledIntegrations(ctx context.Context) ([]integrations.Integration, error) {
 	st, err := a.stores(ctx)
 	if err != nil {
 		return nil, err
@@ -47,31 +72,25 @@ func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.
 	if err != nil {
 		return nil, err
 	}
-	log := logging.From(ctx)
 	for _, e := range bad {
-		log.Warn("integration skipped", "error", e.Error())
+		logging.From(ctx).Warn("integration skipped", "error", e.Error())
 	}
-	var ids []string
+	var enabled []integrations.Integration
 	for _, i := range list {
 		if !i.Disabled {
-			ids = append(ids, i.ID)
+			enabled = append(enabled, i)
 		}
 	}
-	now := dataClock(req)()
-	items := collect.Plan(ids, collect.ReasonSchedule, now, modes...)
-	if slices.Contains(modes, catalog.Buckets) {
-		// Managed mode's daily re-test rides on the log planner, which runs every few minutes.
-		items = append(items, collect.PlanTests(list, collect.ReasonSchedule, now)...)
+	return enabled, nil
+}
+
+// ids returns the integrations' ids, in order.
+func ids(list []integrations.Integration) []string {
+	out := make([]string, len(list))
+	for n, i := range list {
+		out[n] = i.ID
 	}
-	reply := envelope.NewReply()
-	if len(items) > 0 {
-		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
-			return nil, err
-		}
-	}
-	log.Info("planned collection", "integrations", len(ids), "work_items", len(items), "past_due", timer.IsPastDue)
-	reply.Log("planned %d work items for %d integrations", len(items), len(ids))
-	return reply, nil
+	return out
 }
 
 // collectWork is the CollectWork queue function: it runs one work item and asks for a continuation when the

@@ -23,7 +23,8 @@ import (
 func TestMain(m *testing.M) { azurite.Main(m) }
 
 // fuzzFunctions are the names FuzzInvoke posts to: every function of the app and one that does not exist.
-var fuzzFunctions = []string{"Integrations", "Status", "CollectLogs", "CollectWork", "NoSuchFunction", "CollectDirectory"}
+var fuzzFunctions = []string{"Integrations", "Status", "CollectLogs", "CollectWork", "NoSuchFunction", "CollectDirectory",
+	"ComputeInsights", "InsightsWork", "StreamEvents"}
 
 // fuzzApp is the real app on the shared Azurite with an integration declared in settings ("default"), built once
 // per test process. Its Key Vault and Graph are unreachable: FuzzInvoke never lets a valid work item of that
@@ -70,6 +71,8 @@ func fuzzServer(t testing.TB) (*server, *syncBuffer) {
 // integrations/default/collect. Seeds: testdata/fuzz/FuzzInvoke.
 func FuzzInvoke(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"Data":{"req":{"Url":"http://localhost/api/integrations","Method":"GET","Headers":{},"Params":{}}},"Metadata":{}}`))
+	f.Add(uint8(8), []byte(`{"Data":{"events":"[\"{\\\"records\\\":[{\\\"category\\\":\\\"AuditLogs\\\",\\\"tenantId\\\":\\\"contoso.onmicrosoft.com\\\"}]}\",\"oops\"]"},`+
+		`"Metadata":{"PartitionContext":{"EventHubName":"entra-logs","PartitionId":"0"},"SequenceNumberArray":"[1,2]","EnqueuedTimeUtcArray":"[\"2026-01-10T10:00:00\",\"2026-01-10T10:00:01\"]"}}`))
 	f.Fuzz(func(t *testing.T, fn uint8, body []byte) {
 		name := fuzzFunctions[int(fn)%len(fuzzFunctions)]
 		if name == "CollectWork" && validWorkItemOfDefault(body) {
@@ -154,7 +157,7 @@ func mayEnqueue(function string, body []byte) bool {
 		return false
 	}
 	switch function {
-	case "CollectLogs", "CollectDirectory":
+	case "CollectLogs", "CollectDirectory", "ComputeInsights":
 		_, err := r.Timer("timer")
 		return err == nil
 	case "Integrations":

@@ -56,6 +56,9 @@ param collectDirectorySchedule string = '0 0 * * * *'
 @description('NCRONTAB schedule (UTC) of CheckSecretExpiry, the daily client secret expiry check.')
 param checkSecretExpirySchedule string = '0 0 6 * * *'
 
+@description('NCRONTAB schedule (UTC) of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).')
+param insightsSchedule string = '0 30 3 * * *'
+
 @description('Minimum level of the handler\'s logs.')
 @allowed([
   'debug'
@@ -163,9 +166,9 @@ param eventHubName string = 'entra-logs'
 @description('Consumer group StreamEvents reads with.')
 param eventHubConsumerGroup string = 'edi-stream'
 
-@description('Partitions of the event hub.')
-@minValue(1)
-@maxValue(32)
+@description('Partitions of the event hub, 4 to 8 (fixed after creation): StreamEvents runs at most one instance per partition.')
+@minValue(4)
+@maxValue(8)
 param eventHubPartitionCount int = 4
 
 @description('Days events stay in the event hub (how long StreamEvents may be down without losing events).')
@@ -202,6 +205,7 @@ var tableNames = [
 ]
 var queueNames = [
   'collect-work'
+  'insights-work'
 ]
 
 // ---- Resources ------------------------------------------------------------------------------------------------
@@ -302,6 +306,7 @@ var hostSettings = {
   COLLECT_LOGS_SCHEDULE: collectLogsSchedule
   COLLECT_DIRECTORY_SCHEDULE: collectDirectorySchedule
   CHECK_SECRET_EXPIRY_SCHEDULE: checkSecretExpirySchedule
+  INSIGHTS_SCHEDULE: insightsSchedule
   LOG_LEVEL: logLevel
 }
 var integrationSettings = empty(integrationId)

@@ -17,13 +17,17 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   the shipped handler's time to ready and its size;
   20 tenants on one handler: the lowest share of a tenant's reports budget used, the share of 429s, the
     handler's peak RSS.
+  the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users;
+  StreamEvents (no SPEC target, info lines): records archived per second per core from Event Hub batches, and
+    the handler's peak RSS with a batch of maximum size (32 events of 1 MB, and of Entra's 256 KB).
 
 It installs what it needs first (`make tools`: Azurite from the lockfile) and stops at once if it cannot.
 A benchmark that fails prints its own error, and its targets fail with that error.
 
 Options:
   --quick     shorter runs and smaller tenants: one day of backfill for the budget; 20k, 200k and 600k sign-ins over
-              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size)
+              6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size);
+              10k streamed records
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -86,9 +90,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 tenants_hours=3
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 stream_records=10000 tenants_hours=3
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 tenants_hours=8
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 stream_records=50000 tenants_hours=8
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -163,6 +167,27 @@ bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge" BENCH_RSS
 echo "20 tenants on one handler" >&2
 bench "$out/tenants.txt" 'ManyTenants' 1x 1 BENCH_TENANTS=20 BENCH_TENANTS_HOURS="$tenants_hours"
 
+# The Status page and the insights: benchmarks that live next to their packages.
+pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
+	local file=$1
+	if $dry_run; then
+		printf 'dry-run: go test -run ^$ -bench %s -benchtime %s %s\n' "$3" "$4" "$2"
+		return 0
+	fi
+	rm -f "$file.failed"
+	if ! go test -run '^$' -bench "$3" -benchtime "$4" -timeout 30m "$2" >"$file" 2>&1; then
+		echo failed >"$file.failed"
+	fi
+	grep -E '^(Benchmark|ok|FAIL|---)' "$file" >&2 || true
+}
+echo "Status with 50 integrations x 30 data types; insights of a 200,000-user tenant" >&2
+pkgbench "$out/status.txt" ./internal/status 'Render|Build' 10x
+pkgbench "$out/insights.txt" ./internal/insights ComputeLargeTenant 1x
+echo "StreamEvents: $stream_records records from Event Hub batches, and a batch of maximum size" >&2
+bench "$out/stream.txt" 'StreamThroughput' 1x 1 BENCH_STREAM_RECORDS="$stream_records"
+bench "$out/stream-rss.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=1024
+bench "$out/stream-rss-entra.txt" 'StreamMaxBatchRSS' 1x 1 BENCH_STREAM_EVENT_KB=256
+
 if $dry_run; then
 	exit 0
 fi
@@ -220,6 +245,12 @@ size=$(metric "$out/start.txt" ColdStart MiB-binary)
 verdict handler-ready "$out/start.txt" "$ready" '<=50ms' 'm <= 50' "${ready}ms(p95=${p95}ms,RSS-when-ready=${idle}MiB)"
 verdict binary-size "$out/start.txt" "$size" '<=25MiB' 'm <= 25' "${size}MiB"
 
+render=$(metric "$out/status.txt" 'Render/html-50x30' ms/page)
+json=$(metric "$out/status.txt" 'Render/json-50x30' ms/page)
+build=$(metric "$out/status.txt" Build ms/report)
+verdict status-page-50x30 "$out/status.txt" "$render" '<=250ms' 'm <= 250' "${render}ms(json=${json}ms,report-from-storage=${build}ms)"
+heap=$(metric "$out/insights.txt" ComputeLargeTenant MiB-peak-heap)
+verdict insights-heap-200k-users "$out/insights.txt" "$heap" '<=48MiB' 'm <= 48' "${heap}MiB"
 tenant_min=$(metric "$out/tenants.txt" ManyTenants %budget-min)
 tenant_noisy=$(metric "$out/tenants.txt" ManyTenants %budget-noisy)
 tenant_429=$(metric "$out/tenants.txt" ManyTenants %429-all)
@@ -234,5 +265,14 @@ default=$(metric "$out/cpu.txt" 'Compression/default' %size)
 fast_mbs=$(metric "$out/cpu.txt" 'Compression/archive' MB/s)
 default_mbs=$(metric "$out/cpu.txt" 'Compression/default' MB/s)
 printf 'info compression archive=%s%%@%sMB/s default=%s%%@%sMB/s (compressed size of the NDJSON)\n' "$fast" "$fast_mbs" "$default" "$default_mbs"
+
+# Not SPEC targets: the real-time path (StreamEvents), beside the Graph path's figures above.
+printf 'info stream-records-per-core %s records/cpu-s (%s records/s wall, %s MiB/cpu-s, handler peak RSS %s MiB, %s records)\n' \
+	"$(metric "$out/stream.txt" StreamThroughput records/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput records/s)" \
+	"$(metric "$out/stream.txt" StreamThroughput MiB/cpu-s)" "$(metric "$out/stream.txt" StreamThroughput MiB-peak-RSS)" \
+	"$(metric "$out/stream.txt" StreamThroughput records)"
+printf 'info stream-peak-rss-max-batch %sMiB (%s MiB batch of 1 MB events), %sMiB (%s MiB batch of 256 KB events)\n' \
+	"$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss.txt" StreamMaxBatchRSS MiB-batch)" \
+	"$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-peak-RSS)" "$(metric "$out/stream-rss-entra.txt" StreamMaxBatchRSS MiB-batch)"
 
 exit $((failures > 0))

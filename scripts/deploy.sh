@@ -286,6 +286,14 @@ Next: store the integration's client secret in the vault and grant admin consent
   scripts/register-app.sh --key-vault $vault --integration-id <id>
 EOF
 	fi
+	rule=$(jq -r '.eventHubDiagnosticsRuleId // empty' <<<"$outputs")
+	if [[ -n $rule ]]; then
+		cat <<EOF
+
+Real-time streaming: a Security Administrator of the tenant creates the Entra ID diagnostic setting:
+  scripts/diagnostic-setting.sh --rule-id $rule --event-hub $(jq -r '.eventHubName' <<<"$outputs")
+EOF
+	fi
 else
 	log "deployed $package to $app"
 fi

@@ -18,9 +18,9 @@ param eventHubName string
 @description('Consumer group of the StreamEvents function.')
 param consumerGroupName string
 
-@description('Partitions of the event hub (fixed after creation on the Standard tier).')
-@minValue(1)
-@maxValue(32)
+@description('Partitions of the event hub (fixed after creation on the Standard tier): 4 to 8. Flex Consumption runs at most one StreamEvents instance per partition.')
+@minValue(4)
+@maxValue(8)
 param partitionCount int
 
 @description('Days events stay in the event hub, the time StreamEvents may fall behind without losing events.')
@@ -64,13 +64,16 @@ resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2
   }
 }
 
-// Send-only rule for the Entra diagnostic setting (which names the event hub, so it needs no Manage right).
-resource diagnosticsSendRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {
+// Shared access rule for the Entra diagnostic setting: "Streaming to Event Hubs requires Manage, Send, and Listen
+// permissions" (Learn, "Diagnostic settings in Azure Monitor"). Whoever saves the setting needs listKeys on it.
+resource diagnosticsRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {
   parent: namespace
-  name: 'entra-diagnostics-send'
+  name: 'entra-diagnostic-setting'
   properties: {
     rights: [
+      'Listen'
       'Send'
+      'Manage'
     ]
   }
 }
@@ -89,4 +92,4 @@ output eventHubName string = eventHub.name
 output consumerGroupName string = consumerGroup.name
 
 @description('Authorization rule id for the Entra diagnostic setting (eventHubAuthorizationRuleId).')
-output diagnosticsRuleId string = diagnosticsSendRule.id
+output diagnosticsRuleId string = diagnosticsRule.id

@@ -48,7 +48,7 @@ param secretsOfficerPrincipalType string
 var roles = loadJsonContent('../roles.json')
 var storageRoles = [
   'Storage Blob Data Owner' // the Functions host's keys, leases and timers; the archive; the deployment package
-  'Storage Queue Data Contributor' // collect-work and its poison queue
+  'Storage Queue Data Contributor' // collect-work, insights-work and their poison queues
   'Storage Table Data Contributor' // integrations, cursors, leases, runs, status, audit, alerts
 ]
 var appSecretRole = keyVaultSecretAccess == 'readWrite' ? 'Key Vault Secrets Officer' : 'Key Vault Secrets User'

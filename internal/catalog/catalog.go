@@ -93,6 +93,9 @@ const (
 	Delta Mode = "delta"
 	// Snapshot: the whole collection, read again at a cadence.
 	Snapshot Mode = "snapshot"
+	// Stream: records that only Entra's diagnostic settings deliver, archived as they arrive from Event Hubs; there
+	// is no Graph API to collect them from.
+	Stream Mode = "stream"
 )
 
 // DataType is one collectable data type: what every mode shares, and the spec of exactly one mode.
@@ -113,13 +116,19 @@ type DataType struct {
 	Family Family
 	// Limit, when set, is a budget of the data type's own on top of its family's (signInActivity: 10 / min).
 	Limit Budget
-	// DedupKey is the property whose value identifies a record.
+	// DedupKey is the property whose value identifies a record. For a stream-only data type it is a path in the
+	// diagnostic-log record ("properties.id"); a streamed record is archived once per distinct content, and the id
+	// only names it.
 	DedupKey string
+	// Categories are the Entra diagnostic-log categories (diagnostic settings, streamed through Event Hubs) whose
+	// records StreamEvents archives as this data type, matched case-insensitively; legacy names included.
+	Categories []string
 
 	// Exactly one of the mode specs is set.
 	Buckets  *BucketSpec
 	Delta    *DeltaSpec
 	Snapshot *SnapshotSpec
+	Stream   *StreamSpec
 }
 
 // BucketSpec describes a log stream collected in time buckets.
@@ -161,6 +170,19 @@ type SnapshotSpec struct {
 	Expand string
 }
 
+// StreamSpec describes a data type that only Entra's diagnostic settings deliver (reference/eventhub.md §1.1): no
+// Graph path, permission or throttling family; StreamEvents archives its records from Event Hubs.
+type StreamSpec struct {
+	// TimeField is the property of the record's `properties` that holds the event time; empty: the record's own
+	// top-level `time`.
+	TimeField string
+	// Requires names what the tenant needs for Entra to emit the category, where that is not one of Licences
+	// (e.g. "Global Secure Access"); empty: Licences say it.
+	Requires string
+	// Unverified marks categories known only from third-party configurations, not from Microsoft's documentation.
+	Unverified bool
+}
+
 // Mode is the data type's collection mode.
 func (d DataType) Mode() Mode {
 	switch {
@@ -168,9 +190,24 @@ func (d DataType) Mode() Mode {
 		return Buckets
 	case d.Delta != nil:
 		return Delta
+	case d.Stream != nil:
+		return Stream
 	default:
 		return Snapshot
 	}
+}
+
+// StreamTimeField is the property of a streamed record's `properties` that holds its event time: the Graph time
+// field for a data type Graph also serves, the stream spec's for a stream-only one ("" when the record's own
+// `time` is the event time).
+func (d DataType) StreamTimeField() string {
+	switch {
+	case d.Buckets != nil:
+		return d.Buckets.TimeField
+	case d.Stream != nil:
+		return d.Stream.TimeField
+	}
+	return ""
 }
 
 // LicenceText names the licences the data type needs, "entraP2+agentId" ("free" when none), as states and
@@ -197,7 +234,7 @@ const (
 	EventMI             = "managedIdentity"
 )
 
-func signIns(suffix, eventType, description string) DataType {
+func signIns(suffix, eventType, description string, categories ...string) DataType {
 	return DataType{
 		Name:        "signIns." + suffix,
 		Description: description,
@@ -207,6 +244,7 @@ func signIns(suffix, eventType, description string) DataType {
 		Licences:    []Licence{EntraP1P2},
 		Family:      Reports,
 		DedupKey:    "id",
+		Categories:  categories,
 		Buckets: &BucketSpec{
 			TimeField:     "createdDateTime",
 			Filter:        fmt.Sprintf("signInEventTypes/any(t: t eq '%s')", eventType),
@@ -236,10 +274,12 @@ func directory(name, description string, permissions []string, members bool, sel
 
 // DataTypes lists every data type, in the order the collector works through a family.
 var DataTypes = []DataType{
-	signIns("interactive", EventInteractive, "Interactive user sign-ins"),
-	signIns("nonInteractive", EventNonInteractive, "Non-interactive user sign-ins (token refreshes, background clients)"),
-	signIns("servicePrincipal", EventSP, "Service principal (app-only) sign-ins"),
-	signIns("managedIdentity", EventMI, "Managed identity sign-ins"),
+	// Diagnostic settings name the interactive sign-ins SignInLogs; the legacy schema documentation says SignIn.
+	signIns("interactive", EventInteractive, "Interactive user sign-ins", "SignInLogs", "SignIn"),
+	signIns("nonInteractive", EventNonInteractive, "Non-interactive user sign-ins (token refreshes, background clients)",
+		"NonInteractiveUserSignInLogs"),
+	signIns("servicePrincipal", EventSP, "Service principal (app-only) sign-ins", "ServicePrincipalSignInLogs"),
+	signIns("managedIdentity", EventMI, "Managed identity sign-ins", "ManagedIdentitySignInLogs"),
 	{
 		Name:        "directoryAudits",
 		Description: "Directory audit log (changes to users, groups, apps, roles, policies)",
@@ -248,6 +288,8 @@ var DataTypes = []DataType{
 		Permissions: []string{"AuditLog.Read.All"},
 		Family:      Reports,
 		DedupKey:    "id",
+		// The legacy audit schema documentation says Audit.
+		Categories: []string{"AuditLogs", "Audit"},
 		Buckets: &BucketSpec{
 			TimeField:         "activityDateTime",
 			Bucket:            time.Hour,
@@ -265,6 +307,7 @@ var DataTypes = []DataType{
 		Licences:    []Licence{EntraP1P2},
 		Family:      Reports,
 		DedupKey:    "id",
+		Categories:  []string{"ProvisioningLogs"},
 		Buckets: &BucketSpec{
 			TimeField:     "activityDateTime",
 			Exclusive:     true,
@@ -349,6 +392,56 @@ var DataTypes = []DataType{
 		DedupKey:    "id",
 		Snapshot:    &SnapshotSpec{Every: time.Hour, Expand: "principal"},
 	},
+
+	// Categories that only diagnostic settings deliver (reference/eventhub.md §1.1). Every diagnostic setting
+	// needs Entra ID P1 or P2 in the tenant.
+	streamOnly("signIns.microsoftServicePrincipal", "Sign-ins of Microsoft's own first-party service principals",
+		"MicrosoftServicePrincipalSignInLogs", "properties.id", "createdDateTime", ""),
+	streamOnly("signIns.adfs", "AD FS sign-ins reported through Connect Health",
+		"ADFSSignInLogs", "properties.id", "createdDateTime", "AD FS with Microsoft Entra Connect Health"),
+	streamOnly("graphActivityLogs", "Every HTTP request to Microsoft Graph made in the tenant (Graph activity logs)",
+		"MicrosoftGraphActivityLogs", "properties.requestId", "timeGenerated", ""),
+	streamOnly("customSecurityAttributeAudits", "Audit log of custom security attribute changes",
+		"CustomSecurityAttributeAuditLogs", "properties.id", "activityDateTime", "the Attribute Log Administrator role to configure"),
+	streamOnly("networkAccess.traffic", "Global Secure Access traffic logs",
+		"NetworkAccessTrafficLogs", "", "", gsa),
+	streamOnly("networkAccess.connections", "Global Secure Access connection events",
+		"NetworkAccessConnectionEvents", "", "", gsa),
+	streamOnly("networkAccess.alerts", "Global Secure Access alerts",
+		"NetworkAccessAlerts", "", "", gsa),
+	streamOnly("networkAccess.remoteNetworkHealth", "Global Secure Access remote network health logs",
+		"RemoteNetworkHealthLogs", "", "", gsa),
+	streamOnly("networkAccess.generativeAIInsights", "Global Secure Access generative AI insights (preview)",
+		"NetworkAccessGenerativeAIInsights", "", "", gsa),
+	streamOnly("networkAccess.enrichedOffice365Audits", "Microsoft 365 audit logs enriched by Global Secure Access",
+		"EnrichedOffice365AuditLogs", "", "", gsa+" with enriched Microsoft 365 logs"),
+	streamOnly("b2cRequests", "Azure AD B2C request logs",
+		"B2CRequestLogs", "", "", "an Azure AD B2C tenant"),
+	unverified(streamOnly("aadGraphActivityLogs", "Requests to the legacy Azure AD Graph",
+		"AzureADGraphActivityLogs", "", "", "")),
+	unverified(streamOnly("graphNotificationsActivityLogs", "Microsoft Graph change notifications published",
+		"GraphNotificationsActivityLogs", "", "", "")),
+}
+
+// gsa is what the Global Secure Access categories need.
+const gsa = "Global Secure Access (Entra Internet or Private Access)"
+
+// streamOnly returns a data type that only Entra's diagnostic settings deliver.
+func streamOnly(name, description, category, dedupKey, timeField, requires string) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Licences:    []Licence{EntraP1P2},
+		DedupKey:    dedupKey,
+		Categories:  []string{category},
+		Stream:      &StreamSpec{TimeField: timeField, Requires: requires},
+	}
+}
+
+// unverified marks a stream-only data type whose category only third-party configurations name.
+func unverified(d DataType) DataType {
+	d.Stream.Unverified = true
+	return d
 }
 
 // Lookup returns the data type with that name.
@@ -382,11 +475,11 @@ func InMode(m Mode) []DataType {
 	return out
 }
 
-// Families returns the families that have data types, in catalog order.
+// Families returns the families that have data types, in catalog order. Stream-only data types have none.
 func Families() []Family {
 	var out []Family
 	for _, d := range DataTypes {
-		if !slices.Contains(out, d.Family) {
+		if d.Family != "" && !slices.Contains(out, d.Family) {
 			out = append(out, d.Family)
 		}
 	}
@@ -450,9 +543,11 @@ func (d DataType) SnapshotQuery() string {
 }
 
 // ProbeQuery returns the cheapest request that shows whether the tenant and the app's permissions allow the data
-// type: one record of it ($top=1 where the endpoint takes $top).
+// type: one record of it ($top=1 where the endpoint takes $top). A stream-only data type has none: "".
 func (d DataType) ProbeQuery() string {
 	switch d.Mode() {
+	case Stream:
+		return ""
 	case Buckets:
 		q := []string{"$top=1"}
 		if d.Buckets.Filter != "" {
@@ -498,6 +593,18 @@ func escapeQuery(s string) string {
 	return b.String()
 }
 
+// ByCategory returns the data type a diagnostic-log category is archived as, matched case-insensitively.
+func ByCategory(category string) (DataType, bool) {
+	for _, d := range DataTypes {
+		for _, c := range d.Categories {
+			if strings.EqualFold(c, category) {
+				return d, true
+			}
+		}
+	}
+	return DataType{}, false
+}
+
 // FamilyOf returns the throttling family of a Graph request path ("/v1.0/auditLogs/signIns", "/beta/…"). Paths of
 // catalog data types map to their family; others by Graph's documented service areas; the rest is Directory.
 // A data type with a Limit of its own shares its path with another family's data type (userSignInActivity reads
@@ -513,7 +620,7 @@ func FamilyOf(path string) Family {
 		return Reports
 	}
 	for _, d := range DataTypes {
-		if d.Limit.Requests == 0 && (p == d.Path || strings.HasPrefix(p, d.Path+"/")) {
+		if d.Path != "" && d.Limit.Requests == 0 && (p == d.Path || strings.HasPrefix(p, d.Path+"/")) {
 			return d.Family
 		}
 	}
@@ -541,7 +648,11 @@ func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| data type | Graph | permissions | licence | family | collection |\n|---|---|---|---|---|---|\n")
 	for _, d := range DataTypes {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.Name, d.graphCell(), strings.Join(d.Permissions, ", "),
+		perms := strings.Join(d.Permissions, ", ")
+		if perms == "" {
+			perms = "—"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.Name, d.graphCell(), perms,
 			d.licenceCell(), d.familyCell(), d.modeCell())
 	}
 	return strings.TrimSpace(b.String())
@@ -549,6 +660,8 @@ func MarkdownTable() string {
 
 func (d DataType) graphCell() string {
 	switch d.Mode() {
+	case Stream:
+		return "— (diagnostic settings only)"
 	case Buckets:
 		if d.Buckets.Filter != "" {
 			return fmt.Sprintf("%s `%s` `%s`", d.Version, d.Path, d.Buckets.Filter)
@@ -571,6 +684,9 @@ func (d DataType) graphCell() string {
 }
 
 func (d DataType) licenceCell() string {
+	if d.Stream != nil && d.Stream.Requires != "" {
+		return "P1/P2 + " + d.Stream.Requires
+	}
 	var names []string
 	for _, l := range d.Licences {
 		names = append(names, string(l))
@@ -590,6 +706,9 @@ func (d DataType) licenceCell() string {
 }
 
 func (d DataType) familyCell() string {
+	if d.Family == "" {
+		return "—"
+	}
 	if d.Limit.Requests > 0 {
 		return fmt.Sprintf("%s, at most %d requests / %s", d.Family, d.Limit.Requests, d.Limit.Window)
 	}
@@ -599,15 +718,34 @@ func (d DataType) familyCell() string {
 func (d DataType) modeCell() string {
 	switch d.Mode() {
 	case Buckets:
-		return fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Buckets.Bucket, d.Buckets.TimeField, d.DedupKey)
+		cell := fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Buckets.Bucket, d.Buckets.TimeField, d.DedupKey)
+		if len(d.Categories) > 0 {
+			cell += "; streamed from Event Hubs as " + categoryList(d.Categories)
+		}
+		return cell
 	case Delta:
 		what := "delta rounds"
 		if d.Delta.Members {
 			what += " with `members@delta`"
 		}
 		return fmt.Sprintf("%s; a full round at least every %s", what, days(d.Delta.FullEvery))
+	case Stream:
+		note := ""
+		if d.Stream.Unverified {
+			note = " (category name unverified)"
+		}
+		return fmt.Sprintf("Event Hubs only: %s, once per distinct record%s", categoryList(d.Categories), note)
 	}
 	return "snapshot every " + days(d.Snapshot.Every)
+}
+
+// categoryList writes diagnostic-log categories as code, "`SignInLogs`, `SignIn`".
+func categoryList(cs []string) string {
+	q := make([]string, len(cs))
+	for i, c := range cs {
+		q[i] = "`" + c + "`"
+	}
+	return strings.Join(q, ", ")
 }
 
 // days writes whole days as days ("7 days"), shorter cadences as durations ("1h").

@@ -21,28 +21,13 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				t.Fatalf("duplicate name")
 			}
 			seen[d.Name] = true
-			if d.Version != "v1.0" && d.Version != "beta" {
-				t.Errorf("version %q", d.Version)
-			}
-			if d.Path == "" || strings.HasPrefix(d.Path, "/") || d.Description == "" {
-				t.Errorf("path %q / description %q", d.Path, d.Description)
-			}
-			if _, ok := Budgets[d.Family]; !ok {
-				t.Errorf("family %q has no budget", d.Family)
-			}
-			if len(d.Permissions) == 0 {
-				t.Error("no permissions")
-			}
-			for _, p := range d.Permissions {
-				if _, ok := PermissionByName(p); !ok {
-					t.Errorf("permission %q is not in Permissions", p)
-				}
-				if !slices.Contains(readOnly, p) {
-					t.Errorf("permission %q is not in the read-only set", p)
-				}
+			if d.Stream != nil {
+				checkStreamOnly(t, d)
+			} else {
+				checkGraph(t, d, readOnly)
 			}
 			specs := 0
-			for _, set := range []bool{d.Buckets != nil, d.Delta != nil, d.Snapshot != nil} {
+			for _, set := range []bool{d.Buckets != nil, d.Delta != nil, d.Snapshot != nil, d.Stream != nil} {
 				if set {
 					specs++
 				}
@@ -50,7 +35,7 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 			if specs != 1 {
 				t.Fatalf("%d mode specs, want exactly one", specs)
 			}
-			if d.DedupKey == "" {
+			if d.DedupKey == "" && d.Stream == nil {
 				t.Error("no dedup key")
 			}
 			for _, l := range d.Licences {
@@ -87,6 +72,14 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				if _, err := url.Parse(d.SnapshotQuery()); err != nil {
 					t.Errorf("snapshot query %q: %v", d.SnapshotQuery(), err)
 				}
+			case Stream:
+				if d.ProbeQuery() != "" {
+					t.Errorf("stream-only data type has a probe %q", d.ProbeQuery())
+				}
+				if got, ok := Lookup(d.Name); !ok || got.Name != d.Name {
+					t.Errorf("Lookup(%q) failed", d.Name)
+				}
+				return
 			}
 			probe, err := url.Parse(d.ProbeQuery())
 			if err != nil || probe.Path != "/"+d.Version+"/"+d.Path {
@@ -104,6 +97,108 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				t.Errorf("Lookup(%q) failed", d.Name)
 			}
 		})
+	}
+}
+
+// checkGraph checks the fields of a data type collected through Graph.
+func checkGraph(t *testing.T, d DataType, readOnly []string) {
+	t.Helper()
+	if d.Version != "v1.0" && d.Version != "beta" {
+		t.Errorf("version %q", d.Version)
+	}
+	if d.Path == "" || strings.HasPrefix(d.Path, "/") || d.Description == "" {
+		t.Errorf("path %q / description %q", d.Path, d.Description)
+	}
+	if _, ok := Budgets[d.Family]; !ok {
+		t.Errorf("family %q has no budget", d.Family)
+	}
+	if len(d.Permissions) == 0 {
+		t.Error("no permissions")
+	}
+	for _, p := range d.Permissions {
+		if _, ok := PermissionByName(p); !ok {
+			t.Errorf("permission %q is not in Permissions", p)
+		}
+		if !slices.Contains(readOnly, p) {
+			t.Errorf("permission %q is not in the read-only set", p)
+		}
+	}
+	if len(d.Categories) > 0 && d.Buckets == nil {
+		t.Errorf("categories %v on a %s data type: only log streams have diagnostic-log twins", d.Categories, d.Mode())
+	}
+}
+
+// checkStreamOnly checks a data type that only diagnostic settings deliver: no Graph path, permission, family or
+// budget, at least one category, and an event time StreamEvents can read.
+func checkStreamOnly(t *testing.T, d DataType) {
+	t.Helper()
+	if d.Version != "" || d.Path != "" || len(d.Permissions) > 0 || d.Family != "" || d.Limit != (Budget{}) {
+		t.Errorf("stream-only data type with Graph fields: version %q, path %q, permissions %v, family %q, limit %v",
+			d.Version, d.Path, d.Permissions, d.Family, d.Limit)
+	}
+	if d.Description == "" {
+		t.Error("no description")
+	}
+	if len(d.Categories) == 0 {
+		t.Error("stream-only data type without a diagnostic-log category")
+	}
+	if !d.Needs(EntraP1P2) {
+		t.Error("diagnostic settings need Entra ID P1/P2, but the data type does not say so")
+	}
+	if k := d.DedupKey; k != "" && !strings.HasPrefix(k, "properties.") {
+		t.Errorf("dedup key %q is not a path in the record's properties", k)
+	}
+	if strings.ContainsAny(d.Stream.TimeField, "./ ") {
+		t.Errorf("time field %q is not one property name", d.Stream.TimeField)
+	}
+}
+
+// TestCategories checks the diagnostic-log categories: identifiers, each routed to one data type, and every
+// category of reference/eventhub.md §1.1 with a data type here or (risk categories, whose data types are not in
+// the catalog yet) named in the list below.
+func TestCategories(t *testing.T) {
+	owner := map[string]string{}
+	ident := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+	for _, d := range DataTypes {
+		for _, c := range d.Categories {
+			if !ident.MatchString(c) {
+				t.Errorf("%s: category %q is not an identifier", d.Name, c)
+			}
+			if prev, dup := owner[strings.ToLower(c)]; dup {
+				t.Errorf("category %q routed to both %s and %s", c, prev, d.Name)
+			}
+			owner[strings.ToLower(c)] = d.Name
+			if got, ok := ByCategory(strings.ToUpper(c)); !ok || got.Name != d.Name {
+				t.Errorf("ByCategory(%q) = %q, %v; want %s", strings.ToUpper(c), got.Name, ok, d.Name)
+			}
+		}
+	}
+	for c, want := range map[string]string{
+		"SignInLogs": "signIns.interactive", "signinlogs": "signIns.interactive", "SignIn": "signIns.interactive",
+		// The documentation's own typo.
+		"NonInteractiveUserSIgnInLogs":        "signIns.nonInteractive",
+		"ServicePrincipalSignInLogs":          "signIns.servicePrincipal",
+		"ManagedIdentitySignInLogs":           "signIns.managedIdentity",
+		"AuditLogs":                           "directoryAudits",
+		"Audit":                               "directoryAudits",
+		"ProvisioningLogs":                    "provisioning",
+		"MicrosoftServicePrincipalSignInLogs": "signIns.microsoftServicePrincipal",
+		"ADFSSignInLogs":                      "signIns.adfs",
+		"MicrosoftGraphActivityLogs":          "graphActivityLogs",
+		"NetworkAccessTrafficLogs":            "networkAccess.traffic",
+		"EnrichedOffice365AuditLogs":          "networkAccess.enrichedOffice365Audits",
+		"CustomSecurityAttributeAuditLogs":    "customSecurityAttributeAudits",
+		"B2CRequestLogs":                      "b2cRequests",
+	} {
+		if got, ok := ByCategory(c); !ok || got.Name != want {
+			t.Errorf("ByCategory(%q) = %q, %v; want %s", c, got.Name, ok, want)
+		}
+	}
+	if d, ok := ByCategory("SomethingNew"); ok {
+		t.Errorf("an unknown category routes to %s", d.Name)
+	}
+	if got := Families(); slices.Contains(got, Family("")) {
+		t.Errorf("Families() = %v holds the stream-only data types' empty family", got)
 	}
 }
 

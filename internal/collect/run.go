@@ -514,7 +514,7 @@ func (r *run) finish(ctx context.Context, s *slot, res result) error {
 		s.stats.Parts += res.parts
 		s.fails, s.notLic, s.progress = 0, 0, true
 		s.c.done(t, res, now)
-		cur.Records += int64(res.records)
+		cur.AddRecords(now, int64(res.records))
 		cur.Parts += int64(res.parts)
 		cur.State, cur.Detail, cur.LastRun, cur.LastSuccess = cursor.StateOK, "", now, now
 		if err := r.w.deps.Cursors.Put(ctx, cur); err != nil {
@@ -585,7 +585,7 @@ func (r *run) finish(ctx context.Context, s *slot, res result) error {
 func (r *run) recordError(s *slot, t task, requestID, kind string, err error) {
 	cur := s.c.cursor()
 	msg := fmt.Sprintf("%s %s %s %s: %v", t.dt.Name, t.label(r.w.opts), t.unit(), t.span(), err)
-	cur.LastError, cur.LastErrorAt = msg, r.now()
+	cur.LastError, cur.LastErrorAt, cur.LastRequestID = msg, r.now(), requestID
 	r.rec.Errors = append(r.rec.Errors, cursor.RunError{DataType: t.dt.Name, Bucket: t.span(), RequestID: requestID, Kind: kind, Message: err.Error()})
 	r.log.Warn("task failed", logging.KeyDataType, t.dt.Name, t.unit(), t.span(), "kind", kind, "request_id", requestID, "error", err.Error())
 }

@@ -70,6 +70,7 @@ type fakeCollector struct {
 
 type scheduleLog struct {
 	mu               sync.Mutex
+	changed          *sync.Cond // broadcast when a task begins
 	started          []string
 	running, maxRun  int
 	perType, maxType map[string]int
@@ -83,6 +84,16 @@ func (l *scheduleLog) begin(name string, t task) {
 	l.maxRun = max(l.maxRun, l.running)
 	l.perType[name]++
 	l.maxType[name] = max(l.maxType[name], l.perType[name])
+	l.changed.Broadcast()
+}
+
+// waitStarted blocks until n tasks have begun.
+func (l *scheduleLog) waitStarted(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.started) < n {
+		l.changed.Wait()
+	}
 }
 
 func (l *scheduleLog) end(name string) {
@@ -149,7 +160,9 @@ func fakeSlots(log *scheduleLog, names ...string) ([]*slot, map[string]*fakeColl
 }
 
 func newScheduleLog() *scheduleLog {
-	return &scheduleLog{perType: map[string]int{}, maxType: map[string]int{}}
+	l := &scheduleLog{perType: map[string]int{}, maxType: map[string]int{}}
+	l.changed = sync.NewCond(&l.mu)
+	return l
 }
 
 // TestScheduleOrder: one task at a time, the most urgent kind first, and among equals the data type that has done
@@ -186,7 +199,12 @@ func TestScheduleConcurrency(t *testing.T) {
 	}
 	done := make(chan error)
 	go func() { _, err := r.schedule(context.Background(), slots); done <- err }()
-	for range 9 {
+	// One task of each data type runs; when one ends, the scheduler fills the free slot with the next task of a
+	// data type that has done least — a second one of a concurrent collector.
+	log.waitStarted(3)
+	hold <- struct{}{}
+	log.waitStarted(4)
+	for range 8 {
 		hold <- struct{}{}
 	}
 	if err := <-done; err != nil {

@@ -51,9 +51,22 @@ type Config struct {
 	// GraphEndpoint is the Microsoft Graph root; AuthorityHost the Entra authority for integration tokens.
 	GraphEndpoint, AuthorityHost string
 	Collect                      Collect
+	Insights                     Insights
 	Remediation                  Remediation
+	Stream                       Stream
 	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
 	SecretPropagation time.Duration
+}
+
+// Insights tunes the daily identity insights (internal/insights).
+type Insights struct {
+	// Schedule is the ComputeInsights timer (NCRONTAB, six fields).
+	Schedule string
+	// InactiveDays is the inactivity threshold: no successful sign-in for more than this many days.
+	InactiveDays int
+	// SignInDays is how many days of interactive sign-ins SSO coverage (and MFA coverage without the registration
+	// report) reads.
+	SignInDays int
 }
 
 // Remediation tunes the Remediate function.
@@ -64,6 +77,15 @@ type Remediation struct {
 	// LeaseTTL is how long a remediation holds its Idempotency-Key without renewing it: the retry of a request
 	// whose handler died takes over after it.
 	LeaseTTL time.Duration
+}
+
+// Stream tunes StreamEvents, the real-time path from Event Hubs.
+type Stream struct {
+	// Integration is the integration of streamed records whose tenant matches no integration's tenantId (for a hub
+	// that carries one tenant's logs); empty: they are quarantined.
+	Integration string
+	// DedupDays is how long, by event time, a record content is remembered against duplicates; 0: forever.
+	DedupDays int
 }
 
 // Entra is the one-tenant integration declared in app settings.
@@ -91,6 +113,8 @@ type Collect struct {
 	DirectorySchedule string
 	// FullEvery is the longest time between full rounds of a delta data type (a weekly snapshot by default).
 	FullEvery time.Duration
+	// RoundPart is the number of records after which a delta round or snapshot commits a part and checkpoints.
+	RoundPart int
 	// Lag is how long after its end a time bucket is first read (late events settle meanwhile).
 	Lag time.Duration
 	// BackfillDays bounds the first run's backfill (the tenant's retention bounds it too).
@@ -335,6 +359,14 @@ var Settings = []Setting{
 		c.Collect.FullEvery = d
 		return nil
 	}},
+	{"COLLECT_ROUND_PART", "20000", "Records after which a delta round or snapshot commits a part and checkpoints the next page (a round resumes there after a deadline or a crash).", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return fmt.Errorf("want 1 to 1000000 records, got %q", v)
+		}
+		c.Collect.RoundPart = n
+		return nil
+	}},
 	{"COLLECT_LAG", "10m", "How long after a time bucket ends it is first read.", durationSetting(func(c *Config) *time.Duration { return &c.Collect.Lag })},
 	{"COLLECT_BACKFILL_DAYS", "30", "Days the first run backfills (at most the tenant's retention).", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -397,6 +429,9 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"INSIGHTS_SCHEDULE", "0 30 3 * * *", "NCRONTAB schedule of ComputeInsights, which plans the daily identity insights (inactive users, MFA and SSO coverage, guests).", cronSetting(func(c *Config) *string { return &c.Insights.Schedule })},
+	{"INSIGHTS_INACTIVE_DAYS", "90", "A user with no successful sign-in for more than this many days is inactive (\"expired\" is fixed at 30).", intSetting(func(c *Config) *int { return &c.Insights.InactiveDays }, 1, 3650)},
+	{"INSIGHTS_SIGNIN_DAYS", "30", "Days of interactive sign-ins the insights read for SSO coverage (and MFA coverage when userRegistrationDetails is not archived).", intSetting(func(c *Config) *int { return &c.Insights.SignInDays }, 1, 30)},
 	{"REMEDIATION_FUNCTION_KEY_ROLE", "none", "App role of a remediation caller identified by the function key alone, without App Service Authentication: `none` (refused, since the audit trail needs a person), `Integration.Helpdesk` or `Integration.Admin`.", func(c *Config, v string) error {
 		switch v {
 		case "none":
@@ -414,6 +449,21 @@ var Settings = []Setting{
 			return fmt.Errorf("want a duration from 3s to 10m, got %q", v)
 		}
 		c.Remediation.LeaseTTL = d
+		return nil
+	}},
+	{"STREAM_INTEGRATION_ID", "", "Integration (id) that streamed records (StreamEvents) belong to when their tenant matches no integration's `tenantId`: for an event hub that carries one tenant's logs. Empty: such records go to `quarantine/tenant=<tenant>/`.", func(c *Config, v string) error {
+		if v != "" && !validSlug(v) {
+			return fmt.Errorf("not a slug (lowercase letters, digits, hyphens, 1-40 characters): %q", v)
+		}
+		c.Stream.Integration = v
+		return nil
+	}},
+	{"STREAM_DEDUP_DAYS", "14", "Days (by event time) StreamEvents remembers each record content, so content Entra sends twice is archived once; `0` remembers forever.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 366 {
+			return fmt.Errorf("want 0 to 366 days, got %q", v)
+		}
+		c.Stream.DedupDays = n
 		return nil
 	}},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
@@ -655,6 +705,17 @@ func cronSetting(field func(*Config) *string) func(*Config, string) error {
 			return fmt.Errorf("want six NCRONTAB fields (second minute hour day month weekday), got %q", v)
 		}
 		*field(c) = v
+		return nil
+	}
+}
+
+func intSetting(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d, got %q", lo, hi, v)
+		}
+		*field(c) = n
 		return nil
 	}
 }

@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.Port != 7001 || c.RawContainer != "entra-raw" || c.ShutdownGrace != 25*time.Second || c.FunctionTimeout != DefaultFunctionTimeout {
 		t.Errorf("config = %+v", c)
 	}
+	if c.Insights != (Insights{Schedule: "0 30 3 * * *", InactiveDays: 90, SignInDays: 30}) {
+		t.Errorf("insights = %+v", c.Insights)
+	}
 	if c.Storage.ConnectionString != DevelopmentStorage {
 		t.Errorf("UseDevelopmentStorage=true not expanded: %q", c.Storage.ConnectionString)
 	}
@@ -78,6 +81,9 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		"AzureWebJobsStorage":                 "not-a-connection-string",
 		"AzureWebJobsStorage__credential":     "password",
 		"AzureWebJobsStorage__blobServiceUri": "blob.example.net",
+		"INSIGHTS_SCHEDULE":                   "daily",
+		"INSIGHTS_INACTIVE_DAYS":              "0",
+		"INSIGHTS_SIGNIN_DAYS":                "31",
 		"ENTRA_PROTECTED_USERS":               "breakglass@contoso.com,not a user",
 		"REMEDIATION_FUNCTION_KEY_ROLE":       "Integration.Reader",
 		"REMEDIATION_LEASE_TTL":               "1s",
@@ -213,7 +219,11 @@ func TestSampleSettings(t *testing.T) {
 	if err := json.Unmarshal(b, &sample); err != nil {
 		t.Fatal(err)
 	}
-	known := map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true}
+	// Besides the handler's settings, the sample holds what the host reads: the worker runtime, and StreamEvents'
+	// binding settings (%STREAM_EVENTHUB_NAME%, %STREAM_EVENTHUB_CONSUMER_GROUP%, the STREAM_EVENTHUB connection)
+	// with the function disabled, as a local run has no event hub.
+	known := map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true, "STREAM_EVENTHUB_NAME": true, "STREAM_EVENTHUB_CONSUMER_GROUP": true,
+		"STREAM_EVENTHUB__fullyQualifiedNamespace": true, "AzureWebJobs.StreamEvents.Disabled": true}
 	for _, s := range Settings {
 		known[s.Name] = true
 		if s.Name == "FUNCTIONS_CUSTOMHANDLER_PORT" || s.Name == "FUNCTIONS_APP_ROOT_PATH" {

@@ -112,13 +112,18 @@ type Cursor struct {
 	State, Detail string
 	// SkipUntil: a not-licensed or missing-permission data type is not asked for again before then.
 	SkipUntil time.Time
-	// LastError names the data type, bucket and Graph request id of the last failure.
-	LastError   string
-	LastErrorAt time.Time
+	// LastError names the data type, bucket and Graph request id of the last failure; LastRequestID is that
+	// request id alone ("" when the failure had none).
+	LastError     string
+	LastErrorAt   time.Time
+	LastRequestID string
 
 	// Records and Parts count what was archived; Density is the recent records per bucket, for window sizing.
 	Records, Parts int64
 	Density        float64
+	// Day is the UTC day DayRecords counts the records archived in.
+	Day        time.Time
+	DayRecords int64
 	// LastRun is when a worker last touched the cursor; LastSuccess when it last archived a window.
 	LastRun, LastSuccess time.Time
 
@@ -144,6 +149,24 @@ type Round struct {
 	ExcludedHash string   `json:"excludedHash,omitempty"`
 }
 
+// AddRecords counts n records archived at now, in total and in now's UTC day.
+func (c *Cursor) AddRecords(now time.Time, n int64) {
+	c.Records += n
+	day := now.UTC().Truncate(24 * time.Hour)
+	if !c.Day.Equal(day) {
+		c.Day, c.DayRecords = day, 0
+	}
+	c.DayRecords += n
+}
+
+// RecordsOn returns the records archived during now's UTC day.
+func (c *Cursor) RecordsOn(now time.Time) int64 {
+	if c.Day.Equal(now.UTC().Truncate(24 * time.Hour)) {
+		return c.DayRecords
+	}
+	return 0
+}
+
 // InRound reports whether a round is in progress.
 func (c *Cursor) InRound() bool { return !c.Round.Start.IsZero() }
 
@@ -164,7 +187,10 @@ func (c *Cursor) toEntity() ([]byte, error) {
 		maps.Copy(props, map[string]any{"DeltaLink": c.DeltaLink, "Objects": aztables.EDMInt64(c.Objects),
 			"Changes": aztables.EDMInt64(c.Changes)})
 	}
-	for name, v := range map[string]string{"Resync": c.Resync, "ExcludedHash": c.ExcludedHash} {
+	if !c.Day.IsZero() {
+		props["DayRecords"] = aztables.EDMInt64(c.DayRecords)
+	}
+	for name, v := range map[string]string{"Resync": c.Resync, "ExcludedHash": c.ExcludedHash, "LastRequestID": c.LastRequestID} {
 		if v != "" {
 			props[name] = v
 		}
@@ -185,7 +211,7 @@ func (c *Cursor) toEntity() ([]byte, error) {
 	}
 	for name, t := range map[string]time.Time{"Low": c.Low, "High": c.High, "Target": c.Target, "SkipUntil": c.SkipUntil,
 		"LastErrorAt": c.LastErrorAt, "LastRun": c.LastRun, "LastSuccess": c.LastSuccess,
-		"DeltaAt": c.DeltaAt, "LastRound": c.LastRound, "LastFull": c.LastFull} {
+		"DeltaAt": c.DeltaAt, "LastRound": c.LastRound, "LastFull": c.LastFull, "Day": c.Day} {
 		if !t.IsZero() {
 			props[name] = aztables.EDMDateTime(t.UTC())
 		}
@@ -214,6 +240,7 @@ func fromEntity(b []byte, etag azcore.ETag) (*Cursor, error) {
 		Records: p.int("Records"), Parts: p.int("Parts"), Density: p.float("Density"),
 		DeltaLink: p.str("DeltaLink"), DeltaAt: p.time("DeltaAt"), LastRound: p.time("LastRound"), LastFull: p.time("LastFull"),
 		Objects: p.int("Objects"), Changes: p.int("Changes"), Resync: p.str("Resync"), ExcludedHash: p.str("ExcludedHash"),
+		LastRequestID: p.str("LastRequestID"), Day: p.time("Day"), DayRecords: p.int("DayRecords"),
 		etag: etag,
 	}
 	if r := p.str("Round"); r != "" {

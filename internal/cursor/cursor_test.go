@@ -45,6 +45,10 @@ func TestCursorRoundTripAndETags(t *testing.T) {
 	c.Resweep = []time.Time{t0.Add(-time.Hour), t0.Add(-6 * time.Hour)}
 	c.State, c.Records, c.Parts, c.Density = StateOK, 1<<40, 12, 42.5
 	c.LastError = "signIns.interactive bucket 2026-01-10T10:00Z: graph transient [request-id r1]"
+	c.LastRequestID = "r1"
+	c.AddRecords(t0.Add(-24*time.Hour), 7) // yesterday
+	c.AddRecords(t0, 5)
+	c.AddRecords(t0.Add(time.Hour), 3)
 	if err := s.Put(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +57,8 @@ func TestCursorRoundTripAndETags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !got.Low.Equal(c.Low) || !got.High.Equal(t0) || !got.Target.Equal(c.Target) || len(got.Resweep) != 2 ||
-		!got.Resweep[1].Equal(c.Resweep[1]) || got.Records != 1<<40 || got.Parts != 12 || got.Density != 42.5 ||
+		!got.Resweep[1].Equal(c.Resweep[1]) || got.Records != 1<<40+15 || got.Parts != 12 || got.Density != 42.5 ||
+		got.LastRequestID != "r1" || got.RecordsOn(t0) != 8 || got.RecordsOn(t0.Add(24*time.Hour)) != 0 ||
 		got.State != StateOK || got.LastError != c.LastError || !got.LastRun.IsZero() {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
 	}

@@ -73,13 +73,11 @@ func Parse(body []byte) (*Request, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, fieldErr("body", "not a JSON object")
 	}
+	// Unmarshal, not a Decoder: a Decoder copies the whole body into its buffer first, and Event Hub batches are
+	// tens of megabytes. Unmarshal refuses trailing data too.
 	var req Request
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, &Error{Field: "body", Err: err}
-	}
-	if dec.More() {
-		return nil, fieldErr("body", "trailing data after the JSON object")
 	}
 	if req.Data == nil {
 		req.Data = map[string]json.RawMessage{}

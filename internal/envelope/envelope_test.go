@@ -181,6 +181,75 @@ func TestEventHubBothForms(t *testing.T) {
 	}
 }
 
+func TestEventHubBatch(t *testing.T) {
+	retrySource := `{"Data":{"events":"[\"{\\\"records\\\":[]}\",\"\\\"quoted\\\"\"]"},
+ "Metadata":{"SequenceNumberArray":"[12,13]","OffsetStringArray":"[\"4294967296\",\"4294967400\"]",
+   "EnqueuedTimeUtcArray":"[\"2026-01-10T10:00:00.123\",\"2026-01-10T10:00:00.456\"]",
+   "PartitionContext":{"FullyQualifiedNamespace":"ns.servicebus.windows.net","EventHubName":"entra","ConsumerGroup":"archive","PartitionId":"3"},
+   "RetryContext":{"RetryCount":"2","MaxRetryCount":-1,"Exception":{"Message":"x"}},
+   "sys":{"MethodName":"StreamEvents","UtcNow":"2026-01-10T10:00:01Z","RandGuid":"2"}}}`
+	for name, c := range map[string]struct {
+		body   string
+		events []string
+		pc     PartitionContext
+		retry  *RetryContext
+		times  int
+	}{
+		"source":        {eventsSource, []string{`{"id":"e1"}`, "plain text event"}, PartitionContext{EventHubName: "entra", PartitionID: "0"}, nil, 2},
+		"docs, trigger": {strings.Replace(eventsDocs, `"Metadata":{`, `"Metadata":{"TriggerPartitionContext":"{\"EventHubName\":\"h\",\"PartitionId\":\"1\"}",`, 1), []string{`{"id":"e1"}`, "plain text event"}, PartitionContext{EventHubName: "h", PartitionID: "1"}, nil, 0},
+		// A body that is itself a JSON string literal keeps its quotes: only the host's array encoding is undone.
+		"retry": {retrySource, []string{`{"records":[]}`, `"quoted"`}, PartitionContext{"ns.servicebus.windows.net", "entra", "archive", "3"}, &RetryContext{RetryCount: 2, MaxRetryCount: -1}, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := mustParse(t, c.body).EventHub("events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.Events) != len(c.events) {
+				t.Fatalf("events %q", b.Events)
+			}
+			for i, e := range b.Events {
+				if string(e) != c.events[i] {
+					t.Errorf("event %d = %q, want %q", i, e, c.events[i])
+				}
+			}
+			if b.Partition != c.pc || len(b.SequenceNumbers) != 2 || b.SequenceNumbers[0] != 12 || b.SequenceNumbers[1] != 13 {
+				t.Errorf("partition %+v sequence numbers %v", b.Partition, b.SequenceNumbers)
+			}
+			if len(b.EnqueuedTimes) != c.times || (c.times > 0 && !b.EnqueuedTimes[1].Equal(time.Date(2026, 1, 10, 10, 0, 0, 456e6, time.UTC))) {
+				t.Errorf("enqueued %v", b.EnqueuedTimes)
+			}
+			if (b.Retry == nil) != (c.retry == nil) || (b.Retry != nil && *b.Retry != *c.retry) {
+				t.Errorf("retry %+v, want %+v", b.Retry, c.retry)
+			}
+		})
+	}
+}
+
+func TestEventHubBadBatchesNameTheField(t *testing.T) {
+	pc := `"PartitionContext":{"EventHubName":"h","PartitionId":"0"}`
+	cases := map[string]struct{ body, field string }{
+		"no events":            {`{"Data":{"events":"[]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[]"}}`, "Data.events"},
+		"no sequence numbers":  {`{"Data":{"events":"[\"a\"]"},"Metadata":{` + pc + `}}`, "Metadata.SequenceNumberArray"},
+		"too few":              {`{"Data":{"events":"[\"a\",\"b\"]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[1]"}}`, "Metadata.SequenceNumberArray"},
+		"negative":             {`{"Data":{"events":"[\"a\"]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[-1]"}}`, "Metadata.SequenceNumberArray[0]"},
+		"no partition":         {`{"Data":{"events":"[\"a\"]"},"Metadata":{"SequenceNumberArray":"[1]"}}`, "Metadata.PartitionContext"},
+		"no partition id":      {`{"Data":{"events":"[\"a\"]"},"Metadata":{"PartitionContext":{"EventHubName":"h"},"SequenceNumberArray":"[1]"}}`, "Metadata.PartitionContext.PartitionId"},
+		"enqueued times short": {`{"Data":{"events":"[\"a\"]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[1]","EnqueuedTimeUtcArray":"[]"}}`, "Metadata.EnqueuedTimeUtcArray"},
+		"bad enqueued time":    {`{"Data":{"events":"[\"a\"]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[1]","EnqueuedTimeUtcArray":"[\"soon\"]"}}`, "Metadata.EnqueuedTimeUtcArray[0]"},
+		"bad retry":            {`{"Data":{"events":"[\"a\"]"},"Metadata":{` + pc + `,"SequenceNumberArray":"[1]","RetryContext":{"RetryCount":"x"}}}`, "Metadata.RetryContext.RetryCount"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := mustParse(t, c.body).EventHub("events")
+			var e *Error
+			if !errors.As(err, &e) || e.Field != c.field {
+				t.Errorf("err = %v, want a field error on %s", err, c.field)
+			}
+		})
+	}
+}
+
 func TestEnqueuedTimeWithoutZoneIsUTC(t *testing.T) {
 	got, err := ParseTime("2026-01-10T10:00:00.123")
 	if err != nil {

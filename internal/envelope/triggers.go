@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // TimerInfo is the timer trigger's value: a nested object, not double encoded. ScheduleStatus is nil when the
@@ -293,4 +297,380 @@ func (r *Request) Queue(name string) (*QueueMessage, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// PartitionContext is the Event Hub partition a batch comes from (Metadata.PartitionContext, or
+// TriggerPartitionContext on newer extensions).
+type PartitionContext struct {
+	FullyQualifiedNamespace string
+	EventHubName            string
+	ConsumerGroup           string
+	PartitionID             string
+}
+
+// RetryContext is Metadata.RetryContext: present when the function has a retry policy. RetryCount is 0 on the
+// first attempt; MaxRetryCount is -1 for a policy that retries indefinitely.
+type RetryContext struct {
+	RetryCount, MaxRetryCount int64
+}
+
+// EventHubBatch is an Event Hub trigger's batch (cardinality many, dataType string) with the binding data that
+// identifies every event: the partition, and per event its sequence number, offset and enqueued time.
+type EventHubBatch struct {
+	// Events are the event bodies, exactly as sent.
+	Events          [][]byte
+	Partition       PartitionContext
+	SequenceNumbers []int64
+	// Offsets and EnqueuedTimes are nil when the host sent none; otherwise they have one entry per event.
+	Offsets       []string
+	EnqueuedTimes []time.Time
+	// Retry is nil without a retry policy.
+	Retry *RetryContext
+}
+
+// EventHub decodes Data[name] as an Event Hub batch and its binding data (reference/functions-host.md §5.5): the
+// events are a string holding a JSON array of strings (or the array itself); each *Array key is a string holding
+// a JSON array. Every event needs a sequence number and the partition must be named, because StreamEvents names
+// what it writes after them; arrays whose length differs from the number of events are refused.
+func (r *Request) EventHub(name string) (*EventHubBatch, error) {
+	events, err := eventBodies(r.Data, name)
+	if err != nil {
+		return nil, err
+	}
+	items := events
+	b := &EventHubBatch{Events: events}
+	if b.Partition, err = r.partitionContext(); err != nil {
+		return nil, err
+	}
+	seqs, err := r.metaArray("SequenceNumberArray", len(items), true)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range seqs {
+		v, err := stringOf(s, fmt.Sprintf("Metadata.SequenceNumberArray[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if perr != nil || n < 0 {
+			return nil, fieldErr(fmt.Sprintf("Metadata.SequenceNumberArray[%d]", i), "not a sequence number: %q", truncate(v))
+		}
+		b.SequenceNumbers = append(b.SequenceNumbers, n)
+	}
+	key := "OffsetStringArray"
+	if _, ok := r.Metadata[key]; !ok {
+		key = "OffsetArray"
+	}
+	offsets, err := r.metaArray(key, len(items), false)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range offsets {
+		v, err := stringOf(o, fmt.Sprintf("Metadata.%s[%d]", key, i))
+		if err != nil {
+			return nil, err
+		}
+		b.Offsets = append(b.Offsets, v)
+	}
+	times, err := r.metaArray("EnqueuedTimeUtcArray", len(items), false)
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range times {
+		t, err := timeOf(raw, fmt.Sprintf("Metadata.EnqueuedTimeUtcArray[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		b.EnqueuedTimes = append(b.EnqueuedTimes, t)
+	}
+	if b.Retry, err = r.retryContext(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// eventBodies reads Data[name]: a string holding a JSON array of strings (the source form), or the array itself
+// (the docs form). Batches are tens of megabytes of doubly escaped JSON, so the common shape is decoded in one pass
+// per level with one allocation per event (unquote); anything else — an element that is not a string (an object,
+// from a host that parsed the body; null, an empty body) — goes through encoding/json. A body that is itself a JSON
+// string literal stays one.
+func eventBodies(data map[string]json.RawMessage, name string) ([][]byte, error) {
+	field := "Data." + name
+	raw, ok := data[name]
+	if !ok {
+		return nil, fieldErr(field, "missing")
+	}
+	doc := bytes.TrimSpace(raw)
+	if len(doc) > 0 && doc[0] == '"' {
+		s, end, err := unquote(doc, 0)
+		if err != nil || len(bytes.TrimSpace(doc[end:])) > 0 {
+			return nil, fieldErr(field, "not a JSON string holding the events")
+		}
+		doc = bytes.TrimSpace(s)
+	}
+	if len(doc) == 0 || doc[0] != '[' {
+		return nil, fieldErr(field, "not a JSON array")
+	}
+	if events, ok := stringArray(doc); ok {
+		if len(events) == 0 {
+			return nil, fieldErr(field, "no events")
+		}
+		return events, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(doc, &items); err != nil {
+		return nil, &Error{Field: field, Err: err}
+	}
+	if len(items) == 0 {
+		return nil, fieldErr(field, "no events")
+	}
+	out := make([][]byte, len(items))
+	for i, item := range items {
+		item = bytes.TrimSpace(item)
+		switch {
+		case len(item) > 0 && item[0] == '"':
+			var s string
+			if err := json.Unmarshal(item, &s); err != nil {
+				return nil, &Error{Field: fmt.Sprintf("%s[%d]", field, i), Err: err}
+			}
+			out[i] = []byte(s)
+		case isNull(item):
+			out[i] = []byte{}
+		default:
+			out[i] = item
+		}
+	}
+	return out, nil
+}
+
+// stringArray decodes a JSON array whose elements are all strings; ok is false for anything else.
+func stringArray(doc []byte) ([][]byte, bool) {
+	i := skipWS(doc, 1)
+	var out [][]byte
+	if i < len(doc) && doc[i] == ']' {
+		return out, len(bytes.TrimSpace(doc[i+1:])) == 0
+	}
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return nil, false
+		}
+		s, end, err := unquote(doc, i)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, s)
+		i = skipWS(doc, end)
+		if i >= len(doc) {
+			return nil, false
+		}
+		switch doc[i] {
+		case ',':
+			i = skipWS(doc, i+1)
+		case ']':
+			return out, len(bytes.TrimSpace(doc[i+1:])) == 0
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// unquote decodes the JSON string token at b[i] into a new slice and returns it with the index after the token.
+// It follows encoding/json: control characters are errors, invalid UTF-8 and lone surrogates become U+FFFD.
+func unquote(b []byte, i int) ([]byte, int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, errors.New("not a string")
+	}
+	// Size the result: the token's length bounds it.
+	end := i + 1
+	for end < len(b) && b[end] != '"' {
+		if b[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end >= len(b) {
+		return nil, i, errors.New("unterminated string")
+	}
+	out := make([]byte, 0, end-i-1)
+	for j := i + 1; j < end; {
+		c := b[j]
+		switch {
+		case c == '\\':
+			if j+1 >= end {
+				return nil, i, errors.New("bad escape")
+			}
+			switch e := b[j+1]; e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(b, j+2, end)
+				if !ok {
+					return nil, i, errors.New("bad \\u escape")
+				}
+				j += 6
+				if utf16.IsSurrogate(r) {
+					if r2, ok := hex4(b, j+2, end); ok && j+1 < end && b[j] == '\\' && b[j+1] == 'u' {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							out = utf8.AppendRune(out, dec)
+							j += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+				continue
+			default:
+				return nil, i, errors.New("bad escape")
+			}
+			j += 2
+		case c < 0x20:
+			return nil, i, errors.New("control character in string")
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			j++
+		default:
+			r, size := utf8.DecodeRune(b[j:end])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, b[j:j+size]...)
+			}
+			j += size
+		}
+	}
+	return out, end + 1, nil
+}
+
+// hex4 reads the four hex digits at b[i:i+4] (before limit).
+func hex4(b []byte, i, limit int) (rune, bool) {
+	if i+4 > limit {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// metaArray reads an *Array key that must hold n elements (or be absent, unless required).
+func (r *Request) metaArray(key string, n int, required bool) ([]json.RawMessage, error) {
+	items, err := r.MetaArray(key)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		if required {
+			return nil, fieldErr("Metadata."+key, "missing")
+		}
+		return nil, nil
+	}
+	if len(items) != n {
+		return nil, fieldErr("Metadata."+key, "has %d entries for %d events", len(items), n)
+	}
+	return items, nil
+}
+
+func (r *Request) partitionContext() (PartitionContext, error) {
+	var pc PartitionContext
+	key := "PartitionContext"
+	raw, ok := r.Metadata[key]
+	if !ok || isNull(raw) {
+		key = "TriggerPartitionContext"
+		raw, ok = r.Metadata[key]
+	}
+	if !ok || isNull(raw) {
+		return pc, fieldErr("Metadata.PartitionContext", "missing")
+	}
+	doc := unwrap(raw)
+	var m map[string]json.RawMessage
+	if len(doc) == 0 || doc[0] != '{' || json.Unmarshal(doc, &m) != nil {
+		return pc, fieldErr("Metadata."+key, "not a JSON object")
+	}
+	get := func(name string) (string, error) {
+		for k, v := range m {
+			if strings.EqualFold(k, name) {
+				return stringOf(v, "Metadata."+key+"."+name)
+			}
+		}
+		return "", nil
+	}
+	var err error
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&pc.FullyQualifiedNamespace, "FullyQualifiedNamespace"}, {&pc.EventHubName, "EventHubName"},
+		{&pc.ConsumerGroup, "ConsumerGroup"}, {&pc.PartitionID, "PartitionId"}} {
+		if *f.dst, err = get(f.name); err != nil {
+			return pc, err
+		}
+	}
+	if pc.PartitionID == "" {
+		return pc, fieldErr("Metadata."+key+".PartitionId", "missing")
+	}
+	if pc.EventHubName == "" {
+		return pc, fieldErr("Metadata."+key+".EventHubName", "missing")
+	}
+	return pc, nil
+}
+
+func (r *Request) retryContext() (*RetryContext, error) {
+	raw, ok := r.Metadata["RetryContext"]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	doc := unwrap(raw)
+	var m map[string]json.RawMessage
+	if len(doc) == 0 || doc[0] != '{' || json.Unmarshal(doc, &m) != nil {
+		return nil, fieldErr("Metadata.RetryContext", "not a JSON object")
+	}
+	rc := &RetryContext{}
+	for k, v := range m {
+		var dst *int64
+		switch {
+		case strings.EqualFold(k, "RetryCount"):
+			dst = &rc.RetryCount
+		case strings.EqualFold(k, "MaxRetryCount"):
+			dst = &rc.MaxRetryCount
+		default:
+			continue
+		}
+		s, err := stringOf(v, "Metadata.RetryContext."+k)
+		if err != nil {
+			return nil, err
+		}
+		n, perr := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if perr != nil {
+			return nil, fieldErr("Metadata.RetryContext."+k, "not an integer: %q", truncate(s))
+		}
+		*dst = n
+	}
+	return rc, nil
 }

@@ -124,13 +124,14 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 func (c *Client) Adapter() *msgraph.GraphRequestAdapter { return c.adapter }
 
 // SetDirectoryUsers tells the client how many users the tenant has (at least): the directory family's budget
-// grows to the tenant's tier (catalog.DirectoryBudget), scaled like the configured budgets. It never shrinks.
+// grows to the tenant's tier (catalog.DirectoryBudget). A configured budget (Options.Budgets) is the smallest
+// tier's: the larger tiers keep its window and scale its request count alike, so a scaled-down budget stays a
+// scaled-down bucket (8,000 per 10 s is not 80 per 0.1 s, nor 80,000 per 1,000 s). It never shrinks.
 func (c *Client) SetDirectoryUsers(n int) {
-	b := catalog.DirectoryBudget(n)
-	if s := c.throttle.scale[catalog.Directory]; s > 0 && s != 1 {
-		b.Window = time.Duration(float64(b.Window) / s)
-	}
-	c.throttle.limiters[catalog.Directory].grow(b)
+	tier, base := catalog.DirectoryBudget(n), catalog.Budgets[catalog.Directory]
+	conf := c.throttle.budgets[catalog.Directory]
+	requests := float64(tier.Requests) * float64(conf.Requests) / float64(base.Requests)
+	c.throttle.limiters[catalog.Directory].grow(catalog.Budget{Requests: max(conf.Requests, int(requests)), Window: conf.Window})
 }
 
 // Stats returns request counters per throttling family since the client was built.

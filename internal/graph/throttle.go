@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -188,6 +189,17 @@ func (l *limiter) throttled(now time.Time) {
 	l.lowered, l.changed, l.raised = now, now, false
 }
 
+// charge records n more requests sent at now: a request that cost Graph several resource units (x-ms-resource-unit)
+// takes that many places in the window, so the directory family's budget is spent in Graph's own unit.
+func (l *limiter) charge(n int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for range min(n, len(l.sent)) {
+		l.sent[l.next] = now
+		l.next = (l.next + 1) % len(l.sent)
+	}
+}
+
 // pause holds the family until t (a 429's Retry-After).
 func (l *limiter) pause(until time.Time) {
 	l.mu.Lock()
@@ -242,9 +254,9 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
 	limiters map[catalog.Family]*limiter
-	// scale is each family's configured budget over Graph's documented one (Options.Budgets), applied to the
-	// directory family's larger tiers too.
-	scale map[catalog.Family]float64
+	// budgets are the families' configured budgets (Options.Budgets, else Graph's documented ones): the
+	// directory family's larger tiers are scaled like its configured budget.
+	budgets map[catalog.Family]catalog.Budget
 	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
 	own      map[string]*limiter
 	counters map[catalog.Family]*familyCounters
@@ -255,7 +267,7 @@ type throttle struct {
 
 func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
 	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
-		scale: map[catalog.Family]float64{}, retry: retry, cred: cred, scopes: scopes}
+		budgets: map[catalog.Family]catalog.Budget{}, retry: retry, cred: cred, scopes: scopes}
 	for f, b := range catalog.Budgets {
 		scaled := b
 		if o, ok := budgets[f]; ok {
@@ -263,7 +275,7 @@ func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, c
 		}
 		t.limiters[f] = newLimiter(scaled)
 		t.counters[f] = &familyCounters{}
-		t.scale[f] = scaled.Rate() / b.Rate()
+		t.budgets[f] = scaled
 		for _, d := range catalog.InFamily(f) {
 			if d.Limit.Requests > 0 {
 				// A data type's own limit scales with its family's (the simulated tenant scales both alike).
@@ -332,6 +344,10 @@ func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 				return nil, err
 			}
 			continue
+		}
+		if ru, err := strconv.ParseFloat(resp.Header.Get("x-ms-resource-unit"), 64); err == nil && ru > 1 {
+			// Graph charged more than the one place the request took in the window ($expand, member lists).
+			lim.charge(int(math.Ceil(ru))-1, time.Now())
 		}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !claimsRetried && claimsChallenge(resp) != "":

@@ -629,7 +629,25 @@ func decodeSurrogates(hi, lo rune) rune {
 // (as ReadPage hands it out).
 func Fields(obj []byte, keys ...string) ([]string, error) {
 	out := make([]string, len(keys))
-	found := make([]bool, len(keys))
+	vals, err := Values(obj, keys...)
+	if err != nil {
+		return out, err
+	}
+	for k, v := range vals {
+		if len(v) > 0 && v[0] == '"' {
+			if out[k], err = unquote(v); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Values returns the raw JSON values of the named top-level fields of a JSON object, in the order of keys: nil for
+// a missing field. Each value is a slice of obj (valid while obj is), to be decoded by the caller — a nested object
+// with encoding/json, a string with String. The first occurrence of a duplicated key wins. obj must be valid JSON.
+func Values(obj []byte, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
 	left := len(keys)
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
@@ -649,14 +667,9 @@ func Fields(obj []byte, keys ...string) ([]string, error) {
 			return out, fmt.Errorf("value of %q: %w", key, err)
 		}
 		for k, want := range keys {
-			if !found[k] && string(key) == want {
-				found[k] = true
+			if out[k] == nil && string(key) == want {
+				out[k] = obj[i:valEnd:valEnd]
 				left--
-				if obj[i] == '"' {
-					if out[k], err = unquote(obj[i:valEnd]); err != nil {
-						return out, err
-					}
-				}
 			}
 		}
 		i = skipSpace(obj, valEnd)
@@ -665,4 +678,12 @@ func Fields(obj []byte, keys ...string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// String decodes a raw JSON value as a string: "" for null, a missing value or a value of another type.
+func String(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", nil
+	}
+	return unquote(raw)
 }

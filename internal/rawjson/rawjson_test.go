@@ -219,6 +219,31 @@ func TestFields(t *testing.T) {
 	}
 }
 
+func TestValues(t *testing.T) {
+	obj := []byte(`{"id":"a","status":{"errorCode":0},"ok":true,"list":[1,{"x":"y"}],"id":"dup","n":-1.5e3,"nil":null}`)
+	got, err := Values(obj, "status", "ok", "list", "id", "missing", "n", "nil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"errorCode":0}`, `true`, `[1,{"x":"y"}]`, `"a"`, ``, `-1.5e3`, `null`}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("value %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	if got[4] != nil {
+		t.Errorf("missing field = %q, want nil", got[4])
+	}
+	for raw, want := range map[string]string{`"a\u00e9"`: "aé", `null`: "", `12`: "", ``: ""} {
+		if s, err := String([]byte(raw)); err != nil || s != want {
+			t.Errorf("String(%s) = %q, %v; want %q", raw, s, err, want)
+		}
+	}
+	if _, err := Values([]byte(`"x"`), "id"); err == nil {
+		t.Error("Values accepted a string")
+	}
+}
+
 func TestUnquoteMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\u0000"`} {
 		var want string

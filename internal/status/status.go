@@ -1,19 +1,27 @@
 // Package status assembles the health report that the Status function serves: the handler's version, its
-// configuration without secrets, whether Blob, Table and Queue storage answer, and for every integration and data
-// type what has been archived, what is still to do, and the last error.
+// configuration without secrets, whether Blob, Table and Queue storage answer, and for every integration its
+// connectivity and client secret, every data type's collection state (archived range or last round, lag behind now,
+// backlog, records today, last error with its Graph request id), its recent runs, what needs attention (alerts),
+// and its latest identity insights. The report is JSON for API clients and one server-rendered HTML page for
+// browsers (page.go), carrying the same facts.
 package status
 
 import (
+	"cmp"
 	"context"
-	"html/template"
-	"io"
+	"fmt"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
 	"github.com/entra-di/edi/internal/version"
@@ -27,37 +35,78 @@ type Report struct {
 	Config       config.Summary       `json:"config"`
 	Storage      storage.Reachability `json:"storage"`
 	Integrations []Integration        `json:"integrations"`
-	Problems     []string             `json:"problems,omitempty"`
+	// Alerts is everything that needs attention, errors first: each integration's alerts and storage problems.
+	Alerts   []Alert  `json:"alerts"`
+	Problems []string `json:"problems,omitempty"`
 }
 
-// Integration is one integration's collection state.
+// Integration is one integration's state.
 type Integration struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	TenantID string `json:"tenantId"`
 	ClientID string `json:"clientId"`
 	Source   string `json:"source"`
-	Mode     string `json:"mode"`
-	// Connectivity is the last connectivity test's verdict (nil before the first).
+	// Mode is the data-type mode: managed (what the last test found collectable) or custom.
+	Mode string `json:"mode"`
+	// Connectivity is the last connectivity test (nil when none is known).
 	Connectivity *Connectivity `json:"connectivity,omitempty"`
-	DataTypes    []DataType    `json:"dataTypes"`
-	Runs         []cursor.Run  `json:"recentRuns"`
+	// Secret is the client secret's expiry as the daily check found it (nil when unknown).
+	Secret    *Secret      `json:"secret,omitempty"`
+	DataTypes []DataType   `json:"dataTypes"`
+	Runs      []cursor.Run `json:"recentRuns"`
+	Alerts    []Alert      `json:"alerts"`
+	// Insights is the newest day's identity insights (nil before the first computation).
+	Insights *insights.Report `json:"insights,omitempty"`
 }
 
-// Connectivity is the verdict of an integration's last connectivity test.
+// Connectivity is the verdict of an integration's last connectivity test (SPEC §3).
 type Connectivity struct {
-	State    string    `json:"state"`
-	Message  string    `json:"message"`
+	// State is "Connected" or a named failure ("Invalid credentials", "Secret expired", "Missing permissions", …).
+	State   string `json:"state"`
+	Message string `json:"message"`
+	// Code is the AADSTS code of a token failure.
 	Code     string    `json:"code,omitempty"`
 	TestedAt time.Time `json:"testedAt"`
+	// DataTypes is each data type's outcome: ok, missing-permission: <names>, not-licensed: <licence>,
+	// not-available, error: <text>.
+	DataTypes map[string]string `json:"dataTypes,omitempty"`
 }
+
+// Connected is the connectivity state of a working integration.
+const Connected = "Connected"
+
+// Secret is the integration's client secret as the expiry check found it (SPEC §8).
+type Secret struct {
+	SecretID string `json:"secretId,omitempty"`
+	// Expires is the earlier of the app registration's credential end and the Key Vault secret's expires.
+	Expires *time.Time `json:"expires,omitempty"`
+	// DaysLeft is whole days from the report's time to Expires (negative once expired); set by Build.
+	DaysLeft *int `json:"daysLeft,omitempty"`
+	// Problem is what the check could not establish or found wrong ("secret deleted in Entra", "no secret:
+	// federated credential").
+	Problem   string     `json:"problem,omitempty"`
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	// LastAlert is the last expiry notification sent.
+	LastAlert *SecretAlert `json:"lastAlert,omitempty"`
+}
+
+// SecretAlert is one sent expiry notification.
+type SecretAlert struct {
+	// Threshold is the threshold it was sent for ("90", "30", …, "expired").
+	Threshold string    `json:"threshold"`
+	SentAt    time.Time `json:"sentAt"`
+}
+
+// SecretWarningDays: a secret expiring within this many days puts a warning banner on the page.
+const SecretWarningDays = 30
 
 // DataType is one data type's collection state.
 type DataType struct {
 	Name string `json:"dataType"`
 	// Mode is buckets, delta or snapshot.
 	Mode string `json:"mode"`
-	// Connectivity is the data type's outcome in the last connectivity test ("ok", "not-licensed: entraP1P2", …).
+	// Connectivity is the data type's outcome in the last connectivity test ("" when unknown).
 	Connectivity string `json:"connectivity,omitempty"`
 	// Collected says whether the integration collects the data type, and Why.
 	Collected bool   `json:"collected"`
@@ -71,12 +120,19 @@ type DataType struct {
 	LastBucket     *time.Time `json:"lastBucket,omitempty"`
 	BackfillTarget *time.Time `json:"backfillTarget,omitempty"`
 	BacklogBuckets int        `json:"backlogBuckets"`
-	Records        int64      `json:"records"`
-	Parts          int64      `json:"parts"`
-	LastSuccess    *time.Time `json:"lastSuccess,omitempty"`
-	LastError      string     `json:"lastError,omitempty"`
-	LastErrorAt    *time.Time `json:"lastErrorAt,omitempty"`
-	SkipUntil      *time.Time `json:"skipUntil,omitempty"`
+	// LagSeconds is how far the data is behind the report's time: the end of the archived range (buckets) or the
+	// start of the last finished round (delta, snapshot); nil before any.
+	LagSeconds *int64 `json:"lagSeconds,omitempty"`
+	Records    int64  `json:"records"`
+	// RecordsToday counts the records archived since 00:00 UTC of the report's day.
+	RecordsToday int64      `json:"recordsToday"`
+	Parts        int64      `json:"parts"`
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+	LastErrorAt  *time.Time `json:"lastErrorAt,omitempty"`
+	// LastRequestID is the Graph request id of the last failure, for Microsoft support.
+	LastRequestID string     `json:"lastRequestId,omitempty"`
+	SkipUntil     *time.Time `json:"skipUntil,omitempty"`
 
 	// Delta and snapshot data types: the last finished round and the last full one, the objects of the last full
 	// round and the changes archived since, the age of the deltaLink, when the next full read is due, and a round
@@ -91,18 +147,67 @@ type DataType struct {
 	Resync          string     `json:"resync,omitempty"`
 }
 
+// Alert is something that needs attention.
+type Alert struct {
+	Severity    Severity `json:"severity"`
+	Integration string   `json:"integration,omitempty"`
+	Message     string   `json:"message"`
+}
+
+// Severity is how urgent an alert is.
+type Severity string
+
+// Severities, the more urgent first.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
 // Pinger answers whether the storage services are reachable.
 type Pinger interface {
 	Ping(ctx context.Context, timeout time.Duration) storage.Reachability
 }
 
-// Sources are where the report's collection state comes from; nil fields are left out of the report.
+// ConnectivitySource gives an integration's last connectivity test (nil, nil when it was never tested).
+type ConnectivitySource interface {
+	Connectivity(ctx context.Context, integration string) (*Connectivity, error)
+}
+
+// ConnectivityTests reads the connectivity tests' table (internal/connect) as a ConnectivitySource.
+func ConnectivityTests(s *connect.Statuses) ConnectivitySource { return connectivityTests{s} }
+
+type connectivityTests struct{ s *connect.Statuses }
+
+func (c connectivityTests) Connectivity(ctx context.Context, integration string) (*Connectivity, error) {
+	res, err := c.s.Get(ctx, integration)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	out := &Connectivity{State: string(res.State), Message: res.Message, Code: res.Code, TestedAt: res.TestedAt}
+	if len(res.DataTypes) > 0 {
+		out.DataTypes = make(map[string]string, len(res.DataTypes))
+		for _, d := range res.DataTypes {
+			out.DataTypes[d.DataType] = d.Outcome
+		}
+	}
+	return out, nil
+}
+
+// SecretSource gives an integration's client secret expiry as the daily check found it (nil, nil when unknown).
+type SecretSource interface {
+	Secret(ctx context.Context, integration string) (*Secret, error)
+}
+
+// Sources are where the report's facts come from; nil fields are left out of the report.
 type Sources struct {
 	Integrations *integrations.Store
 	Cursors      *cursor.Store
-	// Statuses, when set, add each integration's last connectivity test.
-	Statuses *connect.Statuses
-	Collect  collect.Options
+	Collect      collect.Options
+	// Insights reads each integration's newest insights document.
+	Insights insights.Documents
+	// Connectivity and Secrets give the connectivity test and the secret expiry.
+	Connectivity ConnectivitySource
+	Secrets      SecretSource
 }
 
 // ProbeTimeout bounds each storage probe.
@@ -110,6 +215,18 @@ const ProbeTimeout = 5 * time.Second
 
 // RecentRuns is how many runs per integration the report shows.
 const RecentRuns = 5
+
+// Concurrency bounds the integrations read at once.
+const Concurrency = 8
+
+// Staleness at which a data type is reported as falling behind.
+const (
+	// BucketsBehind: a log stream whose archive ends this long before now is not keeping up (normally the lag plus
+	// one bucket, well under an hour).
+	BucketsBehind = 2 * time.Hour
+	// RoundsBehind: a delta or snapshot data type whose last round is this old has missed its daily reads.
+	RoundsBehind = 48 * time.Hour
+)
 
 // Build assembles a report at now (the data clock).
 func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, now time.Time) Report {
@@ -119,8 +236,12 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 		Config:       cfg.Summary(),
 		Storage:      store.Ping(ctx, ProbeTimeout),
 		Integrations: []Integration{},
+		Alerts:       []Alert{},
 	}
 	r.Healthy = r.Storage.OK()
+	if !r.Healthy {
+		r.Alerts = append(r.Alerts, Alert{Severity: Error, Message: fmt.Sprintf("storage unreachable: blob %s, table %s, queue %s", r.Storage.Blob, r.Storage.Table, r.Storage.Queue)})
+	}
 	if !r.Healthy || src.Integrations == nil || src.Cursors == nil {
 		return r
 	}
@@ -132,57 +253,164 @@ func Build(ctx context.Context, cfg *config.Config, store Pinger, src Sources, n
 	for _, e := range bad {
 		r.Problems = append(r.Problems, e.Error())
 	}
-	for _, integ := range list {
-		ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source,
-			Mode: string(integ.DataMode())}
-		if src.Statuses != nil {
-			res, err := src.Statuses.Get(ctx, integ.ID)
-			if err != nil {
-				r.Problems = append(r.Problems, err.Error())
-			} else if res != nil {
-				ri.Connectivity = &Connectivity{State: string(res.State), Message: res.Message, Code: res.Code, TestedAt: res.TestedAt}
-			}
-		}
-		cursors, err := src.Cursors.List(ctx, integ.ID)
-		if err != nil {
-			r.Problems = append(r.Problems, err.Error())
-		}
-		premium := integ.Licence(catalog.EntraP1P2) != integrations.No
-		for _, dt := range catalog.DataTypes {
-			d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
-			d.Collected, d.Why = integ.Collects(dt)
-			if integ.LastTest != nil {
-				d.Connectivity = integ.LastTest.DataTypes[dt.Name]
-			}
-			for _, c := range cursors {
-				if c.DataType == dt.Name {
-					fill(&d, c, dt, now, premium, src.Collect)
-				}
-			}
-			ri.DataTypes = append(ri.DataTypes, d)
-		}
-		if ri.Runs, err = src.Cursors.Runs(ctx, integ.ID, RecentRuns); err != nil {
-			r.Problems = append(r.Problems, err.Error())
-		}
-		r.Integrations = append(r.Integrations, ri)
+	r.Integrations = make([]Integration, len(list))
+	var mu sync.Mutex
+	problem := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.Problems = append(r.Problems, err.Error())
 	}
+	g := errgroup.Group{}
+	g.SetLimit(Concurrency)
+	for n, integ := range list {
+		g.Go(func() error {
+			r.Integrations[n] = integration(ctx, integ, src, now, problem)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, i := range r.Integrations {
+		r.Alerts = append(r.Alerts, i.Alerts...)
+	}
+	slices.SortStableFunc(r.Alerts, func(a, b Alert) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
+	slices.Sort(r.Problems)
 	return r
+}
+
+func rank(s Severity) int {
+	if s == Error {
+		return 0
+	}
+	return 1
+}
+
+// integration reads one integration's state; what cannot be read is reported through problem.
+func integration(ctx context.Context, integ integrations.Integration, src Sources, now time.Time, problem func(error)) Integration {
+	ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source,
+		Mode: string(integ.DataMode()), Runs: []cursor.Run{}, Alerts: []Alert{}}
+	if src.Connectivity != nil {
+		c, err := src.Connectivity.Connectivity(ctx, integ.ID)
+		if err != nil {
+			problem(err)
+		}
+		ri.Connectivity = c
+	}
+	if src.Secrets != nil {
+		s, err := src.Secrets.Secret(ctx, integ.ID)
+		if err != nil {
+			problem(err)
+		}
+		if s != nil && s.Expires != nil {
+			days := daysLeft(*s.Expires, now)
+			s.DaysLeft = &days
+		}
+		ri.Secret = s
+	}
+	cursors, err := src.Cursors.List(ctx, integ.ID)
+	if err != nil {
+		problem(err)
+	}
+	premium := integ.Licence(catalog.EntraP1P2) != integrations.No
+	for _, dt := range catalog.DataTypes {
+		d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
+		d.Collected, d.Why = integ.Collects(dt)
+		if ri.Connectivity != nil {
+			d.Connectivity = ri.Connectivity.DataTypes[dt.Name]
+		} else if integ.LastTest != nil {
+			d.Connectivity = integ.LastTest.DataTypes[dt.Name]
+		}
+		for _, c := range cursors {
+			if c.DataType == dt.Name {
+				fill(&d, c, dt, now, premium, src.Collect)
+			}
+		}
+		ri.DataTypes = append(ri.DataTypes, d)
+	}
+	runs, err := src.Cursors.Runs(ctx, integ.ID, RecentRuns)
+	if err != nil {
+		problem(err)
+	}
+	if runs != nil {
+		ri.Runs = runs
+	}
+	if src.Insights != nil {
+		if ri.Insights, err = insights.Latest(ctx, src.Insights, integ.ID); err != nil {
+			problem(err)
+		}
+	}
+	ri.Alerts = alerts(&ri, now)
+	return ri
+}
+
+// daysLeft is the whole days from now until t: 0 on the last day, negative once past.
+func daysLeft(t, now time.Time) int {
+	d := t.Sub(now)
+	if d < 0 {
+		return -int((-d + 24*time.Hour - 1) / (24 * time.Hour))
+	}
+	return int(d / (24 * time.Hour))
+}
+
+// alerts lists what needs attention in an integration, errors first.
+func alerts(i *Integration, now time.Time) []Alert {
+	var out []Alert
+	add := func(s Severity, format string, args ...any) {
+		out = append(out, Alert{Severity: s, Integration: i.ID, Message: fmt.Sprintf(format, args...)})
+	}
+	if c := i.Connectivity; c != nil && c.State != Connected {
+		add(Error, "connectivity: %s — %s", c.State, c.Message)
+	}
+	if s := i.Secret; s != nil {
+		switch {
+		case s.Problem != "":
+			add(Error, "client secret: %s", s.Problem)
+		case s.DaysLeft != nil && *s.DaysLeft < 0:
+			add(Error, "client secret expired on %s: collection stops until the credentials are reset", s.Expires.UTC().Format("2006-01-02"))
+		case s.DaysLeft != nil && *s.DaysLeft <= SecretWarningDays:
+			add(Warning, "client secret expires in %d days (%s)", *s.DaysLeft, s.Expires.UTC().Format("2006-01-02"))
+		}
+	}
+	for _, d := range i.DataTypes {
+		switch {
+		case d.State == cursor.StateError:
+			// The last error names the data type, the window and Graph's request id.
+			add(Error, "%s", cmp.Or(d.LastError, d.Name+": failed"))
+		case d.LagSeconds == nil || d.State != cursor.StateOK:
+		case d.Mode == string(catalog.Buckets) && time.Duration(*d.LagSeconds)*time.Second > BucketsBehind:
+			add(Warning, "%s is %s behind", d.Name, Duration(*d.LagSeconds))
+		case d.Mode != string(catalog.Buckets) && time.Duration(*d.LagSeconds)*time.Second > RoundsBehind:
+			add(Warning, "%s: last round %s ago", d.Name, Duration(*d.LagSeconds))
+		}
+	}
+	if in := i.Insights; in != nil && in.MFA.AdminsWithoutMFA > 0 {
+		add(Warning, "%d admins without MFA (insights of %s)", in.MFA.AdminsWithoutMFA, in.Date)
+	}
+	slices.SortStableFunc(out, func(a, b Alert) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
+	if out == nil {
+		out = []Alert{}
+	}
+	return out
 }
 
 func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, premium bool, o collect.Options) {
 	if c.State != "" {
 		d.State = c.State
 	}
-	d.Detail, d.Records, d.Parts, d.LastError = c.Detail, c.Records, c.Parts, c.LastError
+	d.Detail, d.Records, d.Parts, d.LastError, d.LastRequestID = c.Detail, c.Records, c.Parts, c.LastError, c.LastRequestID
+	d.RecordsToday = c.RecordsOn(now)
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
-	if dt.Mode() != catalog.Buckets {
+	switch dt.Mode() {
+	case catalog.Delta, catalog.Snapshot:
 		fillRounds(d, c, dt, now, o)
 		return
+	case catalog.Stream:
+		return // streamed only: its parts are counted by StreamEvents, it has no range or rounds
 	}
 	if c.Started() {
 		d.ArchivedFrom, d.ArchivedTo, d.BackfillTarget = ptr(c.Low), ptr(c.High), ptr(c.Target)
 		if c.High.After(c.Low) {
 			d.LastBucket = ptr(c.High.Add(-dt.Buckets.Bucket))
+			d.LagSeconds = lag(c.High, now)
 		}
 		d.BacklogBuckets = collect.Backlog(c, dt, now, premium, o)
 	}
@@ -191,6 +419,9 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 // fillRounds describes a delta or snapshot data type's rounds.
 func fillRounds(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, o collect.Options) {
 	d.LastRound, d.LastFull, d.Objects, d.Changes, d.Resync = ptr(c.LastRound), ptr(c.LastFull), c.Objects, c.Changes, c.Resync
+	if !c.LastRound.IsZero() {
+		d.LagSeconds = lag(c.LastRound, now)
+	}
 	if c.InRound() {
 		d.RoundInProgress = ptr(c.Round.Start)
 	}
@@ -211,6 +442,11 @@ func fillRounds(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Tim
 	}
 }
 
+func lag(t, now time.Time) *int64 {
+	s := max(int64(now.Sub(t)/time.Second), 0)
+	return &s
+}
+
 func ptr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -218,41 +454,16 @@ func ptr(t time.Time) *time.Time {
 	return &t
 }
 
-var page = template.Must(template.New("status").Funcs(template.FuncMap{
-	"t": func(t *time.Time) string {
-		if t == nil {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04Z")
-	},
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Entra ID Data Integration — status</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}td,th{padding:.25rem .75rem;text-align:left;vertical-align:top}
-.ok{color:#0a7d2c}.bad{color:#b00020}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>
-<h1>Entra ID Data Integration</h1>
-<p>Version {{.Version}} · generated {{.GeneratedAt.Format "2006-01-02 15:04:05Z07:00"}} ·
-{{if .Healthy}}<span class="ok">healthy</span>{{else}}<span class="bad">degraded</span>{{end}}</p>
-<h2>Storage</h2>
-<table><tr><th>Blob</th><td>{{.Storage.Blob}}</td></tr><tr><th>Table</th><td>{{.Storage.Table}}</td></tr>
-<tr><th>Queue</th><td>{{.Storage.Queue}}</td></tr></table>
-{{range .Integrations}}
-<h2>Integration {{.Name}} <small>({{.ID}}, tenant {{.TenantID}}, app {{.ClientID}}, from {{.Source}}, {{.Mode}} mode)</small></h2>
-{{with .Connectivity}}<p>Connectivity: <span class="{{if eq .State "Connected"}}ok{{else}}bad{{end}}">{{.State}}</span> — {{.Message}} <small>(tested {{.TestedAt.Format "2006-01-02 15:04Z"}})</small></p>{{else}}<p>Connectivity: not tested yet.</p>{{end}}
-<table><tr><th>data type</th><th>mode</th><th>connectivity</th><th>collected</th><th>state</th><th>archived from / last full read</th><th>archived to / last round</th><th>backlog (buckets) / objects</th><th>records</th><th>parts</th><th>last error</th></tr>
-{{range .DataTypes}}<tr><td>{{.Name}}</td><td>{{.Mode}}</td><td>{{or .Connectivity "—"}}</td><td title="{{.Why}}">{{if .Collected}}yes{{else}}no{{end}}</td><td>{{.State}}{{if .Detail}}: {{.Detail}}{{end}}{{if .Resync}} ({{.Resync}}){{end}}</td>
-{{if eq .Mode "buckets"}}<td>{{t .ArchivedFrom}}</td><td>{{t .ArchivedTo}}</td><td>{{.BacklogBuckets}}</td>
-{{else}}<td>{{t .LastFull}}{{if .NextFull}} (next {{t .NextFull}}){{end}}</td><td>{{t .LastRound}}{{if .DeltaLinkAge}} (deltaLink {{.DeltaLinkAge}} old){{end}}{{if .RoundInProgress}}; round since {{t .RoundInProgress}}{{end}}</td><td>{{.Objects}} (+{{.Changes}} changes)</td>{{end}}
-<td>{{.Records}}</td><td>{{.Parts}}</td><td>{{.LastError}}</td></tr>
-{{end}}</table>
-{{end}}
-{{range .Problems}}<p class="bad">{{.}}</p>{{end}}
-<h2>Configuration</h2>
-<table><tr><th>App root</th><td>{{.Config.AppRoot}}</td></tr><tr><th>Function timeout</th><td>{{.Config.FunctionTimeout}}</td></tr>
-<tr><th>Storage</th><td>{{.Config.Storage}}</td></tr><tr><th>Raw container</th><td>{{.Config.RawContainer}}</td></tr>
-<tr><th>Key Vault</th><td>{{.Config.KeyVault}}</td></tr><tr><th>Graph</th><td>{{.Config.GraphEndpoint}}</td></tr>
-<tr><th>Log level</th><td>{{.Config.LogLevel}}</td></tr></table>
-</body></html>
-`))
-
-// HTML renders the report as a page for browsers.
-func (r Report) HTML(w io.Writer) error { return page.Execute(w, r) }
+// Duration writes seconds the way the page shows them: "45s", "12m", "3h 20m", "2d 4h".
+func Duration(seconds int64) string {
+	d := time.Duration(seconds) * time.Second
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", seconds)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh %dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+}

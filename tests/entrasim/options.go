@@ -206,6 +206,10 @@ type Options struct {
 	// ThrottleScale multiplies every throttling window (0.01 turns 5 requests / 10 s into 5 / 100 ms);
 	// 0 means 1.
 	ThrottleScale float64
+	// ResourceUnitScale multiplies the directory family's resource-unit bucket (0.02 turns a large tenant's
+	// 8,000 units / 10 s into 160): a benchmark whose initial sync is smaller than one bucket still runs at the
+	// limit instead of inside the bucket's first burst; 0 means 1.
+	ResourceUnitScale float64
 	// DisableThrottling turns the limiters off.
 	DisableThrottling bool
 	// ThrottleCountRejected makes rejected (429) requests count in the sliding windows too, punishing
@@ -262,6 +266,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("entrasim: LateShare must be at most 1 (got %g)", o.LateShare)
 	case o.ThrottleScale < 0 || math.IsNaN(o.ThrottleScale):
 		return fmt.Errorf("entrasim: ThrottleScale must not be negative (got %g)", o.ThrottleScale)
+	case o.ResourceUnitScale < 0 || math.IsNaN(o.ResourceUnitScale):
+		return fmt.Errorf("entrasim: ResourceUnitScale must not be negative (got %g)", o.ResourceUnitScale)
 	case o.NonPremiumShare < 0 || o.NonPremiumShare > 1 || math.IsNaN(o.NonPremiumShare):
 		return fmt.Errorf("entrasim: NonPremiumShare must be in [0, 1] (got %g)", o.NonPremiumShare)
 	case o.Churn < 0 || math.IsNaN(o.Churn):
@@ -352,6 +358,9 @@ func newConfig(o *Options) (*config, error) {
 	}
 	if c.LateDelay.IsZero() {
 		c.LateDelay = Dist{Fixed: time.Hour, Jitter: 47 * time.Hour}
+	}
+	if c.ResourceUnitScale == 0 {
+		c.ResourceUnitScale = 1
 	}
 	if c.ThrottleScale == 0 {
 		c.ThrottleScale = 1

@@ -70,6 +70,7 @@ func New(opts *Options) (*Tenant, error) {
 		verifier: cfg.Verifier,
 		rng:      newRNG(uint64(cfg.Seed), strKey("tenant-rng")),
 	}
+	t.limiter.capacity *= cfg.ResourceUnitScale
 	for f, share := range cfg.SharedBudget {
 		t.limiter.shares[family(f)] = share
 	}

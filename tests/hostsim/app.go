@@ -45,6 +45,21 @@ type HostConfig struct {
 	Queues QueueSettings
 	// InitializationTimeout is customHandler.description.initializationTimeout when set (0 otherwise).
 	InitializationTimeout time.Duration
+	// EventHubs holds extensions.eventHubs with defaults applied.
+	EventHubs EventHubSettings
+}
+
+// EventHubSettings are host.json extensions.eventHubs with the Event Hubs extension's (v6) defaults
+// (reference/eventhub.md §3.3).
+type EventHubSettings struct {
+	// MaxEventBatchSize is the most events one invocation gets (100).
+	MaxEventBatchSize int
+	// BatchCheckpointFrequency is how many batches pass between checkpoints (1).
+	BatchCheckpointFrequency int
+	// InitialOffset is where a partition without a checkpoint starts: "fromStart" (default) or "fromEnd";
+	// "fromEnqueuedTime" starts at InitialEnqueuedTime.
+	InitialOffset       string
+	InitialEnqueuedTime time.Time
 }
 
 // QueueSettings are host.json extensions.queues with the Storage Queues extension's defaults.
@@ -71,6 +86,32 @@ type Function struct {
 	Outputs []*Binding
 	// Disabled reports "disabled": true in function.json.
 	Disabled bool
+	// Retry is the function's retry policy (function.json "retry"), nil without one.
+	Retry *RetryPolicy
+}
+
+// RetryPolicy is a function's retry policy (reference/eventhub.md §3.5, Learn "Azure Functions error handling and
+// retries"): the runtime runs a failed execution again until it succeeds or MaxRetryCount retries are spent (-1:
+// indefinitely). The Event Hubs trigger does not checkpoint while the policy runs.
+type RetryPolicy struct {
+	// Strategy is "fixedDelay" or "exponentialBackoff".
+	Strategy      string
+	MaxRetryCount int
+	// DelayInterval is fixedDelay's delay; MinimumInterval and MaximumInterval bound exponentialBackoff's.
+	DelayInterval, MinimumInterval, MaximumInterval time.Duration
+}
+
+// Delay is the wait before retry number n (1 for the first retry): the fixed delay, or the minimum doubled per
+// retry up to the maximum.
+func (p *RetryPolicy) Delay(n int) time.Duration {
+	if p.Strategy == "fixedDelay" {
+		return p.DelayInterval
+	}
+	d := p.MinimumInterval
+	for i := 1; i < n && d < p.MaximumInterval; i++ {
+		d *= 2
+	}
+	return min(d, p.MaximumInterval)
 }
 
 // Binding is one entry of function.json "bindings", with %Setting% tokens resolved.
@@ -174,6 +215,14 @@ func (a *App) loadHost(settings map[string]string) error {
 			HTTP struct {
 				RoutePrefix *string `json:"routePrefix"`
 			} `json:"http"`
+			EventHubs struct {
+				MaxEventBatchSize        *int `json:"maxEventBatchSize"`
+				BatchCheckpointFrequency *int `json:"batchCheckpointFrequency"`
+				InitialOffsetOptions     struct {
+					Type            string `json:"type"`
+					EnqueuedTimeUTC string `json:"enqueuedTimeUtc"`
+				} `json:"initialOffsetOptions"`
+			} `json:"eventHubs"`
 			Queues struct {
 				MaxPollingInterval string `json:"maxPollingInterval"`
 				VisibilityTimeout  string `json:"visibilityTimeout"`
@@ -286,6 +335,34 @@ func (a *App) loadHost(settings map[string]string) error {
 	default:
 		return fmt.Errorf("host.json: extensions.queues.messageEncoding %q: want base64 or none", q.MessageEncoding)
 	}
+
+	eh := raw.Extensions.EventHubs
+	h.EventHubs = EventHubSettings{MaxEventBatchSize: 100, BatchCheckpointFrequency: 1, InitialOffset: "fromStart"}
+	if eh.MaxEventBatchSize != nil {
+		if *eh.MaxEventBatchSize < 1 {
+			return fmt.Errorf("host.json: extensions.eventHubs.maxEventBatchSize %d: must be at least 1", *eh.MaxEventBatchSize)
+		}
+		h.EventHubs.MaxEventBatchSize = *eh.MaxEventBatchSize
+	}
+	if eh.BatchCheckpointFrequency != nil {
+		if *eh.BatchCheckpointFrequency < 1 {
+			return fmt.Errorf("host.json: extensions.eventHubs.batchCheckpointFrequency %d: must be at least 1", *eh.BatchCheckpointFrequency)
+		}
+		h.EventHubs.BatchCheckpointFrequency = *eh.BatchCheckpointFrequency
+	}
+	switch o := eh.InitialOffsetOptions; strings.ToLower(o.Type) {
+	case "", "fromstart":
+	case "fromend":
+		h.EventHubs.InitialOffset = "fromEnd"
+	case "fromenqueuedtime":
+		t, err := time.Parse(time.RFC3339, o.EnqueuedTimeUTC)
+		if err != nil {
+			return fmt.Errorf("host.json: extensions.eventHubs.initialOffsetOptions.enqueuedTimeUtc %q: %w", o.EnqueuedTimeUTC, err)
+		}
+		h.EventHubs.InitialOffset, h.EventHubs.InitialEnqueuedTime = "fromEnqueuedTime", t
+	default:
+		return fmt.Errorf("host.json: extensions.eventHubs.initialOffsetOptions.type %q: want fromStart, fromEnd or fromEnqueuedTime", o.Type)
+	}
 	return nil
 }
 
@@ -330,11 +407,25 @@ func loadFunction(name, path string, settings map[string]string) (*Function, err
 	var raw struct {
 		Disabled json.RawMessage `json:"disabled"`
 		Bindings []*Binding      `json:"bindings"`
+		Retry    *struct {
+			Strategy        string `json:"strategy"`
+			MaxRetryCount   *int   `json:"maxRetryCount"`
+			DelayInterval   string `json:"delayInterval"`
+			MinimumInterval string `json:"minimumInterval"`
+			MaximumInterval string `json:"maximumInterval"`
+		} `json:"retry"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	fn := &Function{Name: name}
+	if r := raw.Retry; r != nil {
+		p, err := retryPolicy(r.Strategy, r.MaxRetryCount, r.DelayInterval, r.MinimumInterval, r.MaximumInterval)
+		if err != nil {
+			return nil, fmt.Errorf("%s: retry: %w", path, err)
+		}
+		fn.Retry = p
+	}
 	if d := strings.Trim(string(raw.Disabled), `" `); strings.EqualFold(d, "true") {
 		fn.Disabled = true
 	}
@@ -416,6 +507,44 @@ func checkTrigger(b *Binding) error {
 		return fmt.Errorf("dataType %q: want string, binary or stream", b.DataType)
 	}
 	return nil
+}
+
+// retryPolicy checks function.json "retry" as the runtime documents it: strategy and maxRetryCount required,
+// intervals as HH:mm:ss, the ones of the other strategy absent.
+func retryPolicy(strategy string, maxRetries *int, delay, minimum, maximum string) (*RetryPolicy, error) {
+	if maxRetries == nil {
+		return nil, errors.New("maxRetryCount is required")
+	}
+	if *maxRetries < -1 {
+		return nil, fmt.Errorf("maxRetryCount %d: want -1 (indefinitely) or more", *maxRetries)
+	}
+	p := &RetryPolicy{Strategy: strategy, MaxRetryCount: *maxRetries}
+	var err error
+	switch strategy {
+	case "fixedDelay":
+		if minimum != "" || maximum != "" {
+			return nil, errors.New("fixedDelay takes delayInterval, not minimumInterval/maximumInterval")
+		}
+		if p.DelayInterval, err = ParseTimeSpan(delay); err != nil {
+			return nil, fmt.Errorf("delayInterval: %w", err)
+		}
+	case "exponentialBackoff":
+		if delay != "" {
+			return nil, errors.New("exponentialBackoff takes minimumInterval and maximumInterval, not delayInterval")
+		}
+		if p.MinimumInterval, err = ParseTimeSpan(minimum); err != nil {
+			return nil, fmt.Errorf("minimumInterval: %w", err)
+		}
+		if p.MaximumInterval, err = ParseTimeSpan(maximum); err != nil {
+			return nil, fmt.Errorf("maximumInterval: %w", err)
+		}
+		if p.MinimumInterval <= 0 || p.MaximumInterval < p.MinimumInterval {
+			return nil, fmt.Errorf("intervals %s..%s: want 0 < minimum <= maximum", minimum, maximum)
+		}
+	default:
+		return nil, fmt.Errorf("strategy %q: want fixedDelay or exponentialBackoff", strategy)
+	}
+	return p, nil
 }
 
 var percentToken = regexp.MustCompile(`%([^%]+)%`)

@@ -9,7 +9,11 @@
 //
 // Triggers: Timer (TimerInfo, schedule monitor, past-due catch-up, RunTimers on an NCRONTAB schedule against an
 // injectable clock), HTTP (routes, function keys, Easy Auth principal, http output, 230 s cap), queues on Azurite
-// (RunQueues, visibility, poison queue, output bindings, WaitIdle) and Event Hub batches. Every reply is held to
+// (RunQueues, visibility, poison queue, output bindings, WaitIdle) and Event Hubs: single batches (EventHub), and
+// the trigger's delivery semantics over a simulated event hub (Hub, RunEventHub: partitions with sequence numbers,
+// offsets and enqueued times, maxEventBatchSize, checkpoints after success and after a failure without a retry
+// policy, function.json retry policies with RetryContext, redelivery from the last checkpoint after a host stop or
+// a failed checkpoint write, batchCheckpointFrequency, initialOffsetOptions, retention). Every reply is held to
 // the host's contract (2xx, JSON Content-Type, never empty or null, the base64 output gotcha) and every
 // invocation is recorded for assertions (Invocations, WaitFor).
 //

@@ -184,7 +184,7 @@ type record struct {
 // readIDs reads every record's dedup key and time of a data type through the README's entra() macro.
 func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, error) {
 	// DuckDB reads GUID-shaped ids as UUID values; as text they are Graph's.
-	q := fmt.Sprintf(`SELECT CAST(%q AS VARCHAR), %q FROM entra('%s')`, dt.DedupKey, dt.TimeField, dt.Name)
+	q := fmt.Sprintf(`SELECT CAST(%q AS VARCHAR), %q FROM entra('%s')`, dt.DedupKey, dt.Buckets.TimeField, dt.Name)
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", q, err)
@@ -204,10 +204,10 @@ func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, er
 			r.at = v
 		case string:
 			if r.at, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", dt.Name, dt.TimeField, err)
+				return nil, fmt.Errorf("%s %s: %w", dt.Name, dt.Buckets.TimeField, err)
 			}
 		default:
-			return nil, fmt.Errorf("%s %s: unexpected %T from DuckDB", dt.Name, dt.TimeField, at)
+			return nil, fmt.Errorf("%s %s: unexpected %T from DuckDB", dt.Name, dt.Buckets.TimeField, at)
 		}
 		out = append(out, r)
 	}

@@ -14,6 +14,12 @@
 //     metadata on an interval, so a kill loses writes it acknowledged, which Azure Storage never does.
 //   - TestLateArrivals collects every 45 simulated minutes for days while events arrive up to 48 h late; its
 //     negative control turns the re-sweeps off and must miss late events.
+//   - TestStreamExactlyOnce feeds StreamEvents a generated stream of every diagnostic-log category and variation
+//     (tests/eventgen) through the host simulator's Event Hubs trigger while it kills the handler before and after
+//     part commits and claim writes, stops the host with batches in flight, fails checkpoint writes and takes
+//     storage away: every distinct record archived once, the quarantine exactly the corrupt items.
+//     TestStreamWithoutRetryPolicyLosesBatches, its negative control, removes the function's retry policy and must
+//     lose the records of the batch the host checkpointed after a failure.
 //   - TestSecretScanCatchesPlantedSecrets shows the secret scanner, which every test here runs at its end, finds
 //     secrets planted in a blob, a table entity, a queue message and the handler's output.
 //

@@ -64,7 +64,9 @@ func baseSettings() map[string]string {
 // secrets, the handler's output for data race reports, and the scenario is closed.
 func startEnv(t *testing.T, o scenario.Options) *scenario.Env {
 	t.Helper()
-	o.AppRoot = appRoot
+	if o.AppRoot == "" {
+		o.AppRoot = appRoot
+	}
 	if o.Output == nil {
 		o.Output = t.Output()
 	}

@@ -58,16 +58,16 @@ type killPoint struct {
 
 func (k killPoint) String() string { return fmt.Sprintf("%s #%d", k.kind.name, k.n) }
 
-// planKills draws count kill points: every kind in turn, in a fresh random order each round, so any 10
-// consecutive points cover every phase.
-func planKills(rng *rand.Rand, count int) []killPoint {
+// planKills draws count kill points of the given kinds: every kind in turn, in a fresh random order each round,
+// so any len(kinds) consecutive points cover every phase.
+func planKills(rng *rand.Rand, count int, kinds []killKind) []killPoint {
 	var plan []killPoint
 	for len(plan) < count {
-		for _, i := range rng.Perm(len(killKinds)) {
+		for _, i := range rng.Perm(len(kinds)) {
 			if len(plan) == count {
 				break
 			}
-			k := killKinds[i]
+			k := kinds[i]
 			plan = append(plan, killPoint{kind: k, n: 1 + rng.IntN(k.maxN)})
 		}
 	}
@@ -91,7 +91,7 @@ func TestKillRandom(t *testing.T) {
 	if count == 0 {
 		count = shortOrLong(20, 120)
 	}
-	plan := planKills(rng, count)
+	plan := planKills(rng, count, killKinds)
 
 	var proxy *storageProxy
 	env := startEnv(t, scenario.Options{
@@ -226,6 +226,10 @@ type killer struct {
 	env   *scenario.Env
 	proxy *storageProxy
 	rng   *rand.Rand
+	// timer plans the collection ("CollectLogs" when empty); family is the one whose lease is waited for
+	// (reports when empty).
+	timer  string
+	family catalog.Family
 }
 
 // kill ends the handler with SIGKILL; it reports false when no handler was running (it was restarting).
@@ -262,19 +266,23 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 	if err := env.Host.WaitReady(ctx); err != nil {
 		return false, err
 	}
+	timer, family := k.timer, k.family
+	if timer == "" {
+		timer, family = "CollectLogs", catalog.Reports
+	}
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	err := waitLeaseFree(lctx, env, catalog.Reports)
+	err := waitLeaseFree(lctx, env, family)
 	cancel()
 	if err != nil {
 		return false, err
 	}
 	started := time.Now()
-	inv, err := env.Host.Timer(ctx, "CollectLogs", nil)
+	inv, err := env.Host.Timer(ctx, timer, nil)
 	if err != nil {
 		return false, err
 	}
 	if inv.Failure != "" {
-		return false, fmt.Errorf("CollectLogs failed: %s", inv.Failure)
+		return false, fmt.Errorf("%s failed: %s", timer, inv.Failure)
 	}
 	quiet := make(chan error, 1)
 	qctx, stopQuiet := context.WithCancel(ctx)

@@ -250,6 +250,18 @@ func (p *storageProxy) disarm() {
 	p.mu.Unlock()
 }
 
+// disarmPending removes tr if it has not acted yet and reports whether it removed it; false means tr acted (or is
+// acting) already.
+func (p *storageProxy) disarmPending(tr *trigger) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.trig != tr {
+		return false
+	}
+	p.trig = nil
+	return true
+}
+
 func (tr *trigger) fire() {
 	tr.action()
 	close(tr.done)

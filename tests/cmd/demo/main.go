@@ -14,18 +14,23 @@
 //
 //	verify <dataType> objects=<n> missing=0 extra=0 stale=0
 //
-// It ends with remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with
-// the same Idempotency-Key), is refused a guest's deletion, and the audit trail is read back.
+// Then remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with the same
+// Idempotency-Key), is refused a guest's deletion, and the audit trail is read back. It ends by computing the day's
+// identity insights (ComputeInsights, then InsightsWork from queue insights-work) and saving the Status page as a
+// browser gets it. With -serve (`make demo SERVE=1`) it then leaves everything running and serves the live Status
+// page on -addr until Ctrl-C.
 //
-// Data stays in .data/demo for inspection (Azurite's folder; the handler log).
+// Data stays in .data/demo for inspection (Azurite's folder; the handler log; status.html).
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,6 +72,8 @@ var steps = []step{
 	{"Replay the directory's archive against the tenant's directory", verifyDirectory},
 	{"Remediation: reset-mfa as a dry run, then for real (retried with its Idempotency-Key), then a refusal", remediation},
 	{"Read the remediation audit trail (GET /api/remediation/audit)", auditTrail},
+	{"Compute the day's insights: ComputeInsights plans, InsightsWork reads the archive", computeInsights},
+	{"Save the Status page as a browser gets it", savePage},
 }
 
 // demo is the state the steps share.
@@ -82,8 +89,11 @@ type demo struct {
 }
 
 func main() {
+	serve := flag.Bool("serve", false, "after the demo, keep everything running and serve the Status page until Ctrl-C")
+	addr := flag.String("addr", "127.0.0.1:7071", "where -serve listens (loopback)")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Stdout)
+	err := run(ctx, os.Stdout, *serve, *addr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
@@ -91,7 +101,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, out io.Writer) (err error) {
+func run(ctx context.Context, out io.Writer, serve bool, addr string) (err error) {
 	root, err := azurite.ModuleRoot()
 	if err != nil {
 		return err
@@ -121,7 +131,83 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if !d.ok {
 		return errors.New("the archive does not match the tenant's ground truth")
 	}
-	return nil
+	if !serve {
+		fmt.Fprintf(out, "The Status page as a browser saw it: %s\nTo open the live page, run `make demo SERVE=1` (it serves http://%s/api/status until Ctrl-C).\n",
+			d.pagePath(), addr)
+		return nil
+	}
+	return d.serve(ctx, out, addr)
+}
+
+// pagePath is where savePage writes the page.
+func (d *demo) pagePath() string { return filepath.Join(d.dataDir, "status.html") }
+
+// serve puts the host simulator's HTTP front on addr — what `func start` would serve — and waits for Ctrl-C.
+func (d *demo) serve(ctx context.Context, out io.Writer, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serve the Status page: %w (choose another address with make demo SERVE=1 ADDR=127.0.0.1:<port>)", err)
+	}
+	srv := &http.Server{Handler: d.env.Host, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	fmt.Fprintf(out, "\nServing the Status page (it reloads itself every 2 minutes; the simulated clock keeps running):\n\n    http://%s/api/status?code=%s\n\n"+
+		"JSON: curl -H 'x-functions-key: %s' http://%s/api/status\nPress Ctrl-C to stop.\n", ln.Addr(), d.env.FunctionKey, d.env.FunctionKey, ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-done:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func computeInsights(ctx context.Context, d *demo) (string, error) {
+	if err := d.env.ComputeInsights(ctx); err != nil {
+		return "", err
+	}
+	r, err := d.env.Insights(ctx)
+	if err != nil {
+		return "", err
+	}
+	if r == nil {
+		return "", errors.New("InsightsWork wrote no insights")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "integration=%s/type=insights/date=%s/insights.json: %d users\n", r.Integration, r.Date, r.Users.Total)
+	if in := r.Inactive; in.Unavailable == "" {
+		fmt.Fprintf(&b, "inactive (> %d days) %d, expired (> %d days) %d, never signed in %d, of %d judged\n",
+			in.ThresholdDays, in.Totals.Inactive, in.ExpiredDays, in.Totals.Expired, in.Totals.NeverSignedIn, in.Totals.Users)
+	}
+	if m := r.MFA; m.SignIns != nil {
+		fmt.Fprintf(&b, "MFA (from %s): %d of %d users who signed in performed MFA; %d of %d admins without MFA\n",
+			m.Source, m.SignIns.PerformedMFA, m.SignIns.SignedIn, m.AdminsWithoutMFA, m.Admins)
+	} else if m.Registration != nil {
+		fmt.Fprintf(&b, "MFA (from %s): %d of %d users MFA capable; %d of %d admins without MFA\n",
+			m.Source, m.Registration.Capable, m.Registration.Users, m.AdminsWithoutMFA, m.Admins)
+	}
+	if s := r.SSO; s.Unavailable == "" {
+		fmt.Fprintf(&b, "SSO: %d of %d %s had sign-ins through Entra\n", s.AppsWithSignIns, s.AppsKnown, s.Denominator)
+	}
+	fmt.Fprintf(&b, "guests %d, pending acceptance %d", r.Guests.Total, r.Guests.PendingAcceptance)
+	return b.String(), nil
+}
+
+// savePage fetches the Status page as a browser asks for it and keeps it in .data/demo/status.html.
+func savePage(ctx context.Context, d *demo) (string, error) {
+	res, err := d.env.Host.HTTP(ctx, &hostsim.HTTPRequest{Method: http.MethodGet, Path: "/api/status",
+		Header: http.Header{"x-functions-key": {d.env.FunctionKey}, "Accept": {"text/html,application/xhtml+xml"}}})
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		return "", fmt.Errorf("Status answered %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if err := os.WriteFile(d.pagePath(), res.Body, 0o644); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("GET /api/status (Accept: text/html) → 200, %d KiB: %s", len(res.Body)/1024, d.pagePath()), nil
 }
 
 func buildApp(ctx context.Context, d *demo) (string, error) {

@@ -65,6 +65,13 @@ type State struct {
 	// Deployments records every template deployment (and what-if) with the parameters ARM received.
 	Deployments []Deployment `json:"deployments"`
 
+	// DiagnosticSettings are the tenant's Entra ID diagnostic settings (microsoft.aadiam/diagnosticSettings) by
+	// name, as ARM returns them.
+	DiagnosticSettings map[string]json.RawMessage `json:"diagnosticSettings,omitempty"`
+	// ForbidDiagnosticSettings answers 403 to every diagnostic settings request, as for a user without the
+	// Security Administrator role.
+	ForbidDiagnosticSettings bool `json:"forbidDiagnosticSettings,omitempty"`
+
 	Seq int `json:"seq"`
 }
 
@@ -140,6 +147,8 @@ type Call struct {
 
 // RestCall is a parsed `az rest` request.
 type RestCall struct {
+	// Host is "management.azure.com" for Azure Resource Manager requests, empty for Microsoft Graph.
+	Host   string            `json:"host,omitempty"`
 	Method string            `json:"method"`
 	Path   string            `json:"path"`
 	Query  map[string]string `json:"query,omitempty"`
@@ -526,6 +535,7 @@ var (
 	reSPAssignedTo    = regexp.MustCompile(`^/v1\.0/servicePrincipals/([^/]+)/appRoleAssignedTo$`)
 	reFilterEq        = regexp.MustCompile(`^(\w+) eq '((?:[^']|'')*)'$`)
 	graphURLPrefix    = "https://graph.microsoft.com"
+	armURLPrefix      = "https://management.azure.com"
 	errNoSuchResource = func(id string) error {
 		return &httpError{"Not Found", "Request_ResourceNotFound",
 			fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id)}
@@ -538,6 +548,9 @@ func (st *State) rest(args []string, call *Call) (any, error) {
 		method = "GET"
 	}
 	raw := flagValue(args, "--url", "--uri", "-u")
+	if arm, ok := strings.CutPrefix(raw, armURLPrefix); ok {
+		return st.armRest(method, arm, args, call)
+	}
 	rest, ok := strings.CutPrefix(raw, graphURLPrefix)
 	if !ok {
 		return nil, &usageError{"az rest to an unexpected host: " + raw}
@@ -654,6 +667,89 @@ func (st *State) rest(args []string, call *Call) (any, error) {
 		return st.assign(reSPAssignedTo.FindStringSubmatch(u.Path)[1], body)
 	}
 	return nil, &usageError{fmt.Sprintf("unsupported Graph request %s %s", method, rest)}
+}
+
+var reDiagnosticSetting = regexp.MustCompile(`(?i)^/providers/microsoft\.aadiam/diagnosticSettings/([^/?]+)$`)
+
+// armRest answers Azure Resource Manager requests: the tenant's Entra ID diagnostic settings (GET, PUT, DELETE of
+// /providers/microsoft.aadiam/diagnosticSettings/{name}, api-version 2017-04-01). Like the real endpoint it
+// refuses app (service principal) tokens (Azure/azure-rest-api-specs#11085).
+func (st *State) armRest(method, rest string, args []string, call *Call) (any, error) {
+	u, err := url.Parse(rest)
+	if err != nil {
+		return nil, &usageError{"bad URL " + rest}
+	}
+	rc := &RestCall{Host: "management.azure.com", Method: method, Path: u.Path, Query: map[string]string{}}
+	for k, v := range u.Query() {
+		rc.Query[k] = v[0]
+	}
+	if b := flagValue(args, "--body", "-b"); b != "" {
+		if !json.Valid([]byte(b)) {
+			return nil, &httpError{"Bad Request", "InvalidRequestContent", "The request content was invalid and could not be deserialized."}
+		}
+		rc.Body = json.RawMessage(b)
+		if !slices.Contains(flagValues(args, "--headers"), "Content-Type=application/json") {
+			return nil, &usageError{"a JSON body needs --headers Content-Type=application/json"}
+		}
+	}
+	call.Rest = rc
+	m := reDiagnosticSetting.FindStringSubmatch(u.Path)
+	if m == nil {
+		return nil, &usageError{fmt.Sprintf("unsupported ARM request %s %s", method, rest)}
+	}
+	if v := rc.Query["api-version"]; v != "2017-04-01" && v != "2017-04-01-preview" {
+		return nil, &httpError{"Bad Request", "InvalidApiVersionParameter",
+			fmt.Sprintf("The api-version '%s' is invalid. The supported versions are '2017-04-01,2017-04-01-preview'.", v)}
+	}
+	if st.UserType != "user" || st.ForbidDiagnosticSettings {
+		return nil, &httpError{"Forbidden", "AuthorizationFailed", fmt.Sprintf(
+			"The client '%s' with object id '%s' does not have authorization to perform action 'microsoft.aadiam/diagnosticSettings/%s' over scope '/providers/microsoft.aadiam/diagnosticSettings/%s'.",
+			st.UserName, st.UserObjectID, map[string]string{"GET": "read", "PUT": "write", "DELETE": "delete"}[method], m[1])}
+	}
+	name := m[1]
+	notFound := &httpError{"Not Found", "ResourceNotFound", fmt.Sprintf("The diagnostic setting '%s' was not found.", name)}
+	switch method {
+	case "GET":
+		if b, ok := st.DiagnosticSettings[name]; ok {
+			return b, nil
+		}
+		return nil, notFound
+	case "DELETE":
+		delete(st.DiagnosticSettings, name)
+		return nil, nil
+	case "PUT":
+		var body struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(rc.Body, &body); err != nil || body.Properties == nil {
+			return nil, &httpError{"Bad Request", "InvalidRequestContent", "The request content was invalid: properties are required."}
+		}
+		var logs []struct {
+			Category string `json:"category"`
+			Enabled  *bool  `json:"enabled"`
+		}
+		if err := json.Unmarshal(body.Properties["logs"], &logs); err != nil || len(logs) == 0 {
+			return nil, &httpError{"Bad Request", "BadRequest", "Logs are required."}
+		}
+		for _, l := range logs {
+			if l.Category == "" || l.Enabled == nil {
+				return nil, &httpError{"Bad Request", "BadRequest", "Every log needs a category and enabled."}
+			}
+		}
+		if _, ok := body.Properties["eventHubAuthorizationRuleId"]; !ok {
+			if _, ws := body.Properties["workspaceId"]; !ws {
+				return nil, &httpError{"Bad Request", "BadRequest", "At least one destination is required."}
+			}
+		}
+		res, _ := json.Marshal(map[string]any{"id": "/providers/microsoft.aadiam/diagnosticSettings/" + name, "name": name,
+			"type": "microsoft.aadiam/diagnosticSettings", "properties": body.Properties})
+		if st.DiagnosticSettings == nil {
+			st.DiagnosticSettings = map[string]json.RawMessage{}
+		}
+		st.DiagnosticSettings[name] = res
+		return json.RawMessage(res), nil
+	}
+	return nil, &usageError{fmt.Sprintf("unsupported ARM request %s %s", method, rest)}
 }
 
 func (st *State) assign(resourceID string, body map[string]any) (any, error) {

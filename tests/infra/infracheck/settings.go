@@ -66,16 +66,22 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
 	"COLLECT_DIRECTORY_SCHEDULE":           FromTemplate,
 	"COLLECT_DIRECTORY_FULL":               Default,
+	"COLLECT_ROUND_PART":                   Default,
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
+	"INSIGHTS_SCHEDULE":                    FromTemplate,
+	"INSIGHTS_INACTIVE_DAYS":               Default,
+	"INSIGHTS_SIGNIN_DAYS":                 Default,
 	// Set after deployment by the administrator, who knows the break-glass accounts (README, Remediation).
 	"ENTRA_PROTECTED_USERS":         Default,
 	"REMEDIATION_FUNCTION_KEY_ROLE": Default,
 	"REMEDIATION_LEASE_TTL":         Default,
+	"STREAM_INTEGRATION_ID":         Default,
+	"STREAM_DEDUP_DAYS":             Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
@@ -83,7 +89,7 @@ var RequiredAppSettings = []string{
 	"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
 	"AZURE_CLIENT_ID", "RAW_CONTAINER", "KEY_VAULT_URL",
 	"COLLECT_LOGS_SCHEDULE", "COLLECT_DIRECTORY_SCHEDULE", "CHECK_SECRET_EXPIRY_SCHEDULE",
-	"LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+	"INSIGHTS_SCHEDULE", "LOG_LEVEL", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 	"STREAM_EVENTHUB_NAME", "STREAM_EVENTHUB_CONSUMER_GROUP",
 }
 
