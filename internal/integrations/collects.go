@@ -85,11 +85,17 @@ func (i Integration) Collects(dt catalog.DataType) (ok bool, reason string) {
 	return true, fmt.Sprintf("%s in the connectivity test of %s", o, stamp(t.At))
 }
 
-// TestDue reports whether managed mode's daily re-test is due at now: the integration has been tested, in
-// managed mode, and the last test is at least a day old. An integration never tested (one declared in app
-// settings) is first tested by Test Connectivity.
+// TestDue reports whether a connectivity test is due at now: the first test of the integration declared in app
+// settings (deployment passes it in settings, so the first timer after start tests it, SPEC §3), and managed
+// mode's daily re-test of a tested integration. An integration added through the API is tested when it is added.
 func (i Integration) TestDue(now time.Time) bool {
-	return !i.Disabled && i.DataMode() == Managed && i.LastTest != nil && !now.Before(i.LastTest.At.Add(RetestEvery))
+	switch {
+	case i.Disabled:
+		return false
+	case i.LastTest == nil:
+		return i.Source == SourceSettings
+	}
+	return i.DataMode() == Managed && !now.Before(i.LastTest.At.Add(RetestEvery))
 }
 
 // RetestEvery is managed mode's re-test interval.

@@ -61,7 +61,11 @@ func TestTestDue(t *testing.T) {
 	}{
 		{Integration{LastTest: last}, at.Add(23 * time.Hour), false},
 		{Integration{LastTest: last}, at.Add(24 * time.Hour), true},
-		{Integration{}, at.Add(48 * time.Hour), false}, // never tested: Test Connectivity first
+		{Integration{}, at.Add(48 * time.Hour), false},  // added through the API: tested when added
+		{Integration{Source: SourceSettings}, at, true}, // declared in app settings: the first timer tests it
+		{Integration{Source: SourceSettings, Mode: Custom}, at, true},
+		{Integration{Source: SourceSettings, Disabled: true}, at, false},
+		{Integration{Source: SourceSettings, LastTest: last}, at.Add(time.Hour), false},
 		{Integration{LastTest: last, Mode: Custom}, at.Add(48 * time.Hour), false},
 		{Integration{LastTest: last, Disabled: true}, at.Add(48 * time.Hour), false},
 	} {

@@ -102,7 +102,7 @@ type Integration struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
 	ProtectedUsers []string `json:"protectedUsers,omitempty"`
-	// Source is "settings" (app settings) or "table".
+	// Source is SourceSettings (app settings) or "table".
 	Source string `json:"source"`
 	// Created and Updated are when the integration was added and last changed through the API.
 	Created *time.Time `json:"created,omitempty"`
@@ -256,7 +256,7 @@ func validName(s string) bool {
 // FromSettings returns the integration declared in app settings.
 func FromSettings(e config.Entra) Integration {
 	i := Integration{ID: e.ID, Name: e.ID, TenantID: e.TenantID, ClientID: e.ClientID, SecretName: e.SecretName,
-		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings",
+		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: SourceSettings,
 		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs,
 		ProtectedUsers: slices.Clone(e.ProtectedUsers)}
 	for l, a := range e.Licences {
@@ -276,3 +276,6 @@ var ErrChanged = errors.New("integration changed meanwhile")
 
 // ErrSettings means the integration is declared in app settings and cannot be changed through the API.
 var ErrSettings = errors.New("integration is declared in app settings")
+
+// SourceSettings is the Source of the integration declared in app settings.
+const SourceSettings = "settings"
