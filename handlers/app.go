@@ -30,10 +30,12 @@ type app struct {
 	cfg    *config.Config
 	logger *slog.Logger
 
-	mu       sync.Mutex
-	store    *stores
-	vault    *secrets.Store
-	graphs   map[string]*graphEntry
+	mu     sync.Mutex
+	store  *stores
+	vault  *secrets.Store
+	graphs map[string]*graphEntry
+	// limits are the Graph budgets per app and tenant ("tenant|client"), shared by all its clients in the process.
+	limits   map[string]*graph.Limits
 	settings *integrations.Integration
 	identity azcore.TokenCredential
 	// remediation is the Remediate function's service, built on first use.
@@ -85,7 +87,7 @@ func (e *graphEntry) pin(version string) {
 const IntegrationsTable = "integrations"
 
 func newApp(cfg *config.Config, logger *slog.Logger) *app {
-	a := &app{cfg: cfg, logger: logger, graphs: map[string]*graphEntry{}}
+	a := &app{cfg: cfg, logger: logger, graphs: map[string]*graphEntry{}, limits: map[string]*graph.Limits{}}
 	if cfg.Entra.Declared() {
 		i := integrations.FromSettings(cfg.Entra)
 		a.settings = &i
@@ -291,7 +293,7 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.client, err = graph.New(cred, &graph.Options{Endpoint: a.cfg.GraphEndpoint, Budgets: a.cfg.Collect.Budgets}); err != nil {
+	if e.client, err = graph.New(cred, &graph.Options{Endpoint: a.cfg.GraphEndpoint, Limits: a.appLimits(i.TenantID, i.ClientID)}); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
@@ -303,6 +305,20 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 	}
 	a.graphs[i.ID] = e
 	return e.client, nil
+}
+
+// appLimits returns the Graph budgets of an app in a tenant, the same for every client of it in the process: Graph
+// limits per app and tenant, so the collector's clients and a connectivity test's draw on one budget.
+func (a *app) appLimits(tenantID, clientID string) *graph.Limits {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := tenantID + "|" + clientID
+	l, ok := a.limits[key]
+	if !ok {
+		l = graph.NewLimits(a.cfg.Collect.Budgets)
+		a.limits[key] = l
+	}
+	return l
 }
 
 // integrationChanged drops or re-pins the cached client of an integration whose credential changed or which was
@@ -343,6 +359,7 @@ func (a *app) tester() *connect.Tester {
 		Graph:       graph.Options{Endpoint: a.cfg.GraphEndpoint, Budgets: a.cfg.Collect.Budgets},
 		Credential:  graph.CredentialOptions{AuthorityHost: a.cfg.AuthorityHost},
 		Propagation: a.cfg.SecretPropagation,
+		Limits:      a.appLimits,
 	})
 }
 

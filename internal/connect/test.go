@@ -156,6 +156,9 @@ type Options struct {
 	Propagation time.Duration
 	// Concurrency is how many probes run at once (4); each family's budget paces them anyway.
 	Concurrency int
+	// Limits, when set, gives the budgets of an app in a tenant that the process's other Graph clients spend too
+	// (the collector's): Graph's limits are per app and tenant, so a test's probes must not spend them unseen.
+	Limits func(tenantID, clientID string) *graph.Limits
 }
 
 // Tester runs connectivity tests.
@@ -219,7 +222,11 @@ func (t *Tester) Test(ctx context.Context, i integrations.Integration, m Materia
 		r.State, r.Message = CredentialUnavailable, "the credential cannot be used: "+err.Error()
 		return r
 	}
-	client, err := graph.New(cred, &t.o.Graph)
+	gopts := t.o.Graph
+	if t.o.Limits != nil {
+		gopts.Limits = t.o.Limits(i.TenantID, i.ClientID)
+	}
+	client, err := graph.New(cred, &gopts)
 	if err != nil {
 		r.State, r.Message = TokenRefused, err.Error()
 		return r

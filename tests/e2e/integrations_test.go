@@ -194,7 +194,7 @@ func TestIntegrationsAPIFlow(t *testing.T) {
 	// Status shows the connectivity per integration and per data type.
 	var st struct {
 		Integrations []struct {
-			Connectivity *connectivity `json:"connectivity"`
+			Connectivity *struct{ State string } `json:"connectivity"`
 			DataTypes    []struct {
 				DataType, Connectivity string
 				Collected              bool
