@@ -253,7 +253,11 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 			continue
 		}
 		s := &slot{c: col, busy: map[kind]bool{}}
-		if now := r.now(); now.Before(c.SkipUntil) {
+		if ok, reason := r.integ.Collects(dt); !ok {
+			// Not for this integration (its mode, choices or last connectivity test): left alone, and said why.
+			s.done = true
+			s.stats.State = "not collected: " + reason
+		} else if now := r.now(); now.Before(c.SkipUntil) {
 			s.done = true
 			s.stats.State = c.State
 		}

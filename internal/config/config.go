@@ -54,6 +54,8 @@ type Config struct {
 	Insights                     Insights
 	Remediation                  Remediation
 	Stream                       Stream
+	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
+	SecretPropagation time.Duration
 }
 
 // Insights tunes the daily identity insights (internal/insights).
@@ -346,6 +348,7 @@ var Settings = []Setting{
 	}},
 	{"ENTRA_EXCLUDE_GUESTS", "false", "`true` leaves guests (userType Guest) out of the directory data.", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeGuests })},
 	{"ENTRA_EXCLUDE_FROM_LOGS", "false", "`true` applies the exclusions to the sign-in logs too (by the sign-in's userId and userType).", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeFromLogs })},
+	{"CONNECT_SECRET_PROPAGATION", "60s", "How long the connectivity test of a just-entered secret (Add Integration, Reset Credentials) retries Entra's AADSTS7000215: a new secret is accepted only seconds after it is created.", durationSetting(func(c *Config) *time.Duration { return &c.SecretPropagation })},
 	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", cronSetting(func(c *Config) *string { return &c.Collect.Schedule })},
 	{"COLLECT_DIRECTORY_SCHEDULE", "0 0 * * * *", "NCRONTAB schedule of CollectDirectory, which plans the directory's delta rounds and snapshots.", cronSetting(func(c *Config) *string { return &c.Collect.DirectorySchedule })},
 	{"COLLECT_DIRECTORY_FULL", "168h", "Longest time between full reads of a delta data type (users, groups, …); Graph keeps a deltaLink 7 days.", func(c *Config, v string) error {

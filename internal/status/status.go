@@ -19,6 +19,7 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
@@ -46,6 +47,8 @@ type Integration struct {
 	TenantID string `json:"tenantId"`
 	ClientID string `json:"clientId"`
 	Source   string `json:"source"`
+	// Mode is the data-type mode: managed (what the last test found collectable) or custom.
+	Mode string `json:"mode"`
 	// Connectivity is the last connectivity test (nil when none is known).
 	Connectivity *Connectivity `json:"connectivity,omitempty"`
 	// Secret is the client secret's expiry as the daily check found it (nil when unknown).
@@ -105,6 +108,9 @@ type DataType struct {
 	Mode string `json:"mode"`
 	// Connectivity is the data type's outcome in the last connectivity test ("" when unknown).
 	Connectivity string `json:"connectivity,omitempty"`
+	// Collected says whether the integration collects the data type, and Why.
+	Collected bool   `json:"collected"`
+	Why       string `json:"why"`
 	// State is ok, not-licensed, missing-permission, error, or "not started".
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
@@ -165,6 +171,26 @@ type Pinger interface {
 // ConnectivitySource gives an integration's last connectivity test (nil, nil when it was never tested).
 type ConnectivitySource interface {
 	Connectivity(ctx context.Context, integration string) (*Connectivity, error)
+}
+
+// ConnectivityTests reads the connectivity tests' table (internal/connect) as a ConnectivitySource.
+func ConnectivityTests(s *connect.Statuses) ConnectivitySource { return connectivityTests{s} }
+
+type connectivityTests struct{ s *connect.Statuses }
+
+func (c connectivityTests) Connectivity(ctx context.Context, integration string) (*Connectivity, error) {
+	res, err := c.s.Get(ctx, integration)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	out := &Connectivity{State: string(res.State), Message: res.Message, Code: res.Code, TestedAt: res.TestedAt}
+	if len(res.DataTypes) > 0 {
+		out.DataTypes = make(map[string]string, len(res.DataTypes))
+		for _, d := range res.DataTypes {
+			out.DataTypes[d.DataType] = d.Outcome
+		}
+	}
+	return out, nil
 }
 
 // SecretSource gives an integration's client secret expiry as the daily check found it (nil, nil when unknown).
@@ -261,7 +287,7 @@ func rank(s Severity) int {
 // integration reads one integration's state; what cannot be read is reported through problem.
 func integration(ctx context.Context, integ integrations.Integration, src Sources, now time.Time, problem func(error)) Integration {
 	ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source,
-		Runs: []cursor.Run{}, Alerts: []Alert{}}
+		Mode: string(integ.DataMode()), Runs: []cursor.Run{}, Alerts: []Alert{}}
 	if src.Connectivity != nil {
 		c, err := src.Connectivity.Connectivity(ctx, integ.ID)
 		if err != nil {
@@ -287,8 +313,11 @@ func integration(ctx context.Context, integ integrations.Integration, src Source
 	premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 	for _, dt := range catalog.DataTypes {
 		d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
+		d.Collected, d.Why = integ.Collects(dt)
 		if ri.Connectivity != nil {
 			d.Connectivity = ri.Connectivity.DataTypes[dt.Name]
+		} else if integ.LastTest != nil {
+			d.Connectivity = integ.LastTest.DataTypes[dt.Name]
 		}
 		for _, c := range cursors {
 			if c.DataType == dt.Name {

@@ -62,6 +62,7 @@ var HandlerSettingSources = map[string]Source{
 	"ENTRA_EXCLUDE_FROM_LOGS":              Default,
 	"GRAPH_ENDPOINT":                       Default,
 	"ENTRA_AUTHORITY_HOST":                 Default,
+	"CONNECT_SECRET_PROPAGATION":           Default,
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
 	"COLLECT_DIRECTORY_SCHEDULE":           FromTemplate,
 	"COLLECT_DIRECTORY_FULL":               Default,
