@@ -341,7 +341,7 @@ func (a *app) connectService(ctx context.Context) (*connect.Service, *stores, er
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := &connect.Service{Store: st.integrations, Statuses: st.statuses, Leases: st.cursors, Tester: a.tester(),
+	svc := &connect.Service{Store: st.integrations, Statuses: st.statuses, Leases: st.cursors, Tester: a.tester(0),
 		Identity: a.identityAssertion(), Changed: a.integrationChanged}
 	if a.cfg.KeyVaultURL != "" {
 		v, err := a.secretStore()
@@ -353,13 +353,16 @@ func (a *app) connectService(ctx context.Context) (*connect.Service, *stores, er
 	return svc, st, nil
 }
 
-// tester runs connectivity tests against the configured Graph and authority.
-func (a *app) tester() *connect.Tester {
+// tester runs connectivity tests against the configured Graph and authority. concurrency is how many probes run
+// at once (0: the default); the scheduled re-test, which nobody waits for, probes one data type at a time so that
+// it does not crowd the collector's requests into the budget's windows.
+func (a *app) tester(concurrency int) *connect.Tester {
 	return connect.NewTester(&connect.Options{
 		Graph:       graph.Options{Endpoint: a.cfg.GraphEndpoint, Budgets: a.cfg.Collect.Budgets},
 		Credential:  graph.CredentialOptions{AuthorityHost: a.cfg.AuthorityHost},
 		Propagation: a.cfg.SecretPropagation,
 		Limits:      a.appLimits,
+		Concurrency: concurrency,
 	})
 }
 

@@ -153,6 +153,7 @@ func (a *app) testWork(ctx context.Context, reply *envelope.Reply, item collect.
 	if err != nil {
 		return nil, err
 	}
+	svc.Tester = a.tester(1)
 	res, err := svc.Test(ctx, item.Integration, now)
 	if errors.Is(err, integrations.ErrNotFound) {
 		reply.Log("integration %s not found; test dropped", item.Integration)
