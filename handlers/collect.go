@@ -147,7 +147,8 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	return reply, nil
 }
 
-// testWork runs the connectivity test a work item asks for (managed mode's daily re-test).
+// testWork runs the connectivity test a work item asks for: the first test of the integration in app settings, or
+// managed mode's daily re-test.
 func (a *app) testWork(ctx context.Context, reply *envelope.Reply, item collect.WorkItem, now time.Time) (*envelope.Reply, error) {
 	svc, _, err := a.connectService(ctx)
 	if err != nil {
