@@ -335,6 +335,10 @@ func TestConnectivity(t *testing.T) {
 			if sum.State != string(r.State) || sum.TokenOK != r.State.TokenOK() || len(sum.DataTypes) != len(r.DataTypes) {
 				t.Errorf("summary %+v", sum)
 			}
+			// Only an outage leaves the test undecided; a verdict on the credential parks collection.
+			if undecided := r.State == CredentialUnavailable || r.State == Unreachable; sum.Undecided != undecided {
+				t.Errorf("summary of %s: undecided %v", r.State, sum.Undecided)
+			}
 		})
 	}
 }

@@ -130,7 +130,8 @@ func (r Result) Outcome(dataType string) string {
 
 // Summary is what the integration keeps of the result.
 func (r Result) Summary() integrations.TestSummary {
-	s := integrations.TestSummary{At: r.TestedAt, State: string(r.State), TokenOK: r.State.TokenOK(), Granted: r.Granted}
+	s := integrations.TestSummary{At: r.TestedAt, State: string(r.State), TokenOK: r.State.TokenOK(), Granted: r.Granted,
+		Undecided: r.State == CredentialUnavailable || r.State == Unreachable}
 	if len(r.DataTypes) > 0 {
 		s.DataTypes = map[string]string{}
 		for _, d := range r.DataTypes {

@@ -31,6 +31,9 @@ type TestSummary struct {
 	State string `json:"state"`
 	// TokenOK reports that a token was issued; without one no data type was probed.
 	TokenOK bool `json:"tokenOk"`
+	// Undecided reports a test that could not reach a verdict on the credential (Key Vault or Entra unavailable):
+	// it changes nothing about what is collected, and is repeated after RetestUndecided.
+	Undecided bool `json:"undecided,omitempty"`
 	// Granted are the Graph application permissions the token carried.
 	Granted []string `json:"granted,omitempty"`
 	// DataTypes is each probed data type's outcome.
@@ -48,8 +51,9 @@ func Usable(outcome string) bool {
 // the integration (its licence answers, mode, choices and last connectivity test), so it is cheap and pure.
 //
 //   - A licence answered "no" that dt needs: not collected.
-//   - Managed mode: exactly what the last test found collectable. Before the first test everything is collected
-//     (the collector parks what Graph refuses); a data type the last test did not probe waits for the next test.
+//   - Managed mode: exactly what the last test found collectable. Before the first test, and after a test that
+//     could not decide (Key Vault or Entra unavailable), everything is collected (the collector parks what Graph
+//     refuses); a data type the last test did not probe waits for the next test.
 //   - Custom mode: the data types switched on, except one the last test showed unusable (reported, not retried).
 func (i Integration) Collects(dt catalog.DataType) (ok bool, reason string) {
 	for _, l := range dt.Licences {
@@ -72,6 +76,9 @@ func (i Integration) Collects(dt catalog.DataType) (ok bool, reason string) {
 	switch {
 	case t == nil:
 		return true, "not tested yet (managed mode collects until the first connectivity test)"
+	case t.Undecided:
+		// A passing outage must not park collection for a day: the collector meets it and records it itself.
+		return true, fmt.Sprintf("the connectivity test of %s could not decide (%s); collecting until a test does", stamp(t.At), t.State)
 	case !t.TokenOK:
 		return false, fmt.Sprintf("connectivity test of %s: %s", stamp(t.At), t.State)
 	}
@@ -95,8 +102,14 @@ func (i Integration) TestDue(now time.Time) bool {
 	case i.LastTest == nil:
 		return i.Source == SourceSettings
 	}
+	if i.LastTest.Undecided {
+		return !now.Before(i.LastTest.At.Add(RetestUndecided))
+	}
 	return i.DataMode() == Managed && !now.Before(i.LastTest.At.Add(RetestEvery))
 }
+
+// RetestUndecided is how soon a test that could not decide is repeated.
+const RetestUndecided = time.Hour
 
 // RetestEvery is managed mode's re-test interval.
 const RetestEvery = 24 * time.Hour

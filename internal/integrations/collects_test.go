@@ -35,6 +35,8 @@ func TestCollects(t *testing.T) {
 		{"managed, not available", Integration{LastTest: tested}, "devices", false, "not-available"},
 		{"managed, not probed", Integration{LastTest: tested}, "applications", false, "not in the connectivity test"},
 		{"managed, token refused", Integration{LastTest: &TestSummary{At: at, State: "Invalid credentials"}}, "signIns.interactive", false, "Invalid credentials"},
+		{"managed, test undecided", Integration{LastTest: &TestSummary{At: at, State: "Credential unavailable", Undecided: true}}, "signIns.interactive", true,
+			"could not decide (Credential unavailable)"},
 		{"licence answered no", Integration{Licences: map[catalog.Licence]Answer{catalog.EntraP1P2: No}}, "signIns.interactive", false, "licence entraP1P2 answered no"},
 		{"custom, switched on", Integration{Mode: Custom, DataTypes: map[string]bool{"users": true}}, "users", true, "switched on"},
 		{"custom, switched off", Integration{Mode: Custom, DataTypes: map[string]bool{"users": false}}, "users", false, "switched off"},
@@ -66,6 +68,8 @@ func TestTestDue(t *testing.T) {
 		{Integration{Source: SourceSettings, Mode: Custom}, at, true},
 		{Integration{Source: SourceSettings, Disabled: true}, at, false},
 		{Integration{Source: SourceSettings, LastTest: last}, at.Add(time.Hour), false},
+		{Integration{LastTest: &TestSummary{At: at, Undecided: true}}, at.Add(59 * time.Minute), false},
+		{Integration{LastTest: &TestSummary{At: at, Undecided: true}, Mode: Custom}, at.Add(time.Hour), true}, // repeated in any mode
 		{Integration{LastTest: last, Mode: Custom}, at.Add(48 * time.Hour), false},
 		{Integration{LastTest: last, Disabled: true}, at.Add(48 * time.Hour), false},
 	} {
