@@ -47,6 +47,8 @@ type stores struct {
 	archive      *archive.Store
 	cursors      *cursor.Store
 	integrations *integrations.Store
+	// activity counts what StreamEvents archived (created by StreamEvents; read by the collector and Status).
+	activity *stream.Activity
 }
 
 type graphEntry struct {
@@ -112,6 +114,7 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 		archive:      archive.New(clients.Blob, a.cfg.RawContainer),
 		cursors:      cursor.New(clients.Table, nil),
 		integrations: integrations.New(clients.Table, IntegrationsTable, a.settings),
+		activity:     stream.NewActivity(clients.Table, stream.ActivityTable),
 	}
 	if err := s.archive.Ensure(ctx); err != nil {
 		return nil, err

@@ -42,6 +42,9 @@ type Result struct {
 	Archived int
 	// Duplicates are records whose content another part holds (or that repeat within the batch).
 	Duplicates int
+	// GraphHad are records whose id the Graph collector had already archived in their hour: the stream came later
+	// than Graph's gap-filling read (an outage, a backlog replayed), and the record is not archived twice.
+	GraphHad int
 	// UnknownTenant records belong to a tenant no integration names; they are in quarantine/tenant=….
 	UnknownTenant int
 	// Quarantined items could not be read as records; they are in quarantine/unparsed, raw.
@@ -60,6 +63,9 @@ type Options struct {
 	DedupDays int
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Activity, when set, counts the archived records per integration and data type (what the Graph collector and
+	// Status read).
+	Activity *Activity
 }
 
 // Archiver archives Event Hub batches of Entra diagnostic logs.
@@ -88,6 +94,7 @@ func NewArchiver(store *archive.Store, claims *Claims, tenants *Tenants, o *Opti
 		if o.Now != nil {
 			a.opts.Now = o.Now
 		}
+		a.opts.Activity = o.Activity
 	}
 	return a
 }
@@ -113,6 +120,9 @@ type group struct {
 	bucket  archive.Bucket
 	entries []*entry
 	part    *archive.Part
+	// event is the event the records come from; integration is "" for an unknown tenant's group.
+	event       Event
+	integration string
 }
 
 // Archive writes every record of the batch into the archive, exactly once per distinct content, and returns only
@@ -125,10 +135,11 @@ type group struct {
 func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 	res := Result{Events: len(b.Events)}
 	var (
-		groups  []*group
-		byName  = map[string]*group{}
-		entries []*entry
-		rejects []rawItem
+		groups   []*group
+		byName   = map[string]*group{}
+		entries  []*entry
+		rejects  []rawItem
+		graphIDs = graphIndex{}
 	)
 	for _, ev := range b.Events {
 		base := eventBase(b.Hub, ev)
@@ -152,6 +163,16 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 			var name, owner string
 			var bucket archive.Bucket
 			if known {
+				if route.Graph {
+					had, err := a.graphHas(ctx, graphIDs, integ, route, rec)
+					if err != nil {
+						return res, err
+					}
+					if had {
+						res.GraphHad++
+						continue
+					}
+				}
 				owner = integ
 				bucket = archive.HourBucket(integ, route.DataType, rec.Time)
 				name = archive.HourFolder(integ, route.DataType, rec.Time) + base + ".ndjson.gz"
@@ -164,7 +185,10 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 			}
 			g := byName[name]
 			if g == nil {
-				g = &group{name: name, bucket: bucket}
+				g = &group{name: name, bucket: bucket, event: ev}
+				if known {
+					g.integration = integ
+				}
 				byName[name] = g
 				groups = append(groups, g)
 			}
@@ -203,8 +227,10 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 
 	// Build every part (closed at once, so only one compressor is open at a time), then commit them all.
 	var parts []*group
+	var counts []Count
 	for _, g := range groups {
 		n := 0
+		var newest time.Time
 		for _, e := range g.entries {
 			if !e.owned || e.dup {
 				res.Duplicates++
@@ -217,6 +243,9 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 				return res, err
 			}
 			n++
+			if e.rec.Time.After(newest) {
+				newest = e.rec.Time
+			}
 		}
 		if g.part == nil {
 			continue
@@ -226,6 +255,10 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 		}
 		if !strings.HasPrefix(g.name, QuarantinePrefix) {
 			res.Archived += n
+		}
+		if g.integration != "" {
+			counts = append(counts, Count{Integration: g.integration, DataType: g.bucket.DataType, Records: n, Newest: newest,
+				Sequence: g.event.SequenceNumber, Enqueued: g.event.Enqueued})
 		}
 		parts = append(parts, g)
 	}
@@ -249,6 +282,13 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 	}
 	if err := eg.Wait(); err != nil {
 		return res, err
+	}
+	// Counted once every part is committed: a count that fails fails the batch, which is then counted when it comes
+	// again (the counters skip what they already counted).
+	if a.opts.Activity != nil && len(counts) > 0 {
+		if err := a.opts.Activity.Add(ctx, b.Hub, counts); err != nil {
+			return res, err
+		}
 	}
 	res.Parts = len(parts)
 	res.Quarantined = len(rejects)
@@ -317,10 +357,15 @@ func (a *Archiver) prune(ctx context.Context, inserted int) int {
 // eh-<hub>-p<partition>-s<sequence>-<event>, where hub is a hash of the namespace and event hub (a recreated hub
 // restarts its sequence numbers, and one archive may read several hubs) and event a hash of the body.
 func eventBase(hub Hub, ev Event) string {
-	h := sha256.Sum256([]byte(strings.ToLower(hub.Namespace) + "/" + strings.ToLower(hub.EventHub)))
 	body := sha256.Sum256(ev.Body)
-	return fmt.Sprintf("%s%s-p%s-s%019d-%s", archive.StreamPartPrefix, hex.EncodeToString(h[:4]), nameSafe(hub.Partition, 16),
+	return fmt.Sprintf("%s%s-p%s-s%019d-%s", archive.StreamPartPrefix, hubHash(hub), nameSafe(hub.Partition, 16),
 		ev.SequenceNumber, hex.EncodeToString(body[:8]))
+}
+
+// hubHash names an event hub: a hash of its namespace and name.
+func hubHash(hub Hub) string {
+	h := sha256.Sum256([]byte(strings.ToLower(hub.Namespace) + "/" + strings.ToLower(hub.EventHub)))
+	return hex.EncodeToString(h[:4])
 }
 
 // tenantFolder is the tenant as a folder name: lower case, letters, digits, '.' and '-' only, at most 64
