@@ -222,6 +222,10 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
-		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart}
+	o := &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart, StreamWindow: c.StreamWindow}
+	if c.StreamWindow == 0 {
+		o.StreamWindow = -1 // COLLECT_STREAM_WINDOW=0: no data type is treated as streaming
+	}
+	return o
 }
