@@ -607,3 +607,33 @@ func TestDirectoryBudgetGrowsWithTheTenant(t *testing.T) {
 		t.Errorf("scaled large tier: %d requests per %v, want 80 per 10s", len(d.sent), d.budget)
 	}
 }
+
+// TestResourceUnitsCharged: a directory request Graph charges several resource units for (x-ms-resource-unit)
+// takes that many places in the family's window, so the next requests wait as Graph's bucket would make them.
+func TestResourceUnitsCharged(t *testing.T) {
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.Header().Set("x-ms-resource-unit", "3")
+		} else {
+			w.Header().Set("x-ms-resource-unit", "1")
+		}
+		io.WriteString(w, `{"value":[]}`)
+	})
+	c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport,
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Directory: {Requests: 4, Window: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := c.Pages(ctx, "/v1.0/roleManagement/directory/roleAssignments?$expand=principal", func(Item) error { return nil })
+		return err == nil
+	}
+	if !get() || !get() {
+		t.Fatal("the first two requests (3 + 1 units of a 4-unit budget) waited")
+	}
+	if get() {
+		t.Error("a third request went out: the first one's 3 units were counted as 1")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -188,6 +189,17 @@ func (l *limiter) throttled(now time.Time) {
 	l.lowered, l.changed, l.raised = now, now, false
 }
 
+// charge records n more requests sent at now: a request that cost Graph several resource units (x-ms-resource-unit)
+// takes that many places in the window, so the directory family's budget is spent in Graph's own unit.
+func (l *limiter) charge(n int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for range min(n, len(l.sent)) {
+		l.sent[l.next] = now
+		l.next = (l.next + 1) % len(l.sent)
+	}
+}
+
 // pause holds the family until t (a 429's Retry-After).
 func (l *limiter) pause(until time.Time) {
 	l.mu.Lock()
@@ -332,6 +344,10 @@ func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 				return nil, err
 			}
 			continue
+		}
+		if ru, err := strconv.ParseFloat(resp.Header.Get("x-ms-resource-unit"), 64); err == nil && ru > 1 {
+			// Graph charged more than the one place the request took in the window ($expand, member lists).
+			lim.charge(int(math.Ceil(ru))-1, time.Now())
 		}
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !claimsRetried && claimsChallenge(resp) != "":
