@@ -125,6 +125,16 @@ type group struct {
 	integration string
 }
 
+// routedRecord is a record of the batch with its route and owner, on its way into a group.
+type routedRecord struct {
+	rec         Record
+	route       Route
+	integration string
+	known       bool
+	base        string
+	ev          Event
+}
+
 // Archive writes every record of the batch into the archive, exactly once per distinct content, and returns only
 // when every part is committed: an error means nothing of the batch may be checkpointed (the invocation fails and
 // the host's retry policy delivers the batch again). Items that cannot be read go to quarantine raw, with their
@@ -135,11 +145,12 @@ type group struct {
 func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 	res := Result{Events: len(b.Events)}
 	var (
-		groups   []*group
-		byName   = map[string]*group{}
-		entries  []*entry
-		rejects  []rawItem
-		graphIDs = graphIndex{}
+		groups  []*group
+		byName  = map[string]*group{}
+		entries []*entry
+		rejects []rawItem
+		routed  []routedRecord
+		graph   = newGraphLookup()
 	)
 	for _, ev := range b.Events {
 		base := eventBase(b.Hub, ev)
@@ -160,47 +171,52 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 			if err != nil {
 				return res, fmt.Errorf("find the integration of tenant %q: %w", rec.TenantID, err)
 			}
-			var name, owner string
-			var bucket archive.Bucket
-			if known {
-				if route.Graph {
-					had, err := a.graphHas(ctx, graphIDs, integ, route, rec)
-					if err != nil {
-						return res, err
-					}
-					if had {
-						res.GraphHad++
-						continue
-					}
-				}
-				owner = integ
-				bucket = archive.HourBucket(integ, route.DataType, rec.Time)
-				name = archive.HourFolder(integ, route.DataType, rec.Time) + base + ".ndjson.gz"
-			} else {
-				tenant := tenantFolder(rec.TenantID)
-				owner = "~" + tenant
-				bucket = archive.HourBucket("tenant="+tenant, route.DataType, rec.Time)
-				name = tenantQuarantineFolder(tenant, route.DataType, rec.Time) + base + ".ndjson.gz"
-				res.UnknownTenant++
+			if known && route.Graph {
+				graph.add(integ, route, rec)
 			}
-			g := byName[name]
-			if g == nil {
-				g = &group{name: name, bucket: bucket, event: ev}
-				if known {
-					g.integration = integ
-				}
-				byName[name] = g
-				groups = append(groups, g)
-			}
-			sum := sha256.Sum256(rec.Raw)
-			e := &entry{rec: rec, group: g, claim: Claim{
-				Partition: ClaimPartition(rec.Time, owner, route.DataType, sum[0]),
-				Key:       hex.EncodeToString(sum[:16]),
-				Part:      name,
-			}}
-			g.entries = append(g.entries, e)
-			entries = append(entries, e)
+			routed = append(routed, routedRecord{rec: rec, route: route, integration: integ, known: known, base: base, ev: ev})
 		}
+	}
+	// Records whose id the Graph collector archived in their hour first are left out.
+	if err := graph.resolve(ctx, a.store); err != nil {
+		return res, fmt.Errorf("read the ids Graph archived: %w", err)
+	}
+	for _, r := range routed {
+		rec, route, integ, base := r.rec, r.route, r.integration, r.base
+		var name, owner string
+		var bucket archive.Bucket
+		if r.known {
+			if route.Graph && graph.has(integ, route, rec) {
+				res.GraphHad++
+				continue
+			}
+			owner = integ
+			bucket = archive.HourBucket(integ, route.DataType, rec.Time)
+			name = archive.HourFolder(integ, route.DataType, rec.Time) + base + ".ndjson.gz"
+		} else {
+			tenant := tenantFolder(rec.TenantID)
+			owner = "~" + tenant
+			bucket = archive.HourBucket("tenant="+tenant, route.DataType, rec.Time)
+			name = tenantQuarantineFolder(tenant, route.DataType, rec.Time) + base + ".ndjson.gz"
+			res.UnknownTenant++
+		}
+		g := byName[name]
+		if g == nil {
+			g = &group{name: name, bucket: bucket, event: r.ev}
+			if r.known {
+				g.integration = integ
+			}
+			byName[name] = g
+			groups = append(groups, g)
+		}
+		sum := sha256.Sum256(rec.Raw)
+		e := &entry{rec: rec, group: g, claim: Claim{
+			Partition: ClaimPartition(rec.Time, owner, route.DataType, sum[0]),
+			Key:       hex.EncodeToString(sum[:16]),
+			Part:      name,
+		}}
+		g.entries = append(g.entries, e)
+		entries = append(entries, e)
 	}
 
 	// The first occurrence of a content in the batch claims it; later ones are duplicates already.

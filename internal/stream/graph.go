@@ -22,54 +22,85 @@ import (
 // time field: Graph's record may then sit in the hour before.
 const FallbackSlack = 10 * time.Minute
 
-// graphIndex caches, for one batch, the ids of Graph's parts of each hour folder it looked at.
-type graphIndex map[string]map[string]struct{}
-
-// graphHas reports whether Graph's parts in the record's hour folder (and the hour before, when the record's time
-// is not its Graph time field's and may be a few minutes later) hold the record's id.
-func (a *Archiver) graphHas(ctx context.Context, idx graphIndex, integration string, route Route, rec Record) (bool, error) {
-	if rec.ID == "" {
-		return false, nil
-	}
-	id := strings.ToLower(rec.ID)
-	hours := []time.Time{rec.Time.UTC().Truncate(time.Hour)}
-	if !strings.EqualFold(strings.TrimPrefix(rec.TimeFrom, "properties."), route.TimeField) {
-		if prev := rec.Time.Add(-FallbackSlack).UTC().Truncate(time.Hour); !prev.Equal(hours[0]) {
-			hours = append(hours, prev)
-		}
-	}
-	for _, h := range hours {
-		ids, err := a.graphIDs(ctx, idx, integration, route.DataType, h)
-		if err != nil {
-			return false, err
-		}
-		if _, ok := ids[id]; ok {
-			return true, nil
-		}
-	}
-	return false, nil
+// hourFolder names one hour folder of one data type of one integration.
+type hourFolder struct {
+	integration, dataType string
+	hour                  time.Time
 }
 
-// graphIDs returns the ids (in lower case) of the records in Graph's parts of one hour folder.
-func (a *Archiver) graphIDs(ctx context.Context, idx graphIndex, integration, dataType string, hour time.Time) (map[string]struct{}, error) {
-	folder := archive.HourFolder(integration, dataType, hour)
-	if ids, ok := idx[folder]; ok {
-		return ids, nil
-	}
-	names, err := a.store.HourParts(ctx, integration, dataType, hour, false)
-	if err != nil {
-		return nil, err
-	}
-	key := "id"
-	if d, ok := catalog.Lookup(dataType); ok && d.DedupKey != "" {
-		key = d.DedupKey
-	}
-	ids := map[string]struct{}{}
-	for _, name := range names {
-		if err := a.store.ReadKeys(ctx, name, key, func(k string) { ids[strings.ToLower(k)] = struct{}{} }); err != nil {
-			return nil, err
+// graphLookup finds which records of a batch Graph's parts already hold. The batch's records are added first;
+// resolve then reads the Graph parts of each hour folder they touch once, keeping only the ids the batch asks
+// for, so its memory is bounded by the batch, not by the hour's records.
+type graphLookup struct {
+	// want holds, per hour folder, the ids asked for (lower case) and whether Graph's parts hold them.
+	want map[hourFolder]map[string]bool
+}
+
+func newGraphLookup() *graphLookup { return &graphLookup{want: map[hourFolder]map[string]bool{}} }
+
+// folders are the hour folders in which Graph's copy of rec may be: its hour, and the hour before when the
+// record's time is not its Graph time field's and may be a few minutes later.
+func graphFolders(integration string, route Route, rec Record) []hourFolder {
+	h := rec.Time.UTC().Truncate(time.Hour)
+	out := []hourFolder{{integration, route.DataType, h}}
+	if !strings.EqualFold(strings.TrimPrefix(rec.TimeFrom, "properties."), route.TimeField) {
+		if prev := rec.Time.Add(-FallbackSlack).UTC().Truncate(time.Hour); !prev.Equal(h) {
+			out = append(out, hourFolder{integration, route.DataType, prev})
 		}
 	}
-	idx[folder] = ids
-	return ids, nil
+	return out
+}
+
+// add asks for a record of a data type with a Graph twin (a record without an id cannot be matched).
+func (l *graphLookup) add(integration string, route Route, rec Record) {
+	if rec.ID == "" {
+		return
+	}
+	id := strings.ToLower(rec.ID)
+	for _, f := range graphFolders(integration, route, rec) {
+		if l.want[f] == nil {
+			l.want[f] = map[string]bool{}
+		}
+		l.want[f][id] = false
+	}
+}
+
+// resolve reads the Graph parts of every hour folder asked for and marks the ids they hold.
+func (l *graphLookup) resolve(ctx context.Context, store *archive.Store) error {
+	for f, ids := range l.want {
+		names, err := store.HourParts(ctx, f.integration, f.dataType, f.hour, false)
+		if err != nil {
+			return err
+		}
+		key := "id"
+		if d, ok := catalog.Lookup(f.dataType); ok && d.DedupKey != "" {
+			key = d.DedupKey
+		}
+		for _, name := range names {
+			err := store.ReadKeys(ctx, name, key, func(k string) {
+				k = strings.ToLower(k)
+				if _, asked := ids[k]; asked {
+					ids[k] = true
+				}
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// has reports whether Graph's parts hold the record (after resolve).
+func (l *graphLookup) has(integration string, route Route, rec Record) bool {
+	if rec.ID == "" {
+		return false
+	}
+	id := strings.ToLower(rec.ID)
+	for _, f := range graphFolders(integration, route, rec) {
+		if l.want[f][id] {
+			return true
+		}
+	}
+	return false
 }
