@@ -178,7 +178,7 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 		}
 	}
 	// Records whose id the Graph collector archived in their hour first are left out.
-	if err := graph.resolve(ctx, a.store); err != nil {
+	if err := graph.resolve(ctx, a.store, a.opts.Concurrency); err != nil {
 		return res, fmt.Errorf("read the ids Graph archived: %w", err)
 	}
 	for _, r := range routed {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
 )
@@ -65,30 +67,37 @@ func (l *graphLookup) add(integration string, route Route, rec Record) {
 	}
 }
 
-// resolve reads the Graph parts of every hour folder asked for and marks the ids they hold.
-func (l *graphLookup) resolve(ctx context.Context, store *archive.Store) error {
+// resolve reads the Graph parts of every hour folder asked for (concurrency folders at once) and marks the ids they
+// hold.
+func (l *graphLookup) resolve(ctx context.Context, store *archive.Store, concurrency int) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(concurrency)
 	for f, ids := range l.want {
-		names, err := store.HourParts(ctx, f.integration, f.dataType, f.hour, false)
-		if err != nil {
-			return err
-		}
-		key := "id"
-		if d, ok := catalog.Lookup(f.dataType); ok && d.DedupKey != "" {
-			key = d.DedupKey
-		}
-		for _, name := range names {
-			err := store.ReadKeys(ctx, name, key, func(k string) {
-				k = strings.ToLower(k)
-				if _, asked := ids[k]; asked {
-					ids[k] = true
-				}
-			})
+		// Each folder's goroutine writes only its own map.
+		eg.Go(func() error {
+			names, err := store.HourParts(ctx, f.integration, f.dataType, f.hour, false)
 			if err != nil {
 				return err
 			}
-		}
+			key := "id"
+			if d, ok := catalog.Lookup(f.dataType); ok && d.DedupKey != "" {
+				key = d.DedupKey
+			}
+			for _, name := range names {
+				err := store.ReadKeys(ctx, name, key, func(k string) {
+					k = strings.ToLower(k)
+					if _, asked := ids[k]; asked {
+						ids[k] = true
+					}
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	return nil
+	return eg.Wait()
 }
 
 // has reports whether Graph's parts hold the record (after resolve).
