@@ -52,6 +52,8 @@ type stores struct {
 	cursors      *cursor.Store
 	integrations *integrations.Store
 	statuses     *connect.Statuses
+	// activity counts what StreamEvents archived (created by StreamEvents; read by the collector and Status).
+	activity *stream.Activity
 }
 
 // graphEntry is an integration's Graph client with the credential it signs in with. version is the Key Vault
@@ -142,6 +144,7 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 		cursors:      cursor.New(clients.Table, nil),
 		integrations: integrations.New(clients.Table, IntegrationsTable, a.settings),
 		statuses:     connect.NewStatuses(clients.Table, connect.StatusTable),
+		activity:     stream.NewActivity(clients.Table, stream.ActivityTable),
 	}
 	if err := s.archive.Ensure(ctx); err != nil {
 		return nil, err
@@ -369,6 +372,10 @@ func (a *app) tester(concurrency int) *connect.Tester {
 // collectOptions are the worker's options from configuration.
 func (a *app) collectOptions() *collect.Options {
 	c := a.cfg.Collect
-	return &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
-		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart}
+	o := &collect.Options{Lag: c.Lag, Resweeps: c.Resweeps, BackfillDays: c.BackfillDays, Concurrency: c.Concurrency,
+		LeaseTTL: c.LeaseTTL, FullEvery: c.FullEvery, RoundPart: c.RoundPart, StreamWindow: c.StreamWindow}
+	if c.StreamWindow == 0 {
+		o.StreamWindow = -1 // COLLECT_STREAM_WINDOW=0: no data type is treated as streaming
+	}
+	return o
 }

@@ -132,7 +132,9 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	if err != nil {
 		return nil, fmt.Errorf("graph client for %s: %w", integ.ID, err)
 	}
-	w := collect.NewWorker(collect.StorageDeps(st.cursors, st.archive), a.collectOptions())
+	deps := collect.StorageDeps(st.cursors, st.archive)
+	deps.Streams = st.activity
+	w := collect.NewWorker(deps, a.collectOptions())
 	res, err := w.Run(ctx, integ, item, invocationID(ctx), g, dataClock(req))
 	if err != nil {
 		return nil, err

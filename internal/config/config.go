@@ -125,6 +125,9 @@ type Collect struct {
 	Concurrency int
 	// LeaseTTL is how long a worker's family lease lasts without renewal.
 	LeaseTTL time.Duration
+	// StreamWindow: a log data type streams while StreamEvents archived records of it with event times this recent;
+	// Graph then only fills the stream's gaps. 0: never.
+	StreamWindow time.Duration
 	// Budgets override Graph's documented throttling budgets per family.
 	Budgets map[catalog.Family]catalog.Budget
 }
@@ -393,6 +396,7 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"COLLECT_STREAM_WINDOW", "24h", "A log data type streams while StreamEvents archived records of it with event times this recent: Graph then reads its buckets first at the first re-sweep and archives only ids the stream did not (gap-filling). `0`: never; Graph reads every data type at `COLLECT_LAG` (still skipping streamed ids).", durationSetting(func(c *Config) *time.Duration { return &c.Collect.StreamWindow })},
 	{"COLLECT_CONCURRENCY", "4", "Time windows one worker reads at once (they share the family's budget).", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 32 {

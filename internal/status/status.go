@@ -24,6 +24,7 @@ import (
 	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/stream"
 	"github.com/entra-di/edi/internal/version"
 )
 
@@ -145,6 +146,15 @@ type DataType struct {
 	NextFull        *time.Time `json:"nextFull,omitempty"`
 	RoundInProgress *time.Time `json:"roundInProgress,omitempty"`
 	Resync          string     `json:"resync,omitempty"`
+
+	// Data types that Event Hubs delivers too (StreamEvents): StreamRecords are the records the stream archived
+	// and LastStreamed the newest event time among them; Streaming is true while that is within
+	// COLLECT_STREAM_WINDOW, when Graph only fills the stream's gaps; GraphFilled counts the records Graph archived
+	// that the stream had not (of Records, the Graph-archived ones).
+	Streaming     bool       `json:"streaming,omitempty"`
+	StreamRecords int64      `json:"streamRecords,omitempty"`
+	LastStreamed  *time.Time `json:"lastStreamed,omitempty"`
+	GraphFilled   int64      `json:"graphFilled,omitempty"`
 }
 
 // Alert is something that needs attention.
@@ -208,6 +218,8 @@ type Sources struct {
 	// Connectivity and Secrets give the connectivity test and the secret expiry.
 	Connectivity ConnectivitySource
 	Secrets      SecretSource
+	// Streams say what StreamEvents archived of each data type.
+	Streams collect.StreamActivity
 }
 
 // ProbeTimeout bounds each storage probe.
@@ -310,6 +322,12 @@ func integration(ctx context.Context, integ integrations.Integration, src Source
 	if err != nil {
 		problem(err)
 	}
+	var streamed map[string]stream.DataTypeActivity
+	if src.Streams != nil {
+		if streamed, err = src.Streams.Read(ctx, integ.ID); err != nil {
+			problem(err)
+		}
+	}
 	premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 	for _, dt := range catalog.DataTypes {
 		d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
@@ -323,6 +341,10 @@ func integration(ctx context.Context, integ integrations.Integration, src Source
 			if c.DataType == dt.Name {
 				fill(&d, c, dt, now, premium, src.Collect)
 			}
+		}
+		if a, ok := streamed[dt.Name]; ok {
+			d.StreamRecords, d.LastStreamed = a.Records, ptr(a.LastEvent)
+			d.Streaming = dt.Mode() == catalog.Buckets && src.Collect.Streaming(a.LastEvent, now)
 		}
 		ri.DataTypes = append(ri.DataTypes, d)
 	}
@@ -397,6 +419,7 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 		d.State = c.State
 	}
 	d.Detail, d.Records, d.Parts, d.LastError, d.LastRequestID = c.Detail, c.Records, c.Parts, c.LastError, c.LastRequestID
+	d.GraphFilled = c.Filled
 	d.RecordsToday = c.RecordsOn(now)
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
 	switch dt.Mode() {

@@ -70,6 +70,7 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
+	"COLLECT_STREAM_WINDOW":                Default,
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
