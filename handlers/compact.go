@@ -15,7 +15,7 @@ func (a *app) compactArchive(ctx context.Context, req *envelope.Request) (*envel
 	if err != nil {
 		return nil, err
 	}
-	ids, err := a.enabledIntegrations(ctx)
+	enabled, err := a.enabledIntegrations(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -23,14 +23,14 @@ func (a *app) compactArchive(ctx context.Context, req *envelope.Request) (*envel
 	if err != nil {
 		return nil, err
 	}
-	stats, err := collect.Compact(ctx, st.archive, ids, dataClock(req)(), *a.collectOptions())
+	stats, err := collect.Compact(ctx, st.archive, ids(enabled), dataClock(req)(), *a.collectOptions())
 	if err != nil {
 		return nil, err
 	}
-	logging.From(ctx).Info("compacted the archive", "integrations", len(ids), "hours", stats.Hours, "inputs", stats.Inputs,
+	logging.From(ctx).Info("compacted the archive", "integrations", len(enabled), "hours", stats.Hours, "inputs", stats.Inputs,
 		"records", stats.Records, "deleted", stats.Deleted, "past_due", timer.IsPastDue)
 	reply := envelope.NewReply()
 	reply.Log("compacted %d hours of %d parts (%d records) for %d integrations; %d replaced parts deleted",
-		stats.Hours, stats.Inputs, stats.Records, len(ids), stats.Deleted)
+		stats.Hours, stats.Inputs, stats.Records, len(enabled), stats.Deleted)
 	return reply, nil
 }

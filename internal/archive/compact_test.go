@@ -218,6 +218,14 @@ func TestCompactInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.expect(t, want)
+	// The stream's lookup of Graph's parts of an hour applies the rule too.
+	names, err := s.HourParts(ctx, "contoso", "signIns.interactive", day.Add(10*time.Hour), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || !strings.HasSuffix(names[0], "/merged-0002.ndjson.gz") {
+		t.Errorf("HourParts of a compacted hour whose inputs are still there: %v", names)
+	}
 	// Killed half-way through the deletes.
 	for _, p := range hour10[:3] {
 		if _, err := s.container.NewBlobClient(p.Name).Delete(ctx, nil); err != nil {

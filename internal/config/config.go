@@ -54,6 +54,8 @@ type Config struct {
 	Insights                     Insights
 	Remediation                  Remediation
 	Stream                       Stream
+	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
+	SecretPropagation time.Duration
 }
 
 // Insights tunes the daily identity insights (internal/insights).
@@ -125,6 +127,9 @@ type Collect struct {
 	Concurrency int
 	// LeaseTTL is how long a worker's family lease lasts without renewal.
 	LeaseTTL time.Duration
+	// StreamWindow: a log data type streams while StreamEvents archived records of it with event times this recent;
+	// Graph then only fills the stream's gaps. 0: never.
+	StreamWindow time.Duration
 	// Budgets override Graph's documented throttling budgets per family.
 	Budgets map[catalog.Family]catalog.Budget
 }
@@ -348,6 +353,7 @@ var Settings = []Setting{
 	}},
 	{"ENTRA_EXCLUDE_GUESTS", "false", "`true` leaves guests (userType Guest) out of the directory data.", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeGuests })},
 	{"ENTRA_EXCLUDE_FROM_LOGS", "false", "`true` applies the exclusions to the sign-in logs too (by the sign-in's userId and userType).", boolSetting(func(c *Config) *bool { return &c.Entra.ExcludeFromLogs })},
+	{"CONNECT_SECRET_PROPAGATION", "60s", "How long the connectivity test of a just-entered secret (Add Integration, Reset Credentials) retries Entra's AADSTS7000215: a new secret is accepted only seconds after it is created.", durationSetting(func(c *Config) *time.Duration { return &c.SecretPropagation })},
 	{"COLLECT_LOGS_SCHEDULE", "0 */5 * * * *", "NCRONTAB schedule of CollectLogs (the planner).", cronSetting(func(c *Config) *string { return &c.Collect.Schedule })},
 	{"COMPACT_SCHEDULE", "0 15 4 * * *", "NCRONTAB schedule of CompactArchive, which merges each log data type's days past their last re-sweep into one part per hour and then deletes the replaced parts (see Reading the archive).", cronSetting(func(c *Config) *string { return &c.Collect.CompactSchedule })},
 	{"COLLECT_DIRECTORY_SCHEDULE", "0 0 * * * *", "NCRONTAB schedule of CollectDirectory, which plans the directory's delta rounds and snapshots.", cronSetting(func(c *Config) *string { return &c.Collect.DirectorySchedule })},
@@ -393,6 +399,7 @@ var Settings = []Setting{
 		}
 		return nil
 	}},
+	{"COLLECT_STREAM_WINDOW", "24h", "A log data type streams while StreamEvents archived records of it with event times this recent: Graph then reads its buckets first at the first re-sweep and archives only ids the stream did not (gap-filling). `0`: never; Graph reads every data type at `COLLECT_LAG` (still skipping streamed ids).", durationSetting(func(c *Config) *time.Duration { return &c.Collect.StreamWindow })},
 	{"COLLECT_CONCURRENCY", "4", "Time windows one worker reads at once (they share the family's budget).", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 32 {

@@ -46,7 +46,8 @@ func (d authDirectory) App(tenantID, appID string) (authority.App, bool) {
 	}
 	shift := time.Since(d.t.Now())
 	out := authority.App{AppID: app.AppID, DisplayName: app.DisplayName, Roles: slices.Clone(app.Roles),
-		ObjectID: d.t.spIDOf(app.AppID)}
+		ObjectID: d.t.spIDOf(app.AppID), Disabled: !d.t.spEnabled(app.AppID)}
+	out.Certificates, out.FederatedCredentials, out.BlockedByConditionalAccess = d.t.appCredentials(app.AppID)
 	for _, s := range app.PasswordCredentials {
 		if s.SecretText == "" {
 			continue // a secret whose text this simulator never knew cannot be presented

@@ -92,6 +92,7 @@ func New(opts *Options) (*Tenant, error) {
 	t.buildRoutes()
 	t.buildDirRoutes()
 	t.buildRemediationRoutes()
+	t.buildSKURoutes()
 	for _, f := range cfg.Faults {
 		if _, err := t.faults.add(f); err != nil {
 			return nil, err

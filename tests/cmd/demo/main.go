@@ -1,9 +1,11 @@
 // Command demo is `make demo`: the whole product on one machine, with no Azure. It builds the handler into the
 // deployable layout and starts Azurite, a simulated Entra tenant (30 days of sign-ins of all four types, audits
-// and provisioning, some of them arriving hours late), the Key Vault stand-in holding the integration's client
-// secret, and the handler under the Functions host simulator. Then it calls Status, collects (the CollectLogs timer,
-// then the collect-work queue until it is empty: the 30-day backfill), lets simulated time pass so new and late
-// events arrive and collects again, and checks the archive against the tenant's ground truth:
+// and provisioning, some of them arriving hours late), the Key Vault stand-in, and the handler under the Functions
+// host simulator. Then it calls Status, adds the integration through the Integrations API as an administrator would
+// — first with a wrong secret, whose diagnosis quotes Entra's AADSTS code, then Reset Credentials with the right
+// one, which connects — collects (the CollectLogs timer, then the collect-work queue until it is empty: the 30-day
+// backfill), lets simulated time pass so new and late events arrive and collects again, and ends by checking the
+// archive against the tenant's ground truth:
 //
 //	verify <dataType> records=<n> missing=<m> duplicates=<d>
 //
@@ -39,6 +41,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/tests/azurite"
 	"github.com/entra-di/edi/tests/entrasim"
@@ -58,6 +61,8 @@ var steps = []step{
 	{"Start Azurite, the simulated Entra tenant, Key Vault and the Functions host", startAll},
 	{"Call Status with a function key", callStatus},
 	{"Check that Status refuses a call without a key", callStatusWithoutKey},
+	{"Add the integration through the Integrations API — with a wrong secret value", addIntegration},
+	{"Reset Credentials with the right secret: Connect", resetCredentials},
 	{"Collect: CollectLogs plans, CollectWork drains the queue (30-day backfill)", collectFirst},
 	{"Six hours pass: new and late events arrive; Collect Now", collectNow},
 	{"Two more days pass, collecting every 2 hours (re-sweeps pick up late events)", collectSettle},
@@ -249,11 +254,12 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 		Output:  d.logFile,
 		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
 		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
-		// granted the read-write set and the integration declared read-write, so the remediation steps can act; a
-		// break-glass account is declared protected.
+		// granted the read-write set and the integration is added read-write, so the remediation steps can act;
+		// a break-glass account is declared protected. The integration is added through the Integrations API,
+		// not declared in app settings.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
 			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles()},
-		Settings: map[string]string{"ENTRA_PERMISSIONS": "read-write", "ENTRA_PROTECTED_USERS": "breakglass@contoso.com"},
+		APIIntegration: true,
 	})
 	if err != nil {
 		return "", err
@@ -262,7 +268,7 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 	return fmt.Sprintf("Azurite: blob %s, queue %s, table %s\n"+
 		"tenant %s (%s), integration app %s, %d users, 30 days of history, 3 %% of events late (up to 48 h)\n"+
 		"Graph %s, authority %s (Graph's throttling scaled 100×: reports 5 requests / 100 ms)\n"+
-		"Key Vault %s holds secret integration-default (the value is never printed)\n"+
+		"Key Vault %s (empty: the Integrations API will store the client secret as integration-default)\n"+
 		"simulated clock at %s",
 		d.env.Azurite.BlobURL, d.env.Azurite.QueueURL, d.env.Azurite.TableURL,
 		t.TenantID(), t.TenantDomain(), t.ClientID(), len(t.Users()),
@@ -332,8 +338,8 @@ func callStatus(ctx context.Context, d *demo) (string, error) {
 	if !st.Healthy {
 		return "", fmt.Errorf("Status reports unhealthy storage: %+v", st.Storage)
 	}
-	return fmt.Sprintf("version %s, storage: blob %s, table %s, queue %s\nintegration from app settings: %s\nGraph %s, Key Vault %s, function timeout %s",
-		st.Version, st.Storage.Blob, st.Storage.Table, st.Storage.Queue, st.Config.Integration, st.Config.GraphEndpoint,
+	return fmt.Sprintf("version %s, storage: blob %s, table %s, queue %s\nintegrations: %d (none in app settings)\nGraph %s, Key Vault %s, function timeout %s",
+		st.Version, st.Storage.Blob, st.Storage.Table, st.Storage.Queue, len(st.Integrations), st.Config.GraphEndpoint,
 		st.Config.KeyVault, st.Config.FunctionTimeout), nil
 }
 
@@ -346,6 +352,80 @@ func callStatusWithoutKey(ctx context.Context, d *demo) (string, error) {
 		return "", fmt.Errorf("without a key Status answered %d, want 401", res.StatusCode)
 	}
 	return "401 Unauthorized, handler not called", nil
+}
+
+// apiConnectivity is the part of a connectivity result the demo shows.
+type apiConnectivity struct {
+	State     string `json:"state"`
+	Message   string `json:"message"`
+	DataTypes []struct {
+		DataType string `json:"dataType"`
+		Outcome  string `json:"outcome"`
+	} `json:"dataTypes"`
+}
+
+// wrongSecret is what an administrator might paste by mistake: a value that is no secret of the app.
+const wrongSecret = "Q8x~not-the-value-of-any-secret.Demo0"
+
+func addIntegration(ctx context.Context, d *demo) (string, error) {
+	d.env.Secrets.Add("wrong secret typed in the demo", wrongSecret)
+	res, err := d.env.PostIntegration(ctx, wrongSecret, map[string]any{"permissions": "read-write",
+		"protectedUsers": []string{"breakglass@contoso.com"}})
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Integration struct {
+			SecretVersion string `json:"secretVersion"`
+		} `json:"integration"`
+		Connectivity apiConnectivity `json:"connectivity"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return "", err
+	}
+	if out.Connectivity.State != "Invalid credentials" || !strings.Contains(out.Connectivity.Message, "AADSTS7000215") {
+		return "", fmt.Errorf("a wrong secret was diagnosed as %q: %s", out.Connectivity.State, out.Connectivity.Message)
+	}
+	return fmt.Sprintf("POST /api/integrations → %d %s (secret stored in Key Vault as integration-default, version %s)\n"+
+		"connectivity: %s — %s", res.StatusCode, http.StatusText(res.StatusCode), short(out.Integration.SecretVersion),
+		out.Connectivity.State, out.Connectivity.Message), nil
+}
+
+func resetCredentials(ctx context.Context, d *demo) (string, error) {
+	t := d.env.Tenant
+	res, err := d.env.API(ctx, http.MethodPost, "/api/integrations/"+scenario.Integration+"/credentials",
+		map[string]string{"secretId": t.SecretID(), "secret": t.ClientSecret()}, access.Admin)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Switched     bool                           `json:"switched"`
+		Integration  struct{ SecretVersion string } `json:"integration"`
+		Connectivity apiConnectivity                `json:"connectivity"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK || !out.Switched || out.Connectivity.State != "Connected" {
+		return "", fmt.Errorf("Reset Credentials answered %d: %s", res.StatusCode, res.Body)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST /api/integrations/%s/credentials → %d %s (new Key Vault version %s)\nconnectivity: %s — %s\n",
+		scenario.Integration, res.StatusCode, http.StatusText(res.StatusCode), short(out.Integration.SecretVersion), out.Connectivity.State, out.Connectivity.Message)
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "data type\tconnectivity test")
+	for _, dt := range out.Connectivity.DataTypes {
+		fmt.Fprintf(w, "%s\t%s\n", dt.DataType, dt.Outcome)
+	}
+	_ = w.Flush()
+	return strings.TrimRight(b.String(), "\n"), nil
+}
+
+func short(version string) string {
+	if len(version) > 8 {
+		return version[:8] + "…"
+	}
+	return version
 }
 
 // table prints the per-data-type state from Status: the log streams, or the directory's data types.
