@@ -296,7 +296,8 @@ verdict compact-duckdb-speedup "$out/compact.txt" "$faster" '>=5x' 'm >= 5' \
 missing=$(metric "$out/compact.txt" Compaction missing)
 dups=$(metric "$out/compact.txt" Compaction duplicates)
 wrong=$(awk -v m="$missing" -v d="$dups" 'BEGIN { if (m ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/) print m + d; else print "NaN" }')
-verdict compact-content "$out/compact.txt" "$wrong" '0' 'm == 0' "missing=${missing},duplicates=${dups}"
+verdict compact-content "$out/compact.txt" "$wrong" '0' 'm == 0' \
+	"missing=${missing},duplicates=${dups}(before compaction: missing=$(metric "$out/compact.txt" Compaction missing-before),duplicates=$(metric "$out/compact.txt" Compaction duplicates-before))"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)

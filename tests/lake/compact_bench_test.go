@@ -83,11 +83,14 @@ func BenchmarkCompaction(b *testing.B) {
 		b.ReportMetric(res.compaction.Seconds(), "s-compaction")
 		b.ReportMetric(float64(res.missing), "missing")
 		b.ReportMetric(float64(res.duplicates), "duplicates")
+		b.ReportMetric(float64(res.missingBefore), "missing-before")
+		b.ReportMetric(float64(res.duplicatesBefore), "duplicates-before")
 	}
 }
 
 type compactionResult struct {
 	records, partsBefore, partsAfter, maxPerHour, closedHours, missing, duplicates int
+	missingBefore, duplicatesBefore                                                int
 	before, after, compaction                                                      time.Duration
 }
 
@@ -143,7 +146,11 @@ func measureCompaction(ctx context.Context, b *testing.B, env *scenario.Env) (*c
 	if res.before, err = timeQuery(before); err != nil {
 		return nil, err
 	}
-	os.RemoveAll(before)
+	// The archive before compaction against the truth too, so that a difference after it is compaction's.
+	if _, res.missingBefore, res.duplicatesBefore, err = againstTruth(ctx, env, before, query); err != nil {
+		return nil, err
+	}
+	_ = os.RemoveAll(before)
 
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
@@ -178,9 +185,18 @@ func measureCompaction(ctx context.Context, b *testing.B, env *scenario.Env) (*c
 	}
 
 	// The compacted archive as DuckDB reads it against the truth.
-	db, err := openReadme(ctx, after, query)
-	if err != nil {
+	if res.records, res.missing, res.duplicates, err = againstTruth(ctx, env, after, query); err != nil {
 		return nil, err
+	}
+	return res, nil
+}
+
+// againstTruth reads every sign-in type of the copy in dir through the README macro and compares it with the
+// tenant's truth over each cursor's range: distinct records read, truth records missing, records read twice.
+func againstTruth(ctx context.Context, env *scenario.Env, dir, query string) (records, missing, duplicates int, err error) {
+	db, err := openReadme(ctx, dir, query)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	defer db.Close()
 	now := env.Clock.Now()
@@ -188,31 +204,31 @@ func measureCompaction(ctx context.Context, b *testing.B, env *scenario.Env) (*c
 		dt, _ := catalog.Lookup(name)
 		c, err := env.Cursor(ctx, name)
 		if err != nil {
-			return nil, err
+			return 0, 0, 0, err
 		}
 		ids, err := readIDs(ctx, db, dt)
 		if err != nil {
-			return nil, err
+			return 0, 0, 0, err
 		}
 		truth, err := env.Tenant.Truth(name, c.Low, c.High, now)
 		if err != nil {
-			return nil, err
+			return 0, 0, 0, err
 		}
 		seen := make(map[string]int, len(ids))
 		for _, r := range ids {
 			seen[r.id]++
 			if seen[r.id] == 2 {
-				res.duplicates++
+				duplicates++
 			}
 		}
 		for _, id := range truth {
 			if seen[id] == 0 {
-				res.missing++
+				missing++
 			}
 		}
-		res.records += len(seen)
+		records += len(seen)
 	}
-	return res, nil
+	return records, missing, duplicates, nil
 }
 
 // openReadme opens DuckDB in dir and runs the README block's statements (the macros), not its example query.
