@@ -120,6 +120,10 @@ type DataType struct {
 	// diagnostic-log record ("properties.id"); a streamed record is archived once per distinct content, and the id
 	// only names it.
 	DedupKey string
+	// VersionField, when set, is the property whose value, with DedupKey's, identifies a version of a record
+	// that changes in place (a risky user's riskLastUpdatedDateTime): each version is archived once, a changed
+	// record again as a new version.
+	VersionField string
 	// Categories are the Entra diagnostic-log categories (diagnostic settings, streamed through Event Hubs) whose
 	// records StreamEvents archives as this data type, matched case-insensitively; legacy names included.
 	Categories []string
@@ -223,6 +227,23 @@ func (d DataType) LicenceText() string {
 	return strings.Join(names, "+")
 }
 
+// VersionKey is the key a record is archived once under: its DedupKey value, and for a versioned data type its
+// VersionField value after a "|".
+func (d DataType) VersionKey(id, version string) string {
+	if d.VersionField == "" {
+		return id
+	}
+	return id + "|" + version
+}
+
+// KeyFields are the properties VersionKey is made of: DedupKey, and VersionField for a versioned data type.
+func (d DataType) KeyFields() []string {
+	if d.VersionField == "" {
+		return []string{d.DedupKey}
+	}
+	return []string{d.DedupKey, d.VersionField}
+}
+
 // Needs reports whether the data type needs licence l.
 func (d DataType) Needs(l Licence) bool { return slices.Contains(d.Licences, l) }
 
@@ -251,6 +272,27 @@ func signIns(suffix, eventType, description string, categories ...string) DataTy
 			Bucket:        15 * time.Minute,
 			PageSize:      1000,
 			RetentionDays: 30,
+		},
+	}
+}
+
+// riskDetections returns an Identity Protection detection stream: hourly buckets on lastUpdatedDateTime, one
+// version per change (reference/graph.md §1.1; detections are kept 90 days).
+func riskDetections(name, description string, licence Licence) DataType {
+	return DataType{
+		Name:         name,
+		Description:  description,
+		Version:      "v1.0",
+		Path:         "identityProtection/" + name,
+		Permissions:  []string{"IdentityRiskEvent.Read.All"},
+		Licences:     []Licence{licence},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "lastUpdatedDateTime",
+		Buckets: &BucketSpec{
+			TimeField:     "lastUpdatedDateTime",
+			Bucket:        time.Hour,
+			RetentionDays: 90,
 		},
 	}
 }
@@ -393,6 +435,37 @@ var DataTypes = []DataType{
 		Snapshot:    &SnapshotSpec{Every: time.Hour, Expand: "principal"},
 	},
 
+	// Identity Protection (reference/graph.md §1.1, §1.3): the protection family's 1 request / s per tenant.
+	// Risk state changes in place: a risky user or service principal is archived once per riskLastUpdatedDateTime,
+	// a detection once per lastUpdatedDateTime (its bucket is the time of its last change, so a dismissed or
+	// remediated detection is read again in a later bucket). The lists' $top is undocumented: Graph's page size.
+	{
+		Name:         "riskyUsers",
+		Description:  "Users Identity Protection flags as risky, one version per change of their risk state",
+		Version:      "v1.0",
+		Path:         "identityProtection/riskyUsers",
+		Permissions:  []string{"IdentityRiskyUser.Read.All"},
+		Licences:     []Licence{EntraP2},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "riskLastUpdatedDateTime",
+		Snapshot:     &SnapshotSpec{Every: time.Hour},
+	},
+	{
+		Name:         "riskyServicePrincipals",
+		Description:  "Service principals Identity Protection flags as risky, one version per change of their risk state",
+		Version:      "v1.0",
+		Path:         "identityProtection/riskyServicePrincipals",
+		Permissions:  []string{"IdentityRiskyServicePrincipal.Read.All"},
+		Licences:     []Licence{WorkloadIdentitiesPremium},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "riskLastUpdatedDateTime",
+		Snapshot:     &SnapshotSpec{Every: time.Hour},
+	},
+	riskDetections("riskDetections", "User risk detections (Entra ID P1: limited fields, as Graph returns them)", EntraP1P2),
+	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium),
+
 	// Categories that only diagnostic settings deliver (reference/eventhub.md §1.1). Every diagnostic setting
 	// needs Entra ID P1 or P2 in the tenant.
 	streamOnly("signIns.microsoftServicePrincipal", "Sign-ins of Microsoft's own first-party service principals",
@@ -512,6 +585,10 @@ func (d DataType) Query(from, to time.Time) string {
 	filter := lower + fmt.Sprintf(" and %s lt %s", b.TimeField, odataTime(to))
 	if b.Filter != "" {
 		filter = b.Filter + " and " + filter
+	}
+	if b.PageSize == 0 {
+		// The endpoint documents no $top: Graph's own page size.
+		return fmt.Sprintf("/%s/%s?$filter=%s", d.Version, d.Path, escapeQuery(filter))
 	}
 	return fmt.Sprintf("/%s/%s?$filter=%s&$top=%d", d.Version, d.Path, escapeQuery(filter), b.PageSize)
 }
@@ -718,7 +795,7 @@ func (d DataType) familyCell() string {
 func (d DataType) modeCell() string {
 	switch d.Mode() {
 	case Buckets:
-		cell := fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Buckets.Bucket, d.Buckets.TimeField, d.DedupKey)
+		cell := fmt.Sprintf("%s time buckets on `%s`, once per %s", days(d.Buckets.Bucket), d.Buckets.TimeField, d.keyCell())
 		if len(d.Categories) > 0 {
 			cell += "; streamed from Event Hubs as " + categoryList(d.Categories)
 		}
@@ -736,7 +813,20 @@ func (d DataType) modeCell() string {
 		}
 		return fmt.Sprintf("Event Hubs only: %s, once per distinct record%s", categoryList(d.Categories), note)
 	}
+	if d.VersionField != "" {
+		return fmt.Sprintf("snapshot every %s, once per %s", days(d.Snapshot.Every), d.keyCell())
+	}
 	return "snapshot every " + days(d.Snapshot.Every)
+}
+
+// keyCell writes what a record is archived once per: "`id`", or "`id` + `lastUpdatedDateTime`" for a versioned
+// data type.
+func (d DataType) keyCell() string {
+	q := make([]string, 0, 2)
+	for _, f := range d.KeyFields() {
+		q = append(q, "`"+f+"`")
+	}
+	return strings.Join(q, " + ")
 }
 
 // categoryList writes diagnostic-log categories as code, "`SignInLogs`, `SignIn`".

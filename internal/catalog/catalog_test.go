@@ -52,8 +52,12 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				if b.Bucket <= 0 || time.Hour%b.Bucket != 0 && b.Bucket%time.Hour != 0 {
 					t.Errorf("bucket %v does not divide an hour or a multiple of hours", b.Bucket)
 				}
-				if b.TimeField == "" || b.PageSize <= 0 || b.RetentionDays <= 0 {
+				// PageSize 0: the endpoint documents no $top (Graph's own page size).
+				if b.TimeField == "" || b.PageSize < 0 || b.RetentionDays <= 0 {
 					t.Errorf("time field %q, page size %d, retention %d", b.TimeField, b.PageSize, b.RetentionDays)
+				}
+				if d.VersionField != "" && d.VersionField != b.TimeField {
+					t.Errorf("version field %q is not the time field: a new version would land in an old bucket", d.VersionField)
 				}
 			case Delta:
 				if d.Delta.FullEvery <= 0 || d.Delta.FullEvery > 7*24*time.Hour {

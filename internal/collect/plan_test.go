@@ -186,12 +186,12 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 
 func TestWorkItems(t *testing.T) {
 	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0, catalog.Buckets)
-	if len(items) != 2 || items[0].Family != catalog.Reports || items[1].Integration != "fabrikam" {
-		t.Fatalf("Plan(buckets) = %+v", items)
+	if len(items) != 4 || items[0].Family != catalog.Reports || items[1].Family != catalog.Protection || items[2].Integration != "fabrikam" {
+		t.Fatalf("Plan(buckets) = %+v: want reports and protection (risk detections) per integration", items)
 	}
 	dir := Plan([]string{"contoso"}, ReasonSchedule, t0, catalog.Delta, catalog.Snapshot)
-	if len(dir) != 2 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory {
-		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity) and directory", dir)
+	if len(dir) != 3 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory || dir[2].Family != catalog.Protection {
+		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity), directory and protection (risky users)", dir)
 	}
 	if all := Plan([]string{"contoso"}, ReasonCollectNow, t0); len(all) != len(catalog.Families()) {
 		t.Errorf("Plan() = %+v: want every family", all)

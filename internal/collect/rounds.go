@@ -36,6 +36,8 @@ type roundCollector struct {
 	end *roundEnd
 	// pending carries the excluded set from exclusions to begin.
 	pending *cursor.Round
+	// versions, for a versioned snapshot data type, are the versions archived before and read by the round.
+	versions *versionSet
 }
 
 // roundEnd is what a finished round leaves for the cursor.
@@ -215,10 +217,27 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	if len(parts) > 0 {
 		n = parts[len(parts)-1].Part + 1
 	}
+	c.versions = nil
+	if c.dt.VersionField != "" {
+		if c.versions, err = c.loadVersions(ctx, folder); err != nil {
+			res.err = err
+			return res
+		}
+	}
 	ctx = graph.WithDataType(ctx, c.dt)
 	var part Part
 	add := func(raw []byte, requestID string) error {
 		res.items++
+		if c.versions != nil {
+			ok, err := c.versions.fresh(c.dt, raw)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				res.duplicates++ // archived before: not a new version
+				return nil
+			}
+		}
 		if keep != nil {
 			ok, err := keep(raw)
 			if err != nil || !ok {
@@ -358,6 +377,9 @@ func (c *roundCollector) writeManifest(ctx context.Context, folder archive.Round
 	if !m.Full && !c.cur.LastRound.IsZero() {
 		m.Previous = archive.Round{Integration: folder.Integration, DataType: folder.DataType, Kind: previousKind(c.cur),
 			Start: c.cur.LastRound}.Prefix()
+	}
+	if c.versions != nil {
+		m.Versions = c.versions.keys()
 	}
 	for _, p := range parts {
 		m.Records += p.Records

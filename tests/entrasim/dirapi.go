@@ -206,6 +206,27 @@ var dirEndpoints = []*dirEndpoint{
 				s.addProp(p, pTime, "eq", "ge", "le", "gt", "lt")
 			}
 		})},
+	// Service principal risk: Workload Identities Premium; $filter and $select (riskyserviceprincipal-list.md,
+	// identityprotectionroot-list-serviceprincipalriskdetections.md).
+	{path: "identityProtection/riskyServicePrincipals", col: colRiskySPs, typeName: "microsoft.graph.riskyServicePrincipal", family: familyProtection,
+		perms: []permission{anyOf("IdentityRiskyServicePrincipal.Read.All")}, licence: needWorkloadID, get: true,
+		schema: dirSchema("microsoft.graph.riskyServicePrincipal", "RiskyServicePrincipal", func(s *schema) {
+			s.addProp("riskLevel", pString, "eq")
+			s.addProp("riskState", pString, "eq")
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("appId", pString, "eq")
+			s.addProp("riskLastUpdatedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
+		})},
+	{path: "identityProtection/servicePrincipalRiskDetections", col: colSPRiskDetections, typeName: "microsoft.graph.servicePrincipalRiskDetection",
+		family: familyProtection, perms: []permission{readRiskEvents}, licence: needWorkloadID, get: true,
+		schema: dirSchema("microsoft.graph.servicePrincipalRiskDetection", "ServicePrincipalRiskDetection", func(s *schema) {
+			for _, p := range []string{"riskEventType", "riskLevel", "riskState", "servicePrincipalId", "appId"} {
+				s.addProp(p, pString, "eq")
+			}
+			for _, p := range []string{"detectedDateTime", "activityDateTime", "lastUpdatedDateTime"} {
+				s.addProp(p, pTime, "eq", "ge", "le", "gt", "lt")
+			}
+		})},
 	// Registration report: identity & access reports family, AuditLog.Read.All (reference §1.3).
 	{path: "reports/authenticationMethods/userRegistrationDetails", col: colRegistration, typeName: "microsoft.graph.userRegistrationDetails",
 		family: familyReports, perms: []permission{permAuditLog}, licence: needP1, get: true,
@@ -705,6 +726,9 @@ func (t *Tenant) serveDirList(rc *reqCtx, ep *dirEndpoint) {
 		return
 	}
 	t.syncChurn()
+	if ep.family == familyProtection {
+		t.syncRisk()
+	}
 	body, n, g := t.renderDirList(rc, ep, o)
 	if g != nil {
 		t.writeError(rc, g)

@@ -394,6 +394,8 @@ func (t *Tenant) populate() {
 			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
 	}
 
+	t.populateRiskSPs(base)
+
 	for _, c := range s.cols {
 		c.sortIDs()
 	}

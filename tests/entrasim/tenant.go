@@ -27,6 +27,8 @@ type Tenant struct {
 	deviceSeeds []deviceSeed
 	// churn is the directory churn engine's state (guarded by store.mu).
 	churn churnState
+	// risk is the Identity Protection changes' state (guarded by store.mu).
+	risk riskEngine
 	// syncGen is each delta collection's synchronization generation: ResetDeltaSync bumps it, and tokens
 	// from an older generation get the 410 synchronization reset (guarded by store.mu).
 	syncGen map[string]uint64

@@ -251,8 +251,10 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
 		// granted the read-write set and the integration declared read-write, so the remediation steps can act; a
 		// break-glass account is declared protected.
+		// The tenant holds every licence, so every data type has data; its risk state changes with the clock.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
-			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles()},
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(),
+			Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceIntune, entrasim.LicenceWorkloadIdentitiesPremium, entrasim.LicenceAgentID}},
 		Settings: map[string]string{"ENTRA_PERMISSIONS": "read-write", "ENTRA_PROTECTED_USERS": "breakglass@contoso.com"},
 	})
 	if err != nil {
@@ -480,7 +482,16 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 		fmt.Fprintln(&b, r.Line())
 		d.ok = d.ok && r.OK()
 	}
-	b.WriteString("(each replays the newest snapshot and the delta rounds after it, against the tenant at the last round's start)")
+	b.WriteString("(each replays the newest snapshot and the delta rounds after it, against the tenant at the last round's start)\n")
+	versions, err := d.env.VerifyVersions(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range versions {
+		fmt.Fprintln(&b, r.Line())
+		d.ok = d.ok && r.OK() && r.Records > 0
+	}
+	b.WriteString("(versioned snapshots: every version the tenant served up to the last round's start, each archived once)")
 	return b.String(), nil
 }
 
