@@ -172,6 +172,12 @@ type SnapshotSpec struct {
 	// Select and Expand are the $select and $expand of the query (empty: none).
 	Select []string
 	Expand string
+	// Hashed keeps a snapshot only when the collection changed: a read whose content hash equals the last kept
+	// snapshot's is not kept (Conditional Access policies: modifiedDateTime can be null, so only the content
+	// tells).
+	Hashed bool
+	// NoTop: the endpoint rejects $top (only $filter and $orderby), so the probe reads the first page.
+	NoTop bool
 }
 
 // StreamSpec describes a data type that only Entra's diagnostic settings deliver (reference/eventhub.md §1.1): no
@@ -294,6 +300,21 @@ func riskDetections(name, description string, licence Licence) DataType {
 			Bucket:        time.Hour,
 			RetentionDays: 90,
 		},
+	}
+}
+
+// conditionalAccess returns a Conditional Access collection: an hourly snapshot kept only when it changed.
+func conditionalAccess(name, path, description string) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Version:     "v1.0",
+		Path:        path,
+		Permissions: []string{"Policy.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Protection,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: time.Hour, Hashed: true},
 	}
 }
 
@@ -463,6 +484,28 @@ var DataTypes = []DataType{
 		VersionField: "riskLastUpdatedDateTime",
 		Snapshot:     &SnapshotSpec{Every: time.Hour},
 	},
+	{
+		// The registration report takes only $filter and $orderby (reference/directory-insights.md §5) and counts
+		// under the identity and access reports' budget. Its summaries, usersRegisteredByMethod and
+		// usersRegisteredByFeature, are not collected: Graph supports them with delegated permissions only
+		// (authenticationmethodsroot-usersregisteredbymethod.md: Application "Not supported"), and this app signs
+		// in as itself; they are counts of these rows.
+		Name:        "userRegistrationDetails",
+		Description: "Each user's authentication-method registration: MFA, SSPR and passwordless capability, methods",
+		Version:     "v1.0",
+		Path:        "reports/authenticationMethods/userRegistrationDetails",
+		Permissions: []string{"AuditLog.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Reports,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: 24 * time.Hour, NoTop: true},
+	},
+	// Conditional Access (reference/graph.md §1.3): the protection family's budget; P1 (unverified). A policy's
+	// modifiedDateTime can be null, so a new snapshot is kept only when the content hash changed.
+	conditionalAccess("conditionalAccessPolicies", "identity/conditionalAccess/policies",
+		"Conditional Access policies: conditions, grant and session controls, state"),
+	conditionalAccess("namedLocations", "identity/conditionalAccess/namedLocations",
+		"Named locations (IP ranges and countries) that Conditional Access policies use"),
 	riskDetections("riskDetections", "User risk detections (Entra ID P1: limited fields, as Graph returns them)", EntraP1P2),
 	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium),
 
@@ -633,6 +676,9 @@ func (d DataType) ProbeQuery() string {
 		return queryURL(d, q)
 	case Snapshot:
 		q := []string{"$top=1"}
+		if d.Snapshot.NoTop {
+			q = nil
+		}
 		if len(d.Snapshot.Select) > 0 {
 			q = append([]string{"$select=" + escapeQuery(strings.Join(d.Snapshot.Select, ","))}, q...)
 		}
@@ -815,6 +861,9 @@ func (d DataType) modeCell() string {
 	}
 	if d.VersionField != "" {
 		return fmt.Sprintf("snapshot every %s, once per %s", days(d.Snapshot.Every), d.keyCell())
+	}
+	if d.Snapshot.Hashed {
+		return fmt.Sprintf("snapshot every %s, kept only when its content changed", days(d.Snapshot.Every))
 	}
 	return "snapshot every " + days(d.Snapshot.Every)
 }

@@ -1,7 +1,10 @@
 package collect
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
 
@@ -87,3 +90,30 @@ func (v *versionSet) fresh(dt catalog.DataType, raw []byte) (bool, error) {
 
 // keys are the version keys the round read, sorted, for its manifest.
 func (v *versionSet) keys() []string { return slices.Sorted(maps.Keys(v.read)) }
+
+// contentHash is the SHA-256 of a snapshot's records, independent of their order: the sorted digests of the
+// records, hashed.
+type contentHash struct{ digests [][sha256.Size]byte }
+
+func newContentHash() *contentHash { return &contentHash{} }
+
+func (h *contentHash) add(raw []byte) { h.digests = append(h.digests, sha256.Sum256(raw)) }
+
+func (h *contentHash) sum() string {
+	slices.SortFunc(h.digests, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+	all := sha256.New()
+	for _, d := range h.digests {
+		all.Write(d[:])
+	}
+	return hex.EncodeToString(all.Sum(nil))
+}
+
+// unchanged reports whether the round read the same content as the last snapshot kept.
+func (c *roundCollector) unchanged(ctx context.Context) (bool, error) {
+	rounds, err := c.r.w.deps.Archive.Rounds(ctx, c.r.integ.ID, c.dt.Name)
+	if err != nil || len(rounds) == 0 {
+		return false, err
+	}
+	last := rounds[len(rounds)-1]
+	return last.ContentHash != "" && last.ContentHash == c.hash.sum(), nil
+}

@@ -108,7 +108,9 @@ var fixtureKinds = []fixtureKind{
 	{name: "riskDetection", files: []string{"riskdetection-list.json"}, list: "/v1.0/identityProtection/riskDetections",
 		extras: []string{"location.geoCoordinates.latitude", "location.geoCoordinates.longitude"}},
 	{name: "userRegistrationDetails", files: []string{"authenticationmethodsroot-list-userregistrationdetails.json"},
-		list: "/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=999"},
+		// Only $filter and $orderby: Graph's page size.
+		list: "/v1.0/reports/authenticationMethods/userRegistrationDetails"},
+	{name: "riskyServicePrincipal", files: []string{"riskyserviceprincipal-list.json"}, list: "/v1.0/identityProtection/riskyServicePrincipals"},
 	{name: "fido2AuthenticationMethod", files: []string{"authentication-list-methods.json"}, perUser: true,
 		odataType: "#microsoft.graph.fido2AuthenticationMethod"},
 	{name: "windowsHelloForBusinessAuthenticationMethod", files: []string{"authentication-list-methods.json"}, perUser: true,
@@ -215,7 +217,7 @@ func typeNameValue(v any) any {
 
 func TestConformanceWithGraphDocs(t *testing.T) {
 	gs := loadGraphSchema(t)
-	tn, clock := startTenant(t, Options{Seed: 61, Users: 120, LateShare: -1, Licences: []Licence{LicenceP2, LicenceIntune}})
+	tn, clock := startTenant(t, Options{Seed: 61, Users: 120, LateShare: -1, Licences: []Licence{LicenceP2, LicenceIntune, LicenceWorkloadIdentitiesPremium}})
 	c := newClient(t, tn)
 	now := clock.Now()
 	// Page keys seen in any fixture (@odata.nextLink only appears in the sign-in examples).

@@ -36,6 +36,7 @@ type dirEndpoint struct {
 	members    bool     // has direct members (members route, members@delta)
 	expand     []string // navigation properties $expand accepts
 	odataType  bool     // items carry @odata.type in their properties
+	noTop      bool     // $top is rejected (the registration report takes only $filter and $orderby)
 }
 
 func dirSchema(typeName, resource string, add func(s *schema)) *schema {
@@ -229,7 +230,7 @@ var dirEndpoints = []*dirEndpoint{
 		})},
 	// Registration report: identity & access reports family, AuditLog.Read.All (reference §1.3).
 	{path: "reports/authenticationMethods/userRegistrationDetails", col: colRegistration, typeName: "microsoft.graph.userRegistrationDetails",
-		family: familyReports, perms: []permission{permAuditLog}, licence: needP1, get: true,
+		family: familyReports, perms: []permission{permAuditLog}, licence: needP1, get: true, noTop: true,
 		schema: dirSchema("microsoft.graph.userRegistrationDetails", "UserRegistrationDetails", func(s *schema) {
 			s.addProp("userPrincipalName", pString, "eq", "startswith")
 			s.addProp("userType", pString, "eq")
@@ -477,7 +478,7 @@ func (t *Tenant) parseDirQuery(ep *dirEndpoint, o options, allowed ...string) (*
 		if name == "expand" && len(ep.expand) > 0 {
 			continue
 		}
-		if !slices.Contains(append([]string{"filter", "select", "top", "skiptoken"}, allowed...), name) {
+		if !slices.Contains(append([]string{"filter", "select", "top", "skiptoken"}, allowed...), name) || name == "top" && ep.noTop {
 			// Unverified wording.
 			return nil, &gerr{status: 400, code: "Request_BadRequest", message: fmt.Sprintf("Query option '$%s' is not supported for this request.", name)}
 		}

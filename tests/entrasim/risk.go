@@ -3,6 +3,7 @@ package entrasim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -34,7 +35,15 @@ func needWorkloadID(l licences) *gerr {
 
 // riskEngine is the risk changes' position: the next simulated hour whose change is not applied yet (guarded by
 // store.mu).
-type riskEngine struct{ next int64 }
+type riskEngine struct {
+	next int64
+	done int // the changes of hour next already applied
+	// caEdits are the times Conditional Access policies were edited.
+	caEdits []time.Time
+}
+
+// caEditsPerHour is the chance of a Conditional Access policy edit in a simulated hour (with Churn).
+const caEditsPerHour = 0.15
 
 // populateRiskSPs loads the initial risky service principals, each with a detection (caller holds the store lock).
 func (t *Tenant) populateRiskSPs(base time.Time) {
@@ -88,17 +97,38 @@ func (t *Tenant) syncRisk() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for t.risk.next <= now.Unix()/3600 {
-		h := t.risk.next
-		x := newRNG(uint64(t.cfg.Seed), strKey("risk-churn"), uint64(h))
-		if x.chance(riskChangesPerHour) {
-			at := time.Unix(h*3600, 0).UTC().Add(time.Duration(x.intn(3600)) * time.Second)
-			if at.After(now) {
+		evs := t.riskPlan(t.risk.next)
+		for ; t.risk.done < len(evs); t.risk.done++ {
+			if evs[t.risk.done].at.After(now) {
 				return
 			}
-			t.riskChange(x, at)
+			evs[t.risk.done].apply()
 		}
-		t.risk.next++
+		t.risk.next, t.risk.done = t.risk.next+1, 0
 	}
+}
+
+// riskEvent is one planned change of an hour.
+type riskEvent struct {
+	at    time.Time
+	apply func()
+}
+
+// riskPlan draws an hour's changes, in time order: at most one risk change and one Conditional Access policy edit,
+// each at its own instant, from (seed, hour).
+func (t *Tenant) riskPlan(h int64) []riskEvent {
+	var evs []riskEvent
+	slot := time.Unix(h*3600, 0).UTC()
+	if x := newRNG(uint64(t.cfg.Seed), strKey("risk-churn"), uint64(h)); x.chance(riskChangesPerHour) {
+		at := slot.Add(time.Duration(x.intn(3600)) * time.Second)
+		evs = append(evs, riskEvent{at, func() { t.riskChange(x, at) }})
+	}
+	if y := newRNG(uint64(t.cfg.Seed), strKey("ca-churn"), uint64(h)); y.chance(caEditsPerHour) {
+		at := slot.Add(time.Duration(y.intn(3600)) * time.Second)
+		evs = append(evs, riskEvent{at, func() { t.editPolicy(y, at) }})
+	}
+	slices.SortStableFunc(evs, func(a, b riskEvent) int { return a.at.Compare(b.at) })
+	return evs
 }
 
 // riskChange applies one change (caller holds the store lock); one that finds nothing to act on raises a risk.
@@ -277,4 +307,28 @@ func (t *Tenant) RiskVersions(dataType string, asOf time.Time) ([]RiskVersion, e
 		}
 	}
 	return out, nil
+}
+
+// editPolicy edits a Conditional Access policy as an administrator would: it moves between enforced and
+// report-only, and its modifiedDateTime is set (caller holds the store lock).
+func (t *Tenant) editPolicy(x *rng, at time.Time) {
+	c := t.store.cols[colCAPolicies]
+	if c == nil || len(c.ids) == 0 {
+		return
+	}
+	r := c.byID[c.ids[x.intn(len(c.ids))]]
+	state := "enabledForReportingButNotEnforced"
+	if r.props().str("state") == state {
+		state = "enabled"
+	}
+	t.store.update(r, at, obj{{"modifiedDateTime", at}, {"state", state}})
+	t.risk.caEdits = append(t.risk.caEdits, at)
+}
+
+// ConditionalAccessEdits returns the times Conditional Access policies were edited up to the simulated now.
+func (t *Tenant) ConditionalAccessEdits() []time.Time {
+	t.syncRisk()
+	t.store.mu.RLock()
+	defer t.store.mu.RUnlock()
+	return slices.Clone(t.risk.caEdits)
 }

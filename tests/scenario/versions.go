@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -101,6 +102,85 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 		}
 		for k := range got {
 			if !served[k] {
+				r.Extra++
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// VerifySnapshots checks the snapshot data types the tenant has a truth for (Conditional Access policies, named
+// locations, the registration report) against it: the newest snapshot kept must be the collection as the tenant
+// served it at the data type's last read (for a hashed snapshot an unchanged read keeps none, so the newest kept
+// one must still hold). An object the tenant has but the snapshot lacks, or holds with another value of one of its
+// properties, is missing; one the tenant does not have is extra; an id twice in the snapshot a duplicate.
+func (e *Env) VerifySnapshots(ctx context.Context) ([]Report, error) {
+	store, err := e.Archive()
+	if err != nil {
+		return nil, err
+	}
+	var out []Report
+	for _, name := range []string{"userRegistrationDetails", "conditionalAccessPolicies", "namedLocations"} {
+		dt, _ := catalog.Lookup(name)
+		if !e.Licensed(dt) {
+			continue
+		}
+		c, err := e.Cursor(ctx, dt.Name)
+		if err != nil {
+			return nil, err
+		}
+		r := Report{DataType: dt.Name, State: c.State, To: c.LastRound}
+		rounds, err := store.Rounds(ctx, Integration, dt.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(rounds) == 0 {
+			out = append(out, r)
+			continue
+		}
+		got := map[string]map[string]json.RawMessage{}
+		for _, p := range rounds[len(rounds)-1].Parts {
+			r.Parts++
+			err := store.ReadRecords(ctx, p.Name, func(b []byte) error {
+				var o map[string]json.RawMessage
+				if err := json.Unmarshal(b, &o); err != nil {
+					return err
+				}
+				var id string
+				if err := json.Unmarshal(o["id"], &id); err != nil {
+					return fmt.Errorf("a record without id: %s", b)
+				}
+				if got[id] != nil {
+					r.Duplicates++
+				}
+				got[id] = o
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		r.Records = len(got)
+		truth, err := e.Tenant.SnapshotAt(dt.Name, c.LastRound)
+		if err != nil {
+			return nil, err
+		}
+		for id, want := range truth {
+			have := got[id]
+			if have == nil {
+				r.Missing++
+				continue
+			}
+			for k, v := range want {
+				if !sameJSON(have[k], v) {
+					r.Missing++
+					break
+				}
+			}
+		}
+		for id := range got {
+			if truth[id] == nil {
 				r.Extra++
 			}
 		}

@@ -487,11 +487,16 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, r := range versions {
+	snapshots, err := d.env.VerifySnapshots(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range append(versions, snapshots...) {
 		fmt.Fprintln(&b, r.Line())
 		d.ok = d.ok && r.OK() && r.Records > 0
 	}
-	b.WriteString("(versioned snapshots: every version the tenant served up to the last round's start, each archived once)")
+	b.WriteString("(versioned snapshots: every version the tenant served since the first round, each archived once; " +
+		"snapshots: the newest kept one against the tenant at the last read)")
 	return b.String(), nil
 }
 
