@@ -216,6 +216,9 @@ func (d DataType) StreamTimeField() string {
 		return d.Buckets.TimeField
 	case d.Stream != nil:
 		return d.Stream.TimeField
+	case d.VersionField != "":
+		// A versioned state (risky users): the time of the version.
+		return d.VersionField
 	}
 	return ""
 }
@@ -284,7 +287,7 @@ func signIns(suffix, eventType, description string, categories ...string) DataTy
 
 // riskDetections returns an Identity Protection detection stream: hourly buckets on lastUpdatedDateTime, one
 // version per change (reference/graph.md §1.1; detections are kept 90 days).
-func riskDetections(name, description string, licence Licence) DataType {
+func riskDetections(name, description string, licence Licence, category string) DataType {
 	return DataType{
 		Name:         name,
 		Description:  description,
@@ -295,11 +298,28 @@ func riskDetections(name, description string, licence Licence) DataType {
 		Family:       Protection,
 		DedupKey:     "id",
 		VersionField: "lastUpdatedDateTime",
+		// The diagnostic-log category (reference/eventhub.md §1.1) carries the same detections.
+		Categories: []string{category},
 		Buckets: &BucketSpec{
 			TimeField:     "lastUpdatedDateTime",
 			Bucket:        time.Hour,
 			RetentionDays: 90,
 		},
+	}
+}
+
+// intune returns an Intune collection read whole at a cadence, in the Intune family.
+func intune(name, path, permission, description string, every time.Duration) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Version:     "v1.0",
+		Path:        path,
+		Permissions: []string{permission},
+		Licences:    []Licence{IntuneLicence},
+		Family:      Intune,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: every},
 	}
 }
 
@@ -470,6 +490,7 @@ var DataTypes = []DataType{
 		Family:       Protection,
 		DedupKey:     "id",
 		VersionField: "riskLastUpdatedDateTime",
+		Categories:   []string{"RiskyUsers"},
 		Snapshot:     &SnapshotSpec{Every: time.Hour},
 	},
 	{
@@ -482,6 +503,7 @@ var DataTypes = []DataType{
 		Family:       Protection,
 		DedupKey:     "id",
 		VersionField: "riskLastUpdatedDateTime",
+		Categories:   []string{"RiskyServicePrincipals"},
 		Snapshot:     &SnapshotSpec{Every: time.Hour},
 	},
 	{
@@ -506,8 +528,18 @@ var DataTypes = []DataType{
 		"Conditional Access policies: conditions, grant and session controls, state"),
 	conditionalAccess("namedLocations", "identity/conditionalAccess/namedLocations",
 		"Named locations (IP ranges and countries) that Conditional Access policies use"),
-	riskDetections("riskDetections", "User risk detections (Entra ID P1: limited fields, as Graph returns them)", EntraP1P2),
-	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium),
+	// Intune (reference/graph.md §1.4): only with an Intune licence (without one Graph answers 400 "Request not
+	// applicable to target tenant."); its permissions are asked for only then (Permission.Intune).
+	intune("managedDevices", "deviceManagement/managedDevices", "DeviceManagementManagedDevices.Read.All",
+		"Devices Intune manages: owner, OS, compliance state, encryption, last sync", 6*time.Hour),
+	intune("deviceConfigurations", "deviceManagement/deviceConfigurations", "DeviceManagementConfiguration.Read.All",
+		"Intune device configuration profiles", 24*time.Hour),
+	intune("mobileApps", "deviceAppManagement/mobileApps", "DeviceManagementApps.Read.All",
+		"Apps Intune deploys and manages", 24*time.Hour),
+	riskDetections("riskDetections", "User risk detections (Entra ID P1: limited fields, as Graph returns them)", EntraP1P2,
+		"UserRiskEvents"),
+	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium,
+		"ServicePrincipalRiskEvents"),
 
 	// Categories that only diagnostic settings deliver (reference/eventhub.md §1.1). Every diagnostic setting
 	// needs Entra ID P1 or P2 in the tenant.
@@ -603,12 +635,15 @@ func Families() []Family {
 }
 
 // Retention is how many days back the tenant keeps this log stream: RetentionDays when the tenant holds Entra ID
-// P1/P2, FreeRetentionDays otherwise (0: not available). Data types of other modes keep no history: 0.
+// P1/P2, FreeRetentionDays otherwise (0: not available), except that a stream which does not need P1/P2 and sets no
+// FreeRetentionDays keeps RetentionDays. Data types of other modes keep no history: 0.
 func (d DataType) Retention(premium bool) int {
 	if d.Buckets == nil {
 		return 0
 	}
-	if premium {
+	if premium || !d.Needs(EntraP1P2) && d.Buckets.FreeRetentionDays == 0 {
+		// A stream that does not need P1/P2 (service principal risk detections: Workload Identities Premium) keeps
+		// its history without it.
 		return d.Buckets.RetentionDays
 	}
 	return d.Buckets.FreeRetentionDays

@@ -247,6 +247,20 @@ var dirEndpoints = []*dirEndpoint{
 				s.addProp(p, pString, "eq")
 			}
 		})},
+	{path: "deviceManagement/deviceConfigurations", col: colDeviceConfigs, typeName: "microsoft.graph.deviceConfiguration", family: familyIntune,
+		perms: []permission{readDeviceConfigs}, licence: needIntune, get: true, odataType: true,
+		schema: dirSchema("microsoft.graph.deviceConfiguration", "DeviceConfiguration", func(s *schema) {
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("lastModifiedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
+		})},
+	{path: "deviceAppManagement/mobileApps", col: colMobileApps, typeName: "microsoft.graph.mobileApp", family: familyIntune,
+		perms: []permission{readMobileApps}, licence: needIntune, get: true, odataType: true,
+		schema: dirSchema("microsoft.graph.mobileApp", "MobileApp", func(s *schema) {
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("publisher", pString, "eq")
+			s.addProp("isFeatured", pBool, "eq")
+			s.addProp("lastModifiedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
+		})},
 }
 
 // dirEndpointByCol finds a collection's endpoint.
@@ -682,7 +696,7 @@ func link(base, path string, kvs ...string) string {
 }
 
 func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
-	if g := ep.licence(t.cfg.lic); g != nil {
+	if g := ep.licence(t.lic()); g != nil {
 		t.writeError(rc, g)
 		return options{}, false
 	}
@@ -697,7 +711,7 @@ func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
 			t.writeError(rc, permAuditLog.missing())
 			return options{}, false
 		}
-		if !t.cfg.lic.premium() {
+		if !t.lic().premium() {
 			t.writeError(rc, errNonPremium)
 			return options{}, false
 		}

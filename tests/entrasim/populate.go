@@ -395,6 +395,7 @@ func (t *Tenant) populate() {
 	}
 
 	t.populateRiskSPs(base)
+	t.populateIntune(base)
 
 	for _, c := range s.cols {
 		c.sortIDs()

@@ -355,7 +355,7 @@ func (t *Tenant) authorizeURI() string {
 
 // serveLog answers a log endpoint: licence, query, faults, page latency, then the page itself, streamed.
 func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
-	if e := ep.licence(t.cfg.lic); e != nil {
+	if e := ep.licence(t.lic()); e != nil {
 		t.writeError(rc, e)
 		return
 	}
@@ -395,7 +395,7 @@ func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
 	}
 
 	now := rc.sim.UnixNano()
-	lo := max(q.span.lo, rc.sim.Add(-retention(t.cfg.lic)).UnixNano())
+	lo := max(q.span.lo, rc.sim.Add(-retention(t.lic())).UnixNano())
 	hi := min(q.span.hi, now)
 	spec := &scanSpec{lo: lo, hi: hi, now: now, desc: q.desc, after: q.after}
 	for _, d := range q.streams {

@@ -12,10 +12,13 @@ var snapshotCols = map[string]string{
 	"conditionalAccessPolicies": colCAPolicies,
 	"namedLocations":            colNamedLocations,
 	"userRegistrationDetails":   colRegistration,
+	"managedDevices":            colManagedDevices,
+	"deviceConfigurations":      colDeviceConfigs,
+	"mobileApps":                colMobileApps,
 }
 
 // SnapshotAt returns what a list of a snapshot data type (conditionalAccessPolicies, namedLocations,
-// userRegistrationDetails) served at asOf: id → the object's properties as Graph writes them.
+// userRegistrationDetails, managedDevices, deviceConfigurations, mobileApps) served at asOf: id → the object's properties as Graph writes them.
 func (t *Tenant) SnapshotAt(dataType string, asOf time.Time) (map[string]map[string]json.RawMessage, error) {
 	col, ok := snapshotCols[dataType]
 	if !ok {

@@ -111,7 +111,7 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 }
 
 // VerifySnapshots checks the snapshot data types the tenant has a truth for (Conditional Access policies, named
-// locations, the registration report) against it: the newest snapshot kept must be the collection as the tenant
+// locations, the registration report, Intune's devices, configurations and apps) against it: the newest snapshot kept must be the collection as the tenant
 // served it at the data type's last read (for a hashed snapshot an unchanged read keeps none, so the newest kept
 // one must still hold). An object the tenant has but the snapshot lacks, or holds with another value of one of its
 // properties, is missing; one the tenant does not have is extra; an id twice in the snapshot a duplicate.
@@ -121,7 +121,8 @@ func (e *Env) VerifySnapshots(ctx context.Context) ([]Report, error) {
 		return nil, err
 	}
 	var out []Report
-	for _, name := range []string{"userRegistrationDetails", "conditionalAccessPolicies", "namedLocations"} {
+	for _, name := range []string{"userRegistrationDetails", "conditionalAccessPolicies", "namedLocations",
+		"managedDevices", "deviceConfigurations", "mobileApps"} {
 		dt, _ := catalog.Lookup(name)
 		if !e.Licensed(dt) {
 			continue
