@@ -103,7 +103,11 @@ var fixtureKinds = []fixtureKind{
 		}},
 	{name: "conditionalAccessPolicy", files: []string{"conditionalaccessroot-list-policies.json"}, list: "/v1.0/identity/conditionalAccess/policies",
 		// conditionalAccessConditionSet / conditionalAccessUsers: string collections the examples show empty.
-		extras: []string{"conditions.signInRiskLevels[]", "conditions.users.includeRoles[]", "conditions.users.excludeGroups[]"}},
+		// conditions.userRiskLevels, servicePrincipalRiskLevels, devices, clientApplications and authenticationFlows:
+		// conditionalAccessConditionSet properties (conditionalaccessconditionset.md) the example leaves out.
+		extras: []string{"conditions.signInRiskLevels[]", "conditions.users.includeRoles[]", "conditions.users.excludeGroups[]",
+			"conditions.userRiskLevels", "conditions.servicePrincipalRiskLevels", "conditions.devices", "conditions.clientApplications",
+			"conditions.authenticationFlows"}},
 	{name: "riskyUser", files: []string{"riskyuser-list.json"}, list: "/v1.0/identityProtection/riskyUsers", typeNames: true},
 	{name: "riskDetection", files: []string{"riskdetection-list.json"}, list: "/v1.0/identityProtection/riskDetections",
 		extras: []string{"location.geoCoordinates.latitude", "location.geoCoordinates.longitude"}},
