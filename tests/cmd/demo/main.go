@@ -261,9 +261,9 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 	}
 	d.env, err = scenario.Start(ctx, scenario.Options{
 		Settings: hooks,
-		AppRoot: d.appRoot,
-		Dir:     d.dataDir,
-		Output:  d.logFile,
+		AppRoot:  d.appRoot,
+		Dir:      d.dataDir,
+		Output:   d.logFile,
 		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
 		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
 		// granted the read-write set and the integration is added read-write, so the remediation steps can act;
