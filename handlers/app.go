@@ -349,6 +349,21 @@ func (a *app) expiryChecker() *expiry.Checker {
 	return c
 }
 
+// rotator is automatic secret rotation for the expiry check: addPassword through the integration's Graph client,
+// Reset Credentials of the Integrations API, and the remediation audit trail (created here if needed).
+func (a *app) rotator(ctx context.Context) (*expiry.Rotator, error) {
+	svc, st, err := a.connectService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	audit := remediate.NewAuditLog(st.clients.Table, st.clients.Blob, nil)
+	if err := audit.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return &expiry.Rotator{Client: a.graphClient, Reset: svc.ResetCredentials, Audit: audit,
+		LeadDays: a.cfg.Expiry.RotationLeadDays, LifetimeDays: a.cfg.Expiry.RotationLifetimeDays}, nil
+}
+
 // connectService is the Integrations API's service.
 func (a *app) connectService(ctx context.Context) (*connect.Service, *stores, error) {
 	st, err := a.stores(ctx)

@@ -18,7 +18,14 @@ func (a *app) checkSecretExpiry(ctx context.Context, req *envelope.Request) (*en
 	if _, err := a.stores(ctx); err != nil {
 		return nil, err
 	}
-	results, err := a.expiryChecker().Check(ctx, dataClock(req)())
+	checker := a.expiryChecker()
+	if a.cfg.KeyVaultURL != "" {
+		// Rotation stores the new secret as a Key Vault version: without a vault there is nothing to rotate.
+		if checker.Rotator, err = a.rotator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	results, err := checker.Check(ctx, dataClock(req)())
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,8 @@ type Checker struct {
 	Thresholds []int
 	// Lease is how long a claimed alert is held before another run may send it (10 minutes).
 	Lease time.Duration
+	// Rotator, when set, replaces the secrets of integrations with rotate on before they expire.
+	Rotator *Rotator
 }
 
 // Result is one integration's check, kept in the alerts table (row "check") for Status.
@@ -76,6 +78,8 @@ type Result struct {
 	VaultExpires *time.Time `json:"vaultExpires,omitempty"`
 	DaysLeft     *int       `json:"daysLeft,omitempty"`
 	AppName      string     `json:"appName,omitempty"`
+	// AppObjectID is the app registration's object id (for addPassword and removePassword).
+	AppObjectID string `json:"appObjectId,omitempty"`
 	// Problem is what is wrong ("secret deleted in Entra") or could not be established.
 	Problem string `json:"problem,omitempty"`
 	// Note says why there is nothing to check (a managed-identity integration has no secret).
@@ -87,6 +91,8 @@ type Result struct {
 	Failed []string `json:"failed,omitempty"`
 	// LastAlert is the newest alert delivered for the current secret.
 	LastAlert *SentAlert `json:"lastAlert,omitempty"`
+	// Rotation is what rotation did this run, if anything.
+	Rotation *Rotation `json:"rotation,omitempty"`
 }
 
 // SentAlert is a delivered alert.
@@ -153,6 +159,21 @@ func (c *Checker) CheckOne(ctx context.Context, i integrations.Integration, now 
 	ctx = logging.Attrs(ctx, logging.KeyIntegration, i.ID)
 	log := logging.From(ctx)
 	r, n := c.inspect(ctx, i, now)
+	if c.Rotator != nil && i.Rotate && r.Problem == "" && c.Rotator.due(r) {
+		if rot := c.rotate(ctx, i, r, now); rot != nil {
+			if rot.Rotated {
+				// The integration uses the new secret now: check that one (its thresholds start over).
+				if fresh, err := c.Rotator.integration(ctx, c.Integrations, i.ID); err == nil {
+					r, n = c.inspect(ctx, fresh, now)
+					i = fresh
+				}
+			}
+			r.Rotation = rot
+			if rot.Failed != "" || rot.Warning != "" {
+				c.deliver(ctx, &r, c.rotationNotice(i, r, rot, now))
+			}
+		}
+	}
 	if n != nil {
 		c.deliver(ctx, &r, *n)
 	}
@@ -202,7 +223,7 @@ func (c *Checker) inspect(ctx context.Context, i integrations.Integration, now t
 		case app == nil:
 			r.Problem = "app " + i.ClientID + " is not registered in tenant " + i.TenantID + " (a multi-tenant app registered elsewhere): only Key Vault's expiry is checked"
 		default:
-			r.AppName = app.DisplayName
+			r.AppName, r.AppObjectID = app.DisplayName, app.ID
 			idx := slices.IndexFunc(app.PasswordCredentials, func(p Password) bool { return strings.EqualFold(p.KeyID, i.SecretID) })
 			if idx < 0 {
 				r.Problem, deleted = "secret deleted in Entra", true

@@ -143,7 +143,7 @@ func (f *fixture) addSecret(t *testing.T, lifetime time.Duration) entrasim.Passw
 func (f *fixture) addIntegration(t *testing.T, s entrasim.PasswordCredential, vaultExpires time.Time) integrations.Integration {
 	t.Helper()
 	i := integrations.Integration{ID: "contoso", Name: "Contoso", TenantID: f.tn.TenantID(), ClientID: f.tn.ClientID(),
-		SecretName: "integration-contoso", SecretID: s.KeyID, Permissions: catalog.ReadOnly, Source: "table"}
+		SecretName: "integration-contoso", SecretID: s.KeyID, Permissions: catalog.ReadOnly, Source: "table", Rotate: f.checker.Rotator != nil}
 	var err error
 	if i.SecretVersion, err = f.kv.Put(f.ctx, i.SecretName, s.SecretText, secrets.PutOptions{Expires: vaultExpires, Tags: map[string]string{"secretId": s.KeyID}}); err != nil {
 		t.Fatal(err)

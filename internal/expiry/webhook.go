@@ -24,7 +24,7 @@ import (
 type Notice struct {
 	// ID is stable per (integration, secret, threshold): receivers dedupe on it (also the webhook-id header).
 	ID string `json:"id"`
-	// Type is "credential.expiring", "credential.expired" or "credential.deleted".
+	// Type is "credential.expiring", "credential.expired", "credential.deleted" or "credential.rotation-failed".
 	Type            string    `json:"type"`
 	OccurredAt      time.Time `json:"occurredAt"`
 	IntegrationID   string    `json:"integrationId"`
@@ -51,6 +51,8 @@ const (
 	TypeExpiring = "credential.expiring"
 	TypeExpired  = "credential.expired"
 	TypeDeleted  = "credential.deleted"
+	// TypeRotationFailed: automatic rotation failed; the old secret stays in use.
+	TypeRotationFailed = "credential.rotation-failed"
 )
 
 // Title is the notice's one-line summary.
@@ -60,6 +62,8 @@ func (n Notice) Title() string {
 		return fmt.Sprintf("Client secret of %s has expired", n.IntegrationID)
 	case TypeDeleted:
 		return fmt.Sprintf("Client secret of %s was deleted in Entra", n.IntegrationID)
+	case TypeRotationFailed:
+		return fmt.Sprintf("Automatic rotation of the client secret of %s failed", n.IntegrationID)
 	}
 	if n.DaysLeft != nil {
 		return fmt.Sprintf("Client Secret Expiring Soon: %s expires in %d days", n.IntegrationID, *n.DaysLeft)
