@@ -63,7 +63,7 @@ demo: tools
 FUZZ_TARGETS = ./internal/envelope:FuzzParse ./internal/collect:FuzzParseWorkItem ./internal/rawjson:FuzzReadPage \
 	./internal/graph:FuzzClassify ./internal/graph:FuzzCredentialError ./internal/archive:FuzzParsePart \
 	./internal/config:FuzzLoad ./internal/access:FuzzCheck ./handlers:FuzzInvoke ./tests/entrasim:FuzzAppendJSONString \
-	./internal/remediate:FuzzRemediate ./handlers:FuzzRemediateInvoke \
+	./internal/remediate:FuzzRemediate ./handlers:FuzzRemediateInvoke ./internal/integrations:FuzzRequests \
 	./internal/stream:FuzzSplit ./internal/stream:FuzzParseTime ./internal/envelope:FuzzStringArray
 FUZZTIME ?= 30s
 

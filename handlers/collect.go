@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
@@ -38,26 +39,31 @@ func (a *app) plan(ctx context.Context, req *envelope.Request, modes ...catalog.
 	if err != nil {
 		return nil, err
 	}
-	ids, err := a.enabledIntegrations(ctx)
+	enabled, err := a.enabledIntegrations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	log := logging.From(ctx)
-	items := collect.Plan(ids, collect.ReasonSchedule, dataClock(req)(), modes...)
+	now := dataClock(req)()
+	items := collect.Plan(ids(enabled), collect.ReasonSchedule, now, modes...)
+	if slices.Contains(modes, catalog.Buckets) {
+		// Managed mode's daily re-test rides on the log planner, which runs every few minutes.
+		items = append(items, collect.PlanTests(enabled, collect.ReasonSchedule, now)...)
+	}
 	reply := envelope.NewReply()
 	if len(items) > 0 {
 		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
 			return nil, err
 		}
 	}
-	log.Info("planned collection", "integrations", len(ids), "work_items", len(items), "past_due", timer.IsPastDue)
-	reply.Log("planned %d work items for %d integrations", len(items), len(ids))
+	log.Info("planned collection", "integrations", len(enabled), "work_items", len(items), "past_due", timer.IsPastDue)
+	reply.Log("planned %d work items for %d integrations", len(items), len(enabled))
 	return reply, nil
 }
 
-// enabledIntegrations returns the ids of the integrations that are not disabled; one that cannot be read is
-// logged and skipped.
-func (a *app) enabledIntegrations(ctx context.Context) ([]string, error) {
+// enabledIntegrations returns the integrations that are not disabled; one that cannot be read is logged and
+// skipped.
+func (a *app) enabledIntegrations(ctx context.Context) ([]integrations.Integration, error) {
 	st, err := a.stores(ctx)
 	if err != nil {
 		return nil, err
@@ -69,13 +75,22 @@ func (a *app) enabledIntegrations(ctx context.Context) ([]string, error) {
 	for _, e := range bad {
 		logging.From(ctx).Warn("integration skipped", "error", e.Error())
 	}
-	var ids []string
+	var enabled []integrations.Integration
 	for _, i := range list {
 		if !i.Disabled {
-			ids = append(ids, i.ID)
+			enabled = append(enabled, i)
 		}
 	}
-	return ids, nil
+	return enabled, nil
+}
+
+// ids returns the integrations' ids, in order.
+func ids(list []integrations.Integration) []string {
+	out := make([]string, len(list))
+	for n, i := range list {
+		out[n] = i.ID
+	}
+	return out
 }
 
 // collectWork is the CollectWork queue function: it runs one work item and asks for a continuation when the
@@ -93,6 +108,9 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	ctx = logging.Attrs(ctx, logging.KeyIntegration, item.Integration, logging.KeyFamily, item.Family, "dequeue_count", msg.DequeueCount)
 	log := logging.From(ctx)
 	reply := envelope.NewReply()
+	if item.IsTest() {
+		return a.testWork(ctx, reply, item, dataClock(req)())
+	}
 	st, err := a.stores(ctx)
 	if err != nil {
 		return nil, err
@@ -114,7 +132,9 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	if err != nil {
 		return nil, fmt.Errorf("graph client for %s: %w", integ.ID, err)
 	}
-	w := collect.NewWorker(collect.StorageDeps(st.cursors, st.archive), a.collectOptions())
+	deps := collect.StorageDeps(st.cursors, st.archive)
+	deps.Streams = st.activity
+	w := collect.NewWorker(deps, a.collectOptions())
 	res, err := w.Run(ctx, integ, item, invocationID(ctx), g, dataClock(req))
 	if err != nil {
 		return nil, err
@@ -126,6 +146,26 @@ func (a *app) collectWork(ctx context.Context, req *envelope.Request) (*envelope
 	}
 	reply.Log("%s/%s: %s, %d records in %d parts from %d pages, %d requests (%d throttled)%s", integ.ID, item.Family,
 		res.Run.Outcome, res.Run.Records, res.Run.Parts, res.Run.Pages, res.Run.Requests, res.Run.Throttled, continued(res.Continue))
+	return reply, nil
+}
+
+// testWork runs the connectivity test a work item asks for: the first test of the integration in app settings, or
+// managed mode's daily re-test.
+func (a *app) testWork(ctx context.Context, reply *envelope.Reply, item collect.WorkItem, now time.Time) (*envelope.Reply, error) {
+	svc, _, err := a.connectService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc.Tester = a.tester(1)
+	res, err := svc.Test(ctx, item.Integration, now)
+	if errors.Is(err, integrations.ErrNotFound) {
+		reply.Log("integration %s not found; test dropped", item.Integration)
+		return reply, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	reply.Log("%s: connectivity %s", item.Integration, res.State)
 	return reply, nil
 }
 

@@ -17,19 +17,19 @@ func (a *app) computeInsights(ctx context.Context, req *envelope.Request) (*enve
 	if err != nil {
 		return nil, err
 	}
-	ids, err := a.enabledIntegrations(ctx)
+	enabled, err := a.enabledIntegrations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	items := insights.Plan(ids, dataClock(req)())
+	items := insights.Plan(ids(enabled), dataClock(req)())
 	reply := envelope.NewReply()
 	if len(items) > 0 {
 		if err := reply.AddQueue("workItems", toAny(items)...); err != nil {
 			return nil, err
 		}
 	}
-	logging.From(ctx).Info("planned insights", "integrations", len(ids), "past_due", timer.IsPastDue)
-	reply.Log("planned insights for %d integrations", len(ids))
+	logging.From(ctx).Info("planned insights", "integrations", len(enabled), "past_due", timer.IsPastDue)
+	reply.Log("planned insights for %d integrations", len(enabled))
 	return reply, nil
 }
 

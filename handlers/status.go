@@ -26,7 +26,9 @@ func (a *app) status(ctx context.Context, req *envelope.Request) (*envelope.Repl
 	sctx, cancel := context.WithTimeout(ctx, status.ProbeTimeout)
 	defer cancel()
 	if st, err := a.stores(sctx); err == nil {
-		src.Integrations, src.Cursors, src.Insights = st.integrations, st.cursors, st.archive
+		src.Integrations, src.Cursors, src.Insights, src.Streams = st.integrations, st.cursors, st.archive, st.activity
+		src.Connectivity = status.ConnectivityTests(st.statuses)
+		src.Secrets = status.SecretChecks(st.alerts)
 	}
 	report := status.Build(ctx, a.cfg, clients, src, invocationTime(req))
 	if prefersHTML(httpReq.Header("Accept")) {

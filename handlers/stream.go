@@ -49,11 +49,11 @@ func (a *app) streamEvents(ctx context.Context, req *envelope.Request) (*envelop
 		return nil, err
 	}
 	log.Info("batch archived", "events", res.Events, "records", res.Records, "archived", res.Archived,
-		"duplicates", res.Duplicates, "unknown_tenant", res.UnknownTenant, "quarantined", res.Quarantined,
+		"duplicates", res.Duplicates, "graph_had", res.GraphHad, "unknown_tenant", res.UnknownTenant, "quarantined", res.Quarantined,
 		"parts", res.Parts, "claims_pruned", res.Pruned)
 	reply := envelope.NewReply()
-	reply.Log("partition %s sequence %d-%d: %d records, %d archived, %d duplicates, %d of unknown tenants, %d quarantined, %d parts",
-		pc.PartitionID, first, last, res.Records, res.Archived, res.Duplicates, res.UnknownTenant, res.Quarantined, res.Parts)
+	reply.Log("partition %s sequence %d-%d: %d records, %d archived, %d duplicates, %d of unknown tenants, %d quarantined, %d parts, %d archived by Graph already",
+		pc.PartitionID, first, last, res.Records, res.Archived, res.Duplicates, res.UnknownTenant, res.Quarantined, res.Parts, res.GraphHad)
 	return reply, nil
 }
 
@@ -72,7 +72,10 @@ func (a *app) streamArchiver(ctx context.Context) (*stream.Archiver, error) {
 	if err := claims.Ensure(ctx); err != nil {
 		return nil, err
 	}
+	if err := st.activity.Ensure(ctx); err != nil {
+		return nil, err
+	}
 	tenants := stream.NewTenants(st.integrations, &stream.TenantsOptions{Fallback: a.cfg.Stream.Integration})
-	a.streamArch = stream.NewArchiver(st.archive, claims, tenants, &stream.Options{DedupDays: a.cfg.Stream.DedupDays})
+	a.streamArch = stream.NewArchiver(st.archive, claims, tenants, &stream.Options{DedupDays: a.cfg.Stream.DedupDays, Activity: st.activity})
 	return a.streamArch, nil
 }

@@ -15,6 +15,10 @@ Runs the benchmarks of tests/bench and prints one line per SPEC target:
   the same where another client of the app spends 20 % of the budget: share of what is left that is used, 429s;
   the handler's peak RSS archiving 100k, 1M and 3M sign-ins over 30 days (and whether it is flat);
   the shipped handler's time to ready and its size;
+  20 tenants on one handler: the lowest share of a tenant's reports budget used, the share of 429s, the
+    handler's peak RSS;
+  the directory's initial sync (delta rounds and role snapshots) of a 100k-user, 20k-group tenant at the directory
+    family's (scaled) limit: share of the budget used, 429s, peak RSS, and its flatness up to 300k users.
   the Status page's render time with 50 integrations x 30 data types, and the insights' peak heap at 200,000 users;
   StreamEvents (no SPEC target, info lines): records archived per second per core from Event Hub batches, and
     the handler's peak RSS with a batch of maximum size (32 events of 1 MB, and of Entra's 256 KB).
@@ -25,7 +29,7 @@ A benchmark that fails prints its own error, and its targets fail with that erro
 Options:
   --quick     shorter runs and smaller tenants: one day of backfill for the budget; 20k, 200k and 600k sign-ins over
               6 days for memory (the densities of 100k, 1M and 3M over 30 days, so windows of the same size);
-              10k streamed records
+              10k streamed records; 3 hours of backlog per tenant for 20 tenants; a 30k- and a 90k-user directory
   --dry-run   print the commands without running them
   --keep DIR  keep the raw benchmark output in DIR
   -h, --help  show this help
@@ -88,9 +92,9 @@ run() {
 }
 
 if $quick; then
-	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 stream_records=10000
+	cpu_time=1s cpu_count=1 budget_days=1 rss_small=20000 rss_large=200000 rss_huge=600000 rss_days=6 stream_records=10000 tenants_hours=3 dir_small=30000 dir_large=90000
 else
-	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 stream_records=50000
+	cpu_time=5s cpu_count=3 budget_days=2 rss_small=100000 rss_large=1000000 rss_huge=3000000 rss_days=30 stream_records=50000 tenants_hours=6 dir_small=100000 dir_large=300000
 fi
 
 # metric FILE BENCH UNIT: the median of the named metric over the benchmark's result lines.
@@ -162,6 +166,11 @@ echo "peak RSS at $rss_small, $rss_large and $rss_huge sign-ins over $rss_days d
 bench "$out/rss-small.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_small" BENCH_RSS_DAYS="$rss_days"
 bench "$out/rss-large.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_large" BENCH_RSS_DAYS="$rss_days"
 bench "$out/rss-huge.txt" 'PeakRSS' 1x 1 BENCH_RSS_SIGNINS="$rss_huge" BENCH_RSS_DAYS="$rss_days"
+echo "the directory's initial sync at $dir_small and $dir_large users (a group per five users)" >&2
+bench "$out/dir-small.txt" 'DirectorySync' 1x 1 BENCH_DIR_USERS="$dir_small" BENCH_DIR_GROUPS=$((dir_small / 5))
+bench "$out/dir-large.txt" 'DirectorySync' 1x 1 BENCH_DIR_USERS="$dir_large" BENCH_DIR_GROUPS=$((dir_large / 5))
+echo "20 tenants on one handler" >&2
+bench "$out/tenants.txt" 'ManyTenants' 1x 1 BENCH_TENANTS=20 BENCH_TENANTS_HOURS="$tenants_hours"
 
 # The Status page and the insights: benchmarks that live next to their packages.
 pkgbench() { # pkgbench OUTFILE PACKAGE PATTERN BENCHTIME
@@ -247,6 +256,25 @@ build=$(metric "$out/status.txt" Build ms/report)
 verdict status-page-50x30 "$out/status.txt" "$render" '<=250ms' 'm <= 250' "${render}ms(json=${json}ms,report-from-storage=${build}ms)"
 heap=$(metric "$out/insights.txt" ComputeLargeTenant MiB-peak-heap)
 verdict insights-heap-200k-users "$out/insights.txt" "$heap" '<=48MiB' 'm <= 48' "${heap}MiB"
+dir_budget=$(metric "$out/dir-small.txt" DirectorySync %budget)
+dir_429=$(metric "$out/dir-small.txt" DirectorySync %429)
+dir_rss=$(metric "$out/dir-small.txt" DirectorySync MiB-peak-RSS)
+dir_rss_large=$(metric "$out/dir-large.txt" DirectorySync MiB-peak-RSS)
+dir_sync=$(metric "$out/dir-small.txt" DirectorySync s-sync)
+dir_objects=$(metric "$out/dir-small.txt" DirectorySync objects)
+verdict directory-budget-used "$out/dir-small.txt" "$dir_budget" '>=90%' 'm >= 90' "${dir_budget}%(${dir_objects}objects-in-${dir_sync}s)"
+verdict directory-share-429 "$out/dir-small.txt" "$dir_429" '<=1%' 'm <= 1' "${dir_429}%"
+verdict directory-peak-rss "$out/dir-large.txt" "$dir_rss_large" '<=64MiB' 'm <= 64' "${dir_rss_large}MiB@${dir_large}users"
+dir_flat=$(awk -v a="$dir_rss" -v b="$dir_rss_large" 'BEGIN { if (a + 0 > 0 && b ~ /^[0-9.]+$/) printf "%.2f", b / a; else print "NaN" }')
+verdict directory-rss-flat "$out/dir-large.txt" "$dir_flat" '<=1.10' 'm <= 1.10' "${dir_flat}x(${dir_rss}MiB@${dir_small},${dir_rss_large}MiB@${dir_large})"
+
+tenant_min=$(metric "$out/tenants.txt" ManyTenants %budget-min)
+tenant_noisy=$(metric "$out/tenants.txt" ManyTenants %budget-noisy)
+tenant_429=$(metric "$out/tenants.txt" ManyTenants %429-all)
+tenant_429_max=$(metric "$out/tenants.txt" ManyTenants %429-max)
+tenant_rss=$(metric "$out/tenants.txt" ManyTenants MiB-peak-RSS)
+verdict tenants-budget-used-min "$out/tenants.txt" "$tenant_min" '>=90%' 'm >= 90' "${tenant_min}%(noisy=${tenant_noisy}%,peak-RSS=${tenant_rss}MiB)"
+verdict tenants-share-429 "$out/tenants.txt" "$tenant_429" '<=1%' 'm <= 1' "${tenant_429}%(worst-tenant=${tenant_429_max}%)"
 
 # Not a target: the figure behind archive.Compression (gzip BestSpeed against the default level).
 fast=$(metric "$out/cpu.txt" 'Compression/archive' %size)

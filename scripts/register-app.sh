@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # The manual path to the integration's app registration, with the Azure CLI as the signed-in admin: the same
 # find-or-create as the portal deployment (it runs infra/app-registration/scripts/create-app-registration.sh), then,
-# with --key-vault, a client secret written straight into Key Vault. It prints the ids an integration needs and
-# never the secret value.
+# with --key-vault, a client secret written straight into Key Vault, or, with --federated-identity, no secret at all:
+# the function app's managed identity as a federated identity credential. It prints the ids an integration needs
+# and never the secret value.
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
 Usage: scripts/register-app.sh [options]
 
-Finds or creates the single-tenant app registration "Entra ID Data Integration" in the tenant you are signed in
-to (az login), requests its Microsoft Graph application permissions, creates its service principal and, with
---key-vault, creates a client secret and stores it in Key Vault. Prints the Directory (tenant) ID, the
-Application (client) ID and the Secret ID; the secret value itself is never printed.
+Finds or creates the app registration "Entra ID Data Integration" in the tenant you are signed in to (az login),
+requests its Microsoft Graph application permissions, creates its service principal and, with --key-vault,
+creates a client secret and stores it in Key Vault; with --federated-identity it trusts the function app's
+user-assigned managed identity instead (secretless: add the integration with "credential": "managed-identity").
+Prints the Directory (tenant) ID, the Application (client) ID and the Secret ID; the secret value itself is never
+printed.
 
 Options:
   --name NAME            display name of the app registration (default: "Entra ID Data Integration")
@@ -23,6 +26,10 @@ Options:
   --integration-id ID    integration id: lowercase letters, digits, hyphens (default: default)
   --secret-days DAYS     lifetime of the client secret, 1-730 days (default: 180)
   --grant-consent        also grant admin consent (needs Global Administrator or Privileged Role Administrator)
+  --multi-tenant         a multi-tenant app registration, for an MSP: each customer tenant grants it admin consent
+  --federated-identity PRINCIPAL_ID
+                         trust the function app's user-assigned managed identity (its object/principal id, e.g.
+                         from `az identity show --query principalId`) as a federated identity credential
   --dry-run              show what would change and change nothing
   -h, --help             show this help
 
@@ -59,6 +66,8 @@ integration_id=default
 secret_days=180
 grant_consent=false
 dry_run=false
+multi_tenant=false
+federated_identity=''
 
 while (($#)); do
 	case $1 in
@@ -69,6 +78,8 @@ while (($#)); do
 	--integration-id) integration_id=${2:?--integration-id needs a value} && shift ;;
 	--secret-days) secret_days=${2:?--secret-days needs a value} && shift ;;
 	--grant-consent) grant_consent=true ;;
+	--multi-tenant) multi_tenant=true ;;
+	--federated-identity) federated_identity=${2:?--federated-identity needs a value} && shift ;;
 	--dry-run) dry_run=true ;;
 	-h | --help)
 		usage
@@ -89,6 +100,11 @@ fi
 if [[ -n $key_vault && ! $key_vault =~ ^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$ ]]; then
 	usage_error "--key-vault must be a vault name (3-24 letters, digits and hyphens)"
 fi
+if [[ -n $federated_identity && ! $federated_identity =~ ^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$ ]]; then
+	usage_error "--federated-identity must be the managed identity's object (principal) id, a GUID"
+fi
+audience=AzureADMyOrg
+if [[ $multi_tenant == true ]]; then audience=AzureADMultipleOrgs; fi
 
 command -v az >/dev/null || die "the Azure CLI (az) is not installed: https://learn.microsoft.com/cli/azure/install-azure-cli"
 command -v jq >/dev/null || die "jq is not installed"
@@ -106,7 +122,8 @@ selected=$(jq -c --argjson w "$write" --argjson i "$with_intune" \
 	"$PERMISSIONS_FILE")
 
 registration=$(APP_NAME=$name PERMISSIONS=$selected TENANT_ID=$tenant_id GRANT_ADMIN_CONSENT=$grant_consent \
-	DRY_RUN=$dry_run GRAPH_URL=$GRAPH_URL bash "$CREATE_SCRIPT")
+	DRY_RUN=$dry_run GRAPH_URL=$GRAPH_URL SIGN_IN_AUDIENCE=$audience FEDERATED_IDENTITY_PRINCIPAL_ID=$federated_identity \
+	bash "$CREATE_SCRIPT")
 IFS=$US read -r app_id object_id consent_url consent_granted permission_count < <(jq -r --arg us "$US" \
 	'[.appId, .objectId, .adminConsentUrl, (.adminConsentGranted | tostring), (.permissions | length | tostring)] | join($us)' \
 	<<<"$registration")
@@ -158,7 +175,14 @@ Entra ID Data Integration app registration$([[ $dry_run == true ]] && echo " (dr
   Directory (tenant) ID:     $tenant_id
   Application (client) ID:   $app_id
   Permissions:               $permissions, $permission_count Microsoft Graph application permissions$([[ $intune == yes ]] && echo " incl. Intune")
+  Sign-in audience:          $audience
 EOF
+if [[ -n $federated_identity ]]; then
+	cat <<EOF
+  Federated credential:      the managed identity $federated_identity (no secret); add integrations with
+                             "credential": "managed-identity"
+EOF
+fi
 if [[ -n $secret_id ]]; then
 	cat <<EOF
   Secret ID:                 $secret_id

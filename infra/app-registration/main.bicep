@@ -1,7 +1,9 @@
 // The Marketplace-style "Entra ID Data Integration" app registration: a deployment script runs as the admin's
 // user-assigned managed identity (which holds the Entra role Application Administrator), finds or creates the
-// single-tenant app registration, sets its Microsoft Graph application permissions and creates its service
-// principal. Admin consent stays a manual step (see docs/deploy.md).
+// app registration (single-tenant, or multi-tenant for an MSP), sets its Microsoft Graph application permissions
+// and creates its service principal. With federatedIdentityPrincipalId it also trusts the function app's
+// user-assigned managed identity as a federated identity credential, so integrations sign in without a secret
+// (credential managed-identity). Admin consent stays a manual step (see docs/deploy.md).
 //
 // mainTemplate.json is the ARM JSON equivalent for the portal and the Marketplace (languageVersion 1.0); a contract
 // test keeps the two in step, and `make generate` copies permissions.json and the script into it.
@@ -44,6 +46,16 @@ param managedIdentityResourceGroup string = resourceGroup().name
   'No'
 ])
 param grantAdminConsent string = 'No'
+
+@description('Yes: a multi-tenant app registration (an MSP\'s: each customer tenant grants it admin consent, and the function app\'s managed identity signs in to all of them). No: single-tenant.')
+@allowed([
+  'Yes'
+  'No'
+])
+param multiTenant string = 'No'
+
+@description('Object (principal) ID of the function app\'s user-assigned managed identity. When set, the app registration trusts that identity as a federated identity credential (issuer <login endpoint>/<tenant>/v2.0, audience api://AzureADTokenExchange), and integrations use credential managed-identity instead of a client secret. none: no federated credential.')
+param federatedIdentityPrincipalId string = 'none'
 
 @description('Azure CLI version of the deployment script container. It must be on the deployment script service\'s supported list (versions released in the last 30 days are not).')
 param azCliVersion string = '2.76.0'
@@ -99,6 +111,14 @@ resource createAppRegistration 'Microsoft.Resources/deploymentScripts@2023-08-01
         name: 'LOGIN_ENDPOINT'
         value: environment().authentication.loginEndpoint
       }
+      {
+        name: 'SIGN_IN_AUDIENCE'
+        value: multiTenant == 'Yes' ? 'AzureADMultipleOrgs' : 'AzureADMyOrg'
+      }
+      {
+        name: 'FEDERATED_IDENTITY_PRINCIPAL_ID'
+        value: federatedIdentityPrincipalId
+      }
     ]
     timeout: 'PT30M'
     retentionInterval: 'PT1H'
@@ -127,3 +147,6 @@ output apiPermissionsUrl string = createAppRegistration.properties.outputs.apiPe
 
 @description('The Microsoft Graph application permissions requested.')
 output permissions array = createAppRegistration.properties.outputs.permissions
+
+@description('AzureADMyOrg (single tenant) or AzureADMultipleOrgs (multi-tenant).')
+output signInAudience string = createAppRegistration.properties.outputs.signInAudience

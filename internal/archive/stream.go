@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/entra-di/edi/internal/version"
 )
@@ -42,6 +43,37 @@ func HourFolder(integration, dataType string, hour time.Time) string {
 func HourBucket(integration, dataType string, t time.Time) Bucket {
 	start := t.UTC().Truncate(time.Hour)
 	return Bucket{Integration: integration, DataType: dataType, Start: start, End: start.Add(time.Hour)}
+}
+
+// HourParts lists the committed parts in one hour folder of a data type: Graph's parts of the buckets starting in
+// that hour (their names start with the hour's stamp, so the listing skips the folder's stream parts) when stream
+// is false, the parts written from Event Hubs (names starting with StreamPartPrefix) when it is true.
+func (s *Store) HourParts(ctx context.Context, integration, dataType string, hour time.Time, stream bool) ([]string, error) {
+	prefix := HourFolder(integration, dataType, hour)
+	if stream {
+		prefix += StreamPartPrefix
+	} else {
+		prefix += hour.UTC().Format(stamp[:len("20060102T15")])
+	}
+	var out []string
+	pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, item := range page.Segment.BlobItems {
+			name := *item.Name
+			if !strings.HasSuffix(name, ".ndjson.gz") {
+				continue
+			}
+			if _, graph := parsePart(name); graph == stream {
+				continue
+			}
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // NewNamedPart starts a part with the given blob name; bucket fills its metadata (integration, data type, bucket

@@ -8,6 +8,7 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/internal/graph"
+	"github.com/entra-di/edi/internal/stream"
 )
 
 // Graph is what a run needs of a Graph client.
@@ -69,6 +70,13 @@ type Archive interface {
 	DeleteRound(ctx context.Context, r archive.Round) error
 	Rounds(ctx context.Context, integration, dataType string) ([]archive.Manifest, error)
 	ReadRecords(ctx context.Context, name string, fn func(record []byte) error) error
+	// HourParts lists the parts of one hour folder of a log stream: Graph's, or (stream) those StreamEvents wrote.
+	HourParts(ctx context.Context, integration, dataType string, hour time.Time, stream bool) ([]string, error)
+}
+
+// StreamActivity says what StreamEvents archived of each data type of an integration (stream.Activity).
+type StreamActivity interface {
+	Read(ctx context.Context, integration string) (map[string]stream.DataTypeActivity, error)
 }
 
 // Deps are a worker's storage. Each is a small interface, so a test gives the run in-memory ones.
@@ -77,6 +85,8 @@ type Deps struct {
 	Leases  Leases
 	Runs    Runs
 	Archive Archive
+	// Streams, when set, tells which log data types stream; nil: none does.
+	Streams StreamActivity
 }
 
 // StorageDeps are the deps on Table Storage (cursors, leases, runs) and Blob Storage (the archive).

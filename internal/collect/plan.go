@@ -50,6 +50,10 @@ type Options struct {
 	// RoundGap is the shortest time between two delta rounds of a data type (1 min): two work items planned
 	// together run one round.
 	RoundGap time.Duration
+	// StreamWindow: a log data type streams while StreamEvents archived records of it with event times this
+	// recent (24 h); Graph then reads its buckets first at the first re-sweep delay and only fills the stream's
+	// gaps. Negative: no data type is ever treated as streaming.
+	StreamWindow time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +108,34 @@ func (o Options) withDefaults() Options {
 	if o.RoundGap == 0 {
 		o.RoundGap = time.Minute
 	}
+	if o.StreamWindow == 0 {
+		o.StreamWindow = 24 * time.Hour
+	}
+	return o
+}
+
+// defaultStreamLag is how long after a bucket closes Graph first reads it for a streaming data type when no
+// re-sweeps are configured.
+const defaultStreamLag = time.Hour
+
+// Streaming reports whether a data type whose newest streamed record has event time lastStreamed streams at now:
+// StreamEvents archived records of it within StreamWindow.
+func (o Options) Streaming(lastStreamed, now time.Time) bool {
+	o = o.withDefaults()
+	return o.StreamWindow > 0 && !lastStreamed.IsZero() && now.Sub(lastStreamed) < o.StreamWindow
+}
+
+// ForStreaming returns the options of a data type that streams: a bucket is first read at the first re-sweep
+// delay (an hour by default; the lag when that is longer), when the stream has long delivered it — Graph's read
+// then fills the stream's gaps instead of racing it — and that first read stands for the first re-sweep (see
+// advanceResweeps). Backfill and the later re-sweeps are unchanged.
+func (o Options) ForStreaming() Options {
+	o = o.withDefaults()
+	lag := defaultStreamLag
+	if len(o.Resweeps) > 0 {
+		lag = o.Resweeps[0]
+	}
+	o.Lag = max(o.Lag, lag)
 	return o
 }
 
@@ -131,13 +163,27 @@ type task struct {
 	// round's start; why says why a full round is read.
 	round string
 	why   string
+	// stream says whether the data type streams (Graph fills the stream's gaps) and whether the stream ever
+	// delivered it (the window skips the ids it archived).
+	stream streamState
 }
 
-// label names the pass in blob metadata: "initial", "backfill", "resweep+1h0m0s", or the round's name.
+// streamState is what StreamEvents does for a log data type, as a run sees it at its start.
+type streamState struct {
+	// streaming: the stream archived records of it within Options.StreamWindow; Graph reads it as a gap-filler.
+	streaming bool
+	// streamed: the stream archived records of it at some time; Graph's windows skip the ids it archived.
+	streamed bool
+}
+
+// label names the pass in blob metadata: "initial" ("gapfill" for a data type that streams), "backfill",
+// "resweep+1h0m0s", or the round's name.
 func (t task) label(o Options) string {
 	switch {
 	case t.round != "":
 		return t.round
+	case t.kind == fresh && t.stream.streaming:
+		return "gapfill"
 	case t.kind == resweep:
 		return "resweep+" + o.Resweeps[t.level].String()
 	}
@@ -304,6 +350,9 @@ func (t task) apply(c *cursor.Cursor) {
 	case backfill:
 		c.Low = t.from
 	case resweep:
-		c.Resweep[t.level] = t.to
+		// A watermark only moves forward.
+		if t.to.After(c.Resweep[t.level]) {
+			c.Resweep[t.level] = t.to
+		}
 	}
 }

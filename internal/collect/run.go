@@ -15,6 +15,7 @@ import (
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/logging"
+	"github.com/entra-di/edi/internal/stream"
 )
 
 // Worker runs work items.
@@ -229,10 +230,11 @@ func (r *run) ensureLease() error {
 }
 
 // newCollector returns the collector of a data type's mode, or nil for a data type no Graph query collects.
-func (r *run) newCollector(dt catalog.DataType, c *cursor.Cursor) collector {
+// st says what StreamEvents does for the data type (a log stream).
+func (r *run) newCollector(dt catalog.DataType, c *cursor.Cursor, st streamState) collector {
 	switch dt.Mode() {
 	case catalog.Buckets:
-		return newBucketCollector(r, dt, c)
+		return newBucketCollector(r, dt, c, st)
 	case catalog.Delta, catalog.Snapshot:
 		return newRoundCollector(r, dt, c)
 	}
@@ -242,18 +244,29 @@ func (r *run) newCollector(dt catalog.DataType, c *cursor.Cursor) collector {
 // loop runs the family's data types: their slots, new cursors started, the schedule, and the summary. It reports
 // whether a continuation is needed: progress was made and work remains.
 func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
+	streamed, err := r.streamed(ctx, item.Family)
+	if err != nil {
+		return false, err
+	}
 	var slots []*slot
 	for _, dt := range catalog.InFamily(item.Family) {
 		c, err := r.w.deps.Cursors.Get(ctx, r.integ.ID, dt.Name)
 		if err != nil {
 			return false, err
 		}
-		col := r.newCollector(dt, c)
+		act := streamed[dt.Name]
+		st := streamState{streaming: r.w.opts.Streaming(act.LastEvent, r.now()), streamed: act.Records > 0}
+		col := r.newCollector(dt, c, st)
 		if col == nil {
 			continue
 		}
 		s := &slot{c: col, busy: map[kind]bool{}}
-		if now := r.now(); now.Before(c.SkipUntil) {
+		s.stats.Streaming = st.streaming
+		if ok, reason := r.integ.Collects(dt); !ok {
+			// Not for this integration (its mode, choices or last connectivity test): left alone, and said why.
+			s.done = true
+			s.stats.State = "not collected: " + reason
+		} else if now := r.now(); now.Before(c.SkipUntil) {
 			s.done = true
 			s.stats.State = c.State
 		}
@@ -264,6 +277,20 @@ func (r *run) loop(ctx context.Context, item WorkItem) (bool, error) {
 	}
 	stopped, err := r.schedule(ctx, slots)
 	return r.summarize(slots, stopped), err
+}
+
+// streamed reads what StreamEvents archived of the integration's data types, when the family has log streams that
+// stream (none without Deps.Streams).
+func (r *run) streamed(ctx context.Context, family catalog.Family) (map[string]stream.DataTypeActivity, error) {
+	if r.w.deps.Streams == nil {
+		return nil, nil
+	}
+	for _, dt := range catalog.InFamily(family) {
+		if dt.Buckets != nil && len(dt.Categories) > 0 {
+			return r.w.deps.Streams.Read(ctx, r.integ.ID)
+		}
+	}
+	return nil, nil
 }
 
 // schedule starts the most urgent due task whenever fewer than Concurrency run, applies each result as it comes,
@@ -508,6 +535,7 @@ func (r *run) finish(ctx context.Context, s *slot, res result) error {
 		s.stats.Windows++
 		s.stats.Records += res.records
 		s.stats.Parts += res.parts
+		s.stats.FromStream += res.streamed
 		s.fails, s.notLic, s.progress = 0, 0, true
 		s.c.done(t, res, now)
 		cur.AddRecords(now, int64(res.records))
@@ -519,7 +547,7 @@ func (r *run) finish(ctx context.Context, s *slot, res result) error {
 			return err
 		}
 		r.log.Debug("task done", logging.KeyDataType, t.dt.Name, "kind", t.label(r.w.opts), "task", t.span(),
-			"records", res.records, "duplicates", res.duplicates, "pages", res.pages, "parts", res.parts, "more", res.more)
+			"records", res.records, "duplicates", res.duplicates, "streamed", res.streamed, "pages", res.pages, "parts", res.parts, "more", res.more)
 		return nil
 	}
 	if s.c.failed(t, res) {

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/entra-di/edi/internal/archive"
+	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/rawjson"
+	"github.com/entra-di/edi/internal/stream"
 )
 
 // maxOpenParts bounds the parts one window writes at once. Graph returns sign-ins newest first, so records of one
@@ -35,6 +38,7 @@ type result struct {
 	items      int // elements received, duplicates included
 	records    int // new records archived
 	duplicates int
+	streamed   int // records StreamEvents had archived already (left out)
 	outside    int // elements outside the window (Graph's filter is looser than the bucket bounds)
 	excluded   int // records the integration's exclusions leave out
 	parts      int
@@ -67,7 +71,8 @@ func (e *RecordError) Error() string {
 	return fmt.Sprintf("%s record: field %s %s", e.DataType, e.Field, e.Problem)
 }
 
-// readWindow reads the window t: it loads the dedup keys already archived in its buckets, pages through Graph,
+// readWindow reads the window t: it loads the dedup keys already archived in its buckets (by Graph, and for a data
+// type that Event Hubs delivers too the ids StreamEvents archived), pages through Graph,
 // writes each new record into its bucket's part, and commits the parts. On any error nothing of the window is
 // committed except parts whose commit already succeeded (their records are then skipped as duplicates by the
 // next attempt, so nothing is written twice).
@@ -139,6 +144,14 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 		return b.open, nil
 	}
 
+	var fromStream map[string]struct{}
+	if t.stream.streamed {
+		if fromStream, err = r.streamKeys(ctx, dt, t.from, t.to); err != nil {
+			res.err = fmt.Errorf("read streamed keys: %w", err)
+			return res
+		}
+	}
+
 	keep, err := r.recordFilter(ctx, dt)
 	if err != nil {
 		res.err = err
@@ -185,6 +198,12 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 			res.duplicates++
 			return nil
 		}
+		if fromStream != nil {
+			if _, ok := fromStream[strings.ToLower(key)]; ok {
+				res.streamed++
+				return nil
+			}
+		}
 		if keep != nil {
 			if ok, err := keep(it.Raw); err != nil || !ok {
 				res.excluded++
@@ -225,4 +244,38 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 	}
 	res.parts = len(closed)
 	return res
+}
+
+// streamKeys returns the ids, in lower case, of the records StreamEvents archived for a window [from, to) of a data
+// type: those in the stream parts of the hour folders the window touches whose event time (as StreamEvents reads it)
+// falls in the window — or up to stream.FallbackSlack after it, where a record without its Graph time field was
+// placed by its processing time. Diagnostic-log records do not have Graph's shape; their id (properties.id) is the
+// Graph object's, in any case of key and value (reference/eventhub.md §2.3). The set holds about as many keys as the
+// window has records, so a window's memory stays bounded.
+func (r *run) streamKeys(ctx context.Context, dt catalog.DataType, from, to time.Time) (map[string]struct{}, error) {
+	end := to.Add(stream.FallbackSlack)
+	timeField := func(string) string { return dt.StreamTimeField() }
+	keys := map[string]struct{}{}
+	for h := from.UTC().Truncate(time.Hour); h.Before(end); h = h.Add(time.Hour) {
+		names, err := r.w.deps.Archive.HourParts(ctx, r.integ.ID, dt.Name, h, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			err := r.w.deps.Archive.ReadRecords(ctx, name, func(raw []byte) error {
+				rec, err := stream.ReadRecord(raw, time.Time{}, timeField)
+				if err != nil {
+					return err
+				}
+				if rec.ID != "" && !rec.Time.Before(from) && rec.Time.Before(end) {
+					keys[strings.ToLower(rec.ID)] = struct{}{}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return keys, nil
 }

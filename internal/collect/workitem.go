@@ -27,6 +27,7 @@ import (
 
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/integrations"
 )
 
 // Reasons a work item exists.
@@ -36,15 +37,28 @@ const (
 	ReasonCollectNow   = "collect-now"
 )
 
-// WorkItem asks a worker to collect one family of one integration.
+// Kinds of work item.
+const (
+	// KindCollect collects one family of one integration (the default: an item without a kind).
+	KindCollect = "collect"
+	// KindTest runs an integration's connectivity test (managed mode's daily re-test); it has no family.
+	KindTest = "test"
+)
+
+// WorkItem asks a worker to collect one family of one integration, or to test an integration's connectivity.
 type WorkItem struct {
-	Integration string         `json:"integration"`
-	Family      catalog.Family `json:"family"`
-	Reason      string         `json:"reason"`
-	Planned     time.Time      `json:"planned"`
+	Integration string `json:"integration"`
+	// Kind is KindCollect (or empty) or KindTest.
+	Kind    string         `json:"kind,omitempty"`
+	Family  catalog.Family `json:"family,omitempty"`
+	Reason  string         `json:"reason"`
+	Planned time.Time      `json:"planned"`
 	// Generation counts continuations since the item was planned.
 	Generation int `json:"generation"`
 }
+
+// IsTest reports whether the item asks for a connectivity test.
+func (w WorkItem) IsTest() bool { return w.Kind == KindTest }
 
 // ParseWorkItem decodes and validates a queue message. Unknown fields are refused: a message that is not a work
 // item is a bug somewhere, and should end in the poison queue rather than be half understood.
@@ -62,12 +76,18 @@ func ParseWorkItem(b []byte) (WorkItem, error) {
 	switch {
 	case !config.ValidSlug(w.Integration):
 		return w, fmt.Errorf("work item field integration: %q is not an integration id", w.Integration)
-	case !slices.Contains(catalog.Families(), w.Family):
+	case w.Kind != "" && w.Kind != KindCollect && w.Kind != KindTest:
+		return w, fmt.Errorf("work item field kind: %q is not collect or test", w.Kind)
+	case w.Kind == KindTest && w.Family != "":
+		return w, fmt.Errorf("work item field family: a test item has none (got %q)", w.Family)
+	case w.Kind != KindTest && !slices.Contains(catalog.Families(), w.Family):
 		return w, fmt.Errorf("work item field family: %q is not a family with data types (%v)", w.Family, catalog.Families())
 	case w.Reason != ReasonSchedule && w.Reason != ReasonContinuation && w.Reason != ReasonCollectNow:
 		return w, fmt.Errorf("work item field reason: %q is not schedule, continuation or collect-now", w.Reason)
 	case w.Generation < 0:
 		return w, fmt.Errorf("work item field generation: %d is negative", w.Generation)
+	case w.Kind == KindTest && (w.Reason == ReasonContinuation || w.Generation != 0):
+		return w, fmt.Errorf("work item field reason: a test item is never continued")
 	}
 	return w, nil
 }
@@ -87,6 +107,19 @@ func Plan(integrationIDs []string, reason string, now time.Time, modes ...catalo
 	for _, id := range integrationIDs {
 		for _, f := range families {
 			out = append(out, WorkItem{Integration: id, Family: f, Reason: reason, Planned: now.UTC()})
+		}
+	}
+	return out
+}
+
+// PlanTests returns a connectivity-test item for each integration whose managed-mode re-test is due at now (its
+// last test is a day old), so a granted permission or a new licence is picked up within a day and a revoked one
+// parks its data types.
+func PlanTests(list []integrations.Integration, reason string, now time.Time) []WorkItem {
+	var out []WorkItem
+	for _, i := range list {
+		if i.TestDue(now) {
+			out = append(out, WorkItem{Integration: i.ID, Kind: KindTest, Reason: reason, Planned: now.UTC()})
 		}
 	}
 	return out

@@ -31,7 +31,11 @@ func FuzzParseWorkItem(f *testing.F) {
 		switch {
 		case !config.ValidSlug(w.Integration):
 			t.Fatalf("accepted integration %q", w.Integration)
-		case !slices.Contains(catalog.Families(), w.Family):
+		case w.Kind != "" && w.Kind != KindCollect && w.Kind != KindTest:
+			t.Fatalf("accepted kind %q", w.Kind)
+		case w.IsTest() && (w.Family != "" || w.Generation != 0 || w.Reason == ReasonContinuation):
+			t.Fatalf("accepted test item %+v", w)
+		case !w.IsTest() && !slices.Contains(catalog.Families(), w.Family):
 			t.Fatalf("accepted family %q", w.Family)
 		case w.Reason != ReasonSchedule && w.Reason != ReasonContinuation && w.Reason != ReasonCollectNow:
 			t.Fatalf("accepted reason %q", w.Reason)

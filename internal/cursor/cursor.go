@@ -121,6 +121,9 @@ type Cursor struct {
 	// Records and Parts count what was archived; Density is the recent records per bucket, for window sizing.
 	Records, Parts int64
 	Density        float64
+	// Filled counts the records a log stream's first reads and re-sweeps archived while the data type streamed
+	// (StreamEvents archived it too): the stream's gaps that Graph filled.
+	Filled int64
 	// Day is the UTC day DayRecords counts the records archived in.
 	Day        time.Time
 	DayRecords int64
@@ -190,6 +193,9 @@ func (c *Cursor) toEntity() ([]byte, error) {
 	if !c.Day.IsZero() {
 		props["DayRecords"] = aztables.EDMInt64(c.DayRecords)
 	}
+	if c.Filled != 0 {
+		props["Filled"] = aztables.EDMInt64(c.Filled)
+	}
 	for name, v := range map[string]string{"Resync": c.Resync, "ExcludedHash": c.ExcludedHash, "LastRequestID": c.LastRequestID} {
 		if v != "" {
 			props[name] = v
@@ -240,7 +246,7 @@ func fromEntity(b []byte, etag azcore.ETag) (*Cursor, error) {
 		Records: p.int("Records"), Parts: p.int("Parts"), Density: p.float("Density"),
 		DeltaLink: p.str("DeltaLink"), DeltaAt: p.time("DeltaAt"), LastRound: p.time("LastRound"), LastFull: p.time("LastFull"),
 		Objects: p.int("Objects"), Changes: p.int("Changes"), Resync: p.str("Resync"), ExcludedHash: p.str("ExcludedHash"),
-		LastRequestID: p.str("LastRequestID"), Day: p.time("Day"), DayRecords: p.int("DayRecords"),
+		LastRequestID: p.str("LastRequestID"), Day: p.time("Day"), DayRecords: p.int("DayRecords"), Filled: p.int("Filled"),
 		etag: etag,
 	}
 	if r := p.str("Round"); r != "" {

@@ -43,7 +43,7 @@ func TestCursorRoundTripAndETags(t *testing.T) {
 	t0 := time.Date(2026, 1, 10, 10, 15, 0, 0, time.UTC)
 	c.Low, c.High, c.Target = t0.Add(-time.Hour), t0, t0.Add(-30*24*time.Hour)
 	c.Resweep = []time.Time{t0.Add(-time.Hour), t0.Add(-6 * time.Hour)}
-	c.State, c.Records, c.Parts, c.Density = StateOK, 1<<40, 12, 42.5
+	c.State, c.Records, c.Parts, c.Density, c.Filled = StateOK, 1<<40, 12, 42.5, 1<<33
 	c.LastError = "signIns.interactive bucket 2026-01-10T10:00Z: graph transient [request-id r1]"
 	c.LastRequestID = "r1"
 	c.AddRecords(t0.Add(-24*time.Hour), 7) // yesterday
@@ -57,7 +57,7 @@ func TestCursorRoundTripAndETags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !got.Low.Equal(c.Low) || !got.High.Equal(t0) || !got.Target.Equal(c.Target) || len(got.Resweep) != 2 ||
-		!got.Resweep[1].Equal(c.Resweep[1]) || got.Records != 1<<40+15 || got.Parts != 12 || got.Density != 42.5 ||
+		!got.Resweep[1].Equal(c.Resweep[1]) || got.Records != 1<<40+15 || got.Parts != 12 || got.Density != 42.5 || got.Filled != 1<<33 ||
 		got.LastRequestID != "r1" || got.RecordsOn(t0) != 8 || got.RecordsOn(t0.Add(24*time.Hour)) != 0 ||
 		got.State != StateOK || got.LastError != c.LastError || !got.LastRun.IsZero() {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -110,4 +111,33 @@ func (s *Store) Release(ctx context.Context, l *Lease) error {
 		return fmt.Errorf("release lease %s/%s: %w", l.Integration, l.Family, err)
 	}
 	return nil
+}
+
+// DropLeases deletes every lease of an integration (its integration was deleted): a worker holding one loses it
+// at its next renewal and stops. It returns how many there were.
+func (s *Store) DropLeases(ctx context.Context, integration string) (int, error) {
+	filter := fmt.Sprintf("PartitionKey eq '%s'", escape(integration))
+	pager := s.leases.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: to.Ptr("PartitionKey,RowKey")})
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if isStatus(err, 404) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("list leases of %s: %w", integration, err)
+		}
+		for _, b := range page.Entities {
+			var e aztables.Entity
+			if err := json.Unmarshal(b, &e); err != nil {
+				return n, err
+			}
+			_, err := s.leases.DeleteEntity(ctx, e.PartitionKey, e.RowKey, nil)
+			if err != nil && !isStatus(err, 404) {
+				return n, fmt.Errorf("drop lease %s/%s: %w", e.PartitionKey, e.RowKey, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }

@@ -41,6 +41,10 @@ type DataTypeRun struct {
 	Parts   int    `json:"parts"`
 	State   string `json:"state,omitempty"`
 	Backlog int    `json:"backlogBuckets"`
+	// Streaming says StreamEvents archives the data type too: Graph only filled the stream's gaps; FromStream
+	// counts the records Graph read that the stream had archived already (left out).
+	Streaming  bool `json:"streaming,omitempty"`
+	FromStream int  `json:"fromStream,omitempty"`
 }
 
 // RunError is one failure recorded in a run.

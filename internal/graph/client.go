@@ -48,6 +48,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Budgets overrides catalog.Budgets per family.
 	Budgets map[catalog.Family]catalog.Budget
+	// Limits, when set, are budgets shared with another client of the same app and tenant (Client.Limits);
+	// Budgets is then ignored.
+	Limits *Limits
 	// Retry bounds retries; the zero value means DefaultRetry.
 	Retry RetryPolicy
 	// PageTimeout bounds one page: request, retries and reading the body. Zero means 5 minutes.
@@ -89,7 +92,11 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("graph auth provider: %w", err)
 	}
 
-	t := newThrottle(o.Budgets, o.Retry, cred, scopes)
+	limits := o.Limits
+	if limits == nil {
+		limits = NewLimits(o.Budgets)
+	}
+	t := newThrottle(limits, o.Retry, cred, scopes)
 	clientOpts := msgraph.GetDefaultClientOptions()
 	// kiota's RetryHandler stays in the pipeline but never retries: the throttle middleware does, per family.
 	kiotaMws, err := khttp.GetDefaultMiddlewaresWithOptions(&khttp.RetryHandlerOptions{
@@ -119,6 +126,10 @@ func New(cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	adapter.SetBaseUrl(endpoint.String() + "/v1.0")
 	return &Client{adapter: adapter, http: hc, throttle: t, endpoint: endpoint, opts: o, cred: cred}, nil
 }
+
+// Limits are the budgets the client spends, for another client of the same app and tenant to share
+// (Options.Limits).
+func (c *Client) Limits() *Limits { return c.throttle.Limits }
 
 // Adapter is the SDK request adapter, for typed calls (msgraph.NewGraphServiceClient(adapter)).
 func (c *Client) Adapter() *msgraph.GraphRequestAdapter { return c.adapter }

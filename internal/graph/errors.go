@@ -242,6 +242,10 @@ func credentialError(err error) error {
 	return e
 }
 
+// CredentialError is a token acquisition failure (from an azidentity credential) as an InvalidCredential *Error
+// with its AADSTS code; any other error is returned as it is.
+func CredentialError(err error) error { return credentialError(err) }
+
 // AADSTS returns the numeric AADSTS code of an InvalidCredential error, or 0.
 func AADSTS(err error) int {
 	var ge *Error
@@ -267,15 +271,25 @@ func describeAADSTS(code string) string {
 		return "the application has no service principal in the tenant"
 	case "500011":
 		return "the resource principal was not found in the tenant"
+	case "7000112":
+		return "the application or its service principal is disabled"
+	case "53003", "530032":
+		return "a Conditional Access or security policy blocks the application's sign-in"
+	case "700027":
+		return "the client certificate was not accepted"
+	case "70021", "700211", "700212", "700213":
+		return "no federated identity credential of the application matches the presented assertion"
+	case "700024":
+		return "the client assertion is outside its validity period"
 	}
 	return "token request refused"
 }
 
-// IsInvalidClient reports whether err means the client secret itself was refused (wrong or expired), the case
-// in which a fresh read of the secret may help.
+// IsInvalidClient reports whether err means the client secret or certificate itself was refused (wrong or
+// expired), the case in which a fresh read of it may help.
 func IsInvalidClient(err error) bool {
 	switch AADSTS(err) {
-	case 7000215, 7000222:
+	case 7000215, 7000222, 700027:
 		return true
 	}
 	return false

@@ -637,3 +637,47 @@ func TestResourceUnitsCharged(t *testing.T) {
 		t.Error("a third request went out: the first one's 3 units were counted as 1")
 	}
 }
+
+// TestSharedLimits: two clients of one app and tenant on the same Limits (the collector's and a connectivity
+// test's) stay together within the family's budget; each on its own would send twice the budget.
+func TestSharedLimits(t *testing.T) {
+	var mu sync.Mutex
+	var sent []time.Time
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, time.Now())
+		mu.Unlock()
+		io.WriteString(w, `{"value":[]}`)
+	})
+	budget := catalog.Budget{Requests: 4, Window: 400 * time.Millisecond}
+	limits := NewLimits(map[catalog.Family]catalog.Budget{catalog.Reports: budget})
+	var wg sync.WaitGroup
+	for range 2 {
+		c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport, Retry: fastRetry(), Limits: limits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Limits() != limits {
+			t.Fatal("Client.Limits is not the shared Limits")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 6 {
+				if _, err := c.Pages(context.Background(), "/v1.0/auditLogs/directoryAudits?$top=1", func(Item) error { return nil }); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(sent) != 12 {
+		t.Fatalf("%d requests arrived, want 12", len(sent))
+	}
+	window := budget.Window * 8 / 10
+	for i := budget.Requests; i < len(sent); i++ {
+		if gap := sent[i].Sub(sent[i-budget.Requests]); gap < window {
+			t.Errorf("requests %d and %d of the two clients only %v apart: their shared budget is %d / %v", i-budget.Requests, i, gap, budget.Requests, budget.Window)
+		}
+	}
+}

@@ -253,36 +253,51 @@ type familyCounters struct{ requests, throttled, retries, transient atomic.Int64
 // Continuous Access Evaluation claims challenge is answered with a fresh token. kiota's own RetryHandler is kept
 // off because it truncates fractional Retry-After and knows nothing of budgets.
 type throttle struct {
-	limiters map[catalog.Family]*limiter
-	// budgets are the families' configured budgets (Options.Budgets, else Graph's documented ones): the
-	// directory family's larger tiers are scaled like its configured budget.
-	budgets map[catalog.Family]catalog.Budget
-	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
-	own      map[string]*limiter
+	*Limits
 	counters map[catalog.Family]*familyCounters
 	retry    RetryPolicy
 	cred     azcore.TokenCredential
 	scopes   []string
 }
 
-func newThrottle(budgets map[catalog.Family]catalog.Budget, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
-	t := &throttle{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, counters: map[catalog.Family]*familyCounters{},
-		budgets: map[catalog.Family]catalog.Budget{}, retry: retry, cred: cred, scopes: scopes}
+// Limits are the budgets a client spends: every family's limiter and those of the data types with a limit of their
+// own. Graph's limits are per app and tenant, so two clients of one app and tenant in a process (the collector's
+// and a connectivity test's) share one Limits (Options.Limits, Client.Limits) rather than spend the budget unseen
+// by each other.
+type Limits struct {
+	limiters map[catalog.Family]*limiter
+	// budgets are the families' configured budgets (Options.Budgets, else Graph's documented ones): the
+	// directory family's larger tiers are scaled like its configured budget.
+	budgets map[catalog.Family]catalog.Budget
+	// own holds the limiters of data types with a budget of their own (catalog.DataType.Limit), by name.
+	own map[string]*limiter
+}
+
+// NewLimits returns fresh limits at Graph's documented budgets, overridden per family by budgets.
+func NewLimits(budgets map[catalog.Family]catalog.Budget) *Limits {
+	l := &Limits{limiters: map[catalog.Family]*limiter{}, own: map[string]*limiter{}, budgets: map[catalog.Family]catalog.Budget{}}
 	for f, b := range catalog.Budgets {
 		scaled := b
 		if o, ok := budgets[f]; ok {
 			scaled = o
 		}
-		t.limiters[f] = newLimiter(scaled)
-		t.counters[f] = &familyCounters{}
-		t.budgets[f] = scaled
+		l.limiters[f] = newLimiter(scaled)
+		l.budgets[f] = scaled
 		for _, d := range catalog.InFamily(f) {
 			if d.Limit.Requests > 0 {
 				// A data type's own limit scales with its family's (the simulated tenant scales both alike).
 				window := time.Duration(float64(d.Limit.Window) * scaled.Window.Seconds() / b.Window.Seconds())
-				t.own[d.Name] = newLimiter(catalog.Budget{Requests: d.Limit.Requests, Window: window})
+				l.own[d.Name] = newLimiter(catalog.Budget{Requests: d.Limit.Requests, Window: window})
 			}
 		}
+	}
+	return l
+}
+
+func newThrottle(limits *Limits, retry RetryPolicy, cred azcore.TokenCredential, scopes []string) *throttle {
+	t := &throttle{Limits: limits, counters: map[catalog.Family]*familyCounters{}, retry: retry, cred: cred, scopes: scopes}
+	for f := range catalog.Budgets {
+		t.counters[f] = &familyCounters{}
 	}
 	return t
 }

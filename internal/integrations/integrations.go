@@ -1,19 +1,22 @@
 // Package integrations holds the integrations: one Entra tenant plus one app registration each. They live in Table
 // Storage (table `integrations`); a single integration can also be declared in app settings for the one-tenant case.
-// The client secret itself is never here: only the name of the Key Vault secret that holds it.
+// The credential itself is never here: only the name and version of the Key Vault secret that holds it.
+//
+// The package also decodes and validates the Integrations API's request bodies (request.go) and decides, from the
+// last connectivity test, which data types an integration collects (Collects).
 package integrations
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/config"
@@ -29,33 +32,88 @@ const (
 	Auto Answer = "auto"
 )
 
+// CredentialKind is how an integration's app registration proves its identity to Entra.
+type CredentialKind string
+
+// Credential kinds (SPEC §3, reference/credentials.md §5).
+const (
+	// Secret is a client secret, stored in Key Vault (the default).
+	Secret CredentialKind = "secret"
+	// Certificate is a certificate with its private key (PEM), stored in Key Vault: the secretless option of a
+	// single-tenant app registration.
+	Certificate CredentialKind = "certificate"
+	// ManagedIdentity is the function app's user-assigned managed identity, trusted as a federated identity
+	// credential by a multi-tenant app registration: no secret at all.
+	ManagedIdentity CredentialKind = "managed-identity"
+)
+
+// CredentialKinds lists the credential kinds.
+var CredentialKinds = []CredentialKind{Secret, Certificate, ManagedIdentity}
+
+// Mode decides which data types an integration collects.
+type Mode string
+
+// Data-type modes (SPEC §3).
+const (
+	// Managed collects exactly what the last connectivity test found collectable, re-tested daily.
+	Managed Mode = "managed"
+	// Custom collects the data types switched on in DataTypes, unless the last test shows one unusable.
+	Custom Mode = "custom"
+)
+
 // Integration is one tenant and app registration.
 type Integration struct {
 	// ID is the integration's slug; it names blob partitions, cursors and the Key Vault secret.
-	ID   string `json:"id"`
+	ID string `json:"id"`
+	// Name is the display name.
 	Name string `json:"name"`
-	// TenantID is the Directory (tenant) ID, a GUID or verified domain.
+	// TenantID is the Directory (tenant) ID, a GUID (or, for one declared in app settings, a verified domain).
 	TenantID string `json:"tenantId"`
 	// ClientID is the app registration's Application (client) ID.
 	ClientID string `json:"clientId"`
-	// SecretName is the Key Vault secret holding the client secret.
-	SecretName string `json:"secretName"`
+	// Credential is how the app authenticates; empty means Secret.
+	Credential CredentialKind `json:"credential,omitempty"`
+	// SecretName is the Key Vault secret holding the client secret or certificate (none for ManagedIdentity).
+	SecretName string `json:"secretName,omitempty"`
 	// SecretID is the client secret's keyId (the portal's "Secret ID").
-	SecretID    string                     `json:"secretId,omitempty"`
-	Permissions catalog.Access             `json:"permissions"`
-	Licences    map[catalog.Licence]Answer `json:"licences,omitempty"`
-	// ExcludedGroups are group object ids whose users, also through nested groups, are not collected as
-	// directory data; ExcludeGuests leaves guests out too (SPEC §3); ExcludeFromLogs applies both to the sign-in
-	// logs.
-	ExcludedGroups  []string `json:"excludedGroups,omitempty"`
-	ExcludeGuests   bool     `json:"excludeGuests,omitempty"`
-	ExcludeFromLogs bool     `json:"excludeFromLogs,omitempty"`
+	SecretID string `json:"secretId,omitempty"`
+	// SecretVersion is the Key Vault version of SecretName the integration uses; empty means the current one.
+	// Reset Credentials moves it only once the new version has passed a connectivity test.
+	SecretVersion string `json:"secretVersion,omitempty"`
+	// SecretExpires is when the credential expires, as the app registration says (where it could be read).
+	SecretExpires *time.Time     `json:"secretExpires,omitempty"`
+	Permissions   catalog.Access `json:"permissions"`
+	// Licences are the licence answers; a licence not listed is Auto.
+	Licences map[catalog.Licence]Answer `json:"licences,omitempty"`
+	// Mode is the data-type mode; empty means Managed.
+	Mode Mode `json:"mode,omitempty"`
+	// DataTypes are custom mode's per-data-type choices (a data type not listed is off).
+	DataTypes map[string]bool `json:"dataTypes,omitempty"`
+	// ExcludedGroups are group object ids whose members (transitively) are never collected or imported.
+	ExcludedGroups []string `json:"excludedGroups,omitempty"`
+	// ExcludeGuests leaves guest users out (default false: guests matter for security).
+	ExcludeGuests bool `json:"excludeGuests,omitempty"`
+	// ExcludeFromLogs applies the exclusions to the log streams too (by default only directory data).
+	ExcludeFromLogs bool `json:"excludeFromLogs,omitempty"`
+	// Schedules are the collection cadences per throttling family ("15m", "1h"); a family not listed follows the
+	// CollectLogs timer.
+	Schedules map[catalog.Family]string `json:"schedules,omitempty"`
 	// Disabled integrations are not collected.
 	Disabled bool `json:"disabled,omitempty"`
+	// Rotate lets CheckSecretExpiry replace the client secret before it expires (addPassword, Reset Credentials,
+	// removePassword of the old one); the app needs Application.ReadWrite.OwnedBy and to own itself.
+	Rotate bool `json:"rotate,omitempty"`
 	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
 	ProtectedUsers []string `json:"protectedUsers,omitempty"`
-	// Source is "settings" (app settings) or "table".
+	// Source is SourceSettings (app settings) or "table".
 	Source string `json:"source"`
+	// Created and Updated are when the integration was added and last changed through the API.
+	Created *time.Time `json:"created,omitempty"`
+	Updated *time.Time `json:"updated,omitempty"`
+	// LastTest summarises the last connectivity test; nil before the first.
+	LastTest *TestSummary `json:"lastTest,omitempty"`
+
+	etag azcore.ETag
 }
 
 // Excludes reports whether the integration leaves anyone out of its directory data.
@@ -69,57 +127,139 @@ func (i Integration) Licence(l catalog.Licence) Answer {
 	return Auto
 }
 
-// ValidationError names the field of an integration that is wrong.
+// CredentialKind returns the credential kind, Secret when unset.
+func (i Integration) CredentialKind() CredentialKind {
+	if i.Credential == "" {
+		return Secret
+	}
+	return i.Credential
+}
+
+// DataMode returns the data-type mode, Managed when unset.
+func (i Integration) DataMode() Mode {
+	if i.Mode == "" {
+		return Managed
+	}
+	return i.Mode
+}
+
+// SecretNameFor is the Key Vault secret that holds an integration's credential (SPEC §3).
+func SecretNameFor(id string) string { return "integration-" + id }
+
+// ValidationError names the field of an integration or of a request that is wrong. Status is the HTTP status to
+// answer with (400 when zero): 409 for an id that exists, 413 for an oversized body.
 type ValidationError struct {
 	Field, Problem string
+	Status         int
 }
 
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("integration field %s: %s", e.Field, e.Problem)
 }
 
+// HTTPStatus is the status to answer with.
+func (e *ValidationError) HTTPStatus() int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Limits of the integration's fields.
+const (
+	MaxNameLength     = 100
+	MaxExcludedGroups = 500
+	// MinSchedule and MaxSchedule bound a family's collection cadence.
+	MinSchedule = 5 * time.Minute
+	MaxSchedule = 7 * 24 * time.Hour
+)
+
 // Validate checks every field.
 func (i Integration) Validate() error {
 	switch {
 	case !config.ValidSlug(i.ID):
-		return &ValidationError{"id", fmt.Sprintf("%q is not a slug (lowercase letters, digits, hyphens, 1-40 characters)", i.ID)}
+		return invalid("id", "%q is not a slug (lowercase letters, digits, inner hyphens, 1-40 characters)", i.ID)
+	case i.Name != "" && !validName(i.Name):
+		return invalid("name", "at most %d characters, no control characters", MaxNameLength)
 	case !config.ValidGUID(i.TenantID) && !strings.Contains(i.TenantID, "."):
-		return &ValidationError{"tenantId", fmt.Sprintf("%q is not a GUID or domain name", i.TenantID)}
+		return invalid("tenantId", "%q is not a GUID or domain name", i.TenantID)
 	case !config.ValidGUID(i.ClientID):
-		return &ValidationError{"clientId", fmt.Sprintf("%q is not a GUID", i.ClientID)}
-	case i.SecretName == "" || len(i.SecretName) > 127:
-		return &ValidationError{"secretName", "required, at most 127 characters"}
+		return invalid("clientId", "%q is not a GUID", i.ClientID)
+	case !slices.Contains(CredentialKinds, i.CredentialKind()):
+		return invalid("credential", "%q: want secret, certificate or managed-identity", i.Credential)
+	case i.CredentialKind() != ManagedIdentity && (i.SecretName == "" || len(i.SecretName) > 127):
+		return invalid("secretName", "required, at most 127 characters")
+	case i.SecretID != "" && !config.ValidGUID(i.SecretID):
+		return invalid("secretId", "%q is not a GUID", i.SecretID)
 	case i.Permissions != catalog.ReadOnly && i.Permissions != catalog.ReadWrite:
-		return &ValidationError{"permissions", fmt.Sprintf("%q: want read-only or read-write", i.Permissions)}
-	}
-	for n, g := range i.ExcludedGroups {
-		if !config.ValidGUID(g) {
-			return &ValidationError{fmt.Sprintf("excludedGroups[%d]", n), fmt.Sprintf("%q is not a group object id (a GUID)", g)}
-		}
+		return invalid("permissions", "%q: want read-only or read-write", i.Permissions)
+	case i.DataMode() != Managed && i.DataMode() != Custom:
+		return invalid("mode", "%q: want managed or custom", i.Mode)
+	case i.DataMode() == Managed && len(i.DataTypes) > 0:
+		return invalid("dataTypes", "only in custom mode (managed mode collects what the connectivity test finds)")
 	}
 	if len(i.ProtectedUsers) > config.MaxProtectedUsers {
-		return &ValidationError{"protectedUsers", fmt.Sprintf("at most %d entries, got %d", config.MaxProtectedUsers, len(i.ProtectedUsers))}
+		return invalid("protectedUsers", "at most %d entries, got %d", config.MaxProtectedUsers, len(i.ProtectedUsers))
 	}
 	for n, u := range i.ProtectedUsers {
 		if !config.ValidUserRef(u) {
-			return &ValidationError{fmt.Sprintf("protectedUsers[%d]", n), fmt.Sprintf("%q is neither an object id (GUID) nor a user principal name", u)}
+			return invalid(fmt.Sprintf("protectedUsers[%d]", n), "%q is neither an object id (GUID) nor a user principal name", u)
 		}
 	}
 	for l, a := range i.Licences {
 		if !slices.Contains(catalog.Licences, l) {
-			return &ValidationError{"licences", fmt.Sprintf("unknown licence %q", l)}
+			return invalid("licences", "unknown licence %q (want one of %v)", l, catalog.Licences)
 		}
 		if a != Yes && a != No && a != Auto {
-			return &ValidationError{"licences." + string(l), fmt.Sprintf("%q: want yes, no or auto", a)}
+			return invalid("licences."+string(l), "%q: want yes, no or auto", a)
 		}
 	}
+	for name := range i.DataTypes {
+		if _, ok := catalog.Lookup(name); !ok {
+			return invalid("dataTypes", "unknown data type %q", name)
+		}
+	}
+	if len(i.ExcludedGroups) > MaxExcludedGroups {
+		return invalid("excludedGroups", "at most %d groups", MaxExcludedGroups)
+	}
+	for k, g := range i.ExcludedGroups {
+		if !config.ValidGUID(g) {
+			return invalid(fmt.Sprintf("excludedGroups[%d]", k), "%q is not a group object id (GUID)", g)
+		}
+		if slices.ContainsFunc(i.ExcludedGroups[:k], func(o string) bool { return strings.EqualFold(o, g) }) {
+			return invalid(fmt.Sprintf("excludedGroups[%d]", k), "%q is listed twice", g)
+		}
+	}
+	for f, s := range i.Schedules {
+		if !slices.Contains(catalog.Families(), f) {
+			return invalid("schedules", "unknown family %q (want one of %v)", f, catalog.Families())
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < MinSchedule || d > MaxSchedule {
+			return invalid("schedules."+string(f), "%q: want a duration from %s to %s, e.g. \"15m\" or \"6h\"", s, MinSchedule, MaxSchedule)
+		}
+	}
+	if i.LastTest != nil && i.LastTest.State == "" {
+		return invalid("lastTest", "has no state")
+	}
 	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > MaxNameLength || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // FromSettings returns the integration declared in app settings.
 func FromSettings(e config.Entra) Integration {
 	i := Integration{ID: e.ID, Name: e.ID, TenantID: e.TenantID, ClientID: e.ClientID, SecretName: e.SecretName,
-		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: "settings",
+		SecretID: e.SecretID, Permissions: e.Permissions, Licences: map[catalog.Licence]Answer{}, Source: SourceSettings,
 		ExcludedGroups: e.ExcludedGroups, ExcludeGuests: e.ExcludeGuests, ExcludeFromLogs: e.ExcludeFromLogs,
 		ProtectedUsers: slices.Clone(e.ProtectedUsers)}
 	for l, a := range e.Licences {
@@ -131,123 +271,14 @@ func FromSettings(e config.Entra) Integration {
 // ErrNotFound means there is no integration with that id.
 var ErrNotFound = errors.New("integration not found")
 
-// Store lists integrations from the table and app settings.
-type Store struct {
-	table    *aztables.Client
-	svc      *aztables.ServiceClient
-	name     string
-	settings *Integration
-}
+// ErrExists means an integration with that id exists already.
+var ErrExists = errors.New("integration exists")
 
-// New returns the store on the named table; settings is the app-settings integration or nil.
-func New(svc *aztables.ServiceClient, table string, settings *Integration) *Store {
-	return &Store{table: svc.NewClient(table), svc: svc, name: table, settings: settings}
-}
+// ErrChanged means the integration changed since it was read (another request updated it): read it again.
+var ErrChanged = errors.New("integration changed meanwhile")
 
-// Ensure creates the table if needed.
-func (s *Store) Ensure(ctx context.Context) error {
-	_, err := s.svc.CreateTable(ctx, s.name, nil)
-	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
-		return fmt.Errorf("create table %s: %w", s.name, err)
-	}
-	return nil
-}
+// ErrSettings means the integration is declared in app settings and cannot be changed through the API.
+var ErrSettings = errors.New("integration is declared in app settings")
 
-const partition = "integration"
-
-// List returns every integration: the app-settings one first, then the table's by id. A table row that fails
-// validation is skipped and reported in the returned error list.
-func (s *Store) List(ctx context.Context) ([]Integration, []error, error) {
-	var out []Integration
-	var bad []error
-	if s.settings != nil {
-		out = append(out, *s.settings)
-	}
-	pager := s.table.NewListEntitiesPager(nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		var re *azcore.ResponseError
-		if errors.As(err, &re) && re.StatusCode == 404 {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("list integrations: %w", err)
-		}
-		for _, b := range page.Entities {
-			i, err := decode(b)
-			if err != nil {
-				bad = append(bad, err)
-				continue
-			}
-			if s.settings != nil && i.ID == s.settings.ID {
-				bad = append(bad, fmt.Errorf("integration %q in table %s is shadowed by the one in app settings", i.ID, s.name))
-				continue
-			}
-			out = append(out, i)
-		}
-	}
-	return out, bad, nil
-}
-
-// Get returns one integration.
-func (s *Store) Get(ctx context.Context, id string) (Integration, error) {
-	if s.settings != nil && s.settings.ID == id {
-		return *s.settings, nil
-	}
-	if !config.ValidSlug(id) {
-		return Integration{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	resp, err := s.table.GetEntity(ctx, partition, id, nil)
-	var re *azcore.ResponseError
-	if errors.As(err, &re) && re.StatusCode == 404 {
-		return Integration{}, fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	if err != nil {
-		return Integration{}, fmt.Errorf("read integration %q: %w", id, err)
-	}
-	return decode(resp.Value)
-}
-
-// Put stores an integration in the table (insert or replace), after validating it.
-func (s *Store) Put(ctx context.Context, i Integration) error {
-	i.Source = "table"
-	if err := i.Validate(); err != nil {
-		return err
-	}
-	doc, err := json.Marshal(i)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(aztables.EDMEntity{
-		Entity: aztables.Entity{PartitionKey: partition, RowKey: i.ID},
-		Properties: map[string]any{
-			"Name": i.Name, "TenantId": i.TenantID, "ClientId": i.ClientID, "Document": string(doc),
-			"Updated": aztables.EDMDateTime(time.Now().UTC()),
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := s.table.UpsertEntity(ctx, b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace}); err != nil {
-		return fmt.Errorf("store integration %q: %w", i.ID, err)
-	}
-	return nil
-}
-
-func decode(b []byte) (Integration, error) {
-	var e aztables.EDMEntity
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Integration{}, fmt.Errorf("decode integration: %w", err)
-	}
-	doc, _ := e.Properties["Document"].(string)
-	var i Integration
-	if err := json.Unmarshal([]byte(doc), &i); err != nil {
-		return Integration{}, fmt.Errorf("integration %q: document: %w", e.RowKey, err)
-	}
-	i.ID, i.Source = e.RowKey, "table"
-	if err := i.Validate(); err != nil {
-		return Integration{}, fmt.Errorf("integration %q: %w", e.RowKey, err)
-	}
-	return i, nil
-}
+// SourceSettings is the Source of the integration declared in app settings.
+const SourceSettings = "settings"

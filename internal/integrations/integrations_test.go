@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/config"
@@ -101,5 +102,69 @@ func TestStore(t *testing.T) {
 		if _, err := s.Get(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%q) = %v", id, err)
 		}
+	}
+}
+
+// TestStoreLifecycle: Create refuses an existing id, Update refuses a stale copy, RecordTest keeps the last test
+// (for the app-settings integration in a row of its own), Delete reports whether there was anything.
+func TestStoreLifecycle(t *testing.T) {
+	svc, err := azurite.Shared(t).TableClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fromSettings := FromSettings(config.Entra{ID: "default", TenantID: "contoso.onmicrosoft.com", ClientID: "0d5f9a2b-aaaa-4bbb-8ccc-dddd00001111",
+		SecretName: "integration-default", Permissions: catalog.ReadOnly})
+	s := New(svc, azurite.UniqueName(t, "integ"), &fromSettings)
+	if err := s.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	i := valid()
+	created, err := s.Create(ctx, i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dup := range []Integration{i, func() Integration { d := valid(); d.ID = "default"; return d }()} {
+		if _, err := s.Create(ctx, dup); !errors.Is(err, ErrExists) {
+			t.Errorf("Create(%s) again: %v", dup.ID, err)
+		}
+	}
+	stale, _ := s.Get(ctx, "contoso")
+	created.Name = "Contoso EU"
+	if _, err := s.Update(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	stale.Name = "lost update"
+	if _, err := s.Update(ctx, stale); !errors.Is(err, ErrChanged) {
+		t.Errorf("stale Update: %v", err)
+	}
+	bad := created
+	bad.ExcludedGroups = []string{"not-a-guid"}
+	var ve *ValidationError
+	if _, err := s.Update(ctx, bad); !errors.As(err, &ve) || ve.Field != "excludedGroups[0]" {
+		t.Errorf("invalid Update: %v", err)
+	}
+	sum := TestSummary{At: time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC), State: "Connected", TokenOK: true, DataTypes: map[string]string{"users": OutcomeOK}}
+	got, err := s.RecordTest(ctx, "contoso", sum)
+	if err != nil || got.Name != "Contoso EU" || got.LastTest == nil || got.LastTest.DataTypes["users"] != OutcomeOK {
+		t.Fatalf("RecordTest = %+v, %v", got, err)
+	}
+	if _, err := s.RecordTest(ctx, "default", sum); err != nil {
+		t.Fatal(err)
+	}
+	list, bad2, err := s.List(ctx)
+	if err != nil || len(bad2) != 0 || len(list) != 2 || list[0].LastTest == nil || !list[0].LastTest.At.Equal(sum.At) || list[1].LastTest == nil {
+		t.Fatalf("List = %+v %v %v", list, bad2, err)
+	}
+	if _, err := s.Delete(ctx, "default"); !errors.Is(err, ErrSettings) {
+		t.Errorf("Delete(default) = %v", err)
+	}
+	for k, want := range []bool{true, false} {
+		if existed, err := s.Delete(ctx, "contoso"); err != nil || existed != want {
+			t.Errorf("Delete #%d = %v, %v", k+1, existed, err)
+		}
+	}
+	if _, err := s.Get(ctx, "contoso"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Delete: %v", err)
 	}
 }

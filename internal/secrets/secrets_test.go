@@ -120,3 +120,91 @@ func TestMissingSecretAndUnavailableVault(t *testing.T) {
 		t.Errorf("unavailable vault: %v", err)
 	}
 }
+
+// TestVersionsAndDelete: Put writes versions with content type, tags and expiry; GetVersion reads a pinned one;
+// Update disables one; Delete soft-deletes the secret and Put with Recover brings its name back.
+func TestVersionsAndDelete(t *testing.T) {
+	vault, store, _ := setup(t)
+	ctx := context.Background()
+	exp := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	v1, err := store.Put(ctx, "integration-x", "first", PutOptions{ContentType: "text/plain", Tags: map[string]string{"tenant": tenant}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := store.Put(ctx, "integration-x", "second", PutOptions{Expires: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := vault.SecretVersions("integration-x")
+	if len(versions) != 2 || versions[0].ContentType != "text/plain" || versions[0].Tags["tenant"] != tenant || !versions[1].Expires.Equal(exp) {
+		t.Fatalf("versions %+v", versions)
+	}
+	for version, want := range map[string]string{v1: "first", v2: "second", "": "second"} {
+		if got, err := store.GetVersion(ctx, "integration-x", version, true); err != nil || got != want {
+			t.Errorf("GetVersion(%q) = %q, %v", version, got, err)
+		}
+	}
+	p, err := store.VersionProperties(ctx, "integration-x", v1)
+	if err != nil || p.Version != v1 || p.ContentType != "text/plain" {
+		t.Errorf("VersionProperties = %+v %v", p, err)
+	}
+	off := false
+	if err := store.Update(ctx, "integration-x", v1, time.Time{}, &off); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.GetVersion(ctx, "integration-x", v1, false); err == nil {
+		t.Error("a disabled version is still served (from the cache?)")
+	}
+	if err := store.Update(ctx, "integration-x", v2, exp.AddDate(0, 1, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := vault.Secret("integration-x"); !cur.Expires.Equal(exp.AddDate(0, 1, 0)) || !cur.Enabled {
+		t.Errorf("after Update: %+v", cur)
+	}
+	for k, want := range []bool{true, false} {
+		if deleted, err := store.Delete(ctx, "integration-x"); err != nil || deleted != want {
+			t.Errorf("Delete #%d = %v, %v", k+1, deleted, err)
+		}
+	}
+	if !vault.Deleted("integration-x") {
+		t.Fatal("not soft-deleted")
+	}
+	if _, err := store.GetVersion(ctx, "integration-x", v2, false); err == nil {
+		t.Error("a deleted secret is still served from the cache")
+	}
+	if _, err := store.Put(ctx, "integration-x", "third", PutOptions{}); err == nil {
+		t.Error("Key Vault let a soft-deleted name be reused without recovery")
+	}
+	v3, err := store.Put(ctx, "integration-x", "third", PutOptions{Recover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.GetVersion(ctx, "integration-x", "", true); err != nil || got != "third" || vault.Deleted("integration-x") {
+		t.Errorf("after recovery: %q %v", got, err)
+	}
+	if len(vault.SecretVersions("integration-x")) != 3 || v3 == v2 {
+		t.Errorf("versions after recovery: %d", len(vault.SecretVersions("integration-x")))
+	}
+}
+
+// TestForget: Forget makes the next read go to the vault even within the cache's lifetime.
+func TestForget(t *testing.T) {
+	vault, store, _ := setup(t)
+	ctx := context.Background()
+	if _, err := vault.SetSecret("s", "one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := store.Get(ctx, "s", false); v != "one" {
+		t.Fatal(v)
+	}
+	if _, err := vault.SetSecret("s", "two", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := store.Get(ctx, "s", false); v != "one" {
+		t.Fatalf("cached read = %q", v)
+	}
+	store.Forget("s")
+	if v, _ := store.Get(ctx, "s", false); v != "two" {
+		t.Errorf("after Forget = %q", v)
+	}
+}

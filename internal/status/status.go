@@ -19,10 +19,13 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/collect"
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/expiry"
 	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
+	"github.com/entra-di/edi/internal/stream"
 	"github.com/entra-di/edi/internal/version"
 )
 
@@ -46,6 +49,8 @@ type Integration struct {
 	TenantID string `json:"tenantId"`
 	ClientID string `json:"clientId"`
 	Source   string `json:"source"`
+	// Mode is the data-type mode: managed (what the last test found collectable) or custom.
+	Mode string `json:"mode"`
 	// Connectivity is the last connectivity test (nil when none is known).
 	Connectivity *Connectivity `json:"connectivity,omitempty"`
 	// Secret is the client secret's expiry as the daily check found it (nil when unknown).
@@ -105,6 +110,9 @@ type DataType struct {
 	Mode string `json:"mode"`
 	// Connectivity is the data type's outcome in the last connectivity test ("" when unknown).
 	Connectivity string `json:"connectivity,omitempty"`
+	// Collected says whether the integration collects the data type, and Why.
+	Collected bool   `json:"collected"`
+	Why       string `json:"why"`
 	// State is ok, not-licensed, missing-permission, error, or "not started".
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
@@ -139,6 +147,15 @@ type DataType struct {
 	NextFull        *time.Time `json:"nextFull,omitempty"`
 	RoundInProgress *time.Time `json:"roundInProgress,omitempty"`
 	Resync          string     `json:"resync,omitempty"`
+
+	// Data types that Event Hubs delivers too (StreamEvents): StreamRecords are the records the stream archived
+	// and LastStreamed the newest event time among them; Streaming is true while that is within
+	// COLLECT_STREAM_WINDOW, when Graph only fills the stream's gaps; GraphFilled counts the records Graph archived
+	// that the stream had not (of Records, the Graph-archived ones).
+	Streaming     bool       `json:"streaming,omitempty"`
+	StreamRecords int64      `json:"streamRecords,omitempty"`
+	LastStreamed  *time.Time `json:"lastStreamed,omitempty"`
+	GraphFilled   int64      `json:"graphFilled,omitempty"`
 }
 
 // Alert is something that needs attention.
@@ -167,6 +184,44 @@ type ConnectivitySource interface {
 	Connectivity(ctx context.Context, integration string) (*Connectivity, error)
 }
 
+// ConnectivityTests reads the connectivity tests' table (internal/connect) as a ConnectivitySource.
+func ConnectivityTests(s *connect.Statuses) ConnectivitySource { return connectivityTests{s} }
+
+type connectivityTests struct{ s *connect.Statuses }
+
+func (c connectivityTests) Connectivity(ctx context.Context, integration string) (*Connectivity, error) {
+	res, err := c.s.Get(ctx, integration)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	out := &Connectivity{State: string(res.State), Message: res.Message, Code: res.Code, TestedAt: res.TestedAt}
+	if len(res.DataTypes) > 0 {
+		out.DataTypes = make(map[string]string, len(res.DataTypes))
+		for _, d := range res.DataTypes {
+			out.DataTypes[d.DataType] = d.Outcome
+		}
+	}
+	return out, nil
+}
+
+// SecretChecks reads the expiry check's results (internal/expiry, the alerts table) as a SecretSource.
+func SecretChecks(a *expiry.Alerts) SecretSource { return secretChecks{a} }
+
+type secretChecks struct{ a *expiry.Alerts }
+
+func (s secretChecks) Secret(ctx context.Context, integration string) (*Secret, error) {
+	r, err := s.a.GetResult(ctx, integration)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	checked := r.CheckedAt
+	out := &Secret{SecretID: r.SecretID, Expires: r.Expires, Problem: r.Problem, CheckedAt: &checked}
+	if r.LastAlert != nil {
+		out.LastAlert = &SecretAlert{Threshold: r.LastAlert.Threshold, SentAt: r.LastAlert.SentAt}
+	}
+	return out, nil
+}
+
 // SecretSource gives an integration's client secret expiry as the daily check found it (nil, nil when unknown).
 type SecretSource interface {
 	Secret(ctx context.Context, integration string) (*Secret, error)
@@ -182,6 +237,8 @@ type Sources struct {
 	// Connectivity and Secrets give the connectivity test and the secret expiry.
 	Connectivity ConnectivitySource
 	Secrets      SecretSource
+	// Streams say what StreamEvents archived of each data type.
+	Streams collect.StreamActivity
 }
 
 // ProbeTimeout bounds each storage probe.
@@ -261,7 +318,7 @@ func rank(s Severity) int {
 // integration reads one integration's state; what cannot be read is reported through problem.
 func integration(ctx context.Context, integ integrations.Integration, src Sources, now time.Time, problem func(error)) Integration {
 	ri := Integration{ID: integ.ID, Name: integ.Name, TenantID: integ.TenantID, ClientID: integ.ClientID, Source: integ.Source,
-		Runs: []cursor.Run{}, Alerts: []Alert{}}
+		Mode: string(integ.DataMode()), Runs: []cursor.Run{}, Alerts: []Alert{}}
 	if src.Connectivity != nil {
 		c, err := src.Connectivity.Connectivity(ctx, integ.ID)
 		if err != nil {
@@ -284,16 +341,29 @@ func integration(ctx context.Context, integ integrations.Integration, src Source
 	if err != nil {
 		problem(err)
 	}
+	var streamed map[string]stream.DataTypeActivity
+	if src.Streams != nil {
+		if streamed, err = src.Streams.Read(ctx, integ.ID); err != nil {
+			problem(err)
+		}
+	}
 	premium := integ.Licence(catalog.EntraP1P2) != integrations.No
 	for _, dt := range catalog.DataTypes {
 		d := DataType{Name: dt.Name, Mode: string(dt.Mode()), State: "not started"}
+		d.Collected, d.Why = integ.Collects(dt)
 		if ri.Connectivity != nil {
 			d.Connectivity = ri.Connectivity.DataTypes[dt.Name]
+		} else if integ.LastTest != nil {
+			d.Connectivity = integ.LastTest.DataTypes[dt.Name]
 		}
 		for _, c := range cursors {
 			if c.DataType == dt.Name {
 				fill(&d, c, dt, now, premium, src.Collect)
 			}
+		}
+		if a, ok := streamed[dt.Name]; ok {
+			d.StreamRecords, d.LastStreamed = a.Records, ptr(a.LastEvent)
+			d.Streaming = dt.Mode() == catalog.Buckets && src.Collect.Streaming(a.LastEvent, now)
 		}
 		ri.DataTypes = append(ri.DataTypes, d)
 	}
@@ -368,6 +438,7 @@ func fill(d *DataType, c *cursor.Cursor, dt catalog.DataType, now time.Time, pre
 		d.State = c.State
 	}
 	d.Detail, d.Records, d.Parts, d.LastError, d.LastRequestID = c.Detail, c.Records, c.Parts, c.LastError, c.LastRequestID
+	d.GraphFilled = c.Filled
 	d.RecordsToday = c.RecordsOn(now)
 	d.LastSuccess, d.LastErrorAt, d.SkipUntil = ptr(c.LastSuccess), ptr(c.LastErrorAt), ptr(c.SkipUntil)
 	switch dt.Mode() {

@@ -42,6 +42,9 @@ type Result struct {
 	Archived int
 	// Duplicates are records whose content another part holds (or that repeat within the batch).
 	Duplicates int
+	// GraphHad are records whose id the Graph collector had already archived in their hour: the stream came later
+	// than Graph's gap-filling read (an outage, a backlog replayed), and the record is not archived twice.
+	GraphHad int
 	// UnknownTenant records belong to a tenant no integration names; they are in quarantine/tenant=….
 	UnknownTenant int
 	// Quarantined items could not be read as records; they are in quarantine/unparsed, raw.
@@ -60,6 +63,9 @@ type Options struct {
 	DedupDays int
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Activity, when set, counts the archived records per integration and data type (what the Graph collector and
+	// Status read).
+	Activity *Activity
 }
 
 // Archiver archives Event Hub batches of Entra diagnostic logs.
@@ -88,6 +94,7 @@ func NewArchiver(store *archive.Store, claims *Claims, tenants *Tenants, o *Opti
 		if o.Now != nil {
 			a.opts.Now = o.Now
 		}
+		a.opts.Activity = o.Activity
 	}
 	return a
 }
@@ -113,6 +120,19 @@ type group struct {
 	bucket  archive.Bucket
 	entries []*entry
 	part    *archive.Part
+	// event is the event the records come from; integration is "" for an unknown tenant's group.
+	event       Event
+	integration string
+}
+
+// routedRecord is a record of the batch with its route and owner, on its way into a group.
+type routedRecord struct {
+	rec         Record
+	route       Route
+	integration string
+	known       bool
+	base        string
+	ev          Event
 }
 
 // Archive writes every record of the batch into the archive, exactly once per distinct content, and returns only
@@ -129,6 +149,8 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 		byName  = map[string]*group{}
 		entries []*entry
 		rejects []rawItem
+		routed  []routedRecord
+		graph   = newGraphLookup()
 	)
 	for _, ev := range b.Events {
 		base := eventBase(b.Hub, ev)
@@ -149,34 +171,52 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 			if err != nil {
 				return res, fmt.Errorf("find the integration of tenant %q: %w", rec.TenantID, err)
 			}
-			var name, owner string
-			var bucket archive.Bucket
-			if known {
-				owner = integ
-				bucket = archive.HourBucket(integ, route.DataType, rec.Time)
-				name = archive.HourFolder(integ, route.DataType, rec.Time) + base + ".ndjson.gz"
-			} else {
-				tenant := tenantFolder(rec.TenantID)
-				owner = "~" + tenant
-				bucket = archive.HourBucket("tenant="+tenant, route.DataType, rec.Time)
-				name = tenantQuarantineFolder(tenant, route.DataType, rec.Time) + base + ".ndjson.gz"
-				res.UnknownTenant++
+			if known && route.Graph {
+				graph.add(integ, route, rec)
 			}
-			g := byName[name]
-			if g == nil {
-				g = &group{name: name, bucket: bucket}
-				byName[name] = g
-				groups = append(groups, g)
-			}
-			sum := sha256.Sum256(rec.Raw)
-			e := &entry{rec: rec, group: g, claim: Claim{
-				Partition: ClaimPartition(rec.Time, owner, route.DataType, sum[0]),
-				Key:       hex.EncodeToString(sum[:16]),
-				Part:      name,
-			}}
-			g.entries = append(g.entries, e)
-			entries = append(entries, e)
+			routed = append(routed, routedRecord{rec: rec, route: route, integration: integ, known: known, base: base, ev: ev})
 		}
+	}
+	// Records whose id the Graph collector archived in their hour first are left out.
+	if err := graph.resolve(ctx, a.store, a.opts.Concurrency); err != nil {
+		return res, fmt.Errorf("read the ids Graph archived: %w", err)
+	}
+	for _, r := range routed {
+		rec, route, integ, base := r.rec, r.route, r.integration, r.base
+		var name, owner string
+		var bucket archive.Bucket
+		if r.known {
+			if route.Graph && graph.has(integ, route, rec) {
+				res.GraphHad++
+				continue
+			}
+			owner = integ
+			bucket = archive.HourBucket(integ, route.DataType, rec.Time)
+			name = archive.HourFolder(integ, route.DataType, rec.Time) + base + ".ndjson.gz"
+		} else {
+			tenant := tenantFolder(rec.TenantID)
+			owner = "~" + tenant
+			bucket = archive.HourBucket("tenant="+tenant, route.DataType, rec.Time)
+			name = tenantQuarantineFolder(tenant, route.DataType, rec.Time) + base + ".ndjson.gz"
+			res.UnknownTenant++
+		}
+		g := byName[name]
+		if g == nil {
+			g = &group{name: name, bucket: bucket, event: r.ev}
+			if r.known {
+				g.integration = integ
+			}
+			byName[name] = g
+			groups = append(groups, g)
+		}
+		sum := sha256.Sum256(rec.Raw)
+		e := &entry{rec: rec, group: g, claim: Claim{
+			Partition: ClaimPartition(rec.Time, owner, route.DataType, sum[0]),
+			Key:       hex.EncodeToString(sum[:16]),
+			Part:      name,
+		}}
+		g.entries = append(g.entries, e)
+		entries = append(entries, e)
 	}
 
 	// The first occurrence of a content in the batch claims it; later ones are duplicates already.
@@ -203,8 +243,10 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 
 	// Build every part (closed at once, so only one compressor is open at a time), then commit them all.
 	var parts []*group
+	var counts []Count
 	for _, g := range groups {
 		n := 0
+		var newest time.Time
 		for _, e := range g.entries {
 			if !e.owned || e.dup {
 				res.Duplicates++
@@ -217,6 +259,9 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 				return res, err
 			}
 			n++
+			if e.rec.Time.After(newest) {
+				newest = e.rec.Time
+			}
 		}
 		if g.part == nil {
 			continue
@@ -226,6 +271,10 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 		}
 		if !strings.HasPrefix(g.name, QuarantinePrefix) {
 			res.Archived += n
+		}
+		if g.integration != "" {
+			counts = append(counts, Count{Integration: g.integration, DataType: g.bucket.DataType, Records: n, Newest: newest,
+				Sequence: g.event.SequenceNumber, Enqueued: g.event.Enqueued})
 		}
 		parts = append(parts, g)
 	}
@@ -249,6 +298,13 @@ func (a *Archiver) Archive(ctx context.Context, b Batch) (Result, error) {
 	}
 	if err := eg.Wait(); err != nil {
 		return res, err
+	}
+	// Counted once every part is committed: a count that fails fails the batch, which is then counted when it comes
+	// again (the counters skip what they already counted).
+	if a.opts.Activity != nil && len(counts) > 0 {
+		if err := a.opts.Activity.Add(ctx, b.Hub, counts); err != nil {
+			return res, err
+		}
 	}
 	res.Parts = len(parts)
 	res.Quarantined = len(rejects)
@@ -317,10 +373,15 @@ func (a *Archiver) prune(ctx context.Context, inserted int) int {
 // eh-<hub>-p<partition>-s<sequence>-<event>, where hub is a hash of the namespace and event hub (a recreated hub
 // restarts its sequence numbers, and one archive may read several hubs) and event a hash of the body.
 func eventBase(hub Hub, ev Event) string {
-	h := sha256.Sum256([]byte(strings.ToLower(hub.Namespace) + "/" + strings.ToLower(hub.EventHub)))
 	body := sha256.Sum256(ev.Body)
-	return fmt.Sprintf("%s%s-p%s-s%019d-%s", archive.StreamPartPrefix, hex.EncodeToString(h[:4]), nameSafe(hub.Partition, 16),
+	return fmt.Sprintf("%s%s-p%s-s%019d-%s", archive.StreamPartPrefix, hubHash(hub), nameSafe(hub.Partition, 16),
 		ev.SequenceNumber, hex.EncodeToString(body[:8]))
+}
+
+// hubHash names an event hub: a hash of its namespace and name.
+func hubHash(hub Hub) string {
+	h := sha256.Sum256([]byte(strings.ToLower(hub.Namespace) + "/" + strings.ToLower(hub.EventHub)))
+	return hex.EncodeToString(h[:4])
 }
 
 // tenantFolder is the tenant as a folder name: lower case, letters, digits, '.' and '-' only, at most 64

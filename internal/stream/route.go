@@ -17,6 +17,9 @@ type Route struct {
 	// Known is false for a category that neither the catalog nor pendingRoutes knows: it is archived under a data
 	// type of its own name.
 	Known bool
+	// Graph is true for a data type the Graph collector collects too (in time buckets): the two sources archive
+	// each record once between them (graph.go).
+	Graph bool
 }
 
 // pendingRoutes route categories whose data types SPEC §4 names but the catalog does not declare yet (Agent ID
@@ -38,7 +41,7 @@ const maxCategory = 100
 func RouteOf(category string) (Route, bool) {
 	category = strings.TrimSpace(category)
 	if d, ok := catalog.ByCategory(category); ok {
-		return Route{DataType: d.Name, TimeField: d.StreamTimeField(), Known: true}, true
+		return Route{DataType: d.Name, TimeField: d.StreamTimeField(), Known: true, Graph: d.Buckets != nil}, true
 	}
 	if r, ok := pendingRoutes[strings.ToLower(category)]; ok {
 		return r, true

@@ -97,8 +97,8 @@ func (t *Tenants) load(ctx context.Context, now time.Time) error {
 	}
 	// The app-settings integration comes first in the list; then the smallest id wins.
 	slices.SortStableFunc(list, func(a, b integrations.Integration) int {
-		if (a.Source == "settings") != (b.Source == "settings") {
-			if a.Source == "settings" {
+		if (a.Source == integrations.SourceSettings) != (b.Source == integrations.SourceSettings) {
+			if a.Source == integrations.SourceSettings {
 				return -1
 			}
 			return 1

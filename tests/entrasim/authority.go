@@ -46,13 +46,14 @@ func (d authDirectory) App(tenantID, appID string) (authority.App, bool) {
 	}
 	shift := time.Since(d.t.Now())
 	out := authority.App{AppID: app.AppID, DisplayName: app.DisplayName, Roles: slices.Clone(app.Roles),
-		ObjectID: d.t.spIDOf(app.AppID)}
+		ObjectID: d.t.spIDOf(app.AppID), Disabled: !d.t.spEnabled(app.AppID)}
+	out.Certificates, out.FederatedCredentials, out.BlockedByConditionalAccess = d.t.appCredentials(app.AppID)
 	for _, s := range app.PasswordCredentials {
 		if s.SecretText == "" {
 			continue // a secret whose text this simulator never knew cannot be presented
 		}
 		out.Secrets = append(out.Secrets, authority.Secret{KeyID: s.KeyID, Value: s.SecretText,
-			Start: s.StartDateTime.Add(shift), End: s.EndDateTime.Add(shift)})
+			Start: s.StartDateTime.Add(time.Duration(d.t.secretPropagation.Load())).Add(shift), End: s.EndDateTime.Add(shift)})
 	}
 	return out, true
 }

@@ -48,6 +48,8 @@ type Tenant struct {
 	rngMu  sync.Mutex
 	rng    *rng
 	reqSeq atomic.Uint64
+	// secretPropagation is how long after its start a client secret is refused (SetSecretPropagation).
+	secretPropagation atomic.Int64
 
 	ca           *testca.CA
 	authority    *authority.Authority // nil with a custom Verifier
@@ -96,6 +98,7 @@ func New(opts *Options) (*Tenant, error) {
 	t.buildRoutes()
 	t.buildDirRoutes()
 	t.buildRemediationRoutes()
+	t.buildSKURoutes()
 	for _, f := range cfg.Faults {
 		if _, err := t.faults.add(f); err != nil {
 			return nil, err

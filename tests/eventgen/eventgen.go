@@ -129,12 +129,15 @@ var DataTypes = map[string]string{
 // UnknownCategory is a category nobody knows yet: its records are archived under the category's name as written.
 const UnknownCategory = "BrandNewCategoryLogs"
 
-// categories and their share of the records (sign-ins dominate, non-interactive ones most: reference §1.1).
-var categories = []struct {
+// category is a diagnostic-log category, its share of the records and how its records are built.
+type category struct {
 	name   string
 	weight int
 	build  func(g *gen, name string, t time.Time) (obj, time.Time)
-}{
+}
+
+// categories and their share of the records (sign-ins dominate, non-interactive ones most: reference §1.1).
+var categories = []category{
 	{"SignInLogs", 12, (*gen).signIn},
 	{"NonInteractiveUserSignInLogs", 30, (*gen).signIn},
 	{"ServicePrincipalSignInLogs", 12, (*gen).signIn},
@@ -206,6 +209,60 @@ func Generate(o Options) *Stream {
 	}
 	g := &gen{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}
 	return g.stream()
+}
+
+// Mirrored is one record of a tenant's logs as a diagnostic setting streams it: its category, the Graph object's
+// id and its event time.
+type Mirrored struct {
+	Category string
+	ID       string
+	Time     time.Time
+}
+
+// Mirror builds the diagnostic-log records of the given log records — the shapes and variations Generate writes
+// for their categories, with the given ids and event times — in that order, a few records an event on random
+// partitions (o's Seed, TenantID, Integration, RecordsPerEvent and Partitions apply). Nothing is corrupt, sent twice,
+// re-published or another tenant's: every record must be archived once. It is how a test streams what a simulated
+// tenant's Graph serves too. A category Generate does not know is an error.
+func Mirror(o Options, records []Mirrored) (*Stream, error) {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.RecordsPerEvent <= 0 {
+		o.RecordsPerEvent = 40
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 4
+	}
+	o.OtherTenant = ""
+	g := &gen{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x3177))}
+	s := &Stream{}
+	var items []item
+	for _, m := range records {
+		i := slices.IndexFunc(categories, func(c category) bool { return strings.EqualFold(c.name, m.Category) })
+		if i < 0 {
+			return nil, fmt.Errorf("eventgen: unknown category %q", m.Category)
+		}
+		r, at := categories[i].build(g, categories[i].name, m.Time)
+		if props, ok := r.get("properties").(obj); ok {
+			r = r.set("properties", props.set("id", m.ID))
+		} else if r.get("Id") != nil {
+			r = r.set("Id", m.ID) // the Log Analytics shape: no properties
+		} else {
+			return nil, fmt.Errorf("eventgen: a %s record has no id to set", m.Category)
+		}
+		rec := g.record(r, at)
+		items = append(items, item{raw: rec.Raw, rec: rec, at: m.Time})
+	}
+	for len(items) > 0 {
+		n := min(1+g.rng.IntN(g.o.RecordsPerEvent), len(items))
+		g.addEvent(s, items[:n])
+		for _, it := range items[:n] {
+			s.Records = append(s.Records, *it.rec)
+		}
+		items = items[n:]
+	}
+	return s, nil
 }
 
 // item is a record on its way into an event.

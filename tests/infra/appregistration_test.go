@@ -109,7 +109,7 @@ func TestDeploymentScriptEveryAnswer(t *testing.T) {
 				access := expectedAccess(t, write, intune)
 				assertRequests(t, az.graphCalls(), []request{
 					{Method: "GET", Path: "/v1.0/applications",
-						Query: filterQuery("displayName", "Contoso's Entra ID Data Integration", "id,appId,displayName,requiredResourceAccess")},
+						Query: filterQuery("displayName", "Contoso's Entra ID Data Integration", "id,appId,displayName,signInAudience,requiredResourceAccess")},
 					{Method: "POST", Path: "/v1.0/applications", Body: map[string]any{
 						"displayName": "Contoso's Entra ID Data Integration", "signInAudience": "AzureADMyOrg", "notes": appNotes}},
 					{Method: "GET", Path: "/v1.0/servicePrincipals(appId='" + catalog.GraphAppID + "')",
@@ -419,5 +419,95 @@ func TestDeploymentScriptValidatesInputs(t *testing.T) {
 				t.Errorf("%d az calls before validation", len(calls))
 			}
 		})
+	}
+}
+
+// TestDeploymentScriptFederatedCredential: with the function app's managed identity the script makes the
+// registration trust it as a federated identity credential — issuer the login endpoint's tenant v2.0 URL, subject
+// the identity's object id, audience api://AzureADTokenExchange — multi-tenant when asked; a second run changes
+// nothing; another identity updates the same credential in place (its name is immutable in Entra).
+func TestDeploymentScriptFederatedCredential(t *testing.T) {
+	const principal, other = "3c4d5e6f-1111-4222-8333-444455556666", "7a8b9c0d-1111-4222-8333-444455556666"
+	az := startAz(t, newTenant())
+	env := scriptEnv(t, "Entra ID Data Integration", false, false, false)
+	env["SIGN_IN_AUDIENCE"], env["FEDERATED_IDENTITY_PRINCIPAL_ID"] = "AzureADMultipleOrgs", principal
+	outPath := az.dir + "/scriptoutputs.json"
+	env["AZ_SCRIPTS_OUTPUT_PATH"] = outPath
+	if res := az.run(createScript, env); res.code != 0 {
+		t.Fatalf("script failed:\n%s", res)
+	}
+	st := az.state()
+	objectID := st.Applications[0]["id"].(string)
+	issuer := "https://login.microsoftonline.com/" + tenantID + "/v2.0"
+	if st.Applications[0]["signInAudience"] != "AzureADMultipleOrgs" {
+		t.Errorf("signInAudience %v", st.Applications[0]["signInAudience"])
+	}
+	if len(st.FederatedCredentials) != 1 {
+		t.Fatalf("federated credentials %+v", st.FederatedCredentials)
+	}
+	fc := st.FederatedCredentials[0]
+	if fc.AppObjectID != objectID || fc.Name != "function-app-managed-identity" || fc.Issuer != issuer || fc.Subject != principal ||
+		fmt.Sprint(fc.Audiences) != "[api://AzureADTokenExchange]" {
+		t.Errorf("federated credential %+v", fc)
+	}
+	var out struct {
+		SignInAudience      string `json:"signInAudience"`
+		FederatedCredential struct {
+			Name, Issuer, Subject string
+			Audiences             []string
+		} `json:"federatedCredential"`
+	}
+	raw, err := readFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(raw), &out); err != nil || out.SignInAudience != "AzureADMultipleOrgs" || out.FederatedCredential.Subject != principal {
+		t.Errorf("outputs %s: %v", raw, err)
+	}
+
+	az.clearLog()
+	if res := az.run(createScript, env); res.code != 0 || !strings.Contains(res.stderr, "found federated identity credential") {
+		t.Fatalf("second run:\n%s", res)
+	}
+	for _, c := range az.graphCalls() {
+		if c.Method != "GET" {
+			t.Errorf("second run wrote %s %s", c.Method, c.Path)
+		}
+	}
+
+	az.clearLog()
+	env["FEDERATED_IDENTITY_PRINCIPAL_ID"] = other
+	if res := az.run(createScript, env); res.code != 0 {
+		t.Fatalf("third run:\n%s", res)
+	}
+	st = az.state()
+	if len(st.FederatedCredentials) != 1 || st.FederatedCredentials[0].Subject != other || st.FederatedCredentials[0].ID != fc.ID {
+		t.Errorf("after another identity: %+v", st.FederatedCredentials)
+	}
+	var patches int
+	for _, c := range az.graphCalls() {
+		if c.Method == "PATCH" && strings.HasSuffix(c.Path, "/federatedIdentityCredentials/"+fc.ID) {
+			patches++
+		}
+	}
+	if patches != 1 {
+		t.Errorf("%d PATCHes of the federated credential, want 1", patches)
+	}
+
+	// An existing single-tenant registration is switched to multi-tenant.
+	st2 := newTenant()
+	st2.Applications = append(st2.Applications, azfake.Object{"id": "a0000001-0000-4000-8000-000000000001",
+		"appId": "b0000001-0000-4000-8000-000000000001", "displayName": "Entra ID Data Integration", "signInAudience": "AzureADMyOrg"})
+	az2 := startAz(t, st2)
+	if res := az2.run(createScript, env); res.code != 0 {
+		t.Fatalf("existing app:\n%s", res)
+	}
+	if got := az2.state().Applications[0]["signInAudience"]; got != "AzureADMultipleOrgs" {
+		t.Errorf("signInAudience %v after the switch", got)
+	}
+
+	env["FEDERATED_IDENTITY_PRINCIPAL_ID"] = "not-a-guid"
+	if res := az.run(createScript, env); res.code == 0 || !strings.Contains(res.stderr, "FEDERATED_IDENTITY_PRINCIPAL_ID must be") {
+		t.Errorf("a bad principal id was accepted:\n%s", res)
 	}
 }

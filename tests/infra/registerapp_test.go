@@ -245,3 +245,27 @@ func TestLeakCheckCatchesLeaks(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterAppFederatedIdentity: --multi-tenant --federated-identity make the registration multi-tenant and
+// trust the function app's managed identity; no secret is created; a bad id is a usage error.
+func TestRegisterAppFederatedIdentity(t *testing.T) {
+	const principal = "3c4d5e6f-1111-4222-8333-444455556666"
+	az := startAz(t, newTenant())
+	res := az.run(registerScript, nil, "--multi-tenant", "--federated-identity", principal)
+	if res.code != 0 {
+		t.Fatalf("register-app failed:\n%s", res)
+	}
+	st := az.state()
+	if st.Applications[0]["signInAudience"] != "AzureADMultipleOrgs" || len(st.FederatedCredentials) != 1 || st.FederatedCredentials[0].Subject != principal ||
+		len(st.Passwords) != 0 {
+		t.Errorf("state %+v", st)
+	}
+	for _, want := range []string{"Sign-in audience:          AzureADMultipleOrgs", "Federated credential:      the managed identity " + principal, `"credential": "managed-identity"`} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if res := az.run(registerScript, nil, "--federated-identity", "my-identity"); res.code != 2 || !strings.Contains(res.stderr, "--federated-identity must be") {
+		t.Errorf("bad id: %s", res)
+	}
+}

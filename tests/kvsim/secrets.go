@@ -233,6 +233,7 @@ func (v *Vault) getSecret(_ *http.Request, name, version string) (int, any, *kvE
 		e := errSecretDisabled()
 		return 0, nil, &e
 	}
+	v.reads = append(v.reads, Read{Name: ver.Name, Version: ver.Version, At: v.now()})
 	return http.StatusOK, v.bundle(ver, true), nil
 }
 

@@ -104,6 +104,21 @@ type Vault struct {
 	active   map[string]*secret // by lower-case name
 	deleted  map[string]*deletedSecret
 	counters Counters
+	reads    []Read
+}
+
+// Read is one secret value the vault handed out: the secret and the version it was (the current one when the
+// request named none).
+type Read struct {
+	Name, Version string
+	At            time.Time
+}
+
+// Reads returns every value read so far (GetSecret answered with a value), oldest first.
+func (v *Vault) Reads() []Read {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.reads)
 }
 
 // Start starts a vault on a free 127.0.0.1 port with TLS.

@@ -52,6 +52,9 @@ type Options struct {
 	// pointing at a fault-injecting proxy in front of the scenario's Azurite. The host simulator's own queue
 	// traffic always goes to Azurite directly.
 	HandlerStorage func(az *azurite.Server) (string, error)
+	// APIIntegration leaves the integration out of app settings and Key Vault: the test adds it through the
+	// Integrations API (AddIntegration), as an administrator would.
+	APIIntegration bool
 }
 
 // Env is a running scenario.
@@ -144,8 +147,10 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return nil, err
 	}
 	secretName := "integration-" + Integration
-	if _, err = e.Vault.SetSecret(secretName, e.Tenant.ClientSecret(), &kvsim.Attributes{Expires: e.Tenant.SecretExpires()}); err != nil {
-		return nil, err
+	if !o.APIIntegration {
+		if _, err = e.Vault.SetSecret(secretName, e.Tenant.ClientSecret(), &kvsim.Attributes{Expires: e.Tenant.SecretExpires()}); err != nil {
+			return nil, err
+		}
 	}
 
 	root, err := azurite.ModuleRoot()
@@ -174,7 +179,14 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		"SSL_CERT_FILE":            e.Tenant.CACertPath(),
 		"LOG_LEVEL":                "info",
 		"FUNCTIONS_WORKER_RUNTIME": "custom",
+		// A secret entered in a test is either right or wrong: no need to wait for Entra to learn it.
+		"CONNECT_SECRET_PROPAGATION": "0s",
 	})
+	if o.APIIntegration {
+		for _, k := range []string{"ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_SECRET_ID"} {
+			delete(settings, k)
+		}
+	}
 	maps.Copy(settings, o.Settings)
 	if o.HandlerStorage != nil {
 		if settings["AzureWebJobsStorage"], err = o.HandlerStorage(e.Azurite); err != nil {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Finds or creates the single-tenant app registration of the Entra ID Data Integration, sets its Microsoft Graph
-# application permissions (resolved by name from the Graph service principal's appRoles), finds or creates its
-# service principal and writes {appId, objectId, servicePrincipalId, tenantId, adminConsentUrl, ...} as JSON to
-# $AZ_SCRIPTS_OUTPUT_PATH (stdout when unset).
+# Finds or creates the app registration of the Entra ID Data Integration (single-tenant, or multi-tenant for an
+# MSP), sets its Microsoft Graph application permissions (resolved by name from the Graph service principal's
+# appRoles), finds or creates its service principal, optionally trusts the function app's user-assigned managed
+# identity as a federated identity credential (the secretless option), and writes {appId, objectId,
+# servicePrincipalId, tenantId, adminConsentUrl, ...} as JSON to $AZ_SCRIPTS_OUTPUT_PATH (stdout when unset).
 #
 # It runs in two places with the same inputs:
 #   - as a Microsoft.Resources/deploymentScripts (AzureCLI) resource, logged in as the admin's user-assigned
@@ -19,6 +20,13 @@
 #                        Administrator or Global Administrator - Application Administrator is refused (default false)
 #   LOGIN_ENDPOINT       Entra login endpoint for the consent URL (default https://login.microsoftonline.com/)
 #   GRAPH_URL            Microsoft Graph endpoint (default https://graph.microsoft.com)
+#   SIGN_IN_AUDIENCE     AzureADMyOrg (default, single tenant) or AzureADMultipleOrgs (an MSP's app, consented in each
+#                        customer tenant); an existing registration is switched to it
+#   FEDERATED_IDENTITY_PRINCIPAL_ID  object (principal) id of the function app's user-assigned managed identity: the
+#                        app then trusts that identity's tokens (issuer LOGIN_ENDPOINT/TENANT_ID/v2.0, audience
+#                        TOKEN_EXCHANGE_AUDIENCE) as a federated identity credential; empty or "none": none
+#   FEDERATED_CREDENTIAL_NAME  name of that credential (default function-app-managed-identity; immutable in Entra)
+#   TOKEN_EXCHANGE_AUDIENCE    its audience (default api://AzureADTokenExchange; US Gov and China differ)
 #   RETRY_ATTEMPTS, RETRY_DELAY_SECONDS   waiting for directory replication after a create (default 12 x 10 s)
 #   DRY_RUN              true: read only; print the writes it would make instead of making them
 set -euo pipefail
@@ -34,6 +42,13 @@ GRAPH_URL=${GRAPH_URL:-https://graph.microsoft.com}
 RETRY_ATTEMPTS=${RETRY_ATTEMPTS:-12}
 RETRY_DELAY_SECONDS=${RETRY_DELAY_SECONDS:-10}
 DRY_RUN=${DRY_RUN:-false}
+SIGN_IN_AUDIENCE=${SIGN_IN_AUDIENCE:-AzureADMyOrg}
+FEDERATED_IDENTITY_PRINCIPAL_ID=${FEDERATED_IDENTITY_PRINCIPAL_ID:-}
+FEDERATED_CREDENTIAL_NAME=${FEDERATED_CREDENTIAL_NAME:-function-app-managed-identity}
+TOKEN_EXCHANGE_AUDIENCE=${TOKEN_EXCHANGE_AUDIENCE:-api://AzureADTokenExchange}
+if [[ $FEDERATED_IDENTITY_PRINCIPAL_ID == none ]]; then
+	FEDERATED_IDENTITY_PRINCIPAL_ID=''
+fi
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -127,22 +142,29 @@ main() {
 		die "PERMISSIONS must be a JSON array of permission names, got: $PERMISSIONS"
 	[[ $GRANT_ADMIN_CONSENT == true || $GRANT_ADMIN_CONSENT == false ]] ||
 		die "GRANT_ADMIN_CONSENT must be true or false"
+	[[ $SIGN_IN_AUDIENCE == AzureADMyOrg || $SIGN_IN_AUDIENCE == AzureADMultipleOrgs ]] ||
+		die "SIGN_IN_AUDIENCE must be AzureADMyOrg or AzureADMultipleOrgs"
+	if [[ -n $FEDERATED_IDENTITY_PRINCIPAL_ID && ! $FEDERATED_IDENTITY_PRINCIPAL_ID =~ ^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$ ]]; then
+		die "FEDERATED_IDENTITY_PRINCIPAL_ID must be the managed identity's object (principal) id, a GUID"
+	fi
+	[[ $FEDERATED_CREDENTIAL_NAME =~ ^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$ ]] ||
+		die "FEDERATED_CREDENTIAL_NAME must be 3-120 letters, digits, hyphens and underscores"
 	if [[ -z $TENANT_ID ]]; then
 		TENANT_ID=$(az account show --output json | jq -r '.tenantId')
 	fi
 
 	# 1. The application: found by display name, created when missing (single tenant).
 	local found count app app_object_id app_id
-	found=$(graph GET "$(filter_path applications displayName "$APP_NAME" id,appId,displayName,requiredResourceAccess)" |
+	found=$(graph GET "$(filter_path applications displayName "$APP_NAME" id,appId,displayName,signInAudience,requiredResourceAccess)" |
 		jq -r --arg us "$US" '[(.value | length | tostring), (.value[0] // {} | tojson)] | join($us)')
 	IFS=$US read -r count app <<<"$found"
 	case $count in
 	0)
 		log "creating app registration '$APP_NAME'"
 		local body
-		body=$(jq -cn --arg name "$APP_NAME" '{
+		body=$(jq -cn --arg name "$APP_NAME" --arg audience "$SIGN_IN_AUDIENCE" '{
 			displayName: $name,
-			signInAudience: "AzureADMyOrg",
+			signInAudience: $audience,
 			notes: "Entra ID Data Integration: reads sign-in and audit logs and directory data through Microsoft Graph (application permissions, client credentials)."
 		}')
 		app=$(graph POST /applications "$body")
@@ -153,9 +175,14 @@ main() {
 	1) ;;
 	*) die "$count app registrations are named '$APP_NAME'; rename or delete the extra ones, or choose another name" ;;
 	esac
-	IFS=$US read -r app_object_id app_id < <(jq -r --arg us "$US" '[.id, .appId] | join($us)' <<<"$app")
+	local audience
+	IFS=$US read -r app_object_id app_id audience < <(jq -r --arg us "$US" '[.id, .appId, (.signInAudience // "")] | join($us)' <<<"$app")
 	if ((count == 1)); then
 		log "found app registration '$APP_NAME' ($app_id)"
+		if [[ -n $audience && $audience != "$SIGN_IN_AUDIENCE" ]]; then
+			log "switching its sign-in audience from $audience to $SIGN_IN_AUDIENCE"
+			retry_replication graph PATCH "/applications/$app_object_id" "{\"signInAudience\":\"$SIGN_IN_AUDIENCE\"}" >/dev/null
+		fi
 	fi
 
 	# 2. API permissions: every name resolved to its application (Role) id on this tenant's Graph service principal;
@@ -218,16 +245,51 @@ main() {
 		consent=true
 	fi
 
-	# 5. Outputs: ids only. No secret is created here; scripts/register-app.sh creates one straight into Key Vault.
+	# 5. The secretless option: the function app's user-assigned managed identity as a federated identity
+	# credential. Its token for the exchange audience is issued by this tenant, for the identity's object id; a
+	# multi-tenant app then signs in with it in every customer tenant that consented (reference/credentials.md
+	# §5.1). Found by name, created when missing, corrected when it trusts something else.
+	local federated=null
+	if [[ -n $FEDERATED_IDENTITY_PRINCIPAL_ID ]]; then
+		local issuer want existing fic_id same
+		issuer="${LOGIN_ENDPOINT%/}/$TENANT_ID/v2.0"
+		want=$(jq -cn --arg name "$FEDERATED_CREDENTIAL_NAME" --arg issuer "$issuer" \
+			--arg subject "$FEDERATED_IDENTITY_PRINCIPAL_ID" --arg audience "$TOKEN_EXCHANGE_AUDIENCE" \
+			'{name: $name, issuer: $issuer, subject: $subject, audiences: [$audience],
+			  description: "The Entra ID Data Integration function app signs in with its managed identity (no secret)."}')
+		existing=''
+		if [[ $app_object_id != "(new)" ]]; then
+			existing=$(graph GET "/applications/$app_object_id/federatedIdentityCredentials" |
+				jq -c --arg name "$FEDERATED_CREDENTIAL_NAME" '[.value[] | select(.name == $name)] | first // empty')
+		fi
+		if [[ -z $existing ]]; then
+			log "adding federated identity credential '$FEDERATED_CREDENTIAL_NAME' for managed identity $FEDERATED_IDENTITY_PRINCIPAL_ID"
+			retry_replication graph POST "/applications/$app_object_id/federatedIdentityCredentials" "$want" >/dev/null
+		else
+			IFS=$US read -r fic_id same < <(jq -r --argjson want "$want" --arg us "$US" \
+				'[.id, ((.issuer == $want.issuer and .subject == $want.subject and .audiences == $want.audiences) | tostring)] | join($us)' <<<"$existing")
+			if [[ $same == true ]]; then
+				log "found federated identity credential '$FEDERATED_CREDENTIAL_NAME'"
+			else
+				log "updating federated identity credential '$FEDERATED_CREDENTIAL_NAME' to trust managed identity $FEDERATED_IDENTITY_PRINCIPAL_ID"
+				retry_replication graph PATCH "/applications/$app_object_id/federatedIdentityCredentials/$fic_id" \
+					"$(jq -c 'del(.name, .description)' <<<"$want")" >/dev/null
+			fi
+		fi
+		federated=$(jq -c '{name, issuer, subject, audiences}' <<<"$want")
+	fi
+
+	# 6. Outputs: ids only. No secret is created here; scripts/register-app.sh creates one straight into Key Vault.
 	local output
 	output=$(jq -n \
 		--arg appId "$app_id" --arg objectId "$app_object_id" --arg servicePrincipalId "$sp_id" \
 		--arg tenantId "$TENANT_ID" --argjson permissions "$PERMISSIONS" --argjson consent "$consent" \
+		--arg signInAudience "$SIGN_IN_AUDIENCE" --argjson federated "$federated" \
 		--arg consentUrl "${LOGIN_ENDPOINT%/}/$TENANT_ID/adminconsent?client_id=$app_id" \
 		--arg portalUrl "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/CallAnAPI/appId/$app_id" \
 		'{appId: $appId, objectId: $objectId, servicePrincipalId: $servicePrincipalId, tenantId: $tenantId,
 		  adminConsentUrl: $consentUrl, apiPermissionsUrl: $portalUrl, permissions: $permissions,
-		  adminConsentGranted: $consent}')
+		  adminConsentGranted: $consent, signInAudience: $signInAudience, federatedCredential: $federated}')
 	if [[ -n ${AZ_SCRIPTS_OUTPUT_PATH:-} ]]; then
 		printf '%s\n' "$output" >"$AZ_SCRIPTS_OUTPUT_PATH"
 	else

@@ -1,9 +1,11 @@
 // Command demo is `make demo`: the whole product on one machine, with no Azure. It builds the handler into the
 // deployable layout and starts Azurite, a simulated Entra tenant (30 days of sign-ins of all four types, audits
-// and provisioning, some of them arriving hours late), the Key Vault stand-in holding the integration's client
-// secret, and the handler under the Functions host simulator. Then it calls Status, collects (the CollectLogs timer,
-// then the collect-work queue until it is empty: the 30-day backfill), lets simulated time pass so new and late
-// events arrive and collects again, and checks the archive against the tenant's ground truth:
+// and provisioning, some of them arriving hours late), the Key Vault stand-in, and the handler under the Functions
+// host simulator. Then it calls Status, adds the integration through the Integrations API as an administrator would
+// — first with a wrong secret, whose diagnosis quotes Entra's AADSTS code, then Reset Credentials with the right
+// one, which connects — collects (the CollectLogs timer, then the collect-work queue until it is empty: the 30-day
+// backfill), lets simulated time pass so new and late events arrive and collects again, and ends by checking the
+// archive against the tenant's ground truth:
 //
 //	verify <dataType> records=<n> missing=<m> duplicates=<d>
 //
@@ -14,7 +16,9 @@
 //
 // Then remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with the same
 // Idempotency-Key), is refused a guest's deletion, and the audit trail is read back. It ends by computing the day's
-// identity insights (ComputeInsights, then InsightsWork from queue insights-work) and saving the Status page as a
+// identity insights (ComputeInsights, then InsightsWork from queue insights-work), checking the client secret's
+// expiry (CheckSecretExpiry; the tenant's secret is made to expire in 60 days, so the 90-day alert goes to a local
+// Teams, Slack and generic JSON webhook receiver, and a second run sends nothing) and saving the Status page as a
 // browser gets it. With -serve (`make demo SERVE=1`) it then leaves everything running and serves the live Status
 // page on -addr until Ctrl-C.
 //
@@ -39,11 +43,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/entra-di/edi/internal/access"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/tests/azurite"
 	"github.com/entra-di/edi/tests/entrasim"
 	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/scenario"
+	"github.com/entra-di/edi/tests/webhooksim"
 )
 
 // step is one stage of the demo. run reports a result to print; an error ends the demo (cleanup still runs).
@@ -58,6 +64,8 @@ var steps = []step{
 	{"Start Azurite, the simulated Entra tenant, Key Vault and the Functions host", startAll},
 	{"Call Status with a function key", callStatus},
 	{"Check that Status refuses a call without a key", callStatusWithoutKey},
+	{"Add the integration through the Integrations API — with a wrong secret value", addIntegration},
+	{"Reset Credentials with the right secret: Connect", resetCredentials},
 	{"Collect: CollectLogs plans, CollectWork drains the queue (30-day backfill)", collectFirst},
 	{"Six hours pass: new and late events arrive; Collect Now", collectNow},
 	{"Two more days pass, collecting every 2 hours (re-sweeps pick up late events)", collectSettle},
@@ -68,6 +76,7 @@ var steps = []step{
 	{"Remediation: reset-mfa as a dry run, then for real (retried with its Idempotency-Key), then a refusal", remediation},
 	{"Read the remediation audit trail (GET /api/remediation/audit)", auditTrail},
 	{"Compute the day's insights: ComputeInsights plans, InsightsWork reads the archive", computeInsights},
+	{"Check client secret expiry: CheckSecretExpiry alerts a local Teams, Slack and JSON webhook", checkSecretExpiry},
 	{"Save the Status page as a browser gets it", savePage},
 }
 
@@ -80,6 +89,7 @@ type demo struct {
 	appRoot string
 	logFile *os.File
 	env     *scenario.Env
+	hooks   *webhooksim.Receiver
 	ok      bool
 }
 
@@ -243,19 +253,28 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 	if d.logFile, err = os.Create(filepath.Join(d.dataDir, "handler.log")); err != nil {
 		return "", err
 	}
+	// The expiry alerts go to a local receiver; each URL carries a token as a real one carries its credential.
+	d.hooks = webhooksim.Start()
+	hooks := map[string]string{}
+	for n, kind := range []string{webhooksim.Teams, webhooksim.Slack, webhooksim.JSON} {
+		hooks[fmt.Sprintf("SECRET_EXPIRY_WEBHOOK_%d", n+1)] = kind + ":" + d.hooks.URL(kind, fmt.Sprintf("demo%dtoken", n))
+	}
 	d.env, err = scenario.Start(ctx, scenario.Options{
-		AppRoot: d.appRoot,
-		Dir:     d.dataDir,
-		Output:  d.logFile,
+		Settings: hooks,
+		AppRoot:  d.appRoot,
+		Dir:      d.dataDir,
+		Output:   d.logFile,
 		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
 		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
-		// granted the read-write set and the integration declared read-write, so the remediation steps can act; a
-		// break-glass account is declared protected.
+		// granted the read-write set and the integration is added read-write, so the remediation steps can act;
+		// a break-glass account is declared protected. The integration is added through the Integrations API,
+		// not declared in app settings.
+		// The integration's client secret expires in 60 days, so the expiry check has an alert to send.
 		// The tenant holds every licence, so every data type has data; its risk state changes with the clock.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
-			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(),
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(), SecretLifetime: 60 * 24 * time.Hour,
 			Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceIntune, entrasim.LicenceWorkloadIdentitiesPremium, entrasim.LicenceAgentID}},
-		Settings: map[string]string{"ENTRA_PERMISSIONS": "read-write", "ENTRA_PROTECTED_USERS": "breakglass@contoso.com"},
+		APIIntegration: true,
 	})
 	if err != nil {
 		return "", err
@@ -264,7 +283,7 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 	return fmt.Sprintf("Azurite: blob %s, queue %s, table %s\n"+
 		"tenant %s (%s), integration app %s, %d users, 30 days of history, 3 %% of events late (up to 48 h)\n"+
 		"Graph %s, authority %s (Graph's throttling scaled 100×: reports 5 requests / 100 ms)\n"+
-		"Key Vault %s holds secret integration-default (the value is never printed)\n"+
+		"Key Vault %s (empty: the Integrations API will store the client secret as integration-default)\n"+
 		"simulated clock at %s",
 		d.env.Azurite.BlobURL, d.env.Azurite.QueueURL, d.env.Azurite.TableURL,
 		t.TenantID(), t.TenantDomain(), t.ClientID(), len(t.Users()),
@@ -291,7 +310,17 @@ type statusReport struct {
 		Blob, Table, Queue string
 	} `json:"storage"`
 	Integrations []struct {
-		ID        string `json:"id"`
+		ID     string `json:"id"`
+		Secret *struct {
+			SecretID  string     `json:"secretId"`
+			Expires   *time.Time `json:"expires"`
+			DaysLeft  *int       `json:"daysLeft"`
+			Problem   string     `json:"problem"`
+			LastAlert *struct {
+				Threshold string    `json:"threshold"`
+				SentAt    time.Time `json:"sentAt"`
+			} `json:"lastAlert"`
+		} `json:"secret"`
 		DataTypes []struct {
 			DataType       string     `json:"dataType"`
 			Mode           string     `json:"mode"`
@@ -334,8 +363,8 @@ func callStatus(ctx context.Context, d *demo) (string, error) {
 	if !st.Healthy {
 		return "", fmt.Errorf("Status reports unhealthy storage: %+v", st.Storage)
 	}
-	return fmt.Sprintf("version %s, storage: blob %s, table %s, queue %s\nintegration from app settings: %s\nGraph %s, Key Vault %s, function timeout %s",
-		st.Version, st.Storage.Blob, st.Storage.Table, st.Storage.Queue, st.Config.Integration, st.Config.GraphEndpoint,
+	return fmt.Sprintf("version %s, storage: blob %s, table %s, queue %s\nintegrations: %d (none in app settings)\nGraph %s, Key Vault %s, function timeout %s",
+		st.Version, st.Storage.Blob, st.Storage.Table, st.Storage.Queue, len(st.Integrations), st.Config.GraphEndpoint,
 		st.Config.KeyVault, st.Config.FunctionTimeout), nil
 }
 
@@ -348,6 +377,80 @@ func callStatusWithoutKey(ctx context.Context, d *demo) (string, error) {
 		return "", fmt.Errorf("without a key Status answered %d, want 401", res.StatusCode)
 	}
 	return "401 Unauthorized, handler not called", nil
+}
+
+// apiConnectivity is the part of a connectivity result the demo shows.
+type apiConnectivity struct {
+	State     string `json:"state"`
+	Message   string `json:"message"`
+	DataTypes []struct {
+		DataType string `json:"dataType"`
+		Outcome  string `json:"outcome"`
+	} `json:"dataTypes"`
+}
+
+// wrongSecret is what an administrator might paste by mistake: a value that is no secret of the app.
+const wrongSecret = "Q8x~not-the-value-of-any-secret.Demo0"
+
+func addIntegration(ctx context.Context, d *demo) (string, error) {
+	d.env.Secrets.Add("wrong secret typed in the demo", wrongSecret)
+	res, err := d.env.PostIntegration(ctx, wrongSecret, map[string]any{"permissions": "read-write",
+		"protectedUsers": []string{"breakglass@contoso.com"}})
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Integration struct {
+			SecretVersion string `json:"secretVersion"`
+		} `json:"integration"`
+		Connectivity apiConnectivity `json:"connectivity"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return "", err
+	}
+	if out.Connectivity.State != "Invalid credentials" || !strings.Contains(out.Connectivity.Message, "AADSTS7000215") {
+		return "", fmt.Errorf("a wrong secret was diagnosed as %q: %s", out.Connectivity.State, out.Connectivity.Message)
+	}
+	return fmt.Sprintf("POST /api/integrations → %d %s (secret stored in Key Vault as integration-default, version %s)\n"+
+		"connectivity: %s — %s", res.StatusCode, http.StatusText(res.StatusCode), short(out.Integration.SecretVersion),
+		out.Connectivity.State, out.Connectivity.Message), nil
+}
+
+func resetCredentials(ctx context.Context, d *demo) (string, error) {
+	t := d.env.Tenant
+	res, err := d.env.API(ctx, http.MethodPost, "/api/integrations/"+scenario.Integration+"/credentials",
+		map[string]string{"secretId": t.SecretID(), "secret": t.ClientSecret()}, access.Admin)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Switched     bool                           `json:"switched"`
+		Integration  struct{ SecretVersion string } `json:"integration"`
+		Connectivity apiConnectivity                `json:"connectivity"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK || !out.Switched || out.Connectivity.State != "Connected" {
+		return "", fmt.Errorf("Reset Credentials answered %d: %s", res.StatusCode, res.Body)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST /api/integrations/%s/credentials → %d %s (new Key Vault version %s)\nconnectivity: %s — %s\n",
+		scenario.Integration, res.StatusCode, http.StatusText(res.StatusCode), short(out.Integration.SecretVersion), out.Connectivity.State, out.Connectivity.Message)
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "data type\tconnectivity test")
+	for _, dt := range out.Connectivity.DataTypes {
+		fmt.Fprintf(w, "%s\t%s\n", dt.DataType, dt.Outcome)
+	}
+	_ = w.Flush()
+	return strings.TrimRight(b.String(), "\n"), nil
+}
+
+func short(version string) string {
+	if len(version) > 8 {
+		return version[:8] + "…"
+	}
+	return version
 }
 
 // table prints the per-data-type state from Status: the log streams, or the directory's data types.
@@ -500,9 +603,55 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 	return b.String(), nil
 }
 
+// checkSecretExpiry runs CheckSecretExpiry twice and prints, per integration, the secret's expiry and days left as
+// Status shows them, and what the local webhook receiver got: each alert once, whatever the number of runs.
+func checkSecretExpiry(ctx context.Context, d *demo) (string, error) {
+	for range 2 {
+		if err := d.env.CheckSecretExpiry(ctx); err != nil {
+			return "", err
+		}
+	}
+	st, err := d.status(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, in := range st.Integrations {
+		s := in.Secret
+		switch {
+		case s == nil:
+			fmt.Fprintf(&b, "%s: the expiry check has not reported\n", in.ID)
+			continue
+		case s.Expires == nil || s.DaysLeft == nil:
+			fmt.Fprintf(&b, "%s: secret %s, no expiry known (%s)\n", in.ID, s.SecretID, s.Problem)
+		default:
+			fmt.Fprintf(&b, "%s: secret %s expires %s, %d days left", in.ID, s.SecretID, s.Expires.UTC().Format("2006-01-02 15:04Z"), *s.DaysLeft)
+			if s.LastAlert != nil {
+				fmt.Fprintf(&b, ", last alert: %s days", s.LastAlert.Threshold)
+			}
+			b.WriteString("\n")
+		}
+	}
+	got := d.hooks.Received()
+	if len(got) == 0 {
+		return "", errors.New("the webhook receiver got no alert (the secret expires within 90 days)")
+	}
+	for _, r := range got {
+		fmt.Fprintf(&b, "webhook %-5s received: %s (threshold %s)\n", r.Kind, r.Title, r.Threshold)
+	}
+	if rej := d.hooks.Rejected(); len(rej) > 0 {
+		return "", fmt.Errorf("the receiver refused malformed alerts: %s", strings.Join(rej, "; "))
+	}
+	fmt.Fprintf(&b, "(two runs, %d alerts: each threshold once per webhook)", len(got))
+	return b.String(), nil
+}
+
 func (d *demo) cleanup() error {
 	if d.env != nil {
 		d.env.Close()
+	}
+	if d.hooks != nil {
+		d.hooks.Close()
 	}
 	if d.logFile != nil {
 		return d.logFile.Close()

@@ -325,13 +325,35 @@ func (a *Authority) serveToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errUnknownApp(clientID, a.tenantName(tid)))
 		return
 	}
-	if secret == "" {
+	now := a.now()
+	acr := "1" // appidacr: 1 = client secret, 2 = certificate or assertion
+	switch assertion := form.Get("client_assertion"); {
+	case assertion != "":
+		if t := form.Get("client_assertion_type"); t != ClientAssertionType {
+			a.writeError(w, r, errInvalidAssertion("client_assertion_type is "+quoteShort(t)+", want "+ClientAssertionType))
+			return
+		}
+		if e := a.checkAssertion(app, assertion, baseURL(r)+tid+"/oauth2/v2.0/token", now); e != nil {
+			a.writeError(w, r, *e)
+			return
+		}
+		acr = "2"
+	case secret == "":
 		a.writeError(w, r, errMissingSecret())
 		return
+	default:
+		if e := checkSecret(app, secret, now); e != nil {
+			a.writeError(w, r, *e)
+			return
+		}
 	}
-	now := a.now()
-	if e := checkSecret(app, secret, now); e != nil {
-		a.writeError(w, r, *e)
+	// The client is authenticated; now the policies that refuse it a token.
+	if app.Disabled {
+		a.writeError(w, r, errAppDisabled(app.AppID, app.DisplayName))
+		return
+	}
+	if app.BlockedByConditionalAccess {
+		a.writeError(w, r, errConditionalAccess())
 		return
 	}
 	if res.uri == "" {
@@ -339,7 +361,7 @@ func (a *Authority) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caps, minNbf, _ := parseRequestedClaims(form.Get("claims"))
-	token, expiresIn, err := a.issue(tid, app, res, caps, minNbf, now)
+	token, expiresIn, err := a.issue(baseURL(r), tid, app, res, acr, caps, minNbf, now)
 	if err != nil {
 		http.Error(w, "token signing failed", http.StatusInternalServerError)
 		return
@@ -435,8 +457,16 @@ func checkSecret(app App, presented string, now time.Time) *aadError {
 	return nil
 }
 
-// issue mints an access token for app at resource.
-func (a *Authority) issue(tid string, app App, res resource, caps []string, minNbf, now time.Time) (string, int64, error) {
+// quoteShort quotes a request value for a message, shortened.
+func quoteShort(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return "'" + s + "'"
+}
+
+// issue mints an access token for app at resource; base is the authority's URL as the client reached it.
+func (a *Authority) issue(base, tid string, app App, res resource, acr string, caps []string, minNbf, now time.Time) (string, int64, error) {
 	expiresIn := int64(a.lifetime/time.Second) - 1
 	if expiresIn < 1 {
 		expiresIn = 1
@@ -457,7 +487,7 @@ func (a *Authority) issue(tid string, app App, res resource, caps []string, minN
 		Exp:      now.Add(a.lifetime).Unix(),
 		Aio:      randomToken(36),
 		AppID:    app.AppID,
-		AppIDAcr: "1", // 1 = client secret
+		AppIDAcr: acr,
 		Idp:      v1Issuer(tid),
 		Oid:      oid,
 		Rh:       "0." + randomToken(40) + ".",
@@ -470,6 +500,10 @@ func (a *Authority) issue(tid string, app App, res resource, caps []string, minN
 		if strings.EqualFold(cp, "cp1") {
 			c.XmsCC = []string{"CP1"} // unverified casing of the xms_cc claim value
 		}
+	}
+	if res.exchange {
+		// A v2.0 token, as a managed identity's token for api://AzureADTokenExchange is.
+		c.Iss, c.Idp, c.Ver = base+tid+"/v2.0", "", "2.0"
 	}
 	if res.graph {
 		c.AppDisplayName = app.DisplayName

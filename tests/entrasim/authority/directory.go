@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,27 @@ type App struct {
 	// ObjectID is the service principal's object ID (the oid and sub claims). When empty a stable ID is derived
 	// from the tenant and app IDs.
 	ObjectID string
+	// Disabled means the app's service principal is disabled (accountEnabled false) or the app was disabled by
+	// Microsoft: an authenticated token request gets AADSTS7000112.
+	Disabled bool
+	// BlockedByConditionalAccess means a Conditional Access policy for workload identities blocks the app: an
+	// authenticated token request gets AADSTS53003.
+	BlockedByConditionalAccess bool
+	// Certificates are the public certificates of the app's keyCredentials: a client assertion signed with one's
+	// private key authenticates the app (certificate credentials).
+	Certificates []*x509.Certificate
+	// FederatedCredentials are the app's federated identity credentials: a client assertion from a trusted issuer
+	// whose subject and audience match one of them authenticates the app (workload identity federation).
+	FederatedCredentials []FederatedCredential
+}
+
+// FederatedCredential is a federatedIdentityCredential of an app registration: the issuer, subject and audiences
+// an external token must carry (exact, case-sensitive matches; no wildcards).
+type FederatedCredential struct {
+	Name      string
+	Issuer    string
+	Subject   string
+	Audiences []string
 }
 
 // Directory is what the authority needs to know about tenants and their apps. Implementations must be safe for
@@ -158,6 +180,26 @@ func (d *StaticDirectory) ExpireSecret(tenantID, appID, keyID string, end time.T
 	}, false)
 }
 
+// SetDisabled disables (or enables again) an app's service principal.
+func (d *StaticDirectory) SetDisabled(tenantID, appID string, disabled bool) error {
+	return d.update(tenantID, appID, func(a *App) { a.Disabled = disabled }, false)
+}
+
+// SetBlockedByConditionalAccess makes a Conditional Access policy for workload identities block the app (or not).
+func (d *StaticDirectory) SetBlockedByConditionalAccess(tenantID, appID string, blocked bool) error {
+	return d.update(tenantID, appID, func(a *App) { a.BlockedByConditionalAccess = blocked }, false)
+}
+
+// AddCertificate adds a public certificate to an app's keyCredentials.
+func (d *StaticDirectory) AddCertificate(tenantID, appID string, cert *x509.Certificate) error {
+	return d.update(tenantID, appID, func(a *App) { a.Certificates = append(a.Certificates, cert) }, false)
+}
+
+// AddFederatedCredential adds a federated identity credential to an app.
+func (d *StaticDirectory) AddFederatedCredential(tenantID, appID string, fc FederatedCredential) error {
+	return d.update(tenantID, appID, func(a *App) { a.FederatedCredentials = append(a.FederatedCredentials, fc) }, false)
+}
+
 // SetRoles replaces an app's granted Graph application permissions.
 func (d *StaticDirectory) SetRoles(tenantID, appID string, roles []string) error {
 	return d.update(tenantID, appID, func(a *App) { a.Roles = slices.Clone(roles) }, false)
@@ -221,6 +263,11 @@ func (d *StaticDirectory) TenantName(tenantID string) (string, bool) {
 func cloneApp(a App) App {
 	a.Secrets = slices.Clone(a.Secrets)
 	a.Roles = slices.Clone(a.Roles)
+	a.Certificates = slices.Clone(a.Certificates)
+	a.FederatedCredentials = slices.Clone(a.FederatedCredentials)
+	for i := range a.FederatedCredentials {
+		a.FederatedCredentials[i].Audiences = slices.Clone(a.FederatedCredentials[i].Audiences)
+	}
 	return a
 }
 

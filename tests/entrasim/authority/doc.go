@@ -15,6 +15,17 @@
 //     client_secret in the form (client_secret_post) or with HTTP Basic (client_secret_basic); both are listed in
 //     Entra's token_endpoint_auth_methods_supported. MSAL adds "openid offline_access profile" to the scope; those
 //     are ignored when a "<resource>/.default" scope is present.
+//   - Instead of a secret the client may present client_assertion (client_assertion_type
+//     urn:ietf:params:oauth:client-assertion-type:jwt-bearer). One the app signed itself (iss = sub = client id) is a
+//     certificate credential: its x5t#S256 (MSAL, PS256) or x5t (RS256) must name one of App.Certificates, the
+//     signature must verify with that key and aud must be the token endpoint, else AADSTS700027. Any other is a
+//     federated credential: it must be a token of this authority (its signature and kid are checked, else
+//     AADSTS50013), within its validity (AADSTS700024), and match one of App.FederatedCredentials exactly — none
+//     at all gives AADSTS70021, then issuer AADSTS700211, audience AADSTS700212, subject AADSTS700213, as Entra
+//     reports them. A token for api://AzureADTokenExchange (what a managed identity presents) is a v2.0 token
+//     with iss <base>{tid}/v2.0, sub the caller's object id and aud api://AzureADTokenExchange.
+//   - After the client is authenticated: a disabled service principal (App.Disabled) gets AADSTS7000112, a
+//     Conditional Access block for workload identities (App.BlockedByConditionalAccess) AADSTS53003.
 //   - Errors carry Entra's body: error, error_description ("AADSTSnnnn: …\r\nTrace ID: …\r\nCorrelation ID:
 //     …\r\nTimestamp: …"), error_codes, timestamp, trace_id, correlation_id (the client-request-id header when the
 //     client sends one) and error_uri. See the Code* constants for each AADSTS code, its OAuth error and status.

@@ -44,6 +44,35 @@ const (
 	CodeUnsupportedGrant = 70003
 	// CodePostOnly (AADSTS900561): invalid_request, 400. The token endpoint only accepts POST (unverified).
 	CodePostOnly = 900561
+	// CodeAppDisabled (AADSTS7000112): unauthorized_client, 400. The app's service principal is disabled, or
+	// Microsoft disabled the app (source: message; error string and status unverified).
+	CodeAppDisabled = 7000112
+	// CodeConditionalAccess (AADSTS53003): invalid_grant, 400. A Conditional Access policy for workload
+	// identities blocks the app (source: Microsoft's workload-identity Conditional Access page, which shows this
+	// body).
+	CodeConditionalAccess = 53003
+	// CodeCertificateInvalid (AADSTS700027): invalid_client, 401. A certificate client assertion whose key is not
+	// among the app's keyCredentials, or whose signature does not verify (source: message; status assumed from
+	// invalid_client).
+	CodeCertificateInvalid = 700027
+	// CodeAssertionTime (AADSTS700024): invalid_client, 400. A client assertion outside its nbf/exp window
+	// (source: message; error string and status unverified).
+	CodeAssertionTime = 700024
+	// CodeInvalidAssertion (AADSTS50013): invalid_request, 400. A federated assertion that is not a token of a
+	// trusted issuer, or whose signature does not verify (unverified wording).
+	CodeInvalidAssertion = 50013
+	// CodeNoFederatedRecord (AADSTS70021): invalid_request, 400. The app has no federated identity credential
+	// matching the assertion (source: the azure-workload-identity troubleshooting page shows this body).
+	CodeNoFederatedRecord = 70021
+	// CodeFederatedIssuer (AADSTS700211): invalid_request, 400. No federated credential of the app names the
+	// assertion's issuer (source: code and message in public reports; error string and status unverified).
+	CodeFederatedIssuer = 700211
+	// CodeFederatedAudience (AADSTS700212): invalid_client, 401. The issuer matches but no audience does (source:
+	// a recorded body in a public test suite; the status is assumed from invalid_client).
+	CodeFederatedAudience = 700212
+	// CodeFederatedSubject (AADSTS700213): invalid_request, 400. Issuer and audience match but the subject does
+	// not (source: code in public reports; error string and status unverified).
+	CodeFederatedSubject = 700213
 )
 
 // ErrorResponse is the JSON body of an Entra error, exported so tests can decode what the stand-in (or a
@@ -136,6 +165,56 @@ func errUnsupportedGrant(grant string) aadError {
 func errPostOnly(method string) aadError {
 	return aadError{http.StatusBadRequest, "invalid_request", CodePostOnly,
 		fmt.Sprintf("The endpoint only accepts POST, OPTIONS requests. Received a %s request.", method)}
+}
+
+func errAppDisabled(appID, name string) aadError {
+	return aadError{http.StatusBadRequest, "unauthorized_client", CodeAppDisabled,
+		fmt.Sprintf("Application '%s'(%s) is disabled.", appID, name)}
+}
+
+func errConditionalAccess() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", CodeConditionalAccess,
+		"Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."}
+}
+
+func errCertificate(appID, why string) aadError {
+	return aadError{http.StatusUnauthorized, "invalid_client", CodeCertificateInvalid, fmt.Sprintf(
+		"Client assertion failed signature validation. (%s) Ensure a certificate of app '%s' signed the assertion "+
+			"and that its public key is registered in the app's keyCredentials.", why, appID)}
+}
+
+func errAssertionTime(now, nbf, exp time.Time) aadError {
+	return aadError{http.StatusBadRequest, "invalid_client", CodeAssertionTime, fmt.Sprintf(
+		"Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry "+
+			"time of assertion %s.", now.UTC().Format(time.RFC3339), nbf.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339))}
+}
+
+func errInvalidAssertion(why string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", CodeInvalidAssertion,
+		fmt.Sprintf("Assertion failed signature validation. (%s)", why)}
+}
+
+func errNoFederatedRecord(iss, sub, aud string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", CodeNoFederatedRecord, fmt.Sprintf(
+		"No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion "+
+			"Subject: '%s'. Assertion Audience: '%s'.", iss, sub, aud)}
+}
+
+const ficHint = " Please check your federated identity credential Subject, Audience and Issuer against the presented assertion."
+
+func errFederatedIssuer(iss string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", CodeFederatedIssuer,
+		fmt.Sprintf("No matching federated identity record found for presented assertion issuer '%s'.", iss) + ficHint}
+}
+
+func errFederatedAudience(aud string) aadError {
+	return aadError{http.StatusUnauthorized, "invalid_client", CodeFederatedAudience,
+		fmt.Sprintf("No matching federated identity record found for presented assertion audience '%s'.", aud) + ficHint}
+}
+
+func errFederatedSubject(sub string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", CodeFederatedSubject,
+		fmt.Sprintf("No matching federated identity record found for presented assertion subject '%s'.", sub) + ficHint}
 }
 
 // entraTimestamp is the timestamp format of Entra error bodies ("2023-05-06 06:03:00Z").

@@ -39,12 +39,20 @@ const DefaultClockSkew = 5 * time.Minute
 type resource struct {
 	uri, appID string
 	graph      bool // Graph tokens carry roles, idtyp and app_displayname
+	// exchange tokens (for api://AzureADTokenExchange) are v2.0 tokens an app presents as a federated credential:
+	// iss https://login.microsoftonline.com/{tid}/v2.0 (here: the stand-in's base URL), sub its object id.
+	exchange bool
 }
 
 var knownResources = []resource{
 	{uri: GraphResource, appID: GraphAppID, graph: true},
 	{uri: VaultResource, appID: VaultAppID},
+	{uri: TokenExchangeAudience, appID: TokenExchangeAppID, exchange: true},
 }
+
+// TokenExchangeAppID is the application ID of Entra's token exchange resource (api://AzureADTokenExchange)
+// (unverified: the id public scripts use).
+const TokenExchangeAppID = "fb60f99c-7a34-4190-8149-302f77469936"
 
 // lookupResource finds the resource named by the part of a scope before "/.default": its URI (with or without a
 // trailing slash, host case-insensitive) or its app ID.

@@ -45,6 +45,8 @@ type State struct {
 	GraphSPID         string       `json:"graphSpId"`
 	Assignments       []Assignment `json:"assignments"`
 	Passwords         []Password   `json:"passwords"`
+	// FederatedCredentials are the applications' federated identity credentials.
+	FederatedCredentials []FederatedCredential `json:"federatedCredentials"`
 	// IssuedSecrets holds every secret value addPassword ever returned, removed ones included, for leak checks.
 	IssuedSecrets []string        `json:"issuedSecrets"`
 	Secrets       []SecretVersion `json:"secrets"`
@@ -72,6 +74,20 @@ type State struct {
 
 	Seq int `json:"seq"`
 }
+
+// FederatedCredential is a federatedIdentityCredential of an application.
+type FederatedCredential struct {
+	AppObjectID string   `json:"appObjectId"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Issuer      string   `json:"issuer"`
+	Subject     string   `json:"subject"`
+	Audiences   []string `json:"audiences"`
+	Description string   `json:"description"`
+}
+
+// MaxFederatedCredentials is Entra's limit of federated identity credentials per application.
+const MaxFederatedCredentials = 20
 
 // Deployment is one `az deployment group create` or `what-if`: its parameters as ARM receives them, from inline
 // NAME=VALUE arguments (strings) and @file parameter files (JSON values), later ones overriding earlier ones.
@@ -512,6 +528,7 @@ func (st *State) secretSet(args []string) (any, error) {
 var (
 	reApp             = regexp.MustCompile(`^/v1\.0/applications/([^/]+)$`)
 	reAppPassword     = regexp.MustCompile(`^/v1\.0/applications/([^/]+)/(addPassword|removePassword)$`)
+	reAppFICs         = regexp.MustCompile(`^/v1\.0/applications/([^/]+)/federatedIdentityCredentials(?:/([^/]+))?$`)
 	reGraphSP         = regexp.MustCompile(`^/v1\.0/servicePrincipals\(appId='([^']+)'\)$`)
 	reSP              = regexp.MustCompile(`^/v1\.0/servicePrincipals/([^/]+)$`)
 	reSPAssignments   = regexp.MustCompile(`^/v1\.0/servicePrincipals/([^/]+)/appRoleAssignments$`)
@@ -581,6 +598,9 @@ func (st *State) rest(args []string, call *Call) (any, error) {
 	case reAppPassword.MatchString(u.Path) && method == "POST":
 		m := reAppPassword.FindStringSubmatch(u.Path)
 		return st.password(m[1], m[2], body)
+	case reAppFICs.MatchString(u.Path):
+		m := reAppFICs.FindStringSubmatch(u.Path)
+		return st.federated(method, m[1], m[2], body)
 	case reApp.MatchString(u.Path):
 		id := reApp.FindStringSubmatch(u.Path)[1]
 		app := find(st.Applications, "id", id)
@@ -754,6 +774,77 @@ func (st *State) assign(resourceID string, body map[string]any) (any, error) {
 	}
 	st.Assignments = append(st.Assignments, a)
 	return a, nil
+}
+
+// federated serves /applications/{id}/federatedIdentityCredentials[/{fid}] (federatedidentitycredential-*.md):
+// list, create (name unique per application, at most 20), update (name immutable).
+func (st *State) federated(method, appObjectID, ficID string, body map[string]any) (any, error) {
+	if find(st.Applications, "id", appObjectID) == nil {
+		return nil, errNoSuchResource(appObjectID)
+	}
+	str := func(k string) string { v, _ := body[k].(string); return v }
+	audiences := func() []string {
+		var out []string
+		list, _ := body["audiences"].([]any)
+		for _, a := range list {
+			if s, ok := a.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	switch {
+	case method == "GET" && ficID == "":
+		var out []any
+		for _, f := range st.FederatedCredentials {
+			if f.AppObjectID == appObjectID {
+				out = append(out, map[string]any{"id": f.ID, "name": f.Name, "issuer": f.Issuer, "subject": f.Subject,
+					"audiences": f.Audiences, "description": f.Description})
+			}
+		}
+		return map[string]any{"value": orEmpty(out)}, nil
+	case method == "POST" && ficID == "":
+		f := FederatedCredential{AppObjectID: appObjectID, ID: st.newID(), Name: str("name"), Issuer: str("issuer"),
+			Subject: str("subject"), Audiences: audiences(), Description: str("description")}
+		if f.Name == "" || f.Issuer == "" || f.Subject == "" || len(f.Audiences) != 1 {
+			return nil, &httpError{"Bad Request", "Request_BadRequest", "name, issuer, subject and one audience are required."}
+		}
+		n := 0
+		for _, g := range st.FederatedCredentials {
+			if g.AppObjectID != appObjectID {
+				continue
+			}
+			n++
+			if strings.EqualFold(g.Name, f.Name) {
+				return nil, &httpError{"Bad Request", "Request_BadRequest", "FederatedIdentityCredential with name " + f.Name + " already exists."}
+			}
+		}
+		if n >= MaxFederatedCredentials {
+			return nil, &httpError{"Bad Request", "Request_BadRequest", "Maximum number of federated identity credentials reached."}
+		}
+		st.FederatedCredentials = append(st.FederatedCredentials, f)
+		return map[string]any{"id": f.ID, "name": f.Name, "issuer": f.Issuer, "subject": f.Subject, "audiences": f.Audiences}, nil
+	case method == "PATCH" && ficID != "":
+		i := slices.IndexFunc(st.FederatedCredentials, func(f FederatedCredential) bool { return f.ID == ficID && f.AppObjectID == appObjectID })
+		if i < 0 {
+			return nil, errNoSuchResource(ficID)
+		}
+		if _, ok := body["name"]; ok {
+			return nil, &httpError{"Bad Request", "Request_BadRequest", "Property 'name' is read-only and cannot be set."}
+		}
+		f := &st.FederatedCredentials[i]
+		if v := str("issuer"); v != "" {
+			f.Issuer = v
+		}
+		if v := str("subject"); v != "" {
+			f.Subject = v
+		}
+		if a := audiences(); a != nil {
+			f.Audiences = a
+		}
+		return nil, nil
+	}
+	return nil, &usageError{fmt.Sprintf("unsupported request %s on federatedIdentityCredentials", method)}
 }
 
 func (st *State) password(appObjectID, action string, body map[string]any) (any, error) {

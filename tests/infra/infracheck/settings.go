@@ -62,6 +62,7 @@ var HandlerSettingSources = map[string]Source{
 	"ENTRA_EXCLUDE_FROM_LOGS":              Default,
 	"GRAPH_ENDPOINT":                       Default,
 	"ENTRA_AUTHORITY_HOST":                 Default,
+	"CONNECT_SECRET_PROPAGATION":           Default,
 	"COLLECT_LOGS_SCHEDULE":                FromTemplate,
 	"COLLECT_DIRECTORY_SCHEDULE":           FromTemplate,
 	"COLLECT_DIRECTORY_FULL":               Default,
@@ -69,6 +70,7 @@ var HandlerSettingSources = map[string]Source{
 	"COLLECT_LAG":                          Default,
 	"COLLECT_BACKFILL_DAYS":                Default,
 	"COLLECT_RESWEEPS":                     Default,
+	"COLLECT_STREAM_WINDOW":                Default,
 	"COLLECT_CONCURRENCY":                  Default,
 	"COLLECT_LEASE_TTL":                    Default,
 	"GRAPH_BUDGETS":                        Default,
@@ -81,6 +83,15 @@ var HandlerSettingSources = map[string]Source{
 	"REMEDIATION_LEASE_TTL":         Default,
 	"STREAM_INTEGRATION_ID":         Default,
 	"STREAM_DEDUP_DAYS":             Default,
+	"CHECK_SECRET_EXPIRY_SCHEDULE":  FromTemplate,
+	"SECRET_EXPIRY_THRESHOLDS":      Default,
+	// The expiry webhooks are credentials: the administrator adds them after deployment as Key Vault references
+	// (README, Secret expiry).
+	"SECRET_EXPIRY_WEBHOOK_1":       Default,
+	"SECRET_EXPIRY_WEBHOOK_2":       Default,
+	"SECRET_EXPIRY_WEBHOOK_3":       Default,
+	"SECRET_ROTATION_LEAD_DAYS":     Default,
+	"SECRET_ROTATION_LIFETIME_DAYS": Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
