@@ -305,7 +305,7 @@ func (t *Tenant) finish(rc *reqCtx) {
 	}
 	rec := RequestRecord{
 		Arrival: rc.arrival, SimTime: rc.sim, Method: rc.r.Method, Path: rc.r.URL.Path,
-		AppID: rc.principal.AppID, Status: rc.w.status, Records: rc.records, Fault: string(rc.fault),
+		Query: rc.r.URL.RawQuery, AppID: rc.principal.AppID, Status: rc.w.status, Records: rc.records, Fault: string(rc.fault),
 		Throttled: rc.throttled, Duration: time.Since(rc.arrival),
 	}
 	if rc.route != nil {
