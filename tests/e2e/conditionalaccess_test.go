@@ -12,13 +12,13 @@ import (
 )
 
 // TestConditionalAccessSnapshots reads Conditional Access every hour for eight hours while administrators edit
-// policies over the simulated clock (seed 3 edits them three times in the first five hours): a snapshot is kept at
-// the first read and then only when the policies changed since the read before (content hash; modifiedDateTime
-// alone could be null), and the newest one holds the policies as they are. Named locations, never edited, keep
-// their first snapshot only.
+// policies over the simulated clock (seed 4 edits them twice, between different reads): a snapshot is
+// kept at the first read and then only when the policies changed since the read before (content hash;
+// modifiedDateTime alone could be null), and the newest one holds the policies as they are. Named locations, never
+// edited, keep their first snapshot only.
 func TestConditionalAccessSnapshots(t *testing.T) {
 	t.Parallel()
-	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 3, Users: 20, Churn: 1, History: 2 * time.Hour,
+	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 4, Users: 20, Churn: 1, History: 2 * time.Hour,
 		Licences: []entrasim.Licence{entrasim.LicenceP1}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -9,17 +9,17 @@ import (
 	"github.com/entra-di/edi/tests/scenario"
 )
 
-// TestIdentityProtectionVersions collects Identity Protection through the host simulator for six hours while risk
-// is raised, dismissed and remediated over the simulated clock: risky users and service principals (hourly
+// TestIdentityProtectionVersions collects Identity Protection through the host simulator for twelve hours while
+// risk is raised, dismissed and remediated over the simulated clock: risky users and service principals (hourly
 // snapshots) and their risk detections (hourly buckets on lastUpdatedDateTime, re-swept). Every version the tenant
 // served is archived once — a detection whose state changed is archived again as a new version, a risky user once
 // per riskLastUpdatedDateTime — and nothing the tenant never served. CollectLogs alone plans the protection family
-// (it holds a log stream), so the directory timer is not fired; with seed 7 a user's risk raised in the history
-// ends within the first two simulated hours, so six hourly rounds archive the user and the detection before and
-// after the change.
+// (it holds a log stream), so the directory timer is not fired. With seed 31 a risk raised during the run is ended
+// about 7 simulated hours in (risk ends at least 6 hours after it was raised), so twelve hourly rounds archive the
+// detection and the user before and after the change.
 func TestIdentityProtectionVersions(t *testing.T) {
 	t.Parallel()
-	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 7, Users: 30, Churn: 4, History: 6 * time.Hour,
+	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 31, Users: 30, Churn: 4, History: 6 * time.Hour,
 		Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceWorkloadIdentitiesPremium},
 		Streams: map[string]entrasim.StreamOptions{
 			"signIns.interactive": {Rate: 1}, "signIns.nonInteractive": {Rate: 1}, "signIns.servicePrincipal": {Rate: 1},
@@ -29,7 +29,7 @@ func TestIdentityProtectionVersions(t *testing.T) {
 		Settings: map[string]string{"COLLECT_BACKFILL_DAYS": "1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	for range 6 {
+	for range 12 {
 		if err := env.Collect(ctx); err != nil {
 			t.Fatal(err)
 		}
