@@ -147,8 +147,7 @@ func (g *gen) audit(e *event) *auditRec {
 	case "Group":
 		gi := r.intn(len(groupNames))
 		gid, gname := groupID(g.seed, gi), groupNames[gi]
-		// microsoft.graph.groupType: unifiedGroups, azureAD (a security group), unknownFutureValue.
-		gt := "azureAD"
+		gt := "securityGroup"
 		if gi%3 == 0 {
 			gt = "unifiedGroups"
 		}

@@ -383,7 +383,7 @@ func writeValue(w *jw, v any) {
 		if x.IsZero() {
 			w.null()
 		} else {
-			w.timeOf(x)
+			w.time(x.UnixNano())
 		}
 	case []string:
 		w.strs(x...)
