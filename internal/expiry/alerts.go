@@ -10,6 +10,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/storage"
 )
 
 // AlertsTable is the table of expiry alerts and check results (SPEC §6).
@@ -47,12 +49,7 @@ func NewAlerts(svc *aztables.ServiceClient, table string) *Alerts {
 
 // Ensure creates the table if needed.
 func (a *Alerts) Ensure(ctx context.Context) error {
-	_, err := a.svc.CreateTable(ctx, a.name, nil)
-	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
-		return fmt.Errorf("create table %s: %w", a.name, err)
-	}
-	return nil
+	return storage.EnsureTable(ctx, a.svc, a.name)
 }
 
 // Delivery is one alert to one webhook as the table holds it.
@@ -113,11 +110,6 @@ func decodeDelivery(b []byte, etag azcore.ETag) (Delivery, error) {
 // errTaken means another instance holds or has sent the alert.
 var errTaken = errors.New("alert taken by another run")
 
-func isStatus(err error, status int) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.StatusCode == status
-}
-
 // Claim takes the alert (integration, secret, threshold, webhook) for sending until now+lease. It returns
 // errTaken when the alert was sent already or another run holds a live claim; the insert or the ETag-guarded update
 // lets exactly one of two simultaneous claimants win.
@@ -125,14 +117,14 @@ func (a *Alerts) Claim(ctx context.Context, integration, secret, threshold, webh
 	d := Delivery{Integration: integration, Secret: secret, Threshold: threshold, Webhook: webhook}
 	resp, err := a.table.GetEntity(ctx, integration, rowKey(secret, threshold, webhook), nil)
 	switch {
-	case isStatus(err, 404):
+	case storage.IsStatus(err, 404):
 		d.State, d.ClaimedUntil = Sending, now.Add(lease)
 		b, err := d.entity()
 		if err != nil {
 			return d, err
 		}
 		added, err := a.table.AddEntity(ctx, b, nil)
-		if isStatus(err, 409) {
+		if storage.IsStatus(err, 409) {
 			return d, errTaken
 		}
 		if err != nil {
@@ -155,7 +147,7 @@ func (a *Alerts) Claim(ctx context.Context, integration, secret, threshold, webh
 		return d, err
 	}
 	upd, err := a.table.UpdateEntity(ctx, b, &aztables.UpdateEntityOptions{IfMatch: &d.etag, UpdateMode: aztables.UpdateModeReplace})
-	if isStatus(err, 412) {
+	if storage.IsStatus(err, 412) {
 		return d, errTaken
 	}
 	if err != nil {
@@ -231,7 +223,7 @@ func (a *Alerts) PutResult(ctx context.Context, r Result) error {
 // GetResult returns an integration's last check result, nil before the first check.
 func (a *Alerts) GetResult(ctx context.Context, integration string) (*Result, error) {
 	resp, err := a.table.GetEntity(ctx, integration, checkRow, nil)
-	if isStatus(err, 404) {
+	if storage.IsStatus(err, 404) {
 		return nil, nil
 	}
 	if err != nil {
