@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -15,6 +16,7 @@ import (
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/expiry"
 	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/remediate"
@@ -54,6 +56,7 @@ type stores struct {
 	statuses     *connect.Statuses
 	// activity counts what StreamEvents archived (created by StreamEvents; read by the collector and Status).
 	activity *stream.Activity
+	alerts   *expiry.Alerts
 }
 
 // graphEntry is an integration's Graph client with the credential it signs in with. version is the Key Vault
@@ -100,16 +103,17 @@ func newApp(cfg *config.Config, logger *slog.Logger) *app {
 // functions maps each function folder name under functions/ to its Go handler.
 func (a *app) functions() map[string]function {
 	return map[string]function{
-		"Status":           a.status,
-		"CollectLogs":      a.collectLogs,
-		"CollectDirectory": a.collectDirectory,
-		"CollectWork":      a.collectWork,
-		"Integrations":     a.integrations,
-		"ComputeInsights":  a.computeInsights,
-		"CompactArchive":   a.compactArchive,
-		"InsightsWork":     a.insightsWork,
-		"Remediate":        a.remediate,
-		"StreamEvents":     a.streamEvents,
+		"Status":            a.status,
+		"CollectLogs":       a.collectLogs,
+		"CollectDirectory":  a.collectDirectory,
+		"CollectWork":       a.collectWork,
+		"Integrations":      a.integrations,
+		"ComputeInsights":   a.computeInsights,
+		"CompactArchive":    a.compactArchive,
+		"InsightsWork":      a.insightsWork,
+		"Remediate":         a.remediate,
+		"StreamEvents":      a.streamEvents,
+		"CheckSecretExpiry": a.checkSecretExpiry,
 	}
 }
 
@@ -146,6 +150,7 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 		integrations: integrations.New(clients.Table, IntegrationsTable, a.settings),
 		statuses:     connect.NewStatuses(clients.Table, connect.StatusTable),
 		activity:     stream.NewActivity(clients.Table, stream.ActivityTable),
+		alerts:       expiry.NewAlerts(clients.Table, expiry.AlertsTable),
 	}
 	if err := s.archive.Ensure(ctx); err != nil {
 		return nil, err
@@ -157,6 +162,9 @@ func (a *app) stores(ctx context.Context) (*stores, error) {
 		return nil, err
 	}
 	if err := s.statuses.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.alerts.Ensure(ctx); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
@@ -297,6 +305,10 @@ func (a *app) graphClient(i integrations.Integration) (*graph.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kind == integrations.Secret {
+		// A refusal as expired raises the expired alert at once, from whichever function signs in.
+		cred = expiry.Watch(i, cred, time.Now, a.expiryChecker)
+	}
 	if e.client, err = graph.New(cred, &graph.Options{Endpoint: a.cfg.GraphEndpoint, Limits: a.appLimits(i.TenantID, i.ClientID)}); err != nil {
 		return nil, err
 	}
@@ -339,6 +351,39 @@ func (a *app) integrationChanged(i integrations.Integration, deleted bool) {
 	}
 }
 
+// expiryChecker is the secret expiry check on the app's stores, Key Vault, Graph clients and webhooks. Its stores
+// are looked up when it runs (stores are built on first use).
+func (a *app) expiryChecker() *expiry.Checker {
+	c := &expiry.Checker{Apps: expiry.GraphApps{Client: a.graphClient}, Webhooks: a.cfg.Expiry.Webhooks,
+		Sender: &expiry.Sender{}, Thresholds: a.cfg.Expiry.Thresholds}
+	if a.cfg.KeyVaultURL != "" {
+		if v, err := a.secretStore(); err == nil {
+			c.Vault = v
+		}
+	}
+	a.mu.Lock()
+	if a.store != nil {
+		c.Integrations, c.Alerts = a.store.integrations, a.store.alerts
+	}
+	a.mu.Unlock()
+	return c
+}
+
+// rotator is automatic secret rotation for the expiry check: addPassword through the integration's Graph client,
+// Reset Credentials of the Integrations API, and the remediation audit trail (created here if needed).
+func (a *app) rotator(ctx context.Context) (*expiry.Rotator, error) {
+	svc, st, err := a.connectService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	audit := remediate.NewAuditLog(st.clients.Table, st.clients.Blob, nil)
+	if err := audit.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return &expiry.Rotator{Client: a.graphClient, Reset: svc.ResetCredentials, Audit: audit,
+		LeadDays: a.cfg.Expiry.RotationLeadDays, LifetimeDays: a.cfg.Expiry.RotationLifetimeDays}, nil
+}
+
 // connectService is the Integrations API's service.
 func (a *app) connectService(ctx context.Context) (*connect.Service, *stores, error) {
 	st, err := a.stores(ctx)
@@ -346,7 +391,10 @@ func (a *app) connectService(ctx context.Context) (*connect.Service, *stores, er
 		return nil, nil, err
 	}
 	svc := &connect.Service{Store: st.integrations, Statuses: st.statuses, Leases: st.cursors, Tester: a.tester(0),
-		Identity: a.identityAssertion(), Changed: a.integrationChanged}
+		Identity: a.identityAssertion(), Changed: a.integrationChanged,
+		Expired: func(ctx context.Context, i integrations.Integration, now time.Time) {
+			a.expiryChecker().RaiseExpired(ctx, i, now)
+		}}
 	if a.cfg.KeyVaultURL != "" {
 		v, err := a.secretStore()
 		if err != nil {

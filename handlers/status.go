@@ -28,6 +28,7 @@ func (a *app) status(ctx context.Context, req *envelope.Request) (*envelope.Repl
 	if st, err := a.stores(sctx); err == nil {
 		src.Integrations, src.Cursors, src.Insights, src.Streams = st.integrations, st.cursors, st.archive, st.activity
 		src.Connectivity = status.ConnectivityTests(st.statuses)
+		src.Secrets = status.SecretChecks(st.alerts)
 	}
 	report := status.Build(ctx, a.cfg, clients, src, invocationTime(req))
 	if prefersHTML(httpReq.Header("Accept")) {

@@ -54,6 +54,7 @@ type Config struct {
 	Insights                     Insights
 	Remediation                  Remediation
 	Stream                       Stream
+	Expiry                       Expiry
 	// SecretPropagation is how long a connectivity test of a just-entered secret retries AADSTS7000215.
 	SecretPropagation time.Duration
 }
@@ -78,6 +79,39 @@ type Remediation struct {
 	// whose handler died takes over after it.
 	LeaseTTL time.Duration
 }
+
+// Expiry tunes CheckSecretExpiry, the daily client secret expiry check (SPEC §8).
+type Expiry struct {
+	// Schedule is the CheckSecretExpiry timer (NCRONTAB, six fields).
+	Schedule string
+	// Thresholds are the days-left thresholds at which an alert is sent, largest first ("expired" is always one).
+	Thresholds []int
+	// Webhooks are the notification targets, in setting order. Each URL is a secret: never logged or shown.
+	Webhooks []Webhook
+	// RotationLeadDays is how many days before expiry an integration with rotate on gets a new secret;
+	// RotationLifetimeDays the new secret's lifetime.
+	RotationLeadDays, RotationLifetimeDays int
+}
+
+// Webhook kinds.
+const (
+	WebhookTeams = "teams"
+	WebhookSlack = "slack"
+	WebhookJSON  = "json"
+)
+
+// Webhook is one notification target. Its URL is a credential (Teams' sig=, Slack's path): String names the
+// setting only.
+type Webhook struct {
+	// Setting is the app setting that declares it (SECRET_EXPIRY_WEBHOOK_1, …).
+	Setting string
+	// Kind is WebhookTeams, WebhookSlack or WebhookJSON.
+	Kind string
+	URL  string
+}
+
+// String names the webhook without its URL.
+func (w Webhook) String() string { return w.Setting + " (" + w.Kind + ")" }
 
 // Stream tunes StreamEvents, the real-time path from Event Hubs.
 type Stream struct {
@@ -473,6 +507,27 @@ var Settings = []Setting{
 		c.Stream.DedupDays = n
 		return nil
 	}},
+	{"CHECK_SECRET_EXPIRY_SCHEDULE", "0 0 6 * * *", "NCRONTAB schedule of CheckSecretExpiry, the daily client secret expiry check.", cronSetting(func(c *Config) *string { return &c.Expiry.Schedule })},
+	{"SECRET_EXPIRY_THRESHOLDS", "90,30,14,7,1", "Days left at which CheckSecretExpiry alerts, each once per secret (an `expired` alert always follows).", func(c *Config, v string) error {
+		c.Expiry.Thresholds = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 730 {
+				return fmt.Errorf("want comma-separated whole numbers of days from 1 to 730, got %q", f)
+			}
+			if slices.Contains(c.Expiry.Thresholds, n) {
+				return fmt.Errorf("%d is listed twice", n)
+			}
+			c.Expiry.Thresholds = append(c.Expiry.Thresholds, n)
+		}
+		slices.SortFunc(c.Expiry.Thresholds, func(a, b int) int { return b - a })
+		return nil
+	}},
+	{"SECRET_EXPIRY_WEBHOOK_1", "", "Webhook for expiry alerts: a Teams Workflows URL (`*.logic.azure.com`, `*.powerplatform.com`), a Slack incoming webhook (`hooks.slack.com`) or any https URL for the generic JSON; prefix `teams:`, `slack:` or `json:` to choose the format. A credential: use a Key Vault reference; never logged.", webhookSetting(1)},
+	{"SECRET_EXPIRY_WEBHOOK_2", "", "A second webhook for expiry alerts (same form).", webhookSetting(2)},
+	{"SECRET_EXPIRY_WEBHOOK_3", "", "A third webhook for expiry alerts (same form).", webhookSetting(3)},
+	{"SECRET_ROTATION_LEAD_DAYS", "30", "An integration with `rotate` on gets a new client secret this many days before the current one expires.", intSetting(func(c *Config) *int { return &c.Expiry.RotationLeadDays }, 1, 365)},
+	{"SECRET_ROTATION_LIFETIME_DAYS", "180", "Lifetime of a client secret created by rotation (Entra caps it at two years).", intSetting(func(c *Config) *int { return &c.Expiry.RotationLifetimeDays }, 2, 730)},
 	{"FUNCTION_TIMEOUT", "", "Overrides host.json's functionTimeout for the handler's own deadlines (Go duration, e.g. `10m`).", func(c *Config, v string) error {
 		if v == "" {
 			return nil
@@ -714,6 +769,57 @@ func cronSetting(field func(*Config) *string) func(*Config, string) error {
 		*field(c) = v
 		return nil
 	}
+}
+
+// webhookSetting reads SECRET_EXPIRY_WEBHOOK_<n>. Its errors never quote the value: the URL is a credential.
+func webhookSetting(n int) func(*Config, string) error {
+	name := fmt.Sprintf("SECRET_EXPIRY_WEBHOOK_%d", n)
+	return func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		w, err := ParseWebhook(name, v)
+		if err != nil {
+			return err
+		}
+		c.Expiry.Webhooks = append(c.Expiry.Webhooks, w)
+		return nil
+	}
+}
+
+// ParseWebhook reads a webhook setting's value: an optional teams:, slack: or json: prefix, then an absolute https
+// URL (http only to this machine, for a local receiver). The format follows the host when not named. Retired
+// Office 365 connector URLs are refused. Errors describe the problem without quoting the value.
+func ParseWebhook(setting, v string) (Webhook, error) {
+	w := Webhook{Setting: setting}
+	if strings.HasPrefix(v, "@Microsoft.KeyVault(") {
+		return w, errors.New("the Key Vault reference was not resolved: grant the app's identity Get on the secret (Key Vault Secrets User)")
+	}
+	for _, k := range []string{WebhookTeams, WebhookSlack, WebhookJSON} {
+		if rest, ok := strings.CutPrefix(v, k+":"); ok && !strings.HasPrefix(rest, "//") {
+			w.Kind, v = k, rest
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && urls.IsLoopback(u.Hostname())) {
+		return w, errors.New("not an absolute https URL (the value is not shown: it is a credential)")
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.HasSuffix(host, ".webhook.office.com") || host == "outlook.office.com" && strings.HasPrefix(u.Path, "/webhook") {
+		return w, errors.New("an Office 365 connector URL: Microsoft retired these; create a Teams Workflows webhook instead")
+	}
+	if w.Kind == "" {
+		switch {
+		case host == "hooks.slack.com":
+			w.Kind = WebhookSlack
+		case strings.HasSuffix(host, ".logic.azure.com") || strings.HasSuffix(host, ".powerplatform.com"):
+			w.Kind = WebhookTeams
+		default:
+			w.Kind = WebhookJSON
+		}
+	}
+	w.URL = v
+	return w, nil
 }
 
 func intSetting(field func(*Config) *int, lo, hi int) func(*Config, string) error {

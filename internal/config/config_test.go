@@ -278,3 +278,47 @@ func TestValidUserRef(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSettings: the kind follows the host or the prefix; bad values are refused without quoting them (a
+// webhook URL is a credential).
+func TestWebhookSettings(t *testing.T) {
+	for _, c := range []struct {
+		value, kind, problem string
+	}{
+		{"https://prod-01.westeurope.logic.azure.com/workflows/x/triggers/manual/paths/invoke?sig=S3cr3tSig", WebhookTeams, ""},
+		{"https://x.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/y?sig=S3cr3tSig", WebhookTeams, ""},
+		{"https://hooks.slack.com/services/T000/B000/S3cr3tSig", WebhookSlack, ""},
+		{"https://example.org/hooks/S3cr3tSig", WebhookJSON, ""},
+		{"slack:http://127.0.0.1:8080/slack/S3cr3tSig", WebhookSlack, ""},
+		{"json:https://hooks.slack.com/services/T000/B000/S3cr3tSig", WebhookJSON, ""},
+		{"http://example.org/hooks/S3cr3tSig", "", "not an absolute https URL"},
+		{"https://contoso.webhook.office.com/webhookb2/S3cr3tSig", "", "Office 365 connector"},
+		{"@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/S3cr3tSig)", "", "Key Vault reference was not resolved"},
+		{"teams:S3cr3tSig", "", "not an absolute https URL"},
+	} {
+		w, err := ParseWebhook("SECRET_EXPIRY_WEBHOOK_1", c.value)
+		if c.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), c.problem) || strings.Contains(err.Error(), "S3cr3tSig") {
+				t.Errorf("%s: error %v, want %q without the value", c.value, err, c.problem)
+			}
+			continue
+		}
+		if err != nil || w.Kind != c.kind || strings.Contains(w.String(), "S3cr3tSig") {
+			t.Errorf("%s: %+v (%s), %v", c.value, w, w.String(), err)
+		}
+	}
+	env := map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "7071", "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+		"FUNCTION_TIMEOUT": "5m", "SECRET_EXPIRY_WEBHOOK_1": "https://hooks.slack.com/services/a", "SECRET_EXPIRY_WEBHOOK_3": "https://example.org/h",
+		"SECRET_EXPIRY_THRESHOLDS": "7, 60,1"}
+	c, err := Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Expiry.Webhooks) != 2 || c.Expiry.Webhooks[1].Setting != "SECRET_EXPIRY_WEBHOOK_3" || fmt.Sprint(c.Expiry.Thresholds) != "[60 7 1]" {
+		t.Errorf("expiry %+v", c.Expiry)
+	}
+	env["SECRET_EXPIRY_THRESHOLDS"] = "30,30"
+	if _, err := Load(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "SECRET_EXPIRY_THRESHOLDS") {
+		t.Errorf("duplicate thresholds: %v", err)
+	}
+}

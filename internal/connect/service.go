@@ -57,6 +57,9 @@ type Service struct {
 	// Changed is told when an integration's credential changed (the integration as it now is) or the
 	// integration was deleted, so caches drop what they hold.
 	Changed func(i integrations.Integration, deleted bool)
+	// Expired, when set, is told when a test of the integration's stored secret found it expired (AADSTS7000222),
+	// so the expired alert goes out at once (internal/expiry).
+	Expired func(ctx context.Context, i integrations.Integration, now time.Time)
 }
 
 // Content types of the Key Vault secret (a Key Vault certificate's secret uses the same PEM type).
@@ -243,6 +246,9 @@ func (s *Service) record(ctx context.Context, i integrations.Integration, res Re
 		if err := s.Vault.Update(ctx, i.SecretName, i.SecretVersion, *res.SecretExpires, nil); err != nil {
 			log.Warn("could not set the expiry on the Key Vault secret", "error", err.Error())
 		}
+	}
+	if res.State == SecretExpired && s.Expired != nil {
+		s.Expired(ctx, i, res.TestedAt)
 	}
 	if err := s.Statuses.Put(ctx, res); err != nil {
 		return i, err

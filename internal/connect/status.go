@@ -8,6 +8,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/storage"
 )
 
 // StatusTable is the table of connectivity results (SPEC §6).
@@ -32,12 +34,7 @@ func NewStatuses(svc *aztables.ServiceClient, table string) *Statuses {
 
 // Ensure creates the table if needed.
 func (s *Statuses) Ensure(ctx context.Context) error {
-	_, err := s.svc.CreateTable(ctx, s.name, nil)
-	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
-		return fmt.Errorf("create table %s: %w", s.name, err)
-	}
-	return nil
+	return storage.EnsureTable(ctx, s.svc, s.name)
 }
 
 const connectivityRow = "connectivity"

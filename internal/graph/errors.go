@@ -242,6 +242,10 @@ func credentialError(err error) error {
 	return e
 }
 
+// CredentialError is a token acquisition failure (from an azidentity credential) as an InvalidCredential *Error
+// with its AADSTS code; any other error is returned as it is.
+func CredentialError(err error) error { return credentialError(err) }
+
 // AADSTS returns the numeric AADSTS code of an InvalidCredential error, or 0.
 func AADSTS(err error) int {
 	var ge *Error

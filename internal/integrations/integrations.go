@@ -100,6 +100,9 @@ type Integration struct {
 	Schedules map[catalog.Family]string `json:"schedules,omitempty"`
 	// Disabled integrations are not collected.
 	Disabled bool `json:"disabled,omitempty"`
+	// Rotate lets CheckSecretExpiry replace the client secret before it expires (addPassword, Reset Credentials,
+	// removePassword of the old one); the app needs Application.ReadWrite.OwnedBy and to own itself.
+	Rotate bool `json:"rotate,omitempty"`
 	// ProtectedUsers are object ids or user principal names remediation never acts on (break-glass accounts).
 	ProtectedUsers []string `json:"protectedUsers,omitempty"`
 	// Source is SourceSettings (app settings) or "table".

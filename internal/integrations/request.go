@@ -40,6 +40,7 @@ type Settings struct {
 	ProtectedUsers  *[]string
 	Schedules       map[catalog.Family]string
 	Disabled        *bool
+	Rotate          *bool
 }
 
 // Apply sets the given fields on i. Licences, data types and schedules replace the whole map.
@@ -80,6 +81,9 @@ func (s Settings) Apply(i *Integration) {
 	if s.Disabled != nil {
 		i.Disabled = *s.Disabled
 	}
+	if s.Rotate != nil {
+		i.Rotate = *s.Rotate
+	}
 }
 
 // fields returns the JSON fields of the settings and where each decodes to.
@@ -88,6 +92,7 @@ func (s *Settings) fields() map[string]any {
 		"name": &s.Name, "permissions": &s.Permissions, "licences": &s.Licences, "mode": &s.Mode,
 		"dataTypes": &s.DataTypes, "excludedGroups": &s.ExcludedGroups, "excludeGuests": &s.ExcludeGuests,
 		"excludeFromLogs": &s.ExcludeFromLogs, "protectedUsers": &s.ProtectedUsers, "schedules": &s.Schedules, "disabled": &s.Disabled,
+		"rotate": &s.Rotate,
 	}
 }
 

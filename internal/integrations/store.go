@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/entra-di/edi/internal/config"
+	"github.com/entra-di/edi/internal/storage"
 )
 
 // Store keeps the integrations in Table Storage, one entity each (PartitionKey "integration", RowKey the id, the
@@ -30,23 +31,13 @@ func New(svc *aztables.ServiceClient, table string, settings *Integration) *Stor
 
 // Ensure creates the table if needed.
 func (s *Store) Ensure(ctx context.Context) error {
-	_, err := s.svc.CreateTable(ctx, s.name, nil)
-	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists)) {
-		return fmt.Errorf("create table %s: %w", s.name, err)
-	}
-	return nil
+	return storage.EnsureTable(ctx, s.svc, s.name)
 }
 
 const (
 	partition         = "integration"
 	settingsPartition = "settings"
 )
-
-func isStatus(err error, status int) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.StatusCode == status
-}
 
 // IsSettings reports whether id is the integration declared in app settings.
 func (s *Store) IsSettings(id string) bool { return s.settings != nil && s.settings.ID == id }
@@ -67,7 +58,7 @@ func (s *Store) List(ctx context.Context) ([]Integration, []error, error) {
 	pager := s.table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
-		if isStatus(err, 404) {
+		if storage.IsStatus(err, 404) {
 			break
 		}
 		if err != nil {
@@ -98,7 +89,7 @@ func (s *Store) Get(ctx context.Context, id string) (Integration, error) {
 		return Integration{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	resp, err := s.table.GetEntity(ctx, partition, id, nil)
-	if isStatus(err, 404) {
+	if storage.IsStatus(err, 404) {
 		return Integration{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	if err != nil {
@@ -110,7 +101,7 @@ func (s *Store) Get(ctx context.Context, id string) (Integration, error) {
 // withSettingsTest adds the settings integration's last connectivity test, kept in the table.
 func (s *Store) withSettingsTest(ctx context.Context, i Integration) (Integration, error) {
 	resp, err := s.table.GetEntity(ctx, settingsPartition, i.ID, nil)
-	if isStatus(err, 404) {
+	if storage.IsStatus(err, 404) {
 		return i, nil
 	}
 	if err != nil {
@@ -169,7 +160,7 @@ func (s *Store) Create(ctx context.Context, i Integration) (Integration, error) 
 		return Integration{}, err
 	}
 	resp, err := s.table.AddEntity(ctx, b, nil)
-	if isStatus(err, 409) {
+	if storage.IsStatus(err, 409) {
 		return Integration{}, fmt.Errorf("%w: %q", ErrExists, i.ID)
 	}
 	if err != nil {
@@ -194,9 +185,9 @@ func (s *Store) Update(ctx context.Context, i Integration) (Integration, error) 
 	}
 	resp, err := s.table.UpdateEntity(ctx, b, opts)
 	switch {
-	case isStatus(err, 412):
+	case storage.IsStatus(err, 412):
 		return Integration{}, fmt.Errorf("%w: %q", ErrChanged, i.ID)
-	case isStatus(err, 404):
+	case storage.IsStatus(err, 404):
 		return Integration{}, fmt.Errorf("%w: %q", ErrNotFound, i.ID)
 	case err != nil:
 		return Integration{}, fmt.Errorf("store integration %q: %w", i.ID, err)
@@ -214,7 +205,7 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	_, err := s.table.DeleteEntity(ctx, partition, id, nil)
-	if isStatus(err, 404) {
+	if storage.IsStatus(err, 404) {
 		return false, nil
 	}
 	if err != nil {

@@ -1,9 +1,11 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/expiry"
 	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
@@ -166,4 +169,51 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/report")
+}
+
+// TestSecretChecks: Status reads the expiry check's results from the alerts table (internal/expiry): days left,
+// the last alert, and the warning banner at 30 days or fewer (none at 31).
+func TestSecretChecks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := deployment(t, 3)
+	tables, err := azurite.Shared(t).TableClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := expiry.NewAlerts(tables, azurite.UniqueName(t, "stalerts"))
+	if err := alerts.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	soon, later := now.Add(20*24*time.Hour+time.Hour), now.Add(31*24*time.Hour+time.Hour)
+	for _, r := range []expiry.Result{
+		{Integration: "tenant-01", CheckedAt: now.Add(-time.Hour), SecretID: "k1", Expires: &soon,
+			LastAlert: &expiry.SentAlert{Threshold: "30", SentAt: now.Add(-10 * 24 * time.Hour)}},
+		{Integration: "tenant-02", CheckedAt: now.Add(-time.Hour), SecretID: "k2", Expires: &later},
+	} {
+		if err := alerts.PutResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Secrets = SecretChecks(alerts)
+	r := Build(ctx, &config.Config{}, reachable{}, src, now)
+	s1, s2 := r.Integrations[1].Secret, r.Integrations[2].Secret
+	if s1 == nil || s1.DaysLeft == nil || *s1.DaysLeft != 20 || s1.LastAlert == nil || s1.LastAlert.Threshold != "30" || s1.SecretID != "k1" {
+		t.Fatalf("tenant-01 secret %+v", s1)
+	}
+	if s2 == nil || s2.DaysLeft == nil || *s2.DaysLeft != 31 || r.Integrations[0].Secret != nil {
+		t.Fatalf("tenant-02 secret %+v, broken %+v", s2, r.Integrations[0].Secret)
+	}
+	var page bytes.Buffer
+	if err := r.HTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Client Secret Expiring Soon: 20 days left", "last alert: 30 days", "client secret expires in 20 days"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page.String(), "Client Secret Expiring Soon: 31 days") || strings.Contains(page.String(), "client secret expires in 31 days") {
+		t.Error("a secret 31 days from expiry has a banner")
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/entra-di/edi/internal/config"
 	"github.com/entra-di/edi/internal/connect"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/expiry"
 	"github.com/entra-di/edi/internal/insights"
 	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/storage"
@@ -199,6 +200,24 @@ func (c connectivityTests) Connectivity(ctx context.Context, integration string)
 		for _, d := range res.DataTypes {
 			out.DataTypes[d.DataType] = d.Outcome
 		}
+	}
+	return out, nil
+}
+
+// SecretChecks reads the expiry check's results (internal/expiry, the alerts table) as a SecretSource.
+func SecretChecks(a *expiry.Alerts) SecretSource { return secretChecks{a} }
+
+type secretChecks struct{ a *expiry.Alerts }
+
+func (s secretChecks) Secret(ctx context.Context, integration string) (*Secret, error) {
+	r, err := s.a.GetResult(ctx, integration)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	checked := r.CheckedAt
+	out := &Secret{SecretID: r.SecretID, Expires: r.Expires, Problem: r.Problem, CheckedAt: &checked}
+	if r.LastAlert != nil {
+		out.LastAlert = &SecretAlert{Threshold: r.LastAlert.Threshold, SentAt: r.LastAlert.SentAt}
 	}
 	return out, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/entra-di/edi/internal/storage"
 )
 
 // ActivityTable is the table in which StreamEvents counts what it archived, per integration and data type.
@@ -42,11 +44,7 @@ func NewActivity(svc *aztables.ServiceClient, table string) *Activity {
 
 // Ensure creates the table if needed.
 func (a *Activity) Ensure(ctx context.Context) error {
-	_, err := a.svc.CreateTable(ctx, a.name, nil)
-	if err != nil && !hasCode(err, aztables.TableAlreadyExists) {
-		return fmt.Errorf("create table %s: %w", a.name, err)
-	}
-	return nil
+	return storage.EnsureTable(ctx, a.svc, a.name)
 }
 
 // DataTypeActivity is what the stream archived of one data type of one integration.

@@ -13,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/entra-di/edi/internal/storage"
 )
 
 // ClaimsTable is the table that remembers which part owns each distinct record content.
@@ -42,11 +44,7 @@ func NewClaims(svc *aztables.ServiceClient, table string) *Claims {
 
 // Ensure creates the table if needed.
 func (c *Claims) Ensure(ctx context.Context) error {
-	_, err := c.svc.CreateTable(ctx, c.name, nil)
-	if err != nil && !hasCode(err, aztables.TableAlreadyExists) {
-		return fmt.Errorf("create table %s: %w", c.name, err)
-	}
-	return nil
+	return storage.EnsureTable(ctx, c.svc, c.name)
 }
 
 func hasCode(err error, code aztables.TableErrorCode) bool {

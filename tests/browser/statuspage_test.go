@@ -258,8 +258,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 			"never": strconv.Itoa(in.Inactive.Totals.NeverSignedIn), "judged": strconv.Itoa(in.Inactive.Totals.Users),
 			"apps-known": strconv.Itoa(in.SSO.AppsKnown), "apps-with-signins": strconv.Itoa(in.SSO.AppsWithSignIns),
 			"guests": strconv.Itoa(in.Guests.Total), "mfa-source": in.MFA.Source,
-			"connectivity": "not tested yet", "secret": "unknown — the daily expiry check has not reported yet",
+			"secret": "unknown — the daily expiry check has not reported yet",
 		}
+		// The integration in app settings is tested by the first timer after start, before any collection.
+		c := want.Connectivity
+		if c == nil || c.State != status.Connected {
+			t.Fatalf("JSON connectivity = %+v, want the first start's test: Connected", c)
+		}
+		wantFields["connectivity"] = c.State + " " + c.Message + " — last test " + c.TestedAt.UTC().Format("2006-01-02 15:04:05Z")
 		if c := in.MFA.SignIns; c != nil {
 			wantFields["mfa-performed"] = fmt.Sprintf("%.0f %%", 100*float64(c.PerformedMFA)/float64(c.SignedIn))
 		}

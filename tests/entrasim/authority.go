@@ -53,7 +53,7 @@ func (d authDirectory) App(tenantID, appID string) (authority.App, bool) {
 			continue // a secret whose text this simulator never knew cannot be presented
 		}
 		out.Secrets = append(out.Secrets, authority.Secret{KeyID: s.KeyID, Value: s.SecretText,
-			Start: s.StartDateTime.Add(shift), End: s.EndDateTime.Add(shift)})
+			Start: s.StartDateTime.Add(time.Duration(d.t.secretPropagation.Load())).Add(shift), End: s.EndDateTime.Add(shift)})
 	}
 	return out, true
 }

@@ -167,3 +167,33 @@ func (t *Tenant) RemoveClientSecret(appID, keyID string) error {
 	}
 	return err
 }
+
+// SetSecretPropagation makes the authority refuse a client secret as invalid (AADSTS7000215) for d (simulated)
+// after its start, as Entra refuses a secret for seconds after it was created (reference/credentials.md §4: 4–18 s
+// observed, no SLA); 0 (the default) accepts it at once.
+func (t *Tenant) SetSecretPropagation(d time.Duration) { t.secretPropagation.Store(int64(d)) }
+
+// AddAppOwner makes the service principal of app ownerAppID an owner of application appID (POST
+// /applications/{id}/owners/$ref): with Application.ReadWrite.OwnedBy, the owner may then add and remove the
+// application's passwords — an app that owns itself can rotate its own secret (reference/credentials.md §4).
+func (t *Tenant) AddAppOwner(appID, ownerAppID string) error {
+	owner := t.spIDOf(ownerAppID)
+	return t.withApp(appID, func(app *resource) {
+		owners, _ := app.hidden["owners"].([]string)
+		if !slices.Contains(owners, owner) {
+			app.hidden["owners"] = append(slices.Clone(owners), owner)
+		}
+	})
+}
+
+// mayWriteApp reports whether the caller may change an application's credentials: with Application.ReadWrite.All
+// or Directory.ReadWrite.All any application; with Application.ReadWrite.OwnedBy only one whose owners include the
+// caller's service principal callerSP ("cannot update any apps that it is not an owner of"; caller holds the store
+// lock, so callerSP is looked up before).
+func (t *Tenant) mayWriteApp(p Principal, callerSP string, app *resource) bool {
+	if slices.Contains(p.Roles, "Application.ReadWrite.All") || slices.Contains(p.Roles, "Directory.ReadWrite.All") {
+		return true
+	}
+	owners, _ := app.hidden["owners"].([]string)
+	return slices.Contains(p.Roles, "Application.ReadWrite.OwnedBy") && slices.Contains(owners, callerSP)
+}

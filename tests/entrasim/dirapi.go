@@ -46,9 +46,10 @@ func dirSchema(typeName, resource string, add func(s *schema)) *schema {
 }
 
 var (
-	readUsers      = anyOf("User.Read.All", "Directory.Read.All", "User.ReadWrite.All")
-	readGroups     = anyOf("Group.Read.All", "GroupMember.Read.All", "Directory.Read.All")
-	readApps       = anyOf("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All")
+	readUsers  = anyOf("User.Read.All", "Directory.Read.All", "User.ReadWrite.All")
+	readGroups = anyOf("Group.Read.All", "GroupMember.Read.All", "Directory.Read.All")
+	// Application.ReadWrite.OwnedBy lets an app list all applications and service principals (reference §2).
+	readApps       = anyOf("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Application.ReadWrite.OwnedBy")
 	readDevices    = anyOf("Device.Read.All", "Directory.Read.All")
 	readRoles      = anyOf("RoleManagement.Read.Directory", "Directory.Read.All")
 	readAdminUnits = anyOf("AdministrativeUnit.Read.All", "Directory.Read.All")

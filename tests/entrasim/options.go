@@ -103,6 +103,7 @@ var appRoleIDs = map[string]string{
 	"RoleManagement.Read.Directory":           "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
 	// Not in reference §2; ids as used in public deployment scripts (several agree).
 	"Application.ReadWrite.All":     "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+	"Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
 	"Device.Read.All":               "7438b122-aefc-4978-80ed-43db9fcc7715",
 	"Policy.Read.ConditionalAccess": "37730810-e9ba-4e46-b07e-8ca78d182097",
 }

@@ -47,7 +47,8 @@ var (
 	deleteUsers  = anyOf("User.ReadWrite.All")
 	readMethods  = anyOf("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
 	writeMethods = anyOf("UserAuthenticationMethod.ReadWrite.All")
-	writeApps    = anyOf("Application.ReadWrite.All", "Directory.ReadWrite.All")
+	// Application.ReadWrite.OwnedBy reaches only the apps the caller owns (mayWriteApp).
+	writeApps = anyOf("Application.ReadWrite.All", "Directory.ReadWrite.All", "Application.ReadWrite.OwnedBy")
 )
 
 // methodPaths maps the authentication method path segments to their @odata.type.
@@ -542,12 +543,17 @@ func (t *Tenant) serveAddPassword(rc *reqCtx) {
 			return
 		}
 	}
+	callerSP := t.spIDOf(rc.principal.AppID)
 	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
 	if app == nil || !app.live() {
 		t.writeError(rc, notFound(param(rc, 0)))
+		return
+	}
+	if !t.mayWriteApp(rc.principal, callerSP, app) {
+		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
 	secrets, _ := app.hidden["secrets"].([]PasswordCredential)
@@ -590,12 +596,17 @@ func (t *Tenant) serveRemovePassword(rc *reqCtx) {
 		t.writeError(rc, badRequest("The keyId of the password credential to remove is required."))
 		return
 	}
+	callerSP := t.spIDOf(rc.principal.AppID)
 	t.syncChurn()
 	t.store.mu.Lock()
 	defer t.store.mu.Unlock()
 	app := t.store.cols[colApplications].get(param(rc, 0))
 	if app == nil || !app.live() {
 		t.writeError(rc, notFound(param(rc, 0)))
+		return
+	}
+	if !t.mayWriteApp(rc.principal, callerSP, app) {
+		t.writeError(rc, errInsufficientPrivileges)
 		return
 	}
 	secrets, _ := app.hidden["secrets"].([]PasswordCredential)

@@ -18,14 +18,14 @@ type sku struct {
 }
 
 var (
-	skuPlanP1   = servicePlan{"41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AAD_PREMIUM"}
-	skuPlanP2 = servicePlan{"eec0eb4f-6444-4f95-aba0-50c24d67f998", "AAD_PREMIUM_P2"}
-	skuPlanIntune       = servicePlan{"c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "INTUNE_A"}
-	skuPlanWorkloadID   = servicePlan{"84c289f0-efcb-486f-8581-07f44fc9efad", "AAD_WRKLDID_P2"}
-	skuP1            = sku{"078d2b04-f1bd-4111-bbd4-b4b1b354cef4", "AAD_PREMIUM", []servicePlan{skuPlanP1}}
-	skuP2            = sku{"84a661c4-e949-4bd2-a560-ed7766fcaf2b", "AAD_PREMIUM_P2", []servicePlan{skuPlanP1, skuPlanP2}}
-	skuIntune        = sku{"061f9ace-7d42-4136-88ac-31dc755f143f", "INTUNE_A", []servicePlan{skuPlanIntune}}
-	skuWorkloadID    = sku{"7dc0e92d-bf15-401d-907e-0884efe7c760", "Workload_Identities_Premium_CN", []servicePlan{skuPlanWorkloadID}}
+	skuPlanP1         = servicePlan{"41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AAD_PREMIUM"}
+	skuPlanP2         = servicePlan{"eec0eb4f-6444-4f95-aba0-50c24d67f998", "AAD_PREMIUM_P2"}
+	skuPlanIntune     = servicePlan{"c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "INTUNE_A"}
+	skuPlanWorkloadID = servicePlan{"84c289f0-efcb-486f-8581-07f44fc9efad", "AAD_WRKLDID_P2"}
+	skuP1             = sku{"078d2b04-f1bd-4111-bbd4-b4b1b354cef4", "AAD_PREMIUM", []servicePlan{skuPlanP1}}
+	skuP2             = sku{"84a661c4-e949-4bd2-a560-ed7766fcaf2b", "AAD_PREMIUM_P2", []servicePlan{skuPlanP1, skuPlanP2}}
+	skuIntune         = sku{"061f9ace-7d42-4136-88ac-31dc755f143f", "INTUNE_A", []servicePlan{skuPlanIntune}}
+	skuWorkloadID     = sku{"7dc0e92d-bf15-401d-907e-0884efe7c760", "Workload_Identities_Premium_CN", []servicePlan{skuPlanWorkloadID}}
 )
 
 var readOrganization = anyOf("Organization.Read.All", "Directory.Read.All", "LicenseAssignment.Read.All")

@@ -44,6 +44,8 @@ type Tenant struct {
 	rngMu  sync.Mutex
 	rng    *rng
 	reqSeq atomic.Uint64
+	// secretPropagation is how long after its start a client secret is refused (SetSecretPropagation).
+	secretPropagation atomic.Int64
 
 	ca           *testca.CA
 	authority    *authority.Authority // nil with a custom Verifier

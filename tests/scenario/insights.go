@@ -15,6 +15,9 @@ import (
 // insights (queue insights-work empty, nothing running).
 func (e *Env) ComputeInsights(ctx context.Context) error { return e.plan(ctx, "ComputeInsights") }
 
+// CheckSecretExpiry runs the daily client secret expiry check (timer CheckSecretExpiry).
+func (e *Env) CheckSecretExpiry(ctx context.Context) error { return e.plan(ctx, "CheckSecretExpiry") }
+
 // Insights reads the integration's newest insights document (nil before the first).
 func (e *Env) Insights(ctx context.Context) (*insights.Report, error) {
 	store, err := e.Archive()

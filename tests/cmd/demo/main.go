@@ -16,7 +16,9 @@
 //
 // Then remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with the same
 // Idempotency-Key), is refused a guest's deletion, and the audit trail is read back. It ends by computing the day's
-// identity insights (ComputeInsights, then InsightsWork from queue insights-work) and saving the Status page as a
+// identity insights (ComputeInsights, then InsightsWork from queue insights-work), checking the client secret's
+// expiry (CheckSecretExpiry; the tenant's secret is made to expire in 60 days, so the 90-day alert goes to a local
+// Teams, Slack and generic JSON webhook receiver, and a second run sends nothing) and saving the Status page as a
 // browser gets it. With -serve (`make demo SERVE=1`) it then leaves everything running and serves the live Status
 // page on -addr until Ctrl-C.
 //
@@ -47,6 +49,7 @@ import (
 	"github.com/entra-di/edi/tests/entrasim"
 	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/scenario"
+	"github.com/entra-di/edi/tests/webhooksim"
 )
 
 // step is one stage of the demo. run reports a result to print; an error ends the demo (cleanup still runs).
@@ -73,6 +76,7 @@ var steps = []step{
 	{"Remediation: reset-mfa as a dry run, then for real (retried with its Idempotency-Key), then a refusal", remediation},
 	{"Read the remediation audit trail (GET /api/remediation/audit)", auditTrail},
 	{"Compute the day's insights: ComputeInsights plans, InsightsWork reads the archive", computeInsights},
+	{"Check client secret expiry: CheckSecretExpiry alerts a local Teams, Slack and JSON webhook", checkSecretExpiry},
 	{"Save the Status page as a browser gets it", savePage},
 }
 
@@ -85,6 +89,7 @@ type demo struct {
 	appRoot string
 	logFile *os.File
 	env     *scenario.Env
+	hooks   *webhooksim.Receiver
 	ok      bool
 }
 
@@ -248,17 +253,25 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 	if d.logFile, err = os.Create(filepath.Join(d.dataDir, "handler.log")); err != nil {
 		return "", err
 	}
+	// The expiry alerts go to a local receiver; each URL carries a token as a real one carries its credential.
+	d.hooks = webhooksim.Start()
+	hooks := map[string]string{}
+	for n, kind := range []string{webhooksim.Teams, webhooksim.Slack, webhooksim.JSON} {
+		hooks[fmt.Sprintf("SECRET_EXPIRY_WEBHOOK_%d", n+1)] = kind + ":" + d.hooks.URL(kind, fmt.Sprintf("demo%dtoken", n))
+	}
 	d.env, err = scenario.Start(ctx, scenario.Options{
-		AppRoot: d.appRoot,
-		Dir:     d.dataDir,
-		Output:  d.logFile,
+		Settings: hooks,
+		AppRoot:  d.appRoot,
+		Dir:      d.dataDir,
+		Output:   d.logFile,
 		// The directory changes about 20 times an hour; Graph replays 5 % of a round's changes in the next one,
 		// reports removals 10 minutes late and splits groups above 10 members over several items. The app is
 		// granted the read-write set and the integration is added read-write, so the remediation steps can act;
 		// a break-glass account is declared protected. The integration is added through the Integrations API,
 		// not declared in app settings.
+		// The integration's client secret expires in 60 days, so the expiry check has an alert to send.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
-			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles()},
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(), SecretLifetime: 60 * 24 * time.Hour},
 		APIIntegration: true,
 	})
 	if err != nil {
@@ -295,7 +308,17 @@ type statusReport struct {
 		Blob, Table, Queue string
 	} `json:"storage"`
 	Integrations []struct {
-		ID        string `json:"id"`
+		ID     string `json:"id"`
+		Secret *struct {
+			SecretID  string     `json:"secretId"`
+			Expires   *time.Time `json:"expires"`
+			DaysLeft  *int       `json:"daysLeft"`
+			Problem   string     `json:"problem"`
+			LastAlert *struct {
+				Threshold string    `json:"threshold"`
+				SentAt    time.Time `json:"sentAt"`
+			} `json:"lastAlert"`
+		} `json:"secret"`
 		DataTypes []struct {
 			DataType       string     `json:"dataType"`
 			Mode           string     `json:"mode"`
@@ -564,9 +587,55 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 	return b.String(), nil
 }
 
+// checkSecretExpiry runs CheckSecretExpiry twice and prints, per integration, the secret's expiry and days left as
+// Status shows them, and what the local webhook receiver got: each alert once, whatever the number of runs.
+func checkSecretExpiry(ctx context.Context, d *demo) (string, error) {
+	for range 2 {
+		if err := d.env.CheckSecretExpiry(ctx); err != nil {
+			return "", err
+		}
+	}
+	st, err := d.status(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, in := range st.Integrations {
+		s := in.Secret
+		switch {
+		case s == nil:
+			fmt.Fprintf(&b, "%s: the expiry check has not reported\n", in.ID)
+			continue
+		case s.Expires == nil || s.DaysLeft == nil:
+			fmt.Fprintf(&b, "%s: secret %s, no expiry known (%s)\n", in.ID, s.SecretID, s.Problem)
+		default:
+			fmt.Fprintf(&b, "%s: secret %s expires %s, %d days left", in.ID, s.SecretID, s.Expires.UTC().Format("2006-01-02 15:04Z"), *s.DaysLeft)
+			if s.LastAlert != nil {
+				fmt.Fprintf(&b, ", last alert: %s days", s.LastAlert.Threshold)
+			}
+			b.WriteString("\n")
+		}
+	}
+	got := d.hooks.Received()
+	if len(got) == 0 {
+		return "", errors.New("the webhook receiver got no alert (the secret expires within 90 days)")
+	}
+	for _, r := range got {
+		fmt.Fprintf(&b, "webhook %-5s received: %s (threshold %s)\n", r.Kind, r.Title, r.Threshold)
+	}
+	if rej := d.hooks.Rejected(); len(rej) > 0 {
+		return "", fmt.Errorf("the receiver refused malformed alerts: %s", strings.Join(rej, "; "))
+	}
+	fmt.Fprintf(&b, "(two runs, %d alerts: each threshold once per webhook)", len(got))
+	return b.String(), nil
+}
+
 func (d *demo) cleanup() error {
 	if d.env != nil {
 		d.env.Close()
+	}
+	if d.hooks != nil {
+		d.hooks.Close()
 	}
 	if d.logFile != nil {
 		return d.logFile.Close()

@@ -84,6 +84,15 @@ var HandlerSettingSources = map[string]Source{
 	"REMEDIATION_LEASE_TTL":         Default,
 	"STREAM_INTEGRATION_ID":         Default,
 	"STREAM_DEDUP_DAYS":             Default,
+	"CHECK_SECRET_EXPIRY_SCHEDULE":  FromTemplate,
+	"SECRET_EXPIRY_THRESHOLDS":      Default,
+	// The expiry webhooks are credentials: the administrator adds them after deployment as Key Vault references
+	// (README, Secret expiry).
+	"SECRET_EXPIRY_WEBHOOK_1":       Default,
+	"SECRET_EXPIRY_WEBHOOK_2":       Default,
+	"SECRET_EXPIRY_WEBHOOK_3":       Default,
+	"SECRET_ROTATION_LEAD_DAYS":     Default,
+	"SECRET_ROTATION_LIFETIME_DAYS": Default,
 }
 
 // RequiredAppSettings must always be set by the template (the handler's contract with the deployment).
