@@ -26,7 +26,7 @@ const (
 	Directory Family = "directory"
 	// Intune: device management, 2,000 requests / 20 s per app per tenant.
 	Intune Family = "intune"
-	// Agents: Agent ID registry and risk (beta).
+	// Agents: Agent ID registry and risk (beta). Graph documents no limit for it: 5 requests / 10 s (unverified).
 	Agents Family = "agents"
 )
 
@@ -127,6 +127,10 @@ type DataType struct {
 	// Categories are the Entra diagnostic-log categories (diagnostic settings, streamed through Event Hubs) whose
 	// records StreamEvents archives as this data type, matched case-insensitively; legacy names included.
 	Categories []string
+	// Preview, when set, says why the endpoint may be absent from a tenant (a beta preview, an API being
+	// replaced): Graph's 404 or 400 ("Resource not found for the segment …") then parks the data type as
+	// not-available for a day instead of counting as a failure of the run.
+	Preview string
 
 	// Exactly one of the mode specs is set.
 	Buckets  *BucketSpec
@@ -540,6 +544,13 @@ var DataTypes = []DataType{
 		"UserRiskEvents"),
 	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium,
 		"ServicePrincipalRiskEvents"),
+	// Agent ID (beta preview, agents.go): the agent registry and agent risk.
+	agentRegistry("agentInstances", "AgentInstance.Read.All",
+		"AI agent instances in the agent registry: owners, blueprint, agent identity and user, endpoints"),
+	agentRegistry("agentCardManifests", "AgentCardManifest.Read.All",
+		"AI agent card manifests in the agent registry: capabilities, skills, security schemes, provider"),
+	riskyAgents(),
+	agentRiskDetections(),
 
 	// Categories that only diagnostic settings deliver (reference/eventhub.md §1.1). Every diagnostic setting
 	// needs Entra ID P1 or P2 in the tenant.
