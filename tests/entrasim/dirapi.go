@@ -37,6 +37,7 @@ type dirEndpoint struct {
 	expand     []string // navigation properties $expand accepts
 	odataType  bool     // items carry @odata.type in their properties
 	noTop      bool     // $top is rejected (the registration report takes only $filter and $orderby)
+	betaOnly   bool     // served under /beta only (Agent ID)
 }
 
 func dirSchema(typeName, resource string, add func(s *schema)) *schema {
@@ -288,6 +289,9 @@ func (e *dirEndpoint) top() (def, max int) {
 func (t *Tenant) buildDirRoutes() {
 	for _, ep := range dirEndpoints {
 		ep := ep
+		if t.cfg.unavailable(ep.path) {
+			continue // Graph does not know the path: the router answers 400 for its segment
+		}
 		paths := []string{ep.path}
 		if ep.col == colAdminUnits {
 			// Administrative units are served at /administrativeUnits (administrativeunit-delta.md) and at
@@ -295,6 +299,9 @@ func (t *Tenant) buildDirRoutes() {
 			paths = append(paths, "directory/"+ep.path)
 		}
 		for _, version := range []string{"v1.0", "beta"} {
+			if ep.betaOnly && version != "beta" {
+				continue
+			}
 			for _, path := range paths {
 				t.buildDirEndpointRoutes(ep, version, path)
 			}
@@ -742,7 +749,7 @@ func (t *Tenant) serveDirList(rc *reqCtx, ep *dirEndpoint) {
 		return
 	}
 	t.syncChurn()
-	if ep.family == familyProtection {
+	if ep.family == familyProtection || ep.family == familyAgents {
 		t.syncRisk()
 	}
 	body, n, g := t.renderDirList(rc, ep, o)

@@ -230,6 +230,10 @@ type Options struct {
 	NonPremiumShare float64
 	// Faults are fault rules active from the start; more can be added at run time.
 	Faults []FaultRule
+	// Unavailable lists Agent ID API paths (or prefixes of them: "agentRegistry") the tenant is not served, as
+	// before a preview reaches it or after Microsoft replaced it: they answer Graph's 400 "Resource not found for
+	// the segment …" (agents.go).
+	Unavailable []string
 	// Verifier checks bearer tokens; nil starts the built-in token authority (tests/entrasim/authority) and
 	// uses its Verify.
 	Verifier TokenVerifier
@@ -296,6 +300,9 @@ func (o *Options) Validate() error {
 		if _, ok := appRoleIDs[r]; !ok {
 			return fmt.Errorf("entrasim: Roles: unknown Graph application permission %q", r)
 		}
+	}
+	if err := validUnavailable(o.Unavailable); err != nil {
+		return err
 	}
 	for i, f := range o.Faults {
 		if err := f.validate(); err != nil {

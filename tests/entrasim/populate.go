@@ -397,6 +397,7 @@ func (t *Tenant) populate() {
 
 	t.populateRiskSPs(base)
 	t.populateIntune(base)
+	t.populateAgents(base)
 
 	for _, c := range s.cols {
 		c.sortIDs()

@@ -114,8 +114,8 @@ type riskEvent struct {
 	apply func()
 }
 
-// riskPlan draws an hour's changes, in time order: at most one risk change and one Conditional Access policy edit,
-// each at its own instant, from (seed, hour).
+// riskPlan draws an hour's changes, in time order: at most one risk change, one Conditional Access policy edit and
+// one agent risk change (agents.go), each at its own instant, from (seed, hour).
 func (t *Tenant) riskPlan(h int64) []riskEvent {
 	var evs []riskEvent
 	slot := time.Unix(h*3600, 0).UTC()
@@ -126,6 +126,9 @@ func (t *Tenant) riskPlan(h int64) []riskEvent {
 	if y := newRNG(uint64(t.cfg.Seed), strKey("ca-churn"), uint64(h)); y.chance(caEditsPerHour) {
 		at := slot.Add(time.Duration(y.intn(3600)) * time.Second)
 		evs = append(evs, riskEvent{at, func() { t.editPolicy(y, at) }})
+	}
+	if ev, ok := t.agentRiskEvent(h, slot); ok {
+		evs = append(evs, ev)
 	}
 	slices.SortStableFunc(evs, func(a, b riskEvent) int { return a.at.Compare(b.at) })
 	return evs
