@@ -14,8 +14,8 @@ import (
 	"github.com/entra-di/edi/internal/rawjson"
 )
 
-// VerifyVersions checks every versioned snapshot data type (risky users and service principals: one record per
-// id and riskLastUpdatedDateTime) against the tenant's truth: every version the tenant served between the start
+// VerifyVersions checks every versioned snapshot data type (risky users, service principals and agents: one record
+// per id and risk last-updated time) against the tenant's truth: every version the tenant served between the start
 // of the data type's first round and that of its last is archived (missing), none is archived twice over all
 // rounds (duplicates), and none is archived that the tenant never served (extra). Records counts the versions
 // archived.
@@ -111,10 +111,11 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 }
 
 // VerifySnapshots checks the snapshot data types the tenant has a truth for (Conditional Access policies, named
-// locations, the registration report, Intune's devices, configurations and apps) against it: the newest snapshot kept must be the collection as the tenant
-// served it at the data type's last read (for a hashed snapshot an unchanged read keeps none, so the newest kept
-// one must still hold). An object the tenant has but the snapshot lacks, or holds with another value of one of its
-// properties, is missing; one the tenant does not have is extra; an id twice in the snapshot a duplicate.
+// locations, the registration report, Intune's devices, configurations and apps, the agent registry) against it:
+// the newest snapshot kept must be the collection as the tenant served it at the data type's last read (for a
+// hashed snapshot an unchanged read keeps none, so the newest kept one must still hold). An object the tenant has
+// but the snapshot lacks, or holds with another value of one of its properties, is missing; one the tenant does not
+// have is extra; an id twice in the snapshot a duplicate.
 func (e *Env) VerifySnapshots(ctx context.Context) ([]Report, error) {
 	store, err := e.Archive()
 	if err != nil {
@@ -122,7 +123,7 @@ func (e *Env) VerifySnapshots(ctx context.Context) ([]Report, error) {
 	}
 	var out []Report
 	for _, name := range []string{"userRegistrationDetails", "conditionalAccessPolicies", "namedLocations",
-		"managedDevices", "deviceConfigurations", "mobileApps"} {
+		"managedDevices", "deviceConfigurations", "mobileApps", "agentInstances", "agentCardManifests"} {
 		dt, _ := catalog.Lookup(name)
 		if !e.Licensed(dt) {
 			continue
