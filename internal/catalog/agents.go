@@ -22,9 +22,10 @@ import "time"
 // Unverified and therefore failing soft (Preview): whether the tenant serves the endpoints at all (Microsoft
 // announced that "starting May 2026, the Agent Registry APIs in Microsoft Graph will be replaced by the Agent
 // Registry APIs powered by Microsoft Agent 365", agentregistry.md, with no replacement path published), the
-// lastModifiedDateTime filter, and the licences: Agent ID (sold as Microsoft Agent 365 by third-party accounts)
-// for all four, plus Entra ID P2 for the risk data (ID Protection). The throttling budget of the agents family is
-// not documented either (Budgets).
+// lastModifiedDateTime filter, and the licence: Agent ID, as SPEC §4 has it (sold as Microsoft Agent 365 by
+// third-party accounts). reference/graph.md suspects the risk data also needs Entra ID P2 (ID Protection); no
+// source says so, and should Graph want it, its 403 parks the data type as not-licensed like any licence it
+// lacks. The throttling budget of the agents family is not documented either (Budgets).
 
 // agentPreview is why the Agent ID endpoints may be absent from a tenant.
 const agentPreview = "Agent ID is a beta preview (global cloud only) and Microsoft replaces the Agent Registry APIs with Agent 365's from May 2026"
@@ -55,7 +56,7 @@ func riskyAgents() DataType {
 		Version:      "beta",
 		Path:         "identityProtection/riskyAgents",
 		Permissions:  []string{"IdentityRiskyAgent.Read.All"},
-		Licences:     []Licence{EntraP2, AgentID},
+		Licences:     []Licence{AgentID},
 		Family:       Agents,
 		DedupKey:     "id",
 		VersionField: "riskLastModifiedDateTime",
@@ -74,7 +75,7 @@ func agentRiskDetections() DataType {
 		Version:      "beta",
 		Path:         "identityProtection/agentRiskDetections",
 		Permissions:  []string{"IdentityRiskEvent.Read.All"},
-		Licences:     []Licence{EntraP2, AgentID},
+		Licences:     []Licence{AgentID},
 		Family:       Agents,
 		DedupKey:     "id",
 		VersionField: "lastModifiedDateTime",

@@ -13,9 +13,9 @@ import (
 // "Resource not found for the segment …", as does every Agent ID path Options.Unavailable lists (the Agent Registry
 // APIs are being replaced by Agent 365's, agentregistry.md).
 //
-// Licences: the registry needs Agent ID; the risk APIs Agent ID and Entra ID P2 (ID Protection). Without them the
-// answer is Identity Protection's 403 Forbidden "Your tenant is not licensed for this feature." (the wording for
-// agents is unverified). Throttling: the agents family, 5 requests / 10 s per app with Retry-After — Graph documents
+// Licence: Agent ID (SPEC §4; whether the risk APIs also need Entra ID P2 is unverified). Without it the answer is
+// Identity Protection's 403 Forbidden "Your tenant is not licensed for this feature." (the wording for agents is
+// unverified). Throttling: the agents family, 5 requests / 10 s per app with Retry-After — Graph documents
 // no limit for these APIs, so this is an assumption the catalog shares (unverified).
 //
 // With Options.Churn > 0 agent risk changes over the simulated clock: in about a third of the simulated hours one
@@ -46,13 +46,6 @@ func needAgentID(l licences) *gerr {
 	return nil
 }
 
-func needAgentRisk(l licences) *gerr {
-	if !l.agentID || !l.p2 {
-		return errNotLicensed
-	}
-	return nil
-}
-
 var agentEndpoints = []*dirEndpoint{
 	// $select, $count, $expand and $filter; no $top documented (answered as the registration report answers it).
 	{path: "agentRegistry/agentInstances", col: colAgentInstances, typeName: "microsoft.graph.agentInstance", family: familyAgents,
@@ -75,7 +68,7 @@ var agentEndpoints = []*dirEndpoint{
 	// $select, $count and $filter; the items are riskyAgentIdentity, riskyAgentIdentityBlueprintPrincipal or
 	// riskyAgentUser (@odata.type).
 	{path: "identityProtection/riskyAgents", col: colRiskyAgents, typeName: "microsoft.graph.riskyAgent", family: familyAgents,
-		perms: []permission{anyOf("IdentityRiskyAgent.Read.All", "IdentityRiskyAgent.ReadWrite.All")}, licence: needAgentRisk,
+		perms: []permission{anyOf("IdentityRiskyAgent.Read.All", "IdentityRiskyAgent.ReadWrite.All")}, licence: needAgentID,
 		get: true, odataType: true, noTop: true, betaOnly: true,
 		schema: dirSchema("microsoft.graph.riskyAgent", "RiskyAgent", func(s *schema) {
 			s.addProp("agentDisplayName", pString, "eq", "startswith")
@@ -87,7 +80,7 @@ var agentEndpoints = []*dirEndpoint{
 	// $select, $filter and $top (default 20, at most 500). activityDateTime documents eq, le and ge; the
 	// lastModifiedDateTime filter the collector's buckets use is unverified.
 	{path: "identityProtection/agentRiskDetections", col: colAgentRiskDetections, typeName: "microsoft.graph.agentRiskDetection",
-		family: familyAgents, perms: []permission{readRiskEvents}, licence: needAgentRisk, get: true, odataType: true,
+		family: familyAgents, perms: []permission{readRiskEvents}, licence: needAgentID, get: true, odataType: true,
 		defaultTop: 20, maxTop: 500, betaOnly: true,
 		schema: dirSchema("microsoft.graph.agentRiskDetection", "AgentRiskDetection", func(s *schema) {
 			s.addProp("agentId", pString, "eq")

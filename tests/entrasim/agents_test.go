@@ -74,13 +74,13 @@ func TestAgentEndpoints(t *testing.T) {
 		t.Errorf("agentRiskDetections $top=501: %d, want 400", r.status)
 	}
 
-	// Licences: P2 without Agent ID has no registry and no agent risk; Agent ID without P2 has the registry only.
+	// Licences: P2 without Agent ID has no registry and no agent risk; Agent ID alone (with P1) has both.
 	for _, lc := range []struct {
 		licences []Licence
 		want     map[string]int
 	}{
 		{[]Licence{LicenceP2}, map[string]int{"agentRegistry/agentInstances": 403, "identityProtection/riskyAgents": 403}},
-		{[]Licence{LicenceP1, LicenceAgentID}, map[string]int{"agentRegistry/agentInstances": 200, "identityProtection/agentRiskDetections": 403}},
+		{[]Licence{LicenceP1, LicenceAgentID}, map[string]int{"agentRegistry/agentInstances": 200, "identityProtection/agentRiskDetections": 200}},
 	} {
 		tl, _ := startTenant(t, Options{Seed: 5, Users: 10, Licences: lc.licences})
 		cl := newClient(t, tl)
