@@ -20,24 +20,12 @@ import (
 func TestIdentityProtectionVersions(t *testing.T) {
 	t.Parallel()
 	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 31, Users: 30, Churn: 4, History: 6 * time.Hour,
-		Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceWorkloadIdentitiesPremium},
-		Streams: map[string]entrasim.StreamOptions{
-			"signIns.interactive": {Rate: 1}, "signIns.nonInteractive": {Rate: 1}, "signIns.servicePrincipal": {Rate: 1},
-			"signIns.managedIdentity": {Rate: 1}, "directoryAudits": {Rate: 1}, "provisioning": {Rate: 1},
-		}},
+		Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceWorkloadIdentitiesPremium}, Streams: quietStreams()},
 		// The tenant's history is 6 hours: a day of backfill covers it.
 		Settings: map[string]string{"COLLECT_BACKFILL_DAYS": "1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	for range 12 {
-		if err := env.Collect(ctx); err != nil {
-			t.Fatal(err)
-		}
-		env.Clock.Advance(time.Hour)
-	}
-	if err := env.Collect(ctx); err != nil {
-		t.Fatal(err)
-	}
+	collectHourly(t, ctx, env, 12)
 
 	reports, err := env.Verify(ctx, false)
 	if err != nil {

@@ -134,42 +134,12 @@ func TestAgentRiskOverTheClock(t *testing.T) {
 		{"riskyAgents", "/beta/identityProtection/riskyAgents", "riskLastModifiedDateTime"},
 		{"agentRiskDetections", "/beta/identityProtection/agentRiskDetections", "lastModifiedDateTime"},
 	} {
-		vs, err := tn.RiskVersions(tc.dataType, clock.Now())
-		if err != nil {
-			t.Fatal(err)
+		v := servedVersions(t, tn, c, clock.Now(), tc.dataType, tc.path, tc.field)
+		for s := range v.states {
+			states[s] = true
 		}
-		current, replaced := map[string]time.Time{}, 0
-		for _, v := range vs {
-			if v.Until.IsZero() {
-				current[v.ID] = v.At
-			} else {
-				replaced++
-			}
-		}
-		served := 0
-		for u := tn.GraphURL() + tc.path; u != ""; {
-			r := c.get(u)
-			if r.status != 200 {
-				t.Fatalf("%s: %d %s", tc.path, r.status, r.body)
-			}
-			p := r.page(t)
-			for _, raw := range p.Value {
-				var o map[string]any
-				if err := json.Unmarshal(raw, &o); err != nil {
-					t.Fatal(err)
-				}
-				at, _ := time.Parse(time.RFC3339Nano, o[tc.field].(string))
-				if want, ok := current[o["id"].(string)]; !ok || !want.Equal(at) {
-					t.Errorf("%s: served %s at %v, truth's current version %v", tc.dataType, o["id"], at, want)
-				}
-				states[o["riskState"].(string)] = true
-				served++
-			}
-			u = p.NextLink
-		}
-		t.Logf("%s: %d versions, %d replaced, %d served", tc.dataType, len(vs), replaced, served)
-		if served != len(current) || served == 0 || replaced == 0 {
-			t.Errorf("%s: %d served, %d current versions, %d replaced in three days", tc.dataType, served, len(current), replaced)
+		if v.served != v.current || v.served == 0 || v.replaced == 0 {
+			t.Errorf("%s: %d served, %d current versions, %d replaced in three days", tc.dataType, v.served, v.current, v.replaced)
 		}
 	}
 	if !states["atRisk"] || !(states["dismissed"] || states["confirmedSafe"] || states["confirmedCompromised"]) {
@@ -178,4 +148,57 @@ func TestAgentRiskOverTheClock(t *testing.T) {
 	if snap, err := tn.SnapshotAt("agentInstances", clock.Now()); err != nil || len(snap) != agentCount {
 		t.Errorf("SnapshotAt(agentInstances) = %d objects, %v", len(snap), err)
 	}
+}
+
+// versionCounts are what servedVersions found.
+type versionCounts struct {
+	served, current, replaced int
+	states                    map[string]bool // riskState values served
+}
+
+// servedVersions reads a versioned Identity Protection list through its nextLinks and checks every item against the
+// truth's current versions at now (RiskVersions: id and version field): an item the truth does not hold as current
+// is an error. It counts what was served, the truth's current and replaced versions, and the risk states served.
+func servedVersions(t *testing.T, tn *Tenant, c *client, now time.Time, dataType, path, field string) versionCounts {
+	t.Helper()
+	vs, err := tn.RiskVersions(dataType, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := versionCounts{states: map[string]bool{}}
+	current := map[string]time.Time{}
+	for _, v := range vs {
+		if v.Until.IsZero() {
+			current[v.ID] = v.At
+		} else if !v.Until.After(v.At) {
+			t.Errorf("%s %s: replaced at %v, before its own time %v", dataType, v.ID, v.Until, v.At)
+		} else {
+			out.replaced++
+		}
+	}
+	out.current = len(current)
+	for u := tn.GraphURL() + path; u != ""; {
+		r := c.get(u)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		p := r.page(t)
+		for _, raw := range p.Value {
+			var o map[string]any
+			if err := json.Unmarshal(raw, &o); err != nil {
+				t.Fatal(err)
+			}
+			at, _ := time.Parse(time.RFC3339Nano, o[field].(string))
+			if want, ok := current[o["id"].(string)]; !ok || !want.Equal(at) {
+				t.Errorf("%s: served %s at %v, truth's current version %v", dataType, o["id"], at, want)
+			}
+			if s, ok := o["riskState"].(string); ok {
+				out.states[s] = true
+			}
+			out.served++
+		}
+		u = p.NextLink
+	}
+	t.Logf("%s: %d versions, %d replaced, %d served", dataType, len(vs), out.replaced, out.served)
+	return out
 }

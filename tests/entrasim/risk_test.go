@@ -20,47 +20,12 @@ func TestRiskOverTheClock(t *testing.T) {
 		{"riskyServicePrincipals", "/v1.0/identityProtection/riskyServicePrincipals", "riskLastUpdatedDateTime"},
 		{"servicePrincipalRiskDetections", "/v1.0/identityProtection/servicePrincipalRiskDetections", "lastUpdatedDateTime"},
 	} {
-		vs, err := tn.RiskVersions(tc.dataType, clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		current := map[string]time.Time{}
-		replaced := 0
-		for _, v := range vs {
-			if v.Until.IsZero() {
-				current[v.ID] = v.At
-			} else if !v.Until.After(v.At) {
-				t.Errorf("%s %s: replaced at %v, before its own time %v", tc.dataType, v.ID, v.Until, v.At)
-			} else {
-				replaced++
-			}
-		}
-		served := 0
-		for u := tn.GraphURL() + tc.path; u != ""; {
-			r := c.get(u)
-			if r.status != 200 {
-				t.Fatalf("%s: %d %s", tc.path, r.status, r.body)
-			}
-			p := r.page(t)
-			for _, raw := range p.Value {
-				var o map[string]any
-				if err := json.Unmarshal(raw, &o); err != nil {
-					t.Fatal(err)
-				}
-				at, _ := time.Parse(time.RFC3339Nano, o[tc.field].(string))
-				if want, ok := current[o["id"].(string)]; !ok || !want.Equal(at) {
-					t.Errorf("%s: served %s at %v, truth's current version %v", tc.dataType, o["id"], at, want)
-				}
-				served++
-			}
-			u = p.NextLink
-		}
-		t.Logf("%s: %d versions, %d replaced, %d served", tc.dataType, len(vs), replaced, served)
-		if served != len(current) || served == 0 {
-			t.Errorf("%s: %d served, %d current versions", tc.dataType, served, len(current))
+		v := servedVersions(t, tn, c, clock.Now(), tc.dataType, tc.path, tc.field)
+		if v.served != v.current || v.served == 0 {
+			t.Errorf("%s: %d served, %d current versions", tc.dataType, v.served, v.current)
 		}
 		if tc.dataType == "riskyUsers" || tc.dataType == "riskDetections" {
-			if replaced == 0 {
+			if v.replaced == 0 {
 				t.Errorf("%s: no version was replaced in three days", tc.dataType)
 			}
 		}
