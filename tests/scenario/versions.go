@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,10 +16,11 @@ import (
 )
 
 // VerifyVersions checks every versioned snapshot data type (risky users, service principals and agents: one record
-// per id and risk last-updated time) against the tenant's truth: every version the tenant served between the start
-// of the data type's first round and that of its last is archived (missing), none is archived twice over all
-// rounds (duplicates), and none is archived that the tenant never served (extra). Records counts the versions
-// archived.
+// per id and risk last-updated time) against the tenant's truth: every version the tenant held when one of the data
+// type's rounds read it is archived (missing), none is archived twice over all rounds (duplicates), and none is
+// archived that the tenant never served (extra). A version that came and went between two reads (a risk raised and
+// raised again within the hour) was never there to read: a snapshot cannot have it, so it is not missing. Records
+// counts the versions archived.
 func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 	blobs, err := e.Azurite.BlobClient()
 	if err != nil {
@@ -40,7 +42,7 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 			continue
 		}
 		got := map[string]int{}
-		var first time.Time // the first round's start: versions replaced before it were never there to read
+		var reads []time.Time // the rounds' starts (their folders' stamps): when the collection was read
 		prefix := fmt.Sprintf("integration=%s/type=%s/", Integration, dt.Name)
 		pager := blobs.NewListBlobsFlatPager(e.Settings["RAW_CONTAINER"], &azblob.ListBlobsFlatOptions{Prefix: &prefix})
 		for pager.More() {
@@ -51,8 +53,8 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 			for _, b := range page.Segment.BlobItems {
 				if _, rest, ok := strings.Cut(*b.Name, "/"+string(archive.SnapshotRound)+"="); ok {
 					stamp, _, _ := strings.Cut(rest, "/")
-					if at, err := time.Parse("20060102T150405Z", stamp); err == nil && (first.IsZero() || at.Before(first)) {
-						first = at
+					if at, err := time.Parse("20060102T150405Z", stamp); err == nil && !slices.Contains(reads, at) {
+						reads = append(reads, at)
 					}
 				}
 				if !strings.HasSuffix(*b.Name, ".ndjson.gz") {
@@ -85,8 +87,9 @@ func (e *Env) VerifyVersions(ctx context.Context) ([]Report, error) {
 			return nil, err
 		}
 		for _, v := range asOf {
-			if !v.Until.IsZero() && !v.Until.After(first) {
-				continue
+			read := func(at time.Time) bool { return !v.At.After(at) && (v.Until.IsZero() || at.Before(v.Until)) }
+			if !slices.ContainsFunc(reads, read) {
+				continue // no round read it
 			}
 			if got[versionKey(dt, v.ID, v.At)] == 0 {
 				r.Missing++
