@@ -94,11 +94,18 @@ type Manifest struct {
 	// Previous names the folder of the round this one continues (delta rounds), "" after a full one.
 	Previous string `json:"previous,omitempty"`
 	// Reason says why a full round was read: "initial", "weekly", "resync: <why>".
-	Reason           string         `json:"reason,omitempty"`
-	Records          int            `json:"records"`
-	Parts            []ManifestPart `json:"parts"`
-	Source           string         `json:"source"`
-	CollectorVersion string         `json:"collectorVersion"`
+	Reason  string         `json:"reason,omitempty"`
+	Records int            `json:"records"`
+	Parts   []ManifestPart `json:"parts"`
+	// Versions, for a versioned snapshot data type (catalog.DataType.VersionField), are the version keys
+	// ("id|version") the collection held when the round read it. Such a round archives only the versions the last
+	// round's Versions lack, so its parts are the changes and Versions the state: each version is archived once.
+	Versions []string `json:"versions,omitempty"`
+	// ContentHash, for a hashed snapshot data type (catalog.SnapshotSpec.Hashed), is the SHA-256 of the records'
+	// content, independent of their order: a read with the same hash is not kept as a new snapshot.
+	ContentHash      string `json:"contentHash,omitempty"`
+	Source           string `json:"source"`
+	CollectorVersion string `json:"collectorVersion"`
 }
 
 // ManifestPart is one part in a manifest.

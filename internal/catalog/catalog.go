@@ -26,7 +26,7 @@ const (
 	Directory Family = "directory"
 	// Intune: device management, 2,000 requests / 20 s per app per tenant.
 	Intune Family = "intune"
-	// Agents: Agent ID registry and risk (beta).
+	// Agents: Agent ID registry and risk (beta). Graph documents no limit for it: 5 requests / 10 s (unverified).
 	Agents Family = "agents"
 )
 
@@ -120,9 +120,17 @@ type DataType struct {
 	// diagnostic-log record ("properties.id"); a streamed record is archived once per distinct content, and the id
 	// only names it.
 	DedupKey string
+	// VersionField, when set, is the property whose value, with DedupKey's, identifies a version of a record
+	// that changes in place (a risky user's riskLastUpdatedDateTime): each version is archived once, a changed
+	// record again as a new version.
+	VersionField string
 	// Categories are the Entra diagnostic-log categories (diagnostic settings, streamed through Event Hubs) whose
 	// records StreamEvents archives as this data type, matched case-insensitively; legacy names included.
 	Categories []string
+	// Preview, when set, says why the endpoint may be absent from a tenant (a beta preview, an API being
+	// replaced): Graph's 404 or 400 ("Resource not found for the segment …") then parks the data type as
+	// not-available for a day instead of counting as a failure of the run.
+	Preview string
 
 	// Exactly one of the mode specs is set.
 	Buckets  *BucketSpec
@@ -168,6 +176,12 @@ type SnapshotSpec struct {
 	// Select and Expand are the $select and $expand of the query (empty: none).
 	Select []string
 	Expand string
+	// Hashed keeps a snapshot only when the collection changed: a read whose content hash equals the last kept
+	// snapshot's is not kept (Conditional Access policies: modifiedDateTime can be null, so only the content
+	// tells).
+	Hashed bool
+	// NoTop: the endpoint rejects $top (only $filter and $orderby), so the probe reads the first page.
+	NoTop bool
 }
 
 // StreamSpec describes a data type that only Entra's diagnostic settings deliver (reference/eventhub.md §1.1): no
@@ -206,6 +220,9 @@ func (d DataType) StreamTimeField() string {
 		return d.Buckets.TimeField
 	case d.Stream != nil:
 		return d.Stream.TimeField
+	case d.VersionField != "":
+		// A versioned state (risky users): the time of the version.
+		return d.VersionField
 	}
 	return ""
 }
@@ -221,6 +238,23 @@ func (d DataType) LicenceText() string {
 		names[i] = string(l)
 	}
 	return strings.Join(names, "+")
+}
+
+// VersionKey is the key a record is archived once under: its DedupKey value, and for a versioned data type its
+// VersionField value after a "|".
+func (d DataType) VersionKey(id, version string) string {
+	if d.VersionField == "" {
+		return id
+	}
+	return id + "|" + version
+}
+
+// KeyFields are the properties VersionKey is made of: DedupKey, and VersionField for a versioned data type.
+func (d DataType) KeyFields() []string {
+	if d.VersionField == "" {
+		return []string{d.DedupKey}
+	}
+	return []string{d.DedupKey, d.VersionField}
 }
 
 // Needs reports whether the data type needs licence l.
@@ -252,6 +286,59 @@ func signIns(suffix, eventType, description string, categories ...string) DataTy
 			PageSize:      1000,
 			RetentionDays: 30,
 		},
+	}
+}
+
+// riskDetections returns an Identity Protection detection stream: hourly buckets on lastUpdatedDateTime, one
+// version per change (reference/graph.md §1.1; detections are kept 90 days).
+func riskDetections(name, description string, licence Licence, category string) DataType {
+	return DataType{
+		Name:         name,
+		Description:  description,
+		Version:      "v1.0",
+		Path:         "identityProtection/" + name,
+		Permissions:  []string{"IdentityRiskEvent.Read.All"},
+		Licences:     []Licence{licence},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "lastUpdatedDateTime",
+		// The diagnostic-log category (reference/eventhub.md §1.1) carries the same detections.
+		Categories: []string{category},
+		Buckets: &BucketSpec{
+			TimeField:     "lastUpdatedDateTime",
+			Bucket:        time.Hour,
+			RetentionDays: 90,
+		},
+	}
+}
+
+// intune returns an Intune collection read whole at a cadence, in the Intune family.
+func intune(name, path, permission, description string, every time.Duration) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Version:     "v1.0",
+		Path:        path,
+		Permissions: []string{permission},
+		Licences:    []Licence{IntuneLicence},
+		Family:      Intune,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: every},
+	}
+}
+
+// conditionalAccess returns a Conditional Access collection: an hourly snapshot kept only when it changed.
+func conditionalAccess(name, path, description string) DataType {
+	return DataType{
+		Name:        name,
+		Description: description,
+		Version:     "v1.0",
+		Path:        path,
+		Permissions: []string{"Policy.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Protection,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: time.Hour, Hashed: true},
 	}
 }
 
@@ -393,6 +480,78 @@ var DataTypes = []DataType{
 		Snapshot:    &SnapshotSpec{Every: time.Hour, Expand: "principal"},
 	},
 
+	// Identity Protection (reference/graph.md §1.1, §1.3): the protection family's 1 request / s per tenant.
+	// Risk state changes in place: a risky user or service principal is archived once per riskLastUpdatedDateTime,
+	// a detection once per lastUpdatedDateTime (its bucket is the time of its last change, so a dismissed or
+	// remediated detection is read again in a later bucket). The lists' $top is undocumented: Graph's page size.
+	{
+		Name:         "riskyUsers",
+		Description:  "Users Identity Protection flags as risky, one version per change of their risk state",
+		Version:      "v1.0",
+		Path:         "identityProtection/riskyUsers",
+		Permissions:  []string{"IdentityRiskyUser.Read.All"},
+		Licences:     []Licence{EntraP2},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "riskLastUpdatedDateTime",
+		Categories:   []string{"RiskyUsers"},
+		Snapshot:     &SnapshotSpec{Every: time.Hour},
+	},
+	{
+		Name:         "riskyServicePrincipals",
+		Description:  "Service principals Identity Protection flags as risky, one version per change of their risk state",
+		Version:      "v1.0",
+		Path:         "identityProtection/riskyServicePrincipals",
+		Permissions:  []string{"IdentityRiskyServicePrincipal.Read.All"},
+		Licences:     []Licence{WorkloadIdentitiesPremium},
+		Family:       Protection,
+		DedupKey:     "id",
+		VersionField: "riskLastUpdatedDateTime",
+		Categories:   []string{"RiskyServicePrincipals"},
+		Snapshot:     &SnapshotSpec{Every: time.Hour},
+	},
+	{
+		// The registration report takes only $filter and $orderby (reference/directory-insights.md §5) and counts
+		// under the identity and access reports' budget. Its summaries, usersRegisteredByMethod and
+		// usersRegisteredByFeature, are not collected: Graph supports them with delegated permissions only
+		// (authenticationmethodsroot-usersregisteredbymethod.md: Application "Not supported"), and this app signs
+		// in as itself; they are counts of these rows.
+		Name:        "userRegistrationDetails",
+		Description: "Each user's authentication-method registration: MFA, SSPR and passwordless capability, methods",
+		Version:     "v1.0",
+		Path:        "reports/authenticationMethods/userRegistrationDetails",
+		Permissions: []string{"AuditLog.Read.All"},
+		Licences:    []Licence{EntraP1P2},
+		Family:      Reports,
+		DedupKey:    "id",
+		Snapshot:    &SnapshotSpec{Every: 24 * time.Hour, NoTop: true},
+	},
+	// Conditional Access (reference/graph.md §1.3): the protection family's budget; P1 (unverified). A policy's
+	// modifiedDateTime can be null, so a new snapshot is kept only when the content hash changed.
+	conditionalAccess("conditionalAccessPolicies", "identity/conditionalAccess/policies",
+		"Conditional Access policies: conditions, grant and session controls, state"),
+	conditionalAccess("namedLocations", "identity/conditionalAccess/namedLocations",
+		"Named locations (IP ranges and countries) that Conditional Access policies use"),
+	// Intune (reference/graph.md §1.4): only with an Intune licence (without one Graph answers 400 "Request not
+	// applicable to target tenant."); its permissions are asked for only then (Permission.Intune).
+	intune("managedDevices", "deviceManagement/managedDevices", "DeviceManagementManagedDevices.Read.All",
+		"Devices Intune manages: owner, OS, compliance state, encryption, last sync", 6*time.Hour),
+	intune("deviceConfigurations", "deviceManagement/deviceConfigurations", "DeviceManagementConfiguration.Read.All",
+		"Intune device configuration profiles", 24*time.Hour),
+	intune("mobileApps", "deviceAppManagement/mobileApps", "DeviceManagementApps.Read.All",
+		"Apps Intune deploys and manages", 24*time.Hour),
+	riskDetections("riskDetections", "User risk detections (Entra ID P1: limited fields, as Graph returns them)", EntraP1P2,
+		"UserRiskEvents"),
+	riskDetections("servicePrincipalRiskDetections", "Service principal risk detections", WorkloadIdentitiesPremium,
+		"ServicePrincipalRiskEvents"),
+	// Agent ID (beta preview, agents.go): the agent registry and agent risk.
+	agentRegistry("agentInstances", "AgentInstance.Read.All",
+		"AI agent instances in the agent registry: owners, blueprint, agent identity and user, endpoints"),
+	agentRegistry("agentCardManifests", "AgentCardManifest.Read.All",
+		"AI agent card manifests in the agent registry: capabilities, skills, security schemes, provider"),
+	riskyAgents(),
+	agentRiskDetections(),
+
 	// Categories that only diagnostic settings deliver (reference/eventhub.md §1.1). Every diagnostic setting
 	// needs Entra ID P1 or P2 in the tenant.
 	streamOnly("signIns.microsoftServicePrincipal", "Sign-ins of Microsoft's own first-party service principals",
@@ -487,12 +646,15 @@ func Families() []Family {
 }
 
 // Retention is how many days back the tenant keeps this log stream: RetentionDays when the tenant holds Entra ID
-// P1/P2, FreeRetentionDays otherwise (0: not available). Data types of other modes keep no history: 0.
+// P1/P2, FreeRetentionDays otherwise (0: not available), except that a stream which does not need P1/P2 and sets no
+// FreeRetentionDays keeps RetentionDays. Data types of other modes keep no history: 0.
 func (d DataType) Retention(premium bool) int {
 	if d.Buckets == nil {
 		return 0
 	}
-	if premium {
+	if premium || !d.Needs(EntraP1P2) && d.Buckets.FreeRetentionDays == 0 {
+		// A stream that does not need P1/P2 (service principal risk detections: Workload Identities Premium) keeps
+		// its history without it.
 		return d.Buckets.RetentionDays
 	}
 	return d.Buckets.FreeRetentionDays
@@ -512,6 +674,10 @@ func (d DataType) Query(from, to time.Time) string {
 	filter := lower + fmt.Sprintf(" and %s lt %s", b.TimeField, odataTime(to))
 	if b.Filter != "" {
 		filter = b.Filter + " and " + filter
+	}
+	if b.PageSize == 0 {
+		// The endpoint documents no $top: Graph's own page size.
+		return fmt.Sprintf("/%s/%s?$filter=%s", d.Version, d.Path, escapeQuery(filter))
 	}
 	return fmt.Sprintf("/%s/%s?$filter=%s&$top=%d", d.Version, d.Path, escapeQuery(filter), b.PageSize)
 }
@@ -556,6 +722,9 @@ func (d DataType) ProbeQuery() string {
 		return queryURL(d, q)
 	case Snapshot:
 		q := []string{"$top=1"}
+		if d.Snapshot.NoTop {
+			q = nil
+		}
 		if len(d.Snapshot.Select) > 0 {
 			q = append([]string{"$select=" + escapeQuery(strings.Join(d.Snapshot.Select, ","))}, q...)
 		}
@@ -718,7 +887,7 @@ func (d DataType) familyCell() string {
 func (d DataType) modeCell() string {
 	switch d.Mode() {
 	case Buckets:
-		cell := fmt.Sprintf("%s time buckets on `%s`, once per `%s`", d.Buckets.Bucket, d.Buckets.TimeField, d.DedupKey)
+		cell := fmt.Sprintf("%s time buckets on `%s`, once per %s", days(d.Buckets.Bucket), d.Buckets.TimeField, d.keyCell())
 		if len(d.Categories) > 0 {
 			cell += "; streamed from Event Hubs as " + categoryList(d.Categories)
 		}
@@ -736,7 +905,23 @@ func (d DataType) modeCell() string {
 		}
 		return fmt.Sprintf("Event Hubs only: %s, once per distinct record%s", categoryList(d.Categories), note)
 	}
+	if d.VersionField != "" {
+		return fmt.Sprintf("snapshot every %s, once per %s", days(d.Snapshot.Every), d.keyCell())
+	}
+	if d.Snapshot.Hashed {
+		return fmt.Sprintf("snapshot every %s, kept only when its content changed", days(d.Snapshot.Every))
+	}
 	return "snapshot every " + days(d.Snapshot.Every)
+}
+
+// keyCell writes what a record is archived once per: "`id`", or "`id` + `lastUpdatedDateTime`" for a versioned
+// data type.
+func (d DataType) keyCell() string {
+	q := make([]string, 0, 2)
+	for _, f := range d.KeyFields() {
+		q = append(q, "`"+f+"`")
+	}
+	return strings.Join(q, " + ")
 }
 
 // categoryList writes diagnostic-log categories as code, "`SignInLogs`, `SignIn`".

@@ -15,6 +15,7 @@ var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 func TestEveryDataTypeIsComplete(t *testing.T) {
 	seen := map[string]bool{}
 	readOnly := Names(PermissionSet(ReadOnly, false))
+	withIntune := Names(PermissionSet(ReadOnly, true))
 	for _, d := range DataTypes {
 		t.Run(d.Name, func(t *testing.T) {
 			if seen[d.Name] {
@@ -24,7 +25,12 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 			if d.Stream != nil {
 				checkStreamOnly(t, d)
 			} else {
-				checkGraph(t, d, readOnly)
+				perms := readOnly
+				if d.Needs(IntuneLicence) {
+					// Intune's permissions are asked for only when the tenant has Intune.
+					perms = withIntune
+				}
+				checkGraph(t, d, perms)
 			}
 			specs := 0
 			for _, set := range []bool{d.Buckets != nil, d.Delta != nil, d.Snapshot != nil, d.Stream != nil} {
@@ -52,8 +58,12 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				if b.Bucket <= 0 || time.Hour%b.Bucket != 0 && b.Bucket%time.Hour != 0 {
 					t.Errorf("bucket %v does not divide an hour or a multiple of hours", b.Bucket)
 				}
-				if b.TimeField == "" || b.PageSize <= 0 || b.RetentionDays <= 0 {
+				// PageSize 0: the endpoint documents no $top (Graph's own page size).
+				if b.TimeField == "" || b.PageSize < 0 || b.RetentionDays <= 0 {
 					t.Errorf("time field %q, page size %d, retention %d", b.TimeField, b.PageSize, b.RetentionDays)
+				}
+				if d.VersionField != "" && d.VersionField != b.TimeField {
+					t.Errorf("version field %q is not the time field: a new version would land in an old bucket", d.VersionField)
 				}
 			case Delta:
 				if d.Delta.FullEvery <= 0 || d.Delta.FullEvery > 7*24*time.Hour {
@@ -123,8 +133,9 @@ func checkGraph(t *testing.T, d DataType, readOnly []string) {
 			t.Errorf("permission %q is not in the read-only set", p)
 		}
 	}
-	if len(d.Categories) > 0 && d.Buckets == nil {
-		t.Errorf("categories %v on a %s data type: only log streams have diagnostic-log twins", d.Categories, d.Mode())
+	if len(d.Categories) > 0 && d.Buckets == nil && d.VersionField == "" {
+		t.Errorf("categories %v on a %s data type: only log streams and versioned state (risky users) have diagnostic-log twins",
+			d.Categories, d.Mode())
 	}
 }
 

@@ -35,7 +35,9 @@ var Permissions = []Permission{
 	{Name: "Group.Read.All", ID: "5b567255-7703-4780-807c-7be8301ae99b", Implies: []string{"GroupMember.Read.All"}},
 	{Name: "GroupMember.Read.All", ID: "98830695-27a2-44f7-8c18-0c3ebc9698f6"},
 	{Name: "IdentityRiskEvent.Read.All", ID: "6e472fd1-ad78-48da-a0f0-97ab2c6b769e"},
-	// IdentityRiskyAgent.Read.All's id has one public source only; deployment resolves it by name.
+	// IdentityRiskyAgent.Read.All: the application role's id as graphpermissions.merill.net (read from the Graph
+	// service principal) and emiliensocchi/azure-tiering give it; 3215c57f-3faa-4295-95c2-6f14a5bc6124 is the
+	// delegated scope. Deployment resolves roles by name anyway.
 	{Name: "IdentityRiskyAgent.Read.All", ID: "4aadfb66-d49a-414a-a883-d8c240b6fa33"},
 	{Name: "IdentityRiskyServicePrincipal.Read.All", ID: "607c7344-0eed-41e5-823a-9695ebe1b7b0"},
 	{Name: "IdentityRiskyUser.Read.All", ID: "dc5007c0-2d7d-4c42-879c-2dab87571379"},

@@ -186,12 +186,14 @@ func TestEveryBucketSweptLateEnough(t *testing.T) {
 
 func TestWorkItems(t *testing.T) {
 	items := Plan([]string{"contoso", "fabrikam"}, ReasonSchedule, t0, catalog.Buckets)
-	if len(items) != 2 || items[0].Family != catalog.Reports || items[1].Integration != "fabrikam" {
-		t.Fatalf("Plan(buckets) = %+v", items)
+	if len(items) != 6 || items[0].Family != catalog.Reports || items[1].Family != catalog.Protection || items[2].Family != catalog.Agents ||
+		items[3].Integration != "fabrikam" {
+		t.Fatalf("Plan(buckets) = %+v: want reports, protection (risk detections) and agents (agent risk detections) per integration", items)
 	}
 	dir := Plan([]string{"contoso"}, ReasonSchedule, t0, catalog.Delta, catalog.Snapshot)
-	if len(dir) != 2 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory {
-		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity) and directory", dir)
+	if len(dir) != 5 || dir[0].Family != catalog.Reports || dir[1].Family != catalog.Directory || dir[2].Family != catalog.Protection ||
+		dir[3].Family != catalog.Intune || dir[4].Family != catalog.Agents {
+		t.Errorf("Plan(delta, snapshot) = %+v: want reports (userSignInActivity), directory, protection (risky users), intune and agents (registry, risky agents)", dir)
 	}
 	if all := Plan([]string{"contoso"}, ReasonCollectNow, t0); len(all) != len(catalog.Families()) {
 		t.Errorf("Plan() = %+v: want every family", all)
@@ -206,7 +208,7 @@ func TestWorkItems(t *testing.T) {
 	}
 	for field, body := range map[string]string{
 		"integration": `{"integration":"Contoso Ltd","family":"reports","reason":"schedule"}`,
-		"family":      `{"integration":"contoso","family":"intune","reason":"schedule"}`,
+		"family":      `{"integration":"contoso","family":"telemetry","reason":"schedule"}`,
 		"reason":      `{"integration":"contoso","family":"reports","reason":"because"}`,
 		"generation":  `{"integration":"contoso","family":"reports","reason":"schedule","generation":-1}`,
 		"unknown":     `{"integration":"contoso","family":"reports","reason":"schedule","extra":1}`,

@@ -36,12 +36,18 @@ type roundCollector struct {
 	end *roundEnd
 	// pending carries the excluded set from exclusions to begin.
 	pending *cursor.Round
+	// versions, for a versioned snapshot data type, are the versions archived before and read by the round.
+	versions *versionSet
+	// hash, for a hashed snapshot data type, is the content hash of the records the round read.
+	hash *contentHash
 }
 
 // roundEnd is what a finished round leaves for the cursor.
 type roundEnd struct {
 	deltaLink string // "" when the manifest was found written by a run that died before moving the cursor
 	records   int
+	// unchanged: a hashed snapshot read the same content as the last one kept, and kept nothing.
+	unchanged bool
 }
 
 func newRoundCollector(r *run, dt catalog.DataType, c *cursor.Cursor) *roundCollector {
@@ -215,10 +221,38 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	if len(parts) > 0 {
 		n = parts[len(parts)-1].Part + 1
 	}
+	c.versions, c.hash = nil, nil
+	if c.dt.Mode() == catalog.Snapshot && c.dt.Snapshot.Hashed {
+		// The hash covers the whole read: an interrupted round starts again from the first page.
+		if len(parts) > 0 || cur.Round.Next != "" {
+			if err := arch.DeleteRound(ctx, folder); err != nil {
+				res.err = err
+				return res
+			}
+			cur.Round.Next, n = "", 0
+		}
+		c.hash = newContentHash()
+	}
+	if c.dt.VersionField != "" {
+		if c.versions, err = c.loadVersions(ctx, folder); err != nil {
+			res.err = err
+			return res
+		}
+	}
 	ctx = graph.WithDataType(ctx, c.dt)
 	var part Part
 	add := func(raw []byte, requestID string) error {
 		res.items++
+		if c.versions != nil {
+			ok, err := c.versions.fresh(c.dt, raw)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				res.duplicates++ // archived before: not a new version
+				return nil
+			}
+		}
 		if keep != nil {
 			ok, err := keep(raw)
 			if err != nil || !ok {
@@ -228,6 +262,9 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		}
 		if part == nil {
 			part = arch.NewPart(folder, n, "graph", c.label())
+		}
+		if c.hash != nil {
+			c.hash.add(raw)
 		}
 		res.records++
 		return part.Add(ctx, raw, folder.Start, requestID)
@@ -283,7 +320,7 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		}
 		link = info.NextLink
 		stopping := !r.stopAt.IsZero() && time.Now().After(r.stopAt)
-		if link != "" && (stopping || part != nil && part.Records() >= r.w.opts.RoundPart) {
+		if link != "" && c.hash == nil && (stopping || part != nil && part.Records() >= r.w.opts.RoundPart) {
 			// Checkpoint: the records read so far are committed, the next page is where a resumed round starts.
 			if err := commit(); err != nil {
 				res.err = err
@@ -303,6 +340,18 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	if c.dt.Mode() == catalog.Delta && final == "" {
 		res.err = &graph.Error{Kind: graph.InvalidPage, Message: "the last page of the delta round carries no @odata.deltaLink"}
 		return res
+	}
+	if c.hash != nil {
+		same, err := c.unchanged(ctx)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if same {
+			// Nothing changed since the last snapshot kept: its part is never committed, and the round is done.
+			c.end = &roundEnd{unchanged: true}
+			return res
+		}
 	}
 	if err := commit(); err != nil {
 		res.err = err
@@ -359,6 +408,12 @@ func (c *roundCollector) writeManifest(ctx context.Context, folder archive.Round
 		m.Previous = archive.Round{Integration: folder.Integration, DataType: folder.DataType, Kind: previousKind(c.cur),
 			Start: c.cur.LastRound}.Prefix()
 	}
+	if c.versions != nil {
+		m.Versions = c.versions.keys()
+	}
+	if c.hash != nil {
+		m.ContentHash = c.hash.sum()
+	}
 	for _, p := range parts {
 		m.Records += p.Records
 		m.Parts = append(m.Parts, archive.ManifestPart{Name: p.Name, Records: p.Records, SHA256: p.SHA256, Size: p.Size})
@@ -391,6 +446,9 @@ func (c *roundCollector) done(_ task, res result, _ time.Time) {
 	start, full := cur.Round.Start, cur.Round.Kind == string(archive.SnapshotRound)
 	cur.LastRound = start
 	switch {
+	case e.unchanged:
+		// The last snapshot kept still holds: it is as of now.
+		cur.LastFull = start
 	case full && e.deltaLink == "" && c.dt.Mode() == catalog.Delta:
 		// The finished full round's deltaLink was lost: keep the old one (or none: another full round).
 		cur.LastFull = start

@@ -382,7 +382,8 @@ func (r *run) summarize(slots []*slot, stopped bool) bool {
 }
 
 func parked(state string) bool {
-	return strings.HasPrefix(state, cursor.StateNotLicensed) || strings.HasPrefix(state, cursor.StateMissingPermission)
+	return strings.HasPrefix(state, cursor.StateNotLicensed) || strings.HasPrefix(state, cursor.StateMissingPermission) ||
+		strings.HasPrefix(state, cursor.StateNotAvailable)
 }
 
 func findSlot(slots []*slot, name string) *slot {
@@ -584,6 +585,18 @@ func (r *run) finish(ctx context.Context, s *slot, res result) error {
 		cur.State, cur.Detail = cursor.StateMissingPermission, strings.Join(missing, ", ")
 		cur.SkipUntil = now.Add(r.w.opts.SkipFor)
 		s.stats.State = cursor.StateMissingPermission + ": " + cur.Detail
+	case (kind == graph.NotFound || kind == graph.BadRequest) && t.dt.Preview != "":
+		// A preview endpoint the tenant is not served (Agent ID before its rollout, or after Microsoft replaced
+		// it): parked for a day like an unlicensed data type, and no failure of the run. The data type's state
+		// keeps Graph's answer.
+		s.done = true
+		cur.State, cur.Detail = cursor.StateNotAvailable, fmt.Sprintf("Graph answered %v (%s)", res.err, t.dt.Preview)
+		cur.SkipUntil = now.Add(r.w.opts.SkipFor)
+		cur.LastRun, cur.LastRequestID = now, requestID
+		s.stats.State = cursor.StateNotAvailable
+		r.log.Info("data type not available in the tenant: parked for a day", logging.KeyDataType, t.dt.Name,
+			"request_id", requestID, "error", res.err.Error())
+		return r.w.deps.Cursors.Put(ctx, cur)
 	case kind == graph.InvalidCredential || kind == graph.SecretUnavailable:
 		// Every data type would fail the same way: record it once, against this one, and start no more tasks.
 		s.done, r.halted = true, true

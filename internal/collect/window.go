@@ -99,7 +99,7 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 	for start, parts := range existing {
 		for _, p := range parts {
 			if p.Merged {
-				if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { merged[k] = struct{}{} }); err != nil {
+				if err := readVersionKeys(ctx, r.w.deps.Archive, p.Name, dt, func(k string) { merged[k] = struct{}{} }); err != nil {
 					res.err = fmt.Errorf("read archived keys: %w", err)
 					return res
 				}
@@ -110,7 +110,7 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 				continue
 			}
 			b := bucket(int(start.Sub(t.from) / dt.Buckets.Bucket))
-			if err := r.w.deps.Archive.ReadKeys(ctx, p.Name, dt.DedupKey, func(k string) { b.seen[k] = struct{}{} }); err != nil {
+			if err := readVersionKeys(ctx, r.w.deps.Archive, p.Name, dt, func(k string) { b.seen[k] = struct{}{} }); err != nil {
 				res.err = fmt.Errorf("read archived keys: %w", err)
 				return res
 			}
@@ -183,6 +183,8 @@ func (r *run) readWindow(ctx context.Context, t task) result {
 		if key == "" {
 			return &RecordError{DataType: dt.Name, Field: dt.DedupKey, Problem: "is missing or not a string"}
 		}
+		// A versioned stream's time field is its version (catalog test): a changed record is a new key.
+		key = dt.VersionKey(key, stamp)
 		at, err := time.Parse(time.RFC3339Nano, stamp)
 		if err != nil {
 			return &RecordError{DataType: dt.Name, Field: dt.Buckets.TimeField, Problem: fmt.Sprintf("is not a time: %q", stamp)}

@@ -71,7 +71,10 @@ const (
 	StateOK                = "ok"
 	StateNotLicensed       = "not-licensed"
 	StateMissingPermission = "missing-permission"
-	StateError             = "error"
+	// StateNotAvailable: Graph does not serve a preview data type's endpoint to the tenant (catalog
+	// DataType.Preview); parked like not-licensed and looked at again a day later.
+	StateNotAvailable = "not-available"
+	StateError        = "error"
 )
 
 // Cursor is the collection state of one data type of one integration.
@@ -107,10 +110,10 @@ type Cursor struct {
 	Excluded     []string
 	ExcludedHash string
 
-	// State is "", ok, not-licensed, missing-permission or error; Detail says which licence, which
-	// permissions or which error.
+	// State is "", ok, not-licensed, missing-permission, not-available or error; Detail says which licence, which
+	// permissions, why not available or which error.
 	State, Detail string
-	// SkipUntil: a not-licensed or missing-permission data type is not asked for again before then.
+	// SkipUntil: a not-licensed, missing-permission or not-available data type is not asked for again before then.
 	SkipUntil time.Time
 	// LastError names the data type, bucket and Graph request id of the last failure; LastRequestID is that
 	// request id alone ("" when the failure had none).

@@ -68,7 +68,8 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 			return "ok"
 		case s == cursor.StateError, strings.HasPrefix(s, "error"):
 			return "bad"
-		case strings.HasPrefix(s, cursor.StateNotLicensed), strings.HasPrefix(s, cursor.StateMissingPermission):
+		case strings.HasPrefix(s, cursor.StateNotLicensed), strings.HasPrefix(s, cursor.StateMissingPermission),
+			strings.HasPrefix(s, cursor.StateNotAvailable):
 			return "warn"
 		}
 		return "muted"

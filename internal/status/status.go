@@ -113,7 +113,7 @@ type DataType struct {
 	// Collected says whether the integration collects the data type, and Why.
 	Collected bool   `json:"collected"`
 	Why       string `json:"why"`
-	// State is ok, not-licensed, missing-permission, error, or "not started".
+	// State is ok, not-licensed, missing-permission, not-available, error, or "not started".
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
 	// ArchivedFrom and ArchivedTo bound the archived buckets; LastBucket is the newest one's start.

@@ -147,7 +147,8 @@ func (g *gen) audit(e *event) *auditRec {
 	case "Group":
 		gi := r.intn(len(groupNames))
 		gid, gname := groupID(g.seed, gi), groupNames[gi]
-		gt := "securityGroup"
+		// microsoft.graph.groupType: unifiedGroups, azureAD (a security group), unknownFutureValue.
+		gt := "azureAD"
 		if gi%3 == 0 {
 			gt = "unifiedGroups"
 		}

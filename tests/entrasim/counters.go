@@ -50,14 +50,16 @@ type RequestRecord struct {
 	// Arrival is the real time the request arrived.
 	Arrival time.Time `json:"arrival"`
 	// SimTime is the simulated time at arrival.
-	SimTime  time.Time `json:"simTime"`
-	Method   string    `json:"method"`
-	Path     string    `json:"path"`
-	Family   string    `json:"family,omitempty"`
-	Endpoint string    `json:"endpoint,omitempty"`
-	AppID    string    `json:"appId,omitempty"`
-	Status   int       `json:"status"`
-	Records  int       `json:"records,omitempty"`
+	SimTime time.Time `json:"simTime"`
+	Method  string    `json:"method"`
+	Path    string    `json:"path"`
+	// Query is the request's raw query string (without "?").
+	Query    string `json:"query,omitempty"`
+	Family   string `json:"family,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	AppID    string `json:"appId,omitempty"`
+	Status   int    `json:"status"`
+	Records  int    `json:"records,omitempty"`
 	// Fault names the injected fault kind, if any.
 	Fault string `json:"fault,omitempty"`
 	// Throttled is set when the limiter rejected the request.

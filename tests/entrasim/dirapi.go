@@ -36,6 +36,8 @@ type dirEndpoint struct {
 	members    bool     // has direct members (members route, members@delta)
 	expand     []string // navigation properties $expand accepts
 	odataType  bool     // items carry @odata.type in their properties
+	noTop      bool     // $top is rejected (the registration report takes only $filter and $orderby)
+	betaOnly   bool     // served under /beta only (Agent ID)
 }
 
 func dirSchema(typeName, resource string, add func(s *schema)) *schema {
@@ -207,9 +209,30 @@ var dirEndpoints = []*dirEndpoint{
 				s.addProp(p, pTime, "eq", "ge", "le", "gt", "lt")
 			}
 		})},
+	// Service principal risk: Workload Identities Premium; $filter and $select (riskyserviceprincipal-list.md,
+	// identityprotectionroot-list-serviceprincipalriskdetections.md).
+	{path: "identityProtection/riskyServicePrincipals", col: colRiskySPs, typeName: "microsoft.graph.riskyServicePrincipal", family: familyProtection,
+		perms: []permission{anyOf("IdentityRiskyServicePrincipal.Read.All")}, licence: needWorkloadID, get: true,
+		schema: dirSchema("microsoft.graph.riskyServicePrincipal", "RiskyServicePrincipal", func(s *schema) {
+			s.addProp("riskLevel", pString, "eq")
+			s.addProp("riskState", pString, "eq")
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("appId", pString, "eq")
+			s.addProp("riskLastUpdatedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
+		})},
+	{path: "identityProtection/servicePrincipalRiskDetections", col: colSPRiskDetections, typeName: "microsoft.graph.servicePrincipalRiskDetection",
+		family: familyProtection, perms: []permission{readRiskEvents}, licence: needWorkloadID, get: true,
+		schema: dirSchema("microsoft.graph.servicePrincipalRiskDetection", "ServicePrincipalRiskDetection", func(s *schema) {
+			for _, p := range []string{"riskEventType", "riskLevel", "riskState", "servicePrincipalId", "appId"} {
+				s.addProp(p, pString, "eq")
+			}
+			for _, p := range []string{"detectedDateTime", "activityDateTime", "lastUpdatedDateTime"} {
+				s.addProp(p, pTime, "eq", "ge", "le", "gt", "lt")
+			}
+		})},
 	// Registration report: identity & access reports family, AuditLog.Read.All (reference §1.3).
 	{path: "reports/authenticationMethods/userRegistrationDetails", col: colRegistration, typeName: "microsoft.graph.userRegistrationDetails",
-		family: familyReports, perms: []permission{permAuditLog}, licence: needP1, get: true,
+		family: familyReports, perms: []permission{permAuditLog}, licence: needP1, get: true, noTop: true,
 		schema: dirSchema("microsoft.graph.userRegistrationDetails", "UserRegistrationDetails", func(s *schema) {
 			s.addProp("userPrincipalName", pString, "eq", "startswith")
 			s.addProp("userType", pString, "eq")
@@ -225,6 +248,20 @@ var dirEndpoints = []*dirEndpoint{
 			for _, p := range []string{"operatingSystem", "complianceState", "userId", "deviceName", "azureADDeviceId"} {
 				s.addProp(p, pString, "eq")
 			}
+		})},
+	{path: "deviceManagement/deviceConfigurations", col: colDeviceConfigs, typeName: "microsoft.graph.deviceConfiguration", family: familyIntune,
+		perms: []permission{readDeviceConfigs}, licence: needIntune, get: true, odataType: true,
+		schema: dirSchema("microsoft.graph.deviceConfiguration", "DeviceConfiguration", func(s *schema) {
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("lastModifiedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
+		})},
+	{path: "deviceAppManagement/mobileApps", col: colMobileApps, typeName: "microsoft.graph.mobileApp", family: familyIntune,
+		perms: []permission{readMobileApps}, licence: needIntune, get: true, odataType: true,
+		schema: dirSchema("microsoft.graph.mobileApp", "MobileApp", func(s *schema) {
+			s.addProp("displayName", pString, "eq", "startswith")
+			s.addProp("publisher", pString, "eq")
+			s.addProp("isFeatured", pBool, "eq")
+			s.addProp("lastModifiedDateTime", pTime, "eq", "ge", "le", "gt", "lt")
 		})},
 }
 
@@ -252,6 +289,9 @@ func (e *dirEndpoint) top() (def, max int) {
 func (t *Tenant) buildDirRoutes() {
 	for _, ep := range dirEndpoints {
 		ep := ep
+		if t.cfg.unavailable(ep.path) {
+			continue // Graph does not know the path: the router answers 400 for its segment
+		}
 		paths := []string{ep.path}
 		if ep.col == colAdminUnits {
 			// Administrative units are served at /administrativeUnits (administrativeunit-delta.md) and at
@@ -259,6 +299,9 @@ func (t *Tenant) buildDirRoutes() {
 			paths = append(paths, "directory/"+ep.path)
 		}
 		for _, version := range []string{"v1.0", "beta"} {
+			if ep.betaOnly && version != "beta" {
+				continue
+			}
 			for _, path := range paths {
 				t.buildDirEndpointRoutes(ep, version, path)
 			}
@@ -457,7 +500,7 @@ func (t *Tenant) parseDirQuery(ep *dirEndpoint, o options, allowed ...string) (*
 		if name == "expand" && len(ep.expand) > 0 {
 			continue
 		}
-		if !slices.Contains(append([]string{"filter", "select", "top", "skiptoken"}, allowed...), name) {
+		if !slices.Contains(append([]string{"filter", "select", "top", "skiptoken"}, allowed...), name) || name == "top" && ep.noTop {
 			// Unverified wording.
 			return nil, &gerr{status: 400, code: "Request_BadRequest", message: fmt.Sprintf("Query option '$%s' is not supported for this request.", name)}
 		}
@@ -661,7 +704,7 @@ func link(base, path string, kvs ...string) string {
 }
 
 func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
-	if g := ep.licence(t.cfg.lic); g != nil {
+	if g := ep.licence(t.lic()); g != nil {
 		t.writeError(rc, g)
 		return options{}, false
 	}
@@ -676,7 +719,7 @@ func (t *Tenant) dirPrecheck(rc *reqCtx, ep *dirEndpoint) (options, bool) {
 			t.writeError(rc, permAuditLog.missing())
 			return options{}, false
 		}
-		if !t.cfg.lic.premium() {
+		if !t.lic().premium() {
 			t.writeError(rc, errNonPremium)
 			return options{}, false
 		}
@@ -706,6 +749,9 @@ func (t *Tenant) serveDirList(rc *reqCtx, ep *dirEndpoint) {
 		return
 	}
 	t.syncChurn()
+	if ep.family == familyProtection || ep.family == familyAgents {
+		t.syncRisk()
+	}
 	body, n, g := t.renderDirList(rc, ep, o)
 	if g != nil {
 		t.writeError(rc, g)

@@ -76,9 +76,10 @@
 // $top < 20 −1, at least 1) and answered with x-ms-resource-unit, x-ms-throttle-limit-percentage above 80 %,
 // and at the limit 429 with Retry-After, x-ms-throttle-scope and x-ms-throttle-information. A users list
 // selecting signInActivity counts against its own 10 requests / min, the reports family and the directory
-// bucket at once, and is admitted only when all three admit it. Options.ThrottleScale shrinks every window
-// (0.01 → 5 requests / 100 ms). Counters (accepted, throttled, faults, pages, records and resource units per
-// family and endpoint) and a per-request log let benchmarks compute the achieved rate against the budget.
+// bucket at once, and is admitted only when all three admit it. Agent ID (agents family) gets 5 requests / 10 s
+// per app with Retry-After, an assumption: Graph documents no limit for it. Options.ThrottleScale shrinks every
+// window (0.01 → 5 requests / 100 ms). Counters (accepted, throttled, faults, pages, records and resource units
+// per family and endpoint) and a per-request log let benchmarks compute the achieved rate against the budget.
 //
 // # Latency and faults
 //
@@ -105,8 +106,9 @@
 // devices or service principals as members), applications, service principals (Microsoft Graph's own with its
 // app roles; appRoleAssignments), devices, directory roles, administrative units, role definitions and
 // assignments, Conditional Access policies and named locations, risky users, risk detections, registration
-// details and Intune managed devices. The large collections hold stubs: properties are generated from the
-// seed when rendered (dirgen_*.go), so 100,000 users and 20,000 groups build in about a second in ~125 MiB.
+// details, Intune managed devices and Agent ID's registry and risk (beta only, agents.go). The large
+// collections hold stubs: properties are generated from the seed when rendered (dirgen_*.go), so 100,000 users
+// and 20,000 groups build in about a second in ~125 MiB.
 // Every object keeps its history — property changes, soft deletes, restores, permanent deletes and membership
 // changes, each with a sequence number and a simulated time — so delta rounds are consistent snapshots and
 // the ground truth can tell any past state.

@@ -109,6 +109,14 @@ func (w *jw) null() {
 
 // time writes an ISO 8601 UTC timestamp with up to seven fractional digits, trailing zeros trimmed, as
 // Graph writes DateTimeOffset values ("2020-03-13T19:15:41.6195833Z", "2021-06-30T16:34:32Z").
+// timeOf writes a time; unlike time(ns) it takes any year (Intune's 9999-12-31 "never" overflows nanoseconds).
+func (w *jw) timeOf(t time.Time) {
+	w.sep()
+	w.b = append(w.b, '"')
+	w.b = t.UTC().AppendFormat(w.b, time.RFC3339Nano)
+	w.b = append(w.b, '"')
+}
+
 func (w *jw) time(ns int64) {
 	w.sep()
 	w.b = append(w.b, '"')

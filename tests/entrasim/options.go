@@ -216,7 +216,7 @@ type Options struct {
 	// ThrottleCountRejected makes rejected (429) requests count in the sliding windows too, punishing
 	// clients that ignore Retry-After. Off by default: only admitted requests use the budget.
 	ThrottleCountRejected bool
-	// SharedBudget names, by throttling family ("reports", "protection", "directory", "intune",
+	// SharedBudget names, by throttling family ("reports", "protection", "directory", "intune", "agents",
 	// "signInActivity"), the share in [0, 1) of its budget that another client of the same budget spends (another
 	// tool reading the tenant with the same app registration). That client sends its requests at that share of
 	// the family's rate through the same limiter (a refused one again after its Retry-After) from the first
@@ -230,6 +230,10 @@ type Options struct {
 	NonPremiumShare float64
 	// Faults are fault rules active from the start; more can be added at run time.
 	Faults []FaultRule
+	// Unavailable lists Agent ID API paths (or prefixes of them: "agentRegistry") the tenant is not served, as
+	// before a preview reaches it or after Microsoft replaced it: they answer Graph's 400 "Resource not found for
+	// the segment …" (agents.go).
+	Unavailable []string
 	// Verifier checks bearer tokens; nil starts the built-in token authority (tests/entrasim/authority) and
 	// uses its Verify.
 	Verifier TokenVerifier
@@ -278,7 +282,7 @@ func (o *Options) Validate() error {
 	}
 	for name, share := range o.SharedBudget {
 		if _, ok := familyDefs[family(name)]; !ok {
-			return fmt.Errorf("entrasim: SharedBudget: unknown throttling family %q (want reports, protection, directory, intune or signInActivity)", name)
+			return fmt.Errorf("entrasim: SharedBudget: unknown throttling family %q (want reports, protection, directory, intune, agents or signInActivity)", name)
 		}
 		if !(share >= 0 && share < 1) {
 			return fmt.Errorf("entrasim: SharedBudget[%q] must be in [0, 1) (got %g)", name, share)
@@ -296,6 +300,9 @@ func (o *Options) Validate() error {
 		if _, ok := appRoleIDs[r]; !ok {
 			return fmt.Errorf("entrasim: Roles: unknown Graph application permission %q", r)
 		}
+	}
+	if err := validUnavailable(o.Unavailable); err != nil {
+		return err
 	}
 	for i, f := range o.Faults {
 		if err := f.validate(); err != nil {

@@ -350,8 +350,9 @@ func (t *Tenant) populate() {
 		s.loadProps(ca, id, obj{
 			{"id", id}, {"displayName", p.Name}, {"createdDateTime", base.Add(-time.Duration(100+i) * 24 * time.Hour)}, {"modifiedDateTime", nil},
 			{"state", state}, {"sessionControls", nil},
-			{"conditions", obj{{"signInRiskLevels", map[bool][]string{true: {"medium", "high"}, false: {}}[i == 3]}, {"clientAppTypes", clientApps},
-				{"platforms", nil}, {"locations", nil},
+			{"conditions", obj{{"userRiskLevels", []string{}}, {"signInRiskLevels", map[bool][]string{true: {"medium", "high"}, false: {}}[i == 3]},
+				{"servicePrincipalRiskLevels", []string{}}, {"clientAppTypes", clientApps},
+				{"platforms", nil}, {"locations", nil}, {"devices", nil}, {"clientApplications", nil}, {"authenticationFlows", nil},
 				{"applications", obj{{"includeApplications", apps}, {"excludeApplications", []string{}}, {"includeUserActions", []string{}}}},
 				{"users", obj{{"includeUsers", includeUsers}, {"excludeUsers", []string{}}, {"includeGroups", []string{}}, {"excludeGroups", []string{groupID(seed, 2)}},
 					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}}}}},
@@ -393,6 +394,10 @@ func (t *Tenant) populate() {
 			{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
 			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
 	}
+
+	t.populateRiskSPs(base)
+	t.populateIntune(base)
+	t.populateAgents(base)
 
 	for _, c := range s.cols {
 		c.sortIDs()
@@ -508,7 +513,8 @@ func registrationProps(u *User, methods []obj, def string, base time.Time) obj {
 			registered = append(registered, "windowsHelloForBusiness")
 		}
 	}
-	preferred := ""
+	// Graph's userDefaultAuthenticationMethod enum has "none" for a user without one, never an empty string.
+	preferred := "none"
 	system := []string{}
 	switch {
 	case def == methodMobile:

@@ -305,7 +305,7 @@ func (t *Tenant) finish(rc *reqCtx) {
 	}
 	rec := RequestRecord{
 		Arrival: rc.arrival, SimTime: rc.sim, Method: rc.r.Method, Path: rc.r.URL.Path,
-		AppID: rc.principal.AppID, Status: rc.w.status, Records: rc.records, Fault: string(rc.fault),
+		Query: rc.r.URL.RawQuery, AppID: rc.principal.AppID, Status: rc.w.status, Records: rc.records, Fault: string(rc.fault),
 		Throttled: rc.throttled, Duration: time.Since(rc.arrival),
 	}
 	if rc.route != nil {
@@ -355,7 +355,7 @@ func (t *Tenant) authorizeURI() string {
 
 // serveLog answers a log endpoint: licence, query, faults, page latency, then the page itself, streamed.
 func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
-	if e := ep.licence(t.cfg.lic); e != nil {
+	if e := ep.licence(t.lic()); e != nil {
 		t.writeError(rc, e)
 		return
 	}
@@ -395,7 +395,7 @@ func (t *Tenant) serveLog(rc *reqCtx, ep *logEndpoint) {
 	}
 
 	now := rc.sim.UnixNano()
-	lo := max(q.span.lo, rc.sim.Add(-retention(t.cfg.lic)).UnixNano())
+	lo := max(q.span.lo, rc.sim.Add(-retention(t.lic())).UnixNano())
 	hi := min(q.span.hi, now)
 	spec := &scanSpec{lo: lo, hi: hi, now: now, desc: q.desc, after: q.after}
 	for _, d := range q.streams {

@@ -477,11 +477,20 @@ func (s *signInRec) writeBeta(w *jw) {
 	w.kstr("riskLevelAggregated", s.riskLevel)
 	w.kstr("riskLevelDuringSignIn", s.riskLevel)
 	w.kstr("riskState", s.riskState)
-	w.kstrs("riskEventTypes", s.riskEvents...)
+	// Beta no longer defines riskEventTypes (graph-csdl): riskEventTypes_v2 only.
 	w.kstrs("riskEventTypes_v2", s.riskEvents...)
 	w.kstr("resourceDisplayName", s.resourceName)
 	w.kstr("resourceId", s.resourceID)
 	w.kstr("resourceTenantId", s.resourceTenantID)
+	// sessionId is a GUID string; the simulator gives a sign-in chain's correlation id as its session.
+	w.kstr("sessionId", s.correlationID)
+	if w.key("authenticationContextClassReferences") {
+		w.beginArr()
+		w.endArr()
+	}
+	w.kstr("servicePrincipalCredentialThumbprint", "")
+	w.kstr("federatedCredentialId", "")
+	w.kstr("originalTransferMethod", "none")
 	w.kstrs("authenticationMethodsUsed", s.methodsUsed...)
 	w.kstr("authenticationRequirement", s.authRequirement)
 	w.kstr("uniqueTokenIdentifier", s.uniqueTokenID)
@@ -606,8 +615,9 @@ var signInBetaProps = []string{
 	"ipAddress", "clientAppUsed", "userAgent", "correlationId", "conditionalAccessStatus", "originalRequestId",
 	"authenticationProtocol", "incomingTokenType", "isInteractive", "homeTenantId", "homeTenantName",
 	"isTenantRestricted", "tokenIssuerName", "tokenIssuerType", "processingTimeInMilliseconds", "riskDetail",
-	"riskLevelAggregated", "riskLevelDuringSignIn", "riskState", "riskEventTypes", "riskEventTypes_v2",
-	"resourceDisplayName", "resourceId", "resourceTenantId", "authenticationMethodsUsed",
+	"riskLevelAggregated", "riskLevelDuringSignIn", "riskState", "riskEventTypes_v2",
+	"resourceDisplayName", "resourceId", "resourceTenantId", "sessionId", "authenticationContextClassReferences",
+	"servicePrincipalCredentialThumbprint", "federatedCredentialId", "originalTransferMethod", "authenticationMethodsUsed",
 	"authenticationRequirement", "uniqueTokenIdentifier", "signInIdentifier", "signInIdentifierType",
 	"signInEventTypes", "servicePrincipalId", "servicePrincipalName", "clientCredentialType",
 	"servicePrincipalCredentialKeyId", "managedServiceIdentity", "userType", "flaggedForReview",

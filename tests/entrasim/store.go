@@ -383,7 +383,7 @@ func writeValue(w *jw, v any) {
 		if x.IsZero() {
 			w.null()
 		} else {
-			w.time(x.UnixNano())
+			w.timeOf(x)
 		}
 	case []string:
 		w.strs(x...)

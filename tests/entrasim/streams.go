@@ -385,7 +385,7 @@ func (t *Tenant) eachTruth(name string, from, to, asOf time.Time, fn func(TruthE
 		return fmt.Errorf("entrasim: unknown stream %q (want one of %v)", name, StreamNames())
 	}
 	now := asOf.UnixNano()
-	lo := asOf.Add(-retention(t.cfg.lic)).UnixNano()
+	lo := asOf.Add(-retention(t.lic())).UnixNano()
 	if !from.IsZero() {
 		lo = max(lo, from.UnixNano())
 	}

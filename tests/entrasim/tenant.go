@@ -27,6 +27,10 @@ type Tenant struct {
 	deviceSeeds []deviceSeed
 	// churn is the directory churn engine's state (guarded by store.mu).
 	churn churnState
+	// risk is the Identity Protection changes' state (guarded by store.mu).
+	risk riskEngine
+	// licNow, once AddLicence was called, is the licence set in force (cfg.lic before).
+	licNow atomic.Pointer[licences]
 	// syncGen is each delta collection's synchronization generation: ResetDeltaSync bumps it, and tokens
 	// from an older generation get the 410 synchronization reset (guarded by store.mu).
 	syncGen map[string]uint64
@@ -253,5 +257,32 @@ func (t *Tenant) Info() Info {
 		TenantDomain: t.TenantDomain(), ClientID: t.ClientID(), ClientSecret: t.ClientSecret(), SecretID: t.SecretID(),
 		SecretExpires: t.SecretExpires(), CACertPath: t.CACertPath(), Seed: t.cfg.Seed,
 		Licences: slices.Clone(t.cfg.Licences), Now: t.Now(),
+	}
+}
+
+// lic is the licence set in force.
+func (t *Tenant) lic() licences {
+	if l := t.licNow.Load(); l != nil {
+		return *l
+	}
+	return t.cfg.lic
+}
+
+// AddLicence gives the tenant a licence from now on, as a purchase would: its data types answer from the next
+// request.
+func (t *Tenant) AddLicence(l Licence) {
+	for {
+		old := t.licNow.Load()
+		cur := t.cfg.lic
+		if old != nil {
+			cur = *old
+		}
+		next := cur
+		add := resolveLicences([]Licence{l})
+		next.p1, next.p2 = next.p1 || add.p1, next.p2 || add.p2
+		next.intune, next.workloadID, next.agentID = next.intune || add.intune, next.workloadID || add.workloadID, next.agentID || add.agentID
+		if t.licNow.CompareAndSwap(old, &next) {
+			return
+		}
 	}
 }

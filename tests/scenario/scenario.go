@@ -74,9 +74,11 @@ type Env struct {
 	cursors *cursor.Store
 	output  *secretscan.Writer
 	premium bool
-	tmp     string
-	stopQ   context.CancelFunc
-	qDone   chan error
+	// licences are the tenant's (nil: P1 and P2).
+	licences []entrasim.Licence
+	tmp      string
+	stopQ    context.CancelFunc
+	qDone    chan error
 }
 
 // masterKey is the function app's master key in a scenario.
@@ -119,6 +121,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		return nil, err
 	}
 	topts := o.Tenant
+	e.licences = topts.Licences
 	e.premium = topts.Licences == nil || slices.Contains(topts.Licences, entrasim.LicenceP1) || slices.Contains(topts.Licences, entrasim.LicenceP2)
 	topts.Clock = e.Clock
 	if topts.ThrottleScale == 0 {
@@ -292,4 +295,28 @@ func Describe(c *cursor.Cursor) string {
 		fmt.Fprintf(&b, " last error: %s", c.LastError)
 	}
 	return b.String()
+}
+
+// Licensed reports whether the tenant holds every licence the data type needs: the data types it can have.
+func (e *Env) Licensed(dt catalog.DataType) bool {
+	has := func(l entrasim.Licence) bool { return slices.Contains(e.licences, l) }
+	for _, l := range dt.Licences {
+		ok := false
+		switch l {
+		case catalog.EntraP1P2:
+			ok = e.premium
+		case catalog.EntraP2:
+			ok = e.licences == nil || has(entrasim.LicenceP2)
+		case catalog.IntuneLicence:
+			ok = has(entrasim.LicenceIntune)
+		case catalog.WorkloadIdentitiesPremium:
+			ok = has(entrasim.LicenceWorkloadIdentitiesPremium)
+		case catalog.AgentID:
+			ok = has(entrasim.LicenceAgentID)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -60,6 +60,9 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 	now := e.Clock.Now()
 	var out []Report
 	for _, dt := range catalog.InMode(catalog.Buckets) {
+		if !e.Licensed(dt) {
+			continue // the tenant cannot have it (the licence tests check its parked state)
+		}
 		c, err := e.Cursor(ctx, dt.Name)
 		if err != nil {
 			return nil, err
@@ -101,21 +104,23 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", p.Name, err)
 					}
-					ids[f[0]]++
-					if ids[f[0]] == 2 {
-						r.Duplicates++
-					}
 					at, err := time.Parse(time.RFC3339Nano, f[1])
 					if err != nil {
 						return nil, fmt.Errorf("%s: %s %q: %w", p.Name, dt.Buckets.TimeField, f[1], err)
 					}
+					// A versioned stream (risk detections) is archived once per version: id and time field.
+					key := versionKey(dt, f[0], at)
+					ids[key]++
+					if ids[key] == 2 {
+						r.Duplicates++
+					}
 					if !at.Before(r.From) && at.Before(r.To) {
-						inRange[f[0]] = true
+						inRange[key] = true
 					}
 				}
 			}
 		}
-		truth, err := e.Tenant.Truth(dt.Name, r.From, r.To, now)
+		truth, err := e.truth(dt, r.From, r.To, now)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +129,7 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 			want[id] = true
 		}
 		if asOf.Before(now) {
-			if truth, err = e.Tenant.Truth(dt.Name, r.From, r.To, asOf); err != nil {
+			if truth, err = e.truth(dt, r.From, r.To, asOf); err != nil {
 				return nil, err
 			}
 		}
@@ -140,6 +145,34 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 			}
 		}
 		out = append(out, r)
+	}
+	return out, nil
+}
+
+// versionKey is the key the verification counts a record under: its id, and for a versioned data type its
+// version's time as well.
+func versionKey(dt catalog.DataType, id string, version time.Time) string {
+	if dt.VersionField == "" {
+		return id
+	}
+	return id + "|" + version.UTC().Format(time.RFC3339Nano)
+}
+
+// truth is the tenant's ground truth of a log stream in [from, to) as of asOf: event ids, or for a versioned data
+// type every version served by then whose time lies in [from, to).
+func (e *Env) truth(dt catalog.DataType, from, to, asOf time.Time) ([]string, error) {
+	if dt.VersionField == "" {
+		return e.Tenant.Truth(dt.Name, from, to, asOf)
+	}
+	vs, err := e.Tenant.RiskVersions(dt.Name, asOf)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range vs {
+		if !v.At.Before(from) && v.At.Before(to) {
+			out = append(out, versionKey(dt, v.ID, v.At))
+		}
 	}
 	return out, nil
 }

@@ -270,8 +270,10 @@ func startAll(ctx context.Context, d *demo) (string, error) {
 		// a break-glass account is declared protected. The integration is added through the Integrations API,
 		// not declared in app settings.
 		// The integration's client secret expires in 60 days, so the expiry check has an alert to send.
+		// The tenant holds every licence, so every data type has data; its risk state changes with the clock.
 		Tenant: entrasim.Options{Seed: 7, Users: 15, LateShare: 0.03, Churn: 20, DeltaReplayShare: 0.05,
-			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(), SecretLifetime: 60 * 24 * time.Hour},
+			RemovalDelay: 10 * time.Minute, MemberSliceSize: 10, Roles: entrasim.ReadWriteRoles(), SecretLifetime: 60 * 24 * time.Hour,
+			Licences: []entrasim.Licence{entrasim.LicenceP2, entrasim.LicenceIntune, entrasim.LicenceWorkloadIdentitiesPremium, entrasim.LicenceAgentID}},
 		APIIntegration: true,
 	})
 	if err != nil {
@@ -583,7 +585,21 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 		fmt.Fprintln(&b, r.Line())
 		d.ok = d.ok && r.OK()
 	}
-	b.WriteString("(each replays the newest snapshot and the delta rounds after it, against the tenant at the last round's start)")
+	b.WriteString("(each replays the newest snapshot and the delta rounds after it, against the tenant at the last round's start)\n")
+	versions, err := d.env.VerifyVersions(ctx)
+	if err != nil {
+		return "", err
+	}
+	snapshots, err := d.env.VerifySnapshots(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range append(versions, snapshots...) {
+		fmt.Fprintln(&b, r.Line())
+		d.ok = d.ok && r.OK() && r.Records > 0
+	}
+	b.WriteString("(versioned snapshots: every version the tenant served since the first round, each archived once; " +
+		"snapshots: the newest kept one against the tenant at the last read)")
 	return b.String(), nil
 }
 
