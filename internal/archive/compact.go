@@ -160,6 +160,10 @@ func (s *Store) listDay(ctx context.Context, integration, dataType string, day t
 type CompactOptions struct {
 	// DedupKey and TimeField are the data type's record key and event time (catalog).
 	DedupKey, TimeField string
+	// VersionField, for a data type archived in versions (catalog.DataType.VersionField), is the property that
+	// tells a record's versions apart: a record's key is then its DedupKey and VersionField values together, so
+	// every version of a record survives compaction.
+	VersionField string
 	// MaxBytes: an hour whose visible parts add up to more compressed bytes is left as it is (already large
 	// files). 0 means 256 MiB.
 	MaxBytes int64
@@ -332,17 +336,25 @@ func (s *Store) compactHour(ctx context.Context, integration, dataType string, p
 
 	part := s.NewPart(h, g, strings.Join(sources, ","), "compaction")
 	seen := map[string]struct{}{}
+	fields := []string{o.DedupKey, o.TimeField}
+	if o.VersionField != "" {
+		fields = append(fields, o.VersionField)
+	}
 	for _, p := range parts {
 		err := s.ReadRecords(ctx, p.Name, func(rec []byte) error {
-			f, err := rawjson.Fields(rec, o.DedupKey, o.TimeField)
+			f, err := rawjson.Fields(rec, fields...)
 			if err != nil {
 				return err
 			}
-			if _, dup := seen[f[0]]; dup {
+			key := f[0]
+			if o.VersionField != "" {
+				key += "|" + f[2]
+			}
+			if _, dup := seen[key]; dup {
 				st.Duplicates++
 				return nil
 			}
-			seen[f[0]] = struct{}{}
+			seen[key] = struct{}{}
 			t, err := time.Parse(time.RFC3339Nano, f[1])
 			if err != nil {
 				return fmt.Errorf("field %s: %w", o.TimeField, err)

@@ -365,3 +365,75 @@ func TestParseMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactKeepsVersions: a data type archived in versions (a risk detection archived again when its state
+// changes) has records that share an id; compaction keys them by id and version, so each version survives, and
+// only a true duplicate — the same id and version in two inputs — is dropped. The control compacts the same parts
+// keyed by id alone and loses the later version, which is what the version key is for.
+func TestCompactKeepsVersions(t *testing.T) {
+	recs := [][]string{
+		{`{"id":"d1","lastUpdatedDateTime":"2026-01-10T10:05:00Z","riskState":"atRisk"}`,
+			`{"id":"d2","lastUpdatedDateTime":"2026-01-10T10:06:00Z","riskState":"atRisk"}`},
+		{`{"id":"d1","lastUpdatedDateTime":"2026-01-10T10:40:00Z","riskState":"dismissed"}`,
+			`{"id":"d2","lastUpdatedDateTime":"2026-01-10T10:06:00Z","riskState":"atRisk"}`}, // d2 again: a duplicate
+	}
+	for _, tc := range []struct {
+		name         string
+		versionField string
+		want         []string
+	}{
+		{"control: keyed by id alone", "", []string{"d1:atRisk", "d2:atRisk"}},
+		{"keyed by id and version", "lastUpdatedDateTime", []string{"d1:atRisk", "d1:dismissed", "d2:atRisk"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			start := day.Add(10 * time.Hour)
+			b := Bucket{Integration: "contoso", DataType: "riskDetections", Start: start, End: start.Add(time.Hour)}
+			for i, rs := range recs {
+				p := s.NewPart(b, i, "graph", "initial")
+				for _, r := range rs {
+					f, err := rawjson.Fields([]byte(r), "lastUpdatedDateTime")
+					if err != nil {
+						t.Fatal(err)
+					}
+					at, _ := time.Parse(time.RFC3339, f[0])
+					if err := p.Add(ctx, []byte(r), at, "req"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := p.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := CompactOptions{DedupKey: "id", TimeField: "lastUpdatedDateTime", VersionField: tc.versionField}
+			st, err := s.CompactDay(ctx, "contoso", "riskDetections", day, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Records != len(tc.want) || st.Hours != 1 {
+				t.Errorf("stats %+v, want %d records in 1 hour", st, len(tc.want))
+			}
+			parts, err := s.Parts(ctx, "contoso", "riskDetections", day, day.Add(24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var states []string
+			for _, ps := range parts {
+				for _, p := range ps {
+					if err := s.ReadRecords(ctx, p.Name, func(rec []byte) error {
+						f, err := rawjson.Fields(rec, "id", "riskState")
+						states = append(states, f[0]+":"+f[1])
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			slices.Sort(states)
+			if !slices.Equal(states, tc.want) {
+				t.Fatalf("after compaction %v, want %v", states, tc.want)
+			}
+		})
+	}
+}

@@ -43,7 +43,7 @@ func Compact(ctx context.Context, a Compactor, integrationIDs []string, now time
 				if err := ctx.Err(); err != nil {
 					return total, err
 				}
-				st, err := a.CompactDay(ctx, id, dt.Name, day, archive.CompactOptions{DedupKey: dt.DedupKey, TimeField: dt.Buckets.TimeField})
+				st, err := a.CompactDay(ctx, id, dt.Name, day, archive.CompactOptions{DedupKey: dt.DedupKey, TimeField: dt.Buckets.TimeField, VersionField: dt.VersionField})
 				total.Hours += st.Hours
 				total.Inputs += st.Inputs
 				total.Records += st.Records
