@@ -301,9 +301,23 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 			return res
 		}
 	}
+	if o := c.dt.PerObject(); o != nil && o.ListedUsers {
+		// The listed users are few (catalog.MaxListedUsers): read in one go, the round's only "page".
+		if err := c.listedTargets(ctx, keep, add); err != nil {
+			res.err = err
+			return res
+		}
+		res.pages++
+	}
 	final := ""
 	for link != "" {
-		info, err := r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+		var info graph.PageInfo
+		var err error
+		if c.dt.PerObject() != nil {
+			info, err = c.objectPage(ctx, link, keep, add)
+		} else {
+			info, err = r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+		}
 		if err != nil {
 			res.err = err
 			return res
