@@ -18,6 +18,9 @@ import (
 // perObjectPaths are the request paths of the opt-in per-object data types.
 var perObjectPaths = []string{"/mailboxSettings", "/synchronization/jobs", "/authentication/methods"}
 
+// ghostUser is a listed user the tenant does not have.
+const ghostUser = "0badc0de-0000-4000-8000-000000000000"
+
 // perObjectRequests counts the simulator's requests to each per-object endpoint.
 func perObjectRequests(env *scenario.Env) map[string]int {
 	out := map[string]int{}
@@ -65,8 +68,7 @@ func TestPerObjectDataOptIn(t *testing.T) {
 
 	truth := env.Tenant.MailboxTruth()
 	users := slices.Sorted(maps.Keys(truth))
-	const ghost = "0badc0de-0000-4000-8000-000000000000"
-	listed := []string{users[0], users[3], ghost}
+	listed := []string{users[0], users[3], ghostUser}
 
 	// Bad input is refused naming the field, and changes nothing.
 	for _, c := range []struct {
@@ -83,8 +85,6 @@ func TestPerObjectDataOptIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var e struct{ Field string }
-		_ = json.Unmarshal(res.Body, &e)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(res.Body), c.field) {
 			t.Errorf("PATCH %v: %d %s, want 400 naming %s", c.body, res.StatusCode, res.Body, c.field)
 		}
@@ -111,7 +111,24 @@ func TestPerObjectDataOptIn(t *testing.T) {
 	if err := env.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	truth = env.Tenant.MailboxTruth()
+	checkPerObjectData(t, env, ctx, listed)
+	peak, refused := env.Tenant.MailboxConcurrency(env.Tenant.ClientID())
+	if peak > entrasim.OutlookConcurrency || refused > 0 {
+		t.Errorf("%d mailbox requests in flight at once (%d refused), Outlook allows %d", peak, refused, entrasim.OutlookConcurrency)
+	}
+	if peak < 2 {
+		t.Errorf("never more than %d mailbox request in flight: the reads are not concurrent", peak)
+	}
+	if n := perObjectRequests(env)["/authentication/methods"]; n != 2 {
+		t.Errorf("%d authentication-method requests, want one per listed user that exists (2)", n)
+	}
+}
+
+// checkPerObjectData compares the newest snapshot of each per-object data type with the tenant: every user's
+// mailbox once (or its absence), every provisioning job once, the listed users' authentication methods only.
+func checkPerObjectData(t *testing.T, env *scenario.Env, ctx context.Context, listed []string) {
+	t.Helper()
+	truth := env.Tenant.MailboxTruth()
 
 	// mailboxSettings: every user once, with the tenant's settings or recorded without a mailbox.
 	type mailboxRecord struct {
@@ -151,12 +168,6 @@ func TestPerObjectDataOptIn(t *testing.T) {
 	}
 	peak, refused := env.Tenant.MailboxConcurrency(env.Tenant.ClientID())
 	t.Logf("mailboxSettings: %d users with a mailbox, %d without; at most %d requests in flight, %d refused", withBox, without, peak, refused)
-	if peak > entrasim.OutlookConcurrency || refused > 0 {
-		t.Errorf("%d mailbox requests in flight at once (%d refused), Outlook allows %d", peak, refused, entrasim.OutlookConcurrency)
-	}
-	if peak < 2 {
-		t.Errorf("never more than %d mailbox request in flight: the reads are not concurrent", peak)
-	}
 
 	// synchronizationJobs: every job of every service principal, once.
 	want := map[string]bool{}
@@ -233,11 +244,8 @@ func TestPerObjectDataOptIn(t *testing.T) {
 			t.Errorf("user %s: archived methods %v, tenant %v", u, methods[u], ids)
 		}
 	}
-	if g := methods[ghost]; len(g) != 1 || !strings.HasPrefix(g[0], "absent:") {
+	if g := methods[ghostUser]; len(g) != 1 || !strings.HasPrefix(g[0], "absent:") {
 		t.Errorf("listed user that does not exist: %v, want recorded absent", g)
-	}
-	if n := perObjectRequests(env)["/authentication/methods"]; n != 2 {
-		t.Errorf("%d authentication-method requests, want one per listed user that exists (2)", n)
 	}
 }
 
@@ -263,4 +271,65 @@ func newestRound(t *testing.T, env *scenario.Env, ctx context.Context, dataType 
 		}
 	}
 	return out
+}
+
+// TestPerObjectDataUnderFaults collects the three per-object data types while Graph fails: 503s, connection
+// resets and 429 storms on the users' and the service principals' paths (the target lists and the per-object
+// requests), and Outlook's own concurrency refusals. A failed page is read again from its target page, never half
+// kept: the snapshots end exactly as the tenant is (no user or job lost or twice).
+func TestPerObjectDataUnderFaults(t *testing.T) {
+	t.Parallel()
+	faults := []entrasim.FaultRule{
+		{Kind: entrasim.FaultStatus, Status: 503, Path: "/v1.0/users", Every: 5},
+		{Kind: entrasim.FaultReset, Path: "/v1.0/users", Every: 7},
+		{Kind: entrasim.FaultThrottle, Path: "/v1.0/users", Every: 11, Storm: 3, RetryAfter: 100 * time.Millisecond},
+		{Kind: entrasim.FaultStatus, Status: 500, Path: "/v1.0/servicePrincipals", Every: 4},
+		{Kind: entrasim.FaultReset, Path: "/v1.0/servicePrincipals", Every: 9},
+	}
+	env := startScenario(t, scenario.Options{APIIntegration: true, Settings: shortSettings,
+		Tenant: short(entrasim.Options{Seed: 62, Users: 40, Apps: 40, LateShare: -1, Faults: faults})})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	users := slices.Sorted(maps.Keys(env.Tenant.MailboxTruth()))
+	listed := []string{users[1], users[2], ghostUser}
+	on := map[string]bool{"mailboxSettings": true, "synchronizationJobs": true, "authenticationMethods": true}
+	if _, err := env.PostIntegration(ctx, env.Tenant.ClientSecret(), map[string]any{"mode": "custom", "dataTypes": on,
+		"authenticationMethodsUsers": listed}); err != nil {
+		t.Fatal(err)
+	}
+	done := func() bool {
+		for name := range on {
+			if c, err := env.Cursor(ctx, name); err != nil || c.LastFull.IsZero() {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; !done(); i++ {
+		if i == 8 {
+			for name := range on {
+				c, _ := env.Cursor(ctx, name)
+				t.Log(scenario.Describe(c))
+			}
+			t.Fatal("the per-object snapshots did not finish in 8 rounds of collection under faults")
+		}
+		if err := env.CollectDirectory(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Collect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		env.Clock.Advance(10 * time.Minute)
+	}
+	faulted := 0
+	for _, r := range env.Tenant.Requests() {
+		if r.Fault != "" {
+			faulted++
+		}
+	}
+	t.Logf("%d requests faulted", faulted)
+	if faulted == 0 {
+		t.Fatal("no fault was applied: the test shows nothing")
+	}
+	checkPerObjectData(t, env, ctx, listed)
 }
