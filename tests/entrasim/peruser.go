@@ -210,9 +210,14 @@ func syncJobs(sp *resource, now time.Time) []obj {
 		tmpl := templates[(k/12+uint64(i))%uint64(len(templates))]
 		id := fmt.Sprintf("%s.%s.%s", tmpl, strings.ReplaceAll(guidFrom(k, uint64(i)), "-", ""), strings.ReplaceAll(sp.id, "-", ""))
 		last := now.Truncate(40 * time.Minute).Add(-time.Duration(i) * 40 * time.Minute)
+		// synchronizationStatusCode and synchronizationScheduleState are PascalCase enums
+		// (synchronization-synchronizationstatus.md); a quarantined job carries its synchronizationQuarantine.
 		state, code := "Active", "Active"
+		var quarantine any
 		if k%7 == 0 {
-			state, code = "Active", "Quarantine"
+			code = "Quarantine"
+			quarantine = obj{{"currentBegan", last}, {"nextAttempt", last.Add(12 * time.Hour)}, {"reason", "EncounteredQuarantineException"},
+				{"seriesBegan", last.Add(-24 * time.Hour)}, {"seriesCount", 2}, {"error", nil}}
 		}
 		out = append(out, obj{{"id", id}, {"templateId", tmpl},
 			{"schedule", obj{{"expiration", nil}, {"interval", "PT40M"}, {"state", state}}},
@@ -221,7 +226,8 @@ func syncJobs(sp *resource, now time.Time) []obj {
 					{"countEscrowed", 0}, {"countEscrowedRaw", 0}, {"countExported", 3}, {"countExports", 3}, {"countImported", 12},
 					{"countImportedDeltas", 2}, {"countImportedReferenceDeltas", 0}, {"error", nil}, {"state", "Succeeded"},
 					{"timeBegan", last}, {"timeEnded", last.Add(90 * time.Second)}}},
-				{"quarantine", nil}, {"steadyStateFirstAchievedTime", last.Add(-30 * 24 * time.Hour)}, {"steadyStateLastAchievedTime", last},
+				{"progress", []obj{}}, {"quarantine", quarantine}, {"synchronizedEntryCountByType", []obj{}},
+				{"steadyStateFirstAchievedTime", last.Add(-30 * 24 * time.Hour)}, {"steadyStateLastAchievedTime", last},
 				{"troubleshootingUrl", nil}}},
 			{"synchronizationJobSettings", []obj{{{"name", "QuarantineTooManyDeletesThreshold"}, {"value", "500"}}}}})
 	}
