@@ -125,13 +125,8 @@ func (c *roundCollector) fetch(ctx context.Context, t target) (fetched, error) {
 	o, path := c.dt.PerObject(), c.dt.ObjectPath(t.id)
 	if !o.Collection {
 		raw, rid, err := c.r.g.Object(ctx, path)
-		switch {
-		case c.absent(err):
-			return fetched{records: [][]byte{c.absentRecord(t, err)}, requestID: rid}, nil
-		case graph.KindOf(err) == graph.NotFound:
-			return fetched{requestID: rid}, nil
-		case err != nil:
-			return fetched{requestID: rid}, err
+		if err != nil {
+			return c.failedFetch(t, rid, err)
 		}
 		return fetched{records: [][]byte{c.record(t, t.id, raw)}, requestID: rid}, nil
 	}
@@ -144,13 +139,8 @@ func (c *roundCollector) fetch(ctx context.Context, t target) (fetched, error) {
 	if n := len(sum.RequestIDs); n > 0 {
 		rid = sum.RequestIDs[n-1]
 	}
-	switch {
-	case c.absent(err):
-		return fetched{records: [][]byte{c.absentRecord(t, err)}, requestID: rid}, nil
-	case graph.KindOf(err) == graph.NotFound:
-		return fetched{requestID: rid}, nil
-	case err != nil:
-		return fetched{requestID: rid}, err
+	if err != nil {
+		return c.failedFetch(t, rid, err)
 	}
 	if !o.PerItem {
 		return fetched{records: [][]byte{c.record(t, t.id, jsonArray(items))}, requestID: rid}, nil
@@ -164,6 +154,18 @@ func (c *roundCollector) fetch(ctx context.Context, t target) (fetched, error) {
 		f.records = append(f.records, c.record(t, t.id+"/"+id[0], it))
 	}
 	return f, nil
+}
+
+// failedFetch settles a target's failed read: Graph's "none of this data" is an absent record, a target deleted
+// since it was listed has nothing, anything else fails the page.
+func (c *roundCollector) failedFetch(t target, rid string, err error) (fetched, error) {
+	switch {
+	case c.absent(err):
+		return fetched{records: [][]byte{c.absentRecord(t, err)}, requestID: rid}, nil
+	case graph.KindOf(err) == graph.NotFound:
+		return fetched{requestID: rid}, nil
+	}
+	return fetched{requestID: rid}, err
 }
 
 // absent reports whether err is Graph's answer that the target has none of the data.

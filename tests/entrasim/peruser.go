@@ -243,20 +243,23 @@ func (t *Tenant) serveSynchronizationJobs(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	jobs := syncJobs(sp, t.Now().UTC())
-	p := dirPage{context: t.contextURL(rc, "servicePrincipals('"+sp.id+"')/synchronization/jobs", nil), items: func(w *jw, emit func()) {
-		for _, j := range jobs {
+	body, n := objectsPage(t.contextURL(rc, "servicePrincipals('"+sp.id+"')/synchronization/jobs", nil), syncJobs(sp, t.Now().UTC())).render()
+	t.store.mu.RUnlock()
+	t.sendPage(rc, body, n)
+}
+
+// objectsPage is a page of whole objects, each written with every property it has.
+func objectsPage(context string, items []obj) dirPage {
+	return dirPage{context: context, items: func(w *jw, emit func()) {
+		for _, o := range items {
 			w.beginObj()
-			for _, kv := range j {
+			for _, kv := range o {
 				w.key(kv.k)
 				writeValue(w, kv.v)
 			}
 			emit()
 		}
 	}}
-	body, n := p.render()
-	t.store.mu.RUnlock()
-	t.sendPage(rc, body, n)
 }
 
 // SynchronizationJobs is every live service principal's provisioning job ids, for those that have any.
