@@ -239,7 +239,11 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 			return res
 		}
 	}
-	ctx = graph.WithDataType(ctx, c.dt)
+	// A per-object data type's requests spend their own path's family instead: a listed user's lookup the
+	// directory's budget, its authentication methods the reports'.
+	if c.dt.PerObject() == nil {
+		ctx = graph.WithDataType(ctx, c.dt)
+	}
 	var part Part
 	add := func(raw []byte, requestID string) error {
 		res.items++
