@@ -131,6 +131,9 @@ type DataType struct {
 	// replaced): Graph's 404 or 400 ("Resource not found for the segment …") then parks the data type as
 	// not-available for a day instead of counting as a failure of the run.
 	Preview string
+	// OptIn: collected only when the integration switches it on (custom mode), never by managed mode's choice —
+	// the targeted per-object data types, which cost one request per object (peruser.go).
+	OptIn bool
 
 	// Exactly one of the mode specs is set.
 	Buckets  *BucketSpec
@@ -182,6 +185,8 @@ type SnapshotSpec struct {
 	Hashed bool
 	// NoTop: the endpoint rejects $top (only $filter and $orderby), so the probe reads the first page.
 	NoTop bool
+	// PerObject, when set, reads the data below each target object instead of one collection (peruser.go).
+	PerObject *ObjectSpec
 }
 
 // StreamSpec describes a data type that only Entra's diagnostic settings deliver (reference/eventhub.md §1.1): no
@@ -692,9 +697,13 @@ func (d DataType) DeltaQuery() string {
 	return fmt.Sprintf("/%s/%s/delta?$select=%s", d.Version, d.Path, escapeQuery(strings.Join(sel, ",")))
 }
 
-// SnapshotQuery returns the first request of a snapshot.
+// SnapshotQuery returns the first request of a snapshot: for a per-object data type the list of its targets ("" when
+// the integration lists them).
 func (d DataType) SnapshotQuery() string {
 	s := d.Snapshot
+	if s.PerObject != nil {
+		return s.PerObject.Targets
+	}
 	var q []string
 	if len(s.Select) > 0 {
 		q = append(q, "$select="+escapeQuery(strings.Join(s.Select, ",")))
@@ -709,11 +718,14 @@ func (d DataType) SnapshotQuery() string {
 }
 
 // ProbeQuery returns the cheapest request that shows whether the tenant and the app's permissions allow the data
-// type: one record of it ($top=1 where the endpoint takes $top). A stream-only data type has none: "".
+// type: one record of it ($top=1 where the endpoint takes $top). A stream-only data type has none: "", and neither
+// has a per-object one (its probe would be a request per object; the granted permissions decide it).
 func (d DataType) ProbeQuery() string {
-	switch d.Mode() {
-	case Stream:
+	switch {
+	case d.Mode() == Stream, d.PerObject() != nil:
 		return ""
+	}
+	switch d.Mode() {
 	case Buckets:
 		q := []string{"$top=1"}
 		if d.Buckets.Filter != "" {
@@ -838,6 +850,9 @@ func (d DataType) graphCell() string {
 	case Delta:
 		return fmt.Sprintf("%s `%s/delta`", d.Version, d.Path)
 	case Snapshot:
+		if d.PerObject() != nil {
+			return d.objectCell()
+		}
 		var q []string
 		if s := d.Snapshot; len(s.Select) > 0 {
 			q = append(q, "$select="+strings.Join(s.Select, ","))
@@ -855,6 +870,9 @@ func (d DataType) graphCell() string {
 func (d DataType) licenceCell() string {
 	if d.Stream != nil && d.Stream.Requires != "" {
 		return "P1/P2 + " + d.Stream.Requires
+	}
+	if o := d.PerObject(); o != nil && o.Requires != "" {
+		return o.Requires
 	}
 	var names []string
 	for _, l := range d.Licences {
@@ -904,6 +922,9 @@ func (d DataType) modeCell() string {
 			note = " (category name unverified)"
 		}
 		return fmt.Sprintf("Event Hubs only: %s, once per distinct record%s", categoryList(d.Categories), note)
+	}
+	if d.PerObject() != nil {
+		return d.objectModeCell()
 	}
 	if d.VersionField != "" {
 		return fmt.Sprintf("snapshot every %s, once per %s", days(d.Snapshot.Every), d.keyCell())

@@ -82,6 +82,10 @@ func TestEveryDataTypeIsComplete(t *testing.T) {
 				if _, err := url.Parse(d.SnapshotQuery()); err != nil {
 					t.Errorf("snapshot query %q: %v", d.SnapshotQuery(), err)
 				}
+				if d.PerObject() != nil {
+					checkPerObject(t, d)
+					return
+				}
 			case Stream:
 				if d.ProbeQuery() != "" {
 					t.Errorf("stream-only data type has a probe %q", d.ProbeQuery())

@@ -17,7 +17,8 @@ import (
 	"github.com/entra-di/edi/internal/rawjson"
 )
 
-// Data types the integration's exclusions apply to (SPEC §3): the users and their sign-in activity; the sign-in
+// Data types the integration's exclusions apply to (SPEC §3): the users, their sign-in activity and the per-user
+// data types; the sign-in
 // logs only with ExcludeFromLogs. Group memberships still name an excluded user's object id: an id is no user data,
 // and leaving it out would break the groups' membership for every reader.
 const (
@@ -33,6 +34,10 @@ const maxKeptExcluded = 1000
 func (r *run) excludes(dt catalog.DataType) bool {
 	if !r.integ.Excludes() {
 		return false
+	}
+	if o := dt.PerObject(); o != nil && o.Users {
+		// Per-user data (mailbox settings, authentication methods): an excluded user is not even asked.
+		return true
 	}
 	return dt.Name == usersType || dt.Name == activityType || r.integ.ExcludeFromLogs && strings.HasPrefix(dt.Name, "signIns.")
 }

@@ -239,7 +239,11 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 			return res
 		}
 	}
-	ctx = graph.WithDataType(ctx, c.dt)
+	// A per-object data type's requests spend their own path's family instead: a listed user's lookup the
+	// directory's budget, its authentication methods the reports'.
+	if c.dt.PerObject() == nil {
+		ctx = graph.WithDataType(ctx, c.dt)
+	}
 	var part Part
 	add := func(raw []byte, requestID string) error {
 		res.items++
@@ -301,9 +305,23 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 			return res
 		}
 	}
+	if o := c.dt.PerObject(); o != nil && o.ListedUsers {
+		// The listed users are few (catalog.MaxListedUsers): read in one go, the round's only "page".
+		if err := c.listedTargets(ctx, keep, add); err != nil {
+			res.err = err
+			return res
+		}
+		res.pages++
+	}
 	final := ""
 	for link != "" {
-		info, err := r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+		var info graph.PageInfo
+		var err error
+		if c.dt.PerObject() != nil {
+			info, err = c.objectPage(ctx, link, keep, add)
+		} else {
+			info, err = r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+		}
 		if err != nil {
 			res.err = err
 			return res

@@ -499,6 +499,15 @@ func (t *Tester) probeOne(ctx context.Context, client *graph.Client, i integrati
 			return res
 		}
 	}
+	if dt.PerObject() != nil {
+		// A per-object data type has no cheap probe (a request per object, and an opt-in one must send nothing while
+		// it is off): the granted permissions decide, and the collector parks it if Graph refuses.
+		res.Outcome = integrations.OutcomeOK
+		if missing := dt.Missing(granted); len(missing) > 0 {
+			res.Outcome = integrations.OutcomeMissingPermission + strings.Join(missing, ", ")
+		}
+		return res
+	}
 	for attempt := 1; ; attempt++ {
 		_, err := client.Pages(ctx, dt.ProbeQuery(), func(graph.Item) error { return errProbeDone })
 		if err == nil || errors.Is(err, errProbeDone) {

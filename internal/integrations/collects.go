@@ -55,6 +55,7 @@ func Usable(outcome string) bool {
 //     could not decide (Key Vault or Entra unavailable), everything is collected (the collector parks what Graph
 //     refuses); a data type the last test did not probe waits for the next test.
 //   - Custom mode: the data types switched on, except one the last test showed unusable (reported, not retried).
+//   - An opt-in data type (catalog.DataType.OptIn) only when custom mode switches it on: never by managed mode.
 func (i Integration) Collects(dt catalog.DataType) (ok bool, reason string) {
 	for _, l := range dt.Licences {
 		if i.Licence(l) == No {
@@ -62,6 +63,9 @@ func (i Integration) Collects(dt catalog.DataType) (ok bool, reason string) {
 		}
 	}
 	t := i.LastTest
+	if dt.OptIn && (i.DataMode() != Custom || !i.DataTypes[dt.Name]) {
+		return false, "opt-in: switched on only in custom mode (one request per object)"
+	}
 	if i.DataMode() == Custom {
 		if !i.DataTypes[dt.Name] {
 			return false, "switched off (custom mode)"

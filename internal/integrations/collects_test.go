@@ -44,6 +44,11 @@ func TestCollects(t *testing.T) {
 		{"custom, on but unusable", Integration{Mode: Custom, DataTypes: map[string]bool{"users": true}, LastTest: tested}, "users", false,
 			"switched on, but missing-permission: User.Read.All"},
 		{"custom, on and not probed", Integration{Mode: Custom, DataTypes: map[string]bool{"applications": true}, LastTest: tested}, "applications", true, "switched on"},
+		{"opt-in, managed", Integration{LastTest: &TestSummary{At: at, State: "Connected", TokenOK: true, DataTypes: map[string]string{"mailboxSettings": OutcomeOK}}},
+			"mailboxSettings", false, "opt-in"},
+		{"opt-in, managed, untested", Integration{}, "synchronizationJobs", false, "opt-in"},
+		{"opt-in, custom, off", Integration{Mode: Custom, DataTypes: map[string]bool{"users": true}}, "authenticationMethods", false, "opt-in"},
+		{"opt-in, custom, on", Integration{Mode: Custom, DataTypes: map[string]bool{"mailboxSettings": true}}, "mailboxSettings", true, "switched on"},
 	}
 	for _, tc := range cases {
 		ok, reason := tc.integ.Collects(dt(tc.dt))

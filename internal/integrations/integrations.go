@@ -87,8 +87,12 @@ type Integration struct {
 	Licences map[catalog.Licence]Answer `json:"licences,omitempty"`
 	// Mode is the data-type mode; empty means Managed.
 	Mode Mode `json:"mode,omitempty"`
-	// DataTypes are custom mode's per-data-type choices (a data type not listed is off).
+	// DataTypes are custom mode's per-data-type choices (a data type not listed is off). The opt-in data types
+	// (catalog.DataType.OptIn) are collected only when switched on here.
 	DataTypes map[string]bool `json:"dataTypes,omitempty"`
+	// AuthenticationMethodsUsers are the users (object ids or user principal names) whose authentication methods
+	// the authenticationMethods data type reads; nobody else's are read.
+	AuthenticationMethodsUsers []string `json:"authenticationMethodsUsers,omitempty"`
 	// ExcludedGroups are group object ids whose members (transitively) are never collected or imported.
 	ExcludedGroups []string `json:"excludedGroups,omitempty"`
 	// ExcludeGuests leaves guest users out (default false: guests matter for security).
@@ -223,6 +227,9 @@ func (i Integration) Validate() error {
 			return invalid("dataTypes", "unknown data type %q", name)
 		}
 	}
+	if err := i.validateListedUsers(); err != nil {
+		return err
+	}
 	if len(i.ExcludedGroups) > MaxExcludedGroups {
 		return invalid("excludedGroups", "at most %d groups", MaxExcludedGroups)
 	}
@@ -248,6 +255,32 @@ func (i Integration) Validate() error {
 	}
 	return nil
 }
+
+// validateListedUsers checks AuthenticationMethodsUsers: at most catalog.MaxListedUsers object ids or user principal
+// names, none twice, and at least one when authenticationMethods is switched on.
+func (i Integration) validateListedUsers() error {
+	const field = "authenticationMethodsUsers"
+	users := i.AuthenticationMethodsUsers
+	if len(users) > catalog.MaxListedUsers {
+		return invalid(field, "at most %d users, got %d", catalog.MaxListedUsers, len(users))
+	}
+	for n, u := range users {
+		if !config.ValidUserRef(u) {
+			return invalid(fmt.Sprintf("%s[%d]", field, n), "%q is neither an object id (GUID) nor a user principal name", u)
+		}
+		if slices.ContainsFunc(users[:n], func(o string) bool { return strings.EqualFold(o, u) }) {
+			return invalid(fmt.Sprintf("%s[%d]", field, n), "%q is listed twice", u)
+		}
+	}
+	if i.DataTypes[AuthenticationMethods] && len(users) == 0 {
+		return invalid(field, "required when dataTypes.%s is on: the users whose methods are read (never every user; "+
+			"userRegistrationDetails covers everyone)", AuthenticationMethods)
+	}
+	return nil
+}
+
+// AuthenticationMethods is the data type read only for the users an integration lists (AuthenticationMethodsUsers).
+const AuthenticationMethods = "authenticationMethods"
 
 func validName(s string) bool {
 	if s == "" || utf8.RuneCountInString(s) > MaxNameLength || !utf8.ValidString(s) {

@@ -3,6 +3,8 @@ package integrations
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,12 +34,25 @@ func TestValidateNamesTheField(t *testing.T) {
 			i.ProtectedUsers = []string{"breakglass@contoso.com", "users/../groups"}
 		},
 		"protectedUsers": func(i *Integration) { i.ProtectedUsers = make([]string, config.MaxProtectedUsers+1) },
+		"authenticationMethodsUsers": func(i *Integration) {
+			i.Mode, i.DataTypes = Custom, map[string]bool{AuthenticationMethods: true}
+		},
+		"authenticationMethodsUsers[0]": func(i *Integration) { i.AuthenticationMethodsUsers = []string{"not a user"} },
+		"authenticationMethodsUsers[2]": func(i *Integration) {
+			i.AuthenticationMethodsUsers = []string{"a@contoso.com", "6e2a8f3c-1111-4222-8333-944445555666", "A@Contoso.com"}
+		},
+	}
+	cases["authenticationMethodsUsers "] = func(i *Integration) {
+		i.AuthenticationMethodsUsers = make([]string, catalog.MaxListedUsers+1)
+		for n := range i.AuthenticationMethodsUsers {
+			i.AuthenticationMethodsUsers[n] = fmt.Sprintf("u%d@contoso.com", n)
+		}
 	}
 	for field, mutate := range cases {
 		i := valid()
 		mutate(&i)
 		var ve *ValidationError
-		if err := i.Validate(); !errors.As(err, &ve) || ve.Field != field {
+		if err := i.Validate(); !errors.As(err, &ve) || ve.Field != strings.TrimSpace(field) {
 			t.Errorf("%s: err = %v", field, err)
 		}
 	}
@@ -48,6 +63,12 @@ func TestValidateNamesTheField(t *testing.T) {
 	protected.ProtectedUsers = []string{"breakglass@contoso.com", "6e2a8f3c-1111-4222-8333-944445555666", "ext_fabrikam.com#EXT#@contoso.onmicrosoft.com"}
 	if err := protected.Validate(); err != nil {
 		t.Errorf("protected users: %v", err)
+	}
+	listed := valid()
+	listed.Mode, listed.DataTypes = Custom, map[string]bool{AuthenticationMethods: true}
+	listed.AuthenticationMethodsUsers = []string{"breakglass@contoso.com", "6e2a8f3c-1111-4222-8333-944445555666"}
+	if err := listed.Validate(); err != nil {
+		t.Errorf("listed users: %v", err)
 	}
 }
 

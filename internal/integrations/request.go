@@ -41,6 +41,8 @@ type Settings struct {
 	Schedules       map[catalog.Family]string
 	Disabled        *bool
 	Rotate          *bool
+	// AuthenticationMethodsUsers replaces the users whose authentication methods are read.
+	AuthenticationMethodsUsers *[]string
 }
 
 // Apply sets the given fields on i. Licences, data types and schedules replace the whole map.
@@ -84,6 +86,9 @@ func (s Settings) Apply(i *Integration) {
 	if s.Rotate != nil {
 		i.Rotate = *s.Rotate
 	}
+	if s.AuthenticationMethodsUsers != nil {
+		i.AuthenticationMethodsUsers = *s.AuthenticationMethodsUsers
+	}
 }
 
 // fields returns the JSON fields of the settings and where each decodes to.
@@ -92,7 +97,7 @@ func (s *Settings) fields() map[string]any {
 		"name": &s.Name, "permissions": &s.Permissions, "licences": &s.Licences, "mode": &s.Mode,
 		"dataTypes": &s.DataTypes, "excludedGroups": &s.ExcludedGroups, "excludeGuests": &s.ExcludeGuests,
 		"excludeFromLogs": &s.ExcludeFromLogs, "protectedUsers": &s.ProtectedUsers, "schedules": &s.Schedules, "disabled": &s.Disabled,
-		"rotate": &s.Rotate,
+		"rotate": &s.Rotate, "authenticationMethodsUsers": &s.AuthenticationMethodsUsers,
 	}
 }
 
@@ -204,6 +209,11 @@ func DecodePatch(body []byte) (Settings, error) {
 	probe := Integration{ID: "x", TenantID: "00000000-0000-0000-0000-000000000000", ClientID: "00000000-0000-0000-0000-000000000000",
 		Credential: ManagedIdentity, Permissions: catalog.ReadOnly, Mode: Custom}
 	s.Apply(&probe)
+	if s.AuthenticationMethodsUsers == nil {
+		// Whether authenticationMethods has its users depends on the stored list, which the service checks on the
+		// result.
+		probe.AuthenticationMethodsUsers = []string{"00000000-0000-0000-0000-000000000001"}
+	}
 	if s.Name != nil && *s.Name == "" {
 		return s, invalid("name", "must not be empty")
 	}

@@ -174,13 +174,18 @@ func TestDecodePatchAndCredentials(t *testing.T) {
 		t.Errorf("back to managed keeps choices: %+v", i)
 	}
 	for body, field := range map[string]string{
-		`{"tenantId":"` + tenantGUID + `"}`: "tenantId", // not a setting
-		`{"secret":"x"}`:                    "secret",
-		`{"name":""}`:                       "name",
-		`{"mode":"managed","dataTypes":{}}`: "", // an empty map is no choice
-		`{"dataTypes":{"nope":true}}`:       "dataTypes",
-		`{"schedules":{"reports":"8d"}}`:    "schedules.reports",
-		`{}`:                                "",
+		`{"tenantId":"` + tenantGUID + `"}`:                                               "tenantId", // not a setting
+		`{"secret":"x"}`:                                                                  "secret",
+		`{"name":""}`:                                                                     "name",
+		`{"mode":"managed","dataTypes":{}}`:                                               "", // an empty map is no choice
+		`{"dataTypes":{"nope":true}}`:                                                     "dataTypes",
+		`{"schedules":{"reports":"8d"}}`:                                                  "schedules.reports",
+		`{"authenticationMethodsUsers":["x y"]}`:                                          "authenticationMethodsUsers[0]",
+		`{"authenticationMethodsUsers":"a@contoso.com"}`:                                  "authenticationMethodsUsers",
+		`{"mode":"custom","dataTypes":{"authenticationMethods":true}}`:                    "", // the stored list decides
+		`{"dataTypes":{"authenticationMethods":true},"authenticationMethodsUsers":[]}`:    "authenticationMethodsUsers",
+		`{"dataTypes":{"mailboxSettings":true},"authenticationMethodsUsers":["a@b.com"]}`: "",
+		`{}`: "",
 	} {
 		_, err := DecodePatch([]byte(body))
 		var ve *ValidationError

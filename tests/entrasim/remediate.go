@@ -161,17 +161,7 @@ func (t *Tenant) serveListMethods(rc *reqCtx) {
 		return
 	}
 	methods, _ := t.methodsOf(u)
-	p := dirPage{context: t.contextURL(rc, "users('"+u.id+"')/authentication/methods", nil), items: func(w *jw, emit func()) {
-		for _, m := range methods {
-			w.beginObj()
-			for _, kv := range m {
-				w.key(kv.k)
-				writeValue(w, kv.v)
-			}
-			emit()
-		}
-	}}
-	body, n := p.render()
+	body, n := objectsPage(t.contextURL(rc, "users('"+u.id+"')/authentication/methods", nil), methods).render()
 	t.store.mu.RUnlock()
 	t.sendPage(rc, body, n)
 }

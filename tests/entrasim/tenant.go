@@ -29,6 +29,8 @@ type Tenant struct {
 	churn churnState
 	// risk is the Identity Protection changes' state (guarded by store.mu).
 	risk riskEngine
+	// mailboxes counts the mailboxSettings requests in flight (peruser.go).
+	mailboxes mailboxGauge
 	// licNow, once AddLicence was called, is the licence set in force (cfg.lic before).
 	licNow atomic.Pointer[licences]
 	// syncGen is each delta collection's synchronization generation: ResetDeltaSync bumps it, and tokens
@@ -98,6 +100,7 @@ func New(opts *Options) (*Tenant, error) {
 	t.buildRoutes()
 	t.buildDirRoutes()
 	t.buildRemediationRoutes()
+	t.buildPerObjectRoutes()
 	t.buildSKURoutes()
 	for _, f := range cfg.Faults {
 		if _, err := t.faults.add(f); err != nil {

@@ -189,6 +189,9 @@ func TestKillDirectory(t *testing.T) {
 func roundsInProgress(ctx context.Context, env *scenario.Env) (string, error) {
 	var busy []string
 	for _, dt := range catalog.InFamily(catalog.Directory) {
+		if dt.OptIn {
+			continue // off unless the integration switches it on (this one does not): it never starts a round
+		}
 		c, err := env.Cursor(ctx, dt.Name)
 		if err != nil {
 			return "", err
