@@ -40,10 +40,10 @@ import (
 // A budget of one request per window (the protection family: 1 request / s per tenant for all apps) is spent as a
 // spacing of one window and its margin between sends, and none of the above applies: there is no lower level,
 // and a 429 there says nothing about jitter. Graph counts that budget for every app of the tenant, so another app
-// reading Identity Protection takes it whenever it sends first, unannounced and unseen: each of its requests that
-// lands between two of ours refuses the next of ours, however far apart ours are. Sending slower only wastes the
-// budget (TestProtectionBudgetShared's comment has the figures); what the limiter controls is the hold after such
-// a 429, which carries no Retry-After: see refusal.
+// reading Identity Protection holds all of it for a window whenever it sends first, unannounced and unseen: ours
+// is refused when it lands in that window, and since the other app's requests are unseen, about its share of ours
+// do, however far apart ours are. Sending slower only wastes the budget (TestProtectionBudgetShared's comment has
+// the figures); what the limiter controls is the hold after such a 429, which carries no Retry-After: see refusal.
 type limiter struct {
 	mu          sync.Mutex
 	budget      time.Duration // the budget's Window
@@ -93,8 +93,8 @@ func newLimiter(b catalog.Budget) *limiter {
 	return l
 }
 
-// Refusals in a row of a one-request budget that are held one window each; each further one doubles the longest
-// hold (refusal).
+// refusalsAtOneWindow is how many refusals in a row of a one-request budget are held one window each; each further
+// one doubles the longest hold (refusal).
 const refusalsAtOneWindow = 2
 
 // refusal books a 429 without Retry-After and returns how long the family is held before its next request.
