@@ -442,6 +442,109 @@ func TestLimiterAdapts(t *testing.T) {
 	}
 }
 
+// TestOneRequestBudgetHolds: a 429 without Retry-After on a budget of one request per window holds the family for
+// one window (and the margin) — the request that took the budget left it by then — twice in a row; from the third
+// refusal in a row the hold doubles, a random share of it at least one window and at most RetryPolicy.Max; an answer
+// ends the run. Such a 429 neither lowers the limit nor widens the margin. A larger budget keeps the per-attempt
+// exponential back-off.
+func TestOneRequestBudgetHolds(t *testing.T) {
+	p := RetryPolicy{MaxAttempts: 8, Base: time.Second, Max: 5 * time.Second}
+	l := newLimiter(catalog.Budget{Requests: 1, Window: time.Second})
+	w := l.window
+	steps := []struct {
+		answered bool          // an answer other than 429 before this refusal
+		lo, hi   time.Duration // bounds of the hold
+	}{
+		{false, w, w},
+		{false, w, w},
+		{false, w, 2 * w},
+		{false, w, 4 * w},
+		{false, w, p.Max},
+		{false, w, p.Max},
+		{true, w, w},
+		{false, w, w},
+		{false, w, 2 * w},
+	}
+	for i, s := range steps {
+		if s.answered {
+			l.answered()
+		}
+		if got := l.refusal(p, 1); got < s.lo || got > s.hi {
+			t.Errorf("refusal %d: hold %v, want within [%v, %v]", i, got, s.lo, s.hi)
+		}
+		l.throttled(time.Now())
+		if l.limit != 1 || l.margin != Margin {
+			t.Fatalf("refusal %d: limit %d margin %.3f, want 1 and %.3f", i, l.limit, l.margin, Margin)
+		}
+	}
+	// The doubling is random: over many refusals in a row the holds spread up to Max rather than sit at one window.
+	var longest time.Duration
+	for range 200 {
+		longest = max(longest, l.refusal(p, 1))
+	}
+	if longest <= 2*w {
+		t.Errorf("the longest of 200 holds in a row is %v: the hold does not grow", longest)
+	}
+	big := newLimiter(catalog.Budget{Requests: 5, Window: 10 * time.Second})
+	for attempt := 1; attempt <= 4; attempt++ {
+		if got, ceiling := big.refusal(p, attempt), min(p.Max, p.Base<<(attempt-1)); got < p.Base/4 || got > ceiling {
+			t.Errorf("5 / 10 s, attempt %d: hold %v, want the back-off within [%v, %v]", attempt, got, p.Base/4, ceiling)
+		}
+	}
+}
+
+// TestOneRequestBudgetThroughTheClient: Identity Protection answers 429 without Retry-After, late (after more than
+// a window, so the spacing from the refused send no longer holds anything); the client sends the retry no sooner
+// than one window (with the margin) after the refusal was answered, and the run's requests stay one window apart.
+func TestOneRequestBudgetThroughTheClient(t *testing.T) {
+	const window = 60 * time.Millisecond
+	var mu sync.Mutex
+	var arrivals []time.Time
+	answered := map[int]time.Time{} // refused request → when its 429 was written
+	f := newFakeGraph(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		if n%3 != 0 { // two refusals in a row, then an answer
+			time.Sleep(2 * window)
+			mu.Lock()
+			answered[n-1] = time.Now()
+			mu.Unlock()
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"code":"TooManyRequests","message":"Too Many Requests"}}`)
+			return
+		}
+		io.WriteString(w, `{"id":"u"}`)
+	})
+	c, err := New(&staticCred{}, &Options{Endpoint: f.srv.URL, Transport: f.srv.Client().Transport,
+		Retry:   RetryPolicy{MaxAttempts: 3, Base: time.Millisecond, Max: time.Second},
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Protection: {Requests: 1, Window: window}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, _, err := c.Object(context.Background(), "/v1.0/identityProtection/riskyUsers/u"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := c.Stats()[catalog.Protection]; s.Requests != 9 || s.Throttled != 6 {
+		t.Fatalf("protection stats %+v, want 9 requests of which 6 refused", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(arrivals); i++ {
+		if gap := arrivals[i].Sub(arrivals[i-1]); gap < window {
+			t.Errorf("requests %d and %d %v apart at the server, window %v", i-1, i, gap, window)
+		}
+	}
+	for i, at := range answered {
+		// Base is 1 ms: a back-off per attempt would send again at once; the window is what holds.
+		if gap := arrivals[i+1].Sub(at); gap < window+window*3/100 {
+			t.Errorf("request %d arrived %v after the 429 of request %d, inside the window and margin", i+1, gap, i)
+		}
+	}
+}
+
 func TestRetryAfterForms(t *testing.T) {
 	now := time.Date(2026, 1, 10, 10, 0, 0, 0, time.UTC)
 	for v, want := range map[string]time.Duration{

@@ -36,6 +36,14 @@ import (
 //   - arrival jitter larger than the margin: a lone 429 at a level that held means requests reached Graph closer
 //     together than they were sent. The margin grows by half (up to maxMargin) and shrinks back the same way
 //     after each calmWindows windows without a 429.
+//
+// A budget of one request per window (the protection family: 1 request / s per tenant for all apps) is spent as a
+// spacing of one window and its margin between sends, and none of the above applies: there is no lower level,
+// and a 429 there says nothing about jitter. Graph counts that budget for every app of the tenant, so another app
+// reading Identity Protection holds all of it for a window whenever it sends first, unannounced and unseen: ours
+// is refused when it lands in that window, and since the other app's requests are unseen, about its share of ours
+// do, however far apart ours are. Sending slower only wastes the budget (TestProtectionBudgetShared's comment has
+// the figures); what the limiter controls is the hold after such a 429, which carries no Retry-After: see refusal.
 type limiter struct {
 	mu          sync.Mutex
 	budget      time.Duration // the budget's Window
@@ -55,6 +63,9 @@ type limiter struct {
 	lowered   time.Time // last time limit went down
 	jittered  time.Time // last change of the margin
 	confirmed time.Time // last 429 of any kind
+
+	single  bool // one request per window: spacing only (see above)
+	refused int  // 429s without Retry-After in a row (single)
 }
 
 // Margin widens each family's window at first: network delays vary between requests, so the server can see two
@@ -77,9 +88,44 @@ const (
 
 func newLimiter(b catalog.Budget) *limiter {
 	n := max(b.Requests, 1)
-	l := &limiter{budget: b.Window, sent: make([]time.Time, n), limit: n, step: max(1, n/20), changed: time.Now(), raised: true}
+	l := &limiter{budget: b.Window, sent: make([]time.Time, n), limit: n, step: max(1, n/20), changed: time.Now(), raised: true, single: n == 1}
 	l.setMargin(Margin)
 	return l
+}
+
+// refusalsAtOneWindow is how many refusals in a row of a one-request budget are held one window each; each further
+// one doubles the longest hold (refusal).
+const refusalsAtOneWindow = 2
+
+// refusal books a 429 without Retry-After and returns how long the family is held before its next request.
+//
+// On a budget of one request per window the request that took the budget reached Graph at most one window
+// before the refused one, so one window (and the margin) after the answer the budget is free again — unless
+// another app sends first once more. Holding longer leaves that much of the budget unused, and a random
+// exponential back-off (what fits a larger budget) mostly holds longer; only refusalsAtOneWindow refusals in a row
+// show an app that takes the budget faster than one window in two, and from then on the hold doubles (a random
+// share of it, at least one window, up to p.Max) until a request is answered. Other budgets back off
+// exponentially per attempt of the request (backoff).
+func (l *limiter) refusal(p RetryPolicy, attempt int) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.single {
+		return backoff(p, attempt)
+	}
+	l.refused++
+	hold := l.window
+	if extra := l.refused - refusalsAtOneWindow; extra > 0 {
+		ceiling := min(p.Max, l.window<<min(extra, 20))
+		hold += time.Duration(rand.Int64N(int64(max(ceiling-l.window, 0)) + 1))
+	}
+	return hold
+}
+
+// answered books a response other than 429: a one-request budget's refusals in a row end.
+func (l *limiter) answered() {
+	l.mu.Lock()
+	l.refused = 0
+	l.mu.Unlock()
 }
 
 func (l *limiter) setMargin(m float64) {
@@ -121,6 +167,7 @@ func (l *limiter) grow(b catalog.Budget) {
 	if b.Requests <= len(l.sent) || float64(b.Requests)/b.Window.Seconds() <= float64(len(l.sent))/l.budget.Seconds() {
 		return
 	}
+	l.single, l.refused = false, 0
 	// The ring from its oldest entry on, then room for the new requests.
 	ring := make([]time.Time, 0, b.Requests)
 	ring = append(ring, l.sent[l.next:]...)
@@ -163,6 +210,9 @@ func (l *limiter) throttled(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.confirmed = now
+	if l.single {
+		return // no lower level, and no sign of jitter (see limiter)
+	}
 	if !l.lowered.IsZero() && now.Sub(l.lowered) < l.window {
 		return // the same crowded window
 	}
@@ -360,6 +410,12 @@ func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			}
 			continue
 		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			lim.answered()
+			if own != nil {
+				own.answered()
+			}
+		}
 		if ru, err := strconv.ParseFloat(resp.Header.Get("x-ms-resource-unit"), 64); err == nil && ru > 1 {
 			// Graph charged more than the one place the request took in the window ($expand, member lists).
 			lim.charge(int(math.Ceil(ru))-1, time.Now())
@@ -379,18 +435,17 @@ func (t *throttle) intercept(pipeline khttp.Pipeline, index int, req *http.Reque
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests:
 			cnt.throttled.Add(1)
+			// The stricter limit of the data type is the likelier cause: the family's other data types go on.
+			held := lim
+			if own != nil {
+				held = own
+			}
 			delay, ok := retryAfter(resp.Header, time.Now())
 			if !ok {
-				delay = backoff(t.retry, attempt)
+				delay = held.refusal(t.retry, attempt)
 			}
-			if own != nil {
-				// The stricter limit of the data type is the likelier cause: the family's other data types go on.
-				own.throttled(time.Now())
-				own.pause(time.Now().Add(delay))
-			} else {
-				lim.throttled(time.Now())
-				lim.pause(time.Now().Add(delay))
-			}
+			held.throttled(time.Now())
+			held.pause(time.Now().Add(delay))
 			if last {
 				return resp, nil
 			}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,16 +14,27 @@ import (
 )
 
 // TestProtectionBudgetShared reads Identity Protection at Graph's real limit — 1 request / s per tenant for all
-// apps, 429s without Retry-After — while another app of the tenant, unannounced, takes 30 % of it: the project's
-// client uses at least 90 % of what is left, at most 1 % of its requests are refused, and after a refusal no request
-// goes out inside the shortest back-off the client may choose (RetryPolicy.Base / 4).
+// apps, 429s without Retry-After — while another app of the tenant, unannounced, takes 30 % of it. Everything is
+// counted at the simulated tenant, from its request log, never by the client:
+//   - the project's client uses at least 90 % of what the other app left;
+//   - the other app keeps its share (a client that crowds it out does not pass by emptying "what is left");
+//   - every 429 of the project's client is the other app's doing — a request of the other app was admitted within
+//     the window before it — and each request of the other app refuses at most one of ours; at most 1 % of our
+//     requests are refused for anything else (our own requests too close together);
+//   - after a 429, no request of ours arrives within one window: Graph sends no Retry-After, and the request that
+//     took the budget keeps it for up to a window.
+//
+// What this test cannot ask is "at most 1 % of all our requests refused" (issue 16's acceptance wording). At one
+// request per window the budget admits one request at a time: each request the other app gets admitted holds the
+// budget for a whole window, and ours is refused whenever it arrives inside that window. The other app is unseen
+// until it refuses one of ours, so with 30 % of the budget taken about 30 % of the time is held by it, and a client
+// that cannot see it draws a 429 for each of its requests that lands between two of ours — slowing down does not
+// avoid that (a request of the other app in a longer gap still holds the window before our next), it only leaves
+// budget unused. Measured here: with the window limiter 120 accepted, 60 refused (33.3 %), 85.0 % of what was left
+// used; spacing one window and holding one window after a 429, 120 accepted, 54 refused (31.0 %, one per request
+// of the other app), 95.6 % used. Fewer refusals would need a budget that admits more than one request per window
+// (a token bucket with a burst), which Graph does not document, or an app that yields to ours.
 func TestProtectionBudgetShared(t *testing.T) {
-	// Measured on branch i16: 120 accepted, 62 refused (34 %), 83.6 % of the remaining budget used. The limiter
-	// adapts by lowering the requests per window, and the protection budget is one request per second: it cannot
-	// go lower. It needs a rate (spacing) it can lower below one per window. Until then this test documents the gap.
-	if os.Getenv("EDI_PROTECTION_BUDGET_TEST") == "" {
-		t.Skip("known gap: the limiter cannot share a 1-request budget with an unannounced neighbour (set EDI_PROTECTION_BUDGET_TEST=1 to run)")
-	}
 	t.Parallel()
 	const share = 0.3
 	tn, err := entrasim.Start(&entrasim.Options{Seed: 13, Users: 200, ThrottleScale: 1,
@@ -71,12 +81,19 @@ func TestProtectionBudgetShared(t *testing.T) {
 		}
 	}
 
+	const window = time.Second // Graph's: 1 request / s (ThrottleScale 1)
 	var first, last time.Time
 	var accepted, throttled, others int
-	var mine []entrasim.RequestRecord
+	var mine, admitted []entrasim.RequestRecord
 	log := tn.Requests()
 	for _, r := range log {
-		if r.Family != string(catalog.Protection) || r.Shared {
+		if r.Family != string(catalog.Protection) {
+			continue
+		}
+		if !r.Throttled {
+			admitted = append(admitted, r)
+		}
+		if r.Shared {
 			continue
 		}
 		mine = append(mine, r)
@@ -106,17 +123,49 @@ func TestProtectionBudgetShared(t *testing.T) {
 	if used < 0.9 {
 		t.Errorf("used %.1f %% of the budget left by the other app, want at least 90 %%", 100*used)
 	}
-	if refused > 0.01 {
-		t.Errorf("%.1f %% of the requests refused, want at most 1 %%", 100*refused)
+	if want := 0.9 * share * span; float64(others) < want {
+		t.Errorf("the other app got %d requests admitted in %.1f s, want at least %.0f (90 %% of its share)", others, span, want)
 	}
+
+	// Whose request held the budget when each of ours was refused: the last admitted before it, within the window.
+	slices.SortFunc(admitted, func(a, b entrasim.RequestRecord) int { return a.Arrival.Compare(b.Arrival) })
 	slices.SortFunc(mine, func(a, b entrasim.RequestRecord) int { return a.Arrival.Compare(b.Arrival) })
-	minBackoff := graph.DefaultRetry.Base / 4
+	var own, unexplained int
+	refusedBy := map[time.Time]int{} // the other app's admitted request → ours it refused
+	for _, r := range mine {
+		if !r.Throttled {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(admitted, r.Arrival, func(a entrasim.RequestRecord, at time.Time) int { return a.Arrival.Compare(at) })
+		for i < len(admitted) && !admitted[i].Arrival.After(r.Arrival) {
+			i++
+		}
+		switch {
+		case i == 0 || r.Arrival.Sub(admitted[i-1].Arrival) >= window:
+			unexplained++
+		case admitted[i-1].Shared:
+			refusedBy[admitted[i-1].Arrival]++
+		default:
+			own++
+		}
+	}
+	if unexplained > 0 {
+		t.Errorf("%d of our 429s with no admitted request in the window before them: the simulated budget is not what the test assumes", unexplained)
+	}
+	if float64(own) > 0.01*float64(accepted+throttled) {
+		t.Errorf("%d of our %d requests refused because of our own previous request, want at most 1 %%", own, accepted+throttled)
+	}
+	for at, n := range refusedBy {
+		if n > 1 {
+			t.Errorf("the other app's request at %v refused %d of ours, want at most one", at.Format(time.RFC3339Nano), n)
+		}
+	}
 	for i, r := range mine {
 		if !r.Throttled || i+1 >= len(mine) {
 			continue
 		}
-		if gap := mine[i+1].Arrival.Sub(r.Arrival); gap < minBackoff {
-			t.Errorf("a request %v after a 429 without Retry-After, inside the back-off (at least %v)", gap, minBackoff)
+		if gap := mine[i+1].Arrival.Sub(r.Arrival); gap < window {
+			t.Errorf("a request %v after a 429 without Retry-After, inside the window the request that took the budget keeps it (%v)", gap, window)
 		}
 	}
 }

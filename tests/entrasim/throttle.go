@@ -101,6 +101,11 @@ type limiter struct {
 // period, on a fixed schedule; a refused request is sent again once the window has room (its Retry-After), and a
 // client that fell behind catches up, so over time it takes its whole share. Its requests are decided lazily,
 // in arrival order, before each request of the tenant's own clients.
+//
+// In the protection family Graph sends no Retry-After, yet this client still retries the moment the window has
+// room: it stands for an app that polls harder than the collector and so keeps its share whatever the collector
+// does. An app retrying after a back-off of its own would lose most races against a collector that spaces its
+// requests one window apart, and a test of the collector's share would then pass by crowding the other app out.
 type otherClient struct {
 	period    time.Duration
 	scheduled time.Time // when the pending request was due
