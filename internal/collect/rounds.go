@@ -44,8 +44,12 @@ type roundCollector struct {
 
 // roundEnd is what a finished round leaves for the cursor.
 type roundEnd struct {
-	deltaLink string // "" when the manifest was found written by a run that died before moving the cursor
-	records   int
+	deltaLink string
+	// lost: the manifest was found written by a run that died before moving the cursor, and the cursor does not
+	// hold the round's deltaLink (a cursor from before Round.DeltaLink was kept).
+	lost bool
+	// records is the round's records (all its parts', for a round found finished).
+	records int
 	// unchanged: a hashed snapshot read the same content as the last one kept, and kept nothing.
 	unchanged bool
 }
@@ -81,11 +85,12 @@ func (c *roundCollector) fullEvery() time.Duration {
 	return c.dt.Delta.FullEvery
 }
 
-// due returns the one round due at now: the round in progress; a full round (never read, resync asked for, the
-// weekly one, a deltaLink about to expire); a delta round once per run; a snapshot at its cadence.
+// due returns the one round due at now: the round in progress, from its checkpoint; a full round (never read,
+// resync asked for, the weekly one, a deltaLink about to expire); a delta round once per run; a snapshot at its
+// cadence. A round in progress without a checkpoint is read again as a new round (resumable).
 func (c *roundCollector) due(now time.Time) []task {
 	cur := c.cur
-	if cur.InRound() && !cur.Round.Restart && cur.Resync == "" {
+	if resumable(cur) {
 		k := fresh
 		if cur.Round.Kind == string(archive.SnapshotRound) {
 			k = backfill
@@ -116,6 +121,17 @@ func (c *roundCollector) due(now time.Time) []task {
 		return []task{{dt: c.dt, kind: fresh, round: roundDelta}}
 	}
 	return nil
+}
+
+// resumable reports whether the cursor's round in progress is continued where it stopped: from its checkpoint
+// (a page link, which holds the position of the round's first request), or with only its manifest left to
+// write. A round stopped before its first checkpoint may have committed parts (the run died between a part and
+// its checkpoint); reading its first link again — a deltaLink that now reports the changes up to a later time —
+// into the same folder would mix two views of the directory (a member added in the first and removed before the
+// second is in neither diff of the second, and would stay). Such a round is read again from its first link as a
+// new round, in a new folder, and the old one is cleared (begin).
+func resumable(cur *cursor.Cursor) bool {
+	return cur.InRound() && !cur.Round.Restart && cur.Resync == "" && (cur.Round.Next != "" || cur.Round.Complete)
 }
 
 func (c *roundCollector) backlog(now time.Time) int {
@@ -153,9 +169,14 @@ func (c *roundCollector) begin(ctx context.Context, t task) error {
 		kind = archive.SnapshotRound
 	}
 	// The round starts now (a reader compares it with the directory as of that time); its folder is named to the
-	// second, so a round in the same second as the last one starts a second later.
+	// second, so a round in the same second as the last one, or as the round given up, starts a second later:
+	// a new round never writes into the folder of another.
 	start := c.r.now().UTC()
-	if last := cur.LastRound.Truncate(time.Second); !start.Truncate(time.Second).After(last) {
+	last := cur.LastRound
+	if cur.Round.Start.After(last) {
+		last = cur.Round.Start
+	}
+	if last = last.Truncate(time.Second); !start.Truncate(time.Second).After(last) {
 		start = last.Add(time.Second)
 	}
 	cur.Round = cursor.Round{Start: start, Kind: string(kind), Reason: t.why}
@@ -191,6 +212,13 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		res.err = err
 		return res
 	}
+	if cur.InRound() {
+		// The round in progress may be finished but for the cursor: close it, whatever was due.
+		if done, err := c.finishFound(ctx); done || err != nil {
+			res.task.from, res.err = cur.Round.Start, err
+			return res
+		}
+	}
 	var back []string
 	if t.round == roundResume {
 		cur.Round.Resumed = true
@@ -206,15 +234,9 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	}
 	res.task.from = cur.Round.Start
 	folder := c.folder()
-	parts, finished, err := arch.RoundParts(ctx, folder)
+	parts, _, err := arch.RoundParts(ctx, folder)
 	if err != nil {
 		res.err = err
-		return res
-	}
-	if finished {
-		// A run wrote the manifest and died before it moved the cursor: the round is done, but its deltaLink
-		// is lost; the next delta round reads again from the last one kept (replays are harmless).
-		c.end = &roundEnd{}
 		return res
 	}
 	n := 0
@@ -375,12 +397,49 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		res.err = err
 		return res
 	}
+	// Every part is committed: keep the new deltaLink in the cursor before the manifest, so that a run dying
+	// after the manifest leaves it to the next (a delta round read again from the old deltaLink reports the net
+	// changes since then, which do not undo what the finished round added and was removed since).
+	cur.Round.Next, cur.Round.Complete, cur.Round.DeltaLink = "", true, final
+	if err := r.w.deps.Cursors.Put(ctx, cur); err != nil {
+		res.err = err
+		return res
+	}
 	if err := c.writeManifest(ctx, folder); err != nil {
 		res.err = err
 		return res
 	}
-	c.end = &roundEnd{deltaLink: final}
+	c.end = &roundEnd{deltaLink: final, records: res.records}
 	return res
+}
+
+// finishFound closes the cursor's round in progress when a run that died left only the cursor to move: its
+// manifest is written (the deltaLink was kept in the cursor before it), or every part is committed and the
+// manifest is left to write. It reports whether the round is done (c.end set).
+func (c *roundCollector) finishFound(ctx context.Context) (bool, error) {
+	cur := c.cur
+	folder := c.folder()
+	parts, finished, err := c.r.w.deps.Archive.RoundParts(ctx, folder)
+	if err != nil {
+		return false, err
+	}
+	records := 0
+	for _, p := range parts {
+		records += p.Records
+	}
+	switch {
+	case finished:
+		// A round finished by a cursor written before Round.DeltaLink was kept has lost its deltaLink (done).
+		c.end = &roundEnd{deltaLink: cur.Round.DeltaLink, lost: !cur.Round.Complete, records: records}
+		return true, nil
+	case cur.Round.Complete:
+		if err := c.writeManifest(ctx, folder); err != nil {
+			return false, err
+		}
+		c.end = &roundEnd{deltaLink: cur.Round.DeltaLink, records: records}
+		return true, nil
+	}
+	return false, nil
 }
 
 // errExclusionsChanged asks for a full users round: the excluded set changed, and the last one is known only by
@@ -454,7 +513,7 @@ func previousKind(c *cursor.Cursor) archive.RoundKind {
 }
 
 // done moves the cursor past a finished round; a round stopped at a checkpoint leaves it as it is.
-func (c *roundCollector) done(_ task, res result, _ time.Time) {
+func (c *roundCollector) done(task, result, time.Time) {
 	e := c.end
 	if e == nil {
 		return
@@ -467,17 +526,21 @@ func (c *roundCollector) done(_ task, res result, _ time.Time) {
 	case e.unchanged:
 		// The last snapshot kept still holds: it is as of now.
 		cur.LastFull = start
-	case full && e.deltaLink == "" && c.dt.Mode() == catalog.Delta:
-		// The finished full round's deltaLink was lost: keep the old one (or none: another full round).
-		cur.LastFull = start
+	case e.lost && c.dt.Mode() == catalog.Delta:
+		// A finished round whose deltaLink was lost (a cursor written before it was kept): reading on from the
+		// old one would not undo what this round archived, so a full round follows.
+		if full {
+			cur.LastFull = start
+		}
+		cur.Resync = "resync: the deltaLink of the round of " + start.Format(time.RFC3339) + " was lost"
 	case full:
-		cur.LastFull, cur.Objects, cur.Changes, cur.Resync = start, int64(res.records), 0, ""
+		cur.LastFull, cur.Objects, cur.Changes, cur.Resync = start, int64(e.records), 0, ""
 		if e.deltaLink != "" {
 			cur.DeltaLink, cur.DeltaAt = e.deltaLink, start
 		}
 	case e.deltaLink != "":
 		cur.DeltaLink, cur.DeltaAt = e.deltaLink, start
-		cur.Changes += int64(res.records)
+		cur.Changes += int64(e.records)
 	}
 	if cur.Round.ExcludedHash != "" || cur.ExcludedHash != "" {
 		cur.Excluded, cur.ExcludedHash = cur.Round.Excluded, cur.Round.ExcludedHash

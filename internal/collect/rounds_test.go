@@ -363,27 +363,56 @@ func TestRoundsRestartAfterExpiredPageToken(t *testing.T) {
 }
 
 // TestRoundsManifestWithoutCursor: a run that wrote a round's manifest and died before it moved the cursor; the
-// next run finds the round finished, keeps the deltaLink it had (no link ahead of what it knows) and goes on.
+// next run finds the round finished and goes on from the deltaLink the cursor kept for it before the manifest. A
+// cursor that did not keep it (written before Round.DeltaLink existed) asks for a full round instead: reading on
+// from the older deltaLink would not undo what the finished round archived.
 func TestRoundsManifestWithoutCursor(t *testing.T) {
-	e := newRoundsEnv(t, 6)
-	e.collect(t, roundOptions(), 0)
-	before, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
-	e.g.mu.Lock()
-	e.g.set("u09", "Member")
-	e.g.mu.Unlock()
-	e.collect(t, roundOptions(), 0)
-	after, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
-	// Put the cursor back as the dying run left it: the delta round in progress, the old deltaLink.
-	cur, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
-	cur.DeltaLink, cur.DeltaAt, cur.LastRound, cur.Changes = before.DeltaLink, before.DeltaAt, before.LastRound, before.Changes
-	cur.Round.Start, cur.Round.Kind = after.LastRound, string(archive.DeltaRound)
-	if err := e.cursors.Put(context.Background(), cur); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		kept bool // the cursor holds the finished round's deltaLink
+	}{
+		{"deltaLink kept before the manifest", true},
+		{"deltaLink not kept", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRoundsEnv(t, 6)
+			e.collect(t, roundOptions(), 0)
+			before, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
+			e.g.mu.Lock()
+			e.g.set("u09", "Member")
+			e.g.mu.Unlock()
+			e.collect(t, roundOptions(), 0)
+			after, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
+			// Put the cursor back as the dying run left it: the delta round in progress, the old deltaLink.
+			cur, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
+			cur.DeltaLink, cur.DeltaAt, cur.LastRound, cur.Changes = before.DeltaLink, before.DeltaAt, before.LastRound, before.Changes
+			cur.Round.Start, cur.Round.Kind = after.LastRound, string(archive.DeltaRound)
+			if tc.kept {
+				cur.Round.Complete, cur.Round.DeltaLink = true, after.DeltaLink
+			}
+			if err := e.cursors.Put(context.Background(), cur); err != nil {
+				t.Fatal(err)
+			}
+			e.g.mu.Lock()
+			seen := len(e.g.requests)
+			e.g.mu.Unlock()
+			e.collect(t, roundOptions(), 0)
+			final, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
+			if final.InRound() || !final.LastRound.After(after.LastRound) || final.Resync != "" {
+				t.Errorf("cursor %+v: want the found round closed and a new round read", final)
+			}
+			e.g.mu.Lock()
+			requests := slices.Clone(e.g.requests[seen:])
+			e.g.mu.Unlock()
+			next := after.DeltaLink[strings.Index(after.DeltaLink, "/v1.0/"):]
+			full := slices.ContainsFunc(requests, func(r string) bool { return strings.Contains(r, "/users/delta?$select=") })
+			if tc.kept && (!slices.Contains(requests, next) || full) {
+				t.Errorf("requests %v: want the next delta round read from the found round's deltaLink %s", requests, next)
+			}
+			if !tc.kept && !full {
+				t.Errorf("requests %v: want a full round", requests)
+			}
+			e.check(t, "after the recovery")
+		})
 	}
-	e.collect(t, roundOptions(), 0)
-	final, _ := e.cursors.Get(context.Background(), testIntegration.ID, "users")
-	if final.InRound() || !final.LastRound.After(after.LastRound) {
-		t.Errorf("cursor %+v: want the found round closed and a new round read", final)
-	}
-	e.check(t, "after the recovery")
 }

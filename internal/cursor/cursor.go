@@ -87,7 +87,8 @@ const (
 // For a delta or snapshot data type, rounds are read one at a time. DeltaLink is where the next delta round
 // starts; it moves only after a round's parts and manifest are committed. A round in progress (Round.Start set)
 // is checkpointed after each committed part: Round.Next is the link of the first page not yet in a committed
-// part, so a round spanning invocations resumes there.
+// part, so a round spanning invocations resumes there; after its last part, Round.Complete and Round.DeltaLink
+// hold the new deltaLink until the manifest is written and the cursor moves.
 type Cursor struct {
 	Integration, DataType string
 	Low, High             time.Time
@@ -143,8 +144,16 @@ type Round struct {
 	Kind  string    `json:"kind"`
 	// Reason says why a full round is read ("initial", "weekly", "resync: …").
 	Reason string `json:"reason,omitempty"`
-	// Next is the link of the first page not yet in a committed part ("" before the first page).
+	// Next is the link of the first page not yet in a committed part ("" before the first checkpoint). A round
+	// with neither a checkpoint nor Complete is not resumed but read again in a new folder: its first link is
+	// not a fixed position (a deltaLink read later reports the changes up to then), so what a resumed read
+	// returned could not be mixed with the parts already committed.
 	Next string `json:"next,omitempty"`
+	// Complete marks a round whose every part is committed: only its manifest is left to write. DeltaLink is the
+	// deltaLink its last page carried (delta data types): kept here before the manifest is written, it is never
+	// lost between the manifest and the cursor's move.
+	Complete  bool   `json:"complete,omitempty"`
+	DeltaLink string `json:"deltaLink,omitempty"`
 	// Resumed marks a round continued by a later invocation; Restart asks for the round to be read again from its
 	// first link in a new folder (its page token outlived it).
 	Resumed bool `json:"resumed,omitempty"`

@@ -222,8 +222,8 @@ func TestRunsWithLongErrors(t *testing.T) {
 	}
 }
 
-// TestRoundCursorRoundTrip: a delta data type's cursor keeps its deltaLink, its round in progress and its excluded
-// users across a store and a read.
+// TestRoundCursorRoundTrip: a delta data type's cursor keeps its deltaLink, its round in progress (with the new
+// deltaLink of a round whose parts are all committed) and its excluded users across a store and a read.
 func TestRoundCursorRoundTrip(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -235,7 +235,8 @@ func TestRoundCursorRoundTrip(t *testing.T) {
 	c.DeltaLink = "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc"
 	c.DeltaAt, c.LastRound, c.LastFull, c.Objects, c.Changes = at, at.Add(time.Hour), at, 1000, 17
 	c.Resync = "resync: graph sync-reset (HTTP 410)"
-	c.Round = Round{Start: at.Add(2 * time.Hour), Kind: "delta", Next: "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=x", Resumed: true}
+	c.Round = Round{Start: at.Add(2 * time.Hour), Kind: "delta", Next: "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=x", Resumed: true,
+		Complete: true, DeltaLink: "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=def"}
 	c.Excluded, c.ExcludedHash = []string{"a", "b"}, "h"
 	if err := s.Put(ctx, c); err != nil {
 		t.Fatal(err)
