@@ -395,6 +395,7 @@ func (t *Tenant) populate() {
 			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
 	}
 
+	t.populateRiskHistory(base)
 	t.populateRiskSPs(base)
 	t.populateIntune(base)
 
