@@ -64,7 +64,7 @@ func TestLateArrivals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			truth, err := env.Tenant.TruthEvents(dt.Name, c.Low, to, env.Clock.Now())
+			truth, err := env.TruthEvents(dt, c.Low, to, env.Clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
