@@ -383,16 +383,8 @@ func (t *Tenant) populate() {
 			{"riskDetail", "none"}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName}})
 		did := guidFrom(seed, strKey("risk-detection"), strKey(u.ID))
 		p := places[rr.intn(len(places))]
-		s.loadProps(detections, did, obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
-			{"requestId", guidFrom(seed, strKey("risk-request"), strKey(did))}, {"correlationId", guidFrom(seed, strKey("risk-correlation"), strKey(did))},
-			{"riskEventType", pick(rr, []string{"unfamiliarFeatures", "anonymizedIPAddress", "unlikelyTravel", "passwordSpray"})},
-			{"riskState", "atRisk"}, {"riskLevel", level}, {"riskDetail", "none"}, {"source", "IdentityProtection"},
-			{"detectionTimingType", "realtime"}, {"activity", "signin"}, {"tokenIssuerType", "AzureAD"},
-			{"ipAddress", ipFor(p, rr.next())}, {"location", obj{{"city", p.City}, {"state", p.State}, {"countryOrRegion", p.Country},
-				{"geoCoordinates", obj{{"latitude", p.Lat}, {"longitude", p.Lon}}}}},
-			{"activityDateTime", when.Add(-2 * time.Minute)}, {"detectedDateTime", when}, {"lastUpdatedDateTime", when},
-			{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
-			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
+		s.loadProps(detections, did, userDetectionProps(seed, did, u, p, pick(rr, riskEventTypes), level, "atRisk", "none",
+			ipFor(p, rr.next()), when, when))
 	}
 
 	t.populateRiskHistory(base)
