@@ -125,8 +125,8 @@ func newKillEnv(t *testing.T) *killEnv {
 	clock := entrasim.NewSimClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
 	v := &anyToken{}
 	streams := map[string]entrasim.StreamOptions{}
-	for _, dt := range catalog.InMode(catalog.Buckets) {
-		streams[dt.Name] = entrasim.StreamOptions{Rate: -1}
+	for _, name := range entrasim.StreamNames() {
+		streams[name] = entrasim.StreamOptions{Rate: -1}
 	}
 	tn, err := entrasim.New(&entrasim.Options{Seed: 11, Users: 40, Groups: 8, History: time.Hour, Clock: clock, Verifier: v,
 		DisableThrottling: true, Streams: streams})

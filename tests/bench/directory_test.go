@@ -37,8 +37,8 @@ func BenchmarkDirectorySync(b *testing.B) {
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 		noLogs := map[string]entrasim.StreamOptions{}
-		for _, dt := range catalog.InMode(catalog.Buckets) {
-			noLogs[dt.Name] = entrasim.StreamOptions{Rate: -1}
+		for _, name := range entrasim.StreamNames() {
+			noLogs[name] = entrasim.StreamOptions{Rate: -1}
 		}
 		env, err := scenario.Start(ctx, scenario.Options{
 			AppRoot: app(b),

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/tests/entrasim"
 	"github.com/entra-di/edi/tests/scenario"
@@ -68,6 +69,9 @@ func TestDirectoryReplay(t *testing.T) {
 	}
 	for _, r := range runs {
 		for _, e := range r.Errors {
+			if dt, ok := catalog.Lookup(e.DataType); ok && !env.Licensed(dt) && e.Kind == "not-licensed" {
+				continue // the first run finds the licences the tenant lacks (Intune, Workload ID) and parks those types
+			}
 			t.Errorf("run %s %s: %s %s: %s", r.Invocation, r.Family, e.DataType, e.Kind, e.Message)
 		}
 	}

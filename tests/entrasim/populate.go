@@ -310,10 +310,17 @@ func (t *Tenant) populate() {
 	// Authentication methods are generated on first use; the registration report is a view of them.
 	reg := s.col(colRegistration, "userRegistrationDetails")
 	reg.reserve(len(cast.users))
+	// isAdmin: "the user has an admin role in the tenant", any directory role assigned to the user directly, at
+	// any scope (as the role assignments above say).
+	admins := map[string]bool{}
+	ras := s.cols[colRoleAssignments]
+	for _, id := range ras.ids {
+		admins[strings.ToLower(ras.byID[id].props().str("principalId"))] = true
+	}
 	reg.gen = func(r *resource, _ func(string) bool) obj {
 		u := &cast.users[r.idx]
 		methods, def := authMethods(u, seed, base)
-		return registrationProps(u, methods, def, base)
+		return registrationProps(u, methods, def, base, u.Admin || admins[strings.ToLower(u.ID)])
 	}
 	for i := range cast.users {
 		s.load(reg, &resource{id: cast.users[i].ID, idx: int32(i)})
@@ -383,18 +390,11 @@ func (t *Tenant) populate() {
 			{"riskDetail", "none"}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName}})
 		did := guidFrom(seed, strKey("risk-detection"), strKey(u.ID))
 		p := places[rr.intn(len(places))]
-		s.loadProps(detections, did, obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
-			{"requestId", guidFrom(seed, strKey("risk-request"), strKey(did))}, {"correlationId", guidFrom(seed, strKey("risk-correlation"), strKey(did))},
-			{"riskEventType", pick(rr, []string{"unfamiliarFeatures", "anonymizedIPAddress", "unlikelyTravel", "passwordSpray"})},
-			{"riskState", "atRisk"}, {"riskLevel", level}, {"riskDetail", "none"}, {"source", "IdentityProtection"},
-			{"detectionTimingType", "realtime"}, {"activity", "signin"}, {"tokenIssuerType", "AzureAD"},
-			{"ipAddress", ipFor(p, rr.next())}, {"location", obj{{"city", p.City}, {"state", p.State}, {"countryOrRegion", p.Country},
-				{"geoCoordinates", obj{{"latitude", p.Lat}, {"longitude", p.Lon}}}}},
-			{"activityDateTime", when.Add(-2 * time.Minute)}, {"detectedDateTime", when}, {"lastUpdatedDateTime", when},
-			{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
-			{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}})
+		s.loadProps(detections, did, userDetectionProps(seed, did, u, p, pick(rr, riskEventTypes), level, "atRisk", "none",
+			ipFor(p, rr.next()), when, when))
 	}
 
+	t.populateRiskHistory(base)
 	t.populateRiskSPs(base)
 	t.populateIntune(base)
 	t.populateAgents(base)
@@ -487,8 +487,9 @@ func authMethods(u *User, seed uint64, base time.Time) ([]obj, string) {
 	return ms, def
 }
 
-// registrationProps is a user's row of the authentication methods registration report.
-func registrationProps(u *User, methods []obj, def string, base time.Time) obj {
+// registrationProps is a user's row of the authentication methods registration report; admin is whether the user
+// holds a directory role.
+func registrationProps(u *User, methods []obj, def string, base time.Time, admin bool) obj {
 	var registered []string
 	mfa := false
 	for _, m := range methods {
@@ -524,7 +525,7 @@ func registrationProps(u *User, methods []obj, def string, base time.Time) obj {
 	}
 	sspr := slices.Contains(registered, "mobilePhone") || slices.Contains(registered, "email")
 	return obj{
-		{"id", u.ID}, {"userPrincipalName", u.UserPrincipalName}, {"userDisplayName", u.DisplayName}, {"isAdmin", u.Admin},
+		{"id", u.ID}, {"userPrincipalName", u.UserPrincipalName}, {"userDisplayName", u.DisplayName}, {"isAdmin", admin},
 		{"isSsprRegistered", sspr}, {"isSsprEnabled", u.UserType == "Member"}, {"isSsprCapable", sspr && u.UserType == "Member"},
 		{"isMfaRegistered", mfa}, {"isMfaCapable", mfa}, {"isPasswordlessCapable", slices.Contains(registered, "fido2") || slices.Contains(registered, "windowsHelloForBusiness")},
 		{"lastUpdatedDateTime", base.Truncate(24 * time.Hour)}, {"methodsRegistered", nonNil(registered)},

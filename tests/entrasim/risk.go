@@ -64,6 +64,74 @@ func (t *Tenant) populateRiskSPs(base time.Time) {
 	t.risk.next = base.Unix()/3600 + 1
 }
 
+// userDetectionProps renders a user's riskDetection of a sign-in from p (riskdetection.md): detected at detected,
+// last updated at updated, in the given state.
+func userDetectionProps(seed uint64, did string, u *User, p place, eventType, level, state, detail, ip string, detected, updated time.Time) obj {
+	return obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
+		{"requestId", guidFrom(seed, strKey("risk-request"), strKey(did))}, {"correlationId", guidFrom(seed, strKey("risk-correlation"), strKey(did))},
+		{"riskEventType", eventType}, {"riskState", state}, {"riskLevel", level}, {"riskDetail", detail}, {"source", riskDetectionDefault},
+		{"detectionTimingType", "realtime"}, {"activity", "signin"}, {"tokenIssuerType", "AzureAD"},
+		{"ipAddress", ip}, {"location", obj{{"city", p.City}, {"state", p.State}, {"countryOrRegion", p.Country},
+			{"geoCoordinates", obj{{"latitude", p.Lat}, {"longitude", p.Lon}}}}},
+		{"activityDateTime", detected.Add(-2 * time.Minute)}, {"detectedDateTime", detected}, {"lastUpdatedDateTime", updated},
+		{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
+		{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}}
+}
+
+// riskEventTypes are the user risk detections the tenant raises.
+var riskEventTypes = []string{"unfamiliarFeatures", "anonymizedIPAddress", "unlikelyTravel", "passwordSpray"}
+
+// riskHistoryPerHour is the chance that an hour of the tenant's history holds a user risk detection: a detection
+// of a sign-in that the user remediated within the hour (a risk-based Conditional Access policy's password change),
+// so every window of the history that a collection reads has detections, as a real tenant's has.
+const riskHistoryPerHour = 0.3
+
+// populateRiskHistory loads the remediated user risk detections of the tenant's history, at most 20 days back (caller
+// holds the store lock): each a detection raised by a sign-in and remediated by the user 10 to 50 minutes later,
+// whose only version Graph serves is the remediated one. A user without a riskyUsers entry gets one, remediated as of
+// their last detection; users at risk now keep their entry and get no history detections.
+func (t *Tenant) populateRiskHistory(base time.Time) {
+	s, seed := t.store, uint64(t.cfg.Seed)
+	users := t.gen.cast.users
+	if len(users) == 0 {
+		return
+	}
+	risky, dets := s.cols[colRiskyUsers], s.cols[colRiskDetections]
+	atRisk := map[string]bool{}
+	for _, id := range risky.ids {
+		atRisk[risky.byID[id].id] = true
+	}
+	last := map[string]time.Time{}
+	from := base.Add(-min(t.cfg.History, 20*24*time.Hour)).Unix() / 3600
+	for h := from; h < base.Unix()/3600; h++ {
+		x := newRNG(seed, strKey("risk-history"), uint64(h))
+		if !x.chance(riskHistoryPerHour) {
+			continue
+		}
+		u := &users[x.intn(len(users))]
+		detected := time.Unix(h*3600, 0).UTC().Add(time.Duration(x.intn(3600)) * time.Second)
+		updated := detected.Add(time.Duration(10+x.intn(40)) * time.Minute)
+		if atRisk[u.ID] || !updated.Before(base) {
+			continue
+		}
+		did := guidFrom(seed, strKey("risk-detection"), strKey(u.ID), uint64(detected.UnixNano()))
+		p := places[u.place]
+		s.loadProps(dets, did, userDetectionProps(seed, did, u, p, pick(x, riskEventTypes), pick(x, []string{"low", "medium", "high"}),
+			"remediated", "userPerformedSecuredPasswordReset", ipFor(p, x.next()), detected, updated))
+		last[u.ID] = updated
+	}
+	for i := range users {
+		u := &users[i]
+		at, ok := last[u.ID]
+		if !ok {
+			continue
+		}
+		s.loadProps(risky, u.ID, obj{{"@odata.type", "#microsoft.graph.riskyUser"}, {"id", u.ID}, {"isDeleted", false},
+			{"isProcessing", false}, {"riskLastUpdatedDateTime", at}, {"riskLevel", "none"}, {"riskState", "remediated"},
+			{"riskDetail", "userPerformedSecuredPasswordReset"}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName}})
+	}
+}
+
 // riskySPProps renders a riskyServicePrincipal as riskyserviceprincipal-list.json shows it.
 func (t *Tenant) riskySPProps(sd spSeed, at time.Time, level, state, detail string) obj {
 	return obj{{"id", sd.sp.ID}, {"isEnabled", sd.sp.AccountEnabled}, {"isProcessing", false},
@@ -165,16 +233,8 @@ func (t *Tenant) raiseUserRisk(x *rng, at time.Time) {
 	}
 	did := guidFrom(seed, strKey("risk-detection"), strKey(u.ID), uint64(at.UnixNano()))
 	p := places[u.place]
-	s.create(s.cols[colRiskDetections], did, obj{{"@odata.type", "#microsoft.graph.riskDetection"}, {"id", did},
-		{"requestId", guidFrom(seed, strKey("risk-request"), strKey(did))}, {"correlationId", guidFrom(seed, strKey("risk-correlation"), strKey(did))},
-		{"riskEventType", pick(x, []string{"unfamiliarFeatures", "anonymizedIPAddress", "unlikelyTravel", "passwordSpray"})},
-		{"riskState", "atRisk"}, {"riskLevel", level}, {"riskDetail", "none"}, {"source", riskDetectionDefault},
-		{"detectionTimingType", "realtime"}, {"activity", "signin"}, {"tokenIssuerType", "AzureAD"},
-		{"ipAddress", ipFor(p, x.next())}, {"location", obj{{"city", p.City}, {"state", p.State}, {"countryOrRegion", p.Country},
-			{"geoCoordinates", obj{{"latitude", p.Lat}, {"longitude", p.Lon}}}}},
-		{"activityDateTime", at.Add(-2 * time.Minute)}, {"detectedDateTime", at}, {"lastUpdatedDateTime", at},
-		{"userId", u.ID}, {"userDisplayName", u.DisplayName}, {"userPrincipalName", u.UserPrincipalName},
-		{"additionalInfo", `[{"Key":"userAgent","Value":"` + userAgents[0] + `"}]`}}, at)
+	s.create(s.cols[colRiskDetections], did, userDetectionProps(seed, did, u, p, pick(x, riskEventTypes), level, "atRisk", "none",
+		ipFor(p, x.next()), at, at), at)
 }
 
 // endUserRisk dismisses or remediates the risk of a user at risk for at least riskMinAge: the user and each of

@@ -200,13 +200,13 @@ func readWithDuckDB(ctx context.Context, t *testing.T, env *scenario.Env, report
 		if err != nil {
 			t.Fatal(err)
 		}
-		truth, err := env.Tenant.Truth(dt.Name, r.From, r.To, now)
+		truth, err := env.TruthEvents(dt, r.From, r.To, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := make(map[string]bool, len(truth))
-		for _, id := range truth {
-			want[id] = true
+		for _, e := range truth {
+			want[e.ID] = true
 		}
 		seen := map[string]int{}
 		var extra, duplicates, inRange int
@@ -223,8 +223,8 @@ func readWithDuckDB(ctx context.Context, t *testing.T, env *scenario.Env, report
 			}
 		}
 		missing := 0
-		for _, id := range truth {
-			if seen[id] == 0 {
+		for _, e := range truth {
+			if seen[e.ID] == 0 {
 				missing++
 			}
 		}
@@ -280,7 +280,7 @@ type record struct {
 	at time.Time
 }
 
-// readIDs reads every record's dedup key and time of a data type through the README's entra() macro.
+// readIDs reads every record's key (scenario.VersionKey) and time of a data type through the README's entra() macro.
 func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, error) {
 	// DuckDB reads GUID-shaped ids as UUID values; as text they are Graph's.
 	q := fmt.Sprintf(`SELECT CAST(%q AS VARCHAR), %q FROM entra('%s')`, dt.DedupKey, dt.Buckets.TimeField, dt.Name)
@@ -297,7 +297,6 @@ func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, er
 			return nil, err
 		}
 		var r record
-		r.id = id
 		switch v := at.(type) {
 		case time.Time:
 			r.at = v
@@ -308,6 +307,8 @@ func readIDs(ctx context.Context, db *sql.DB, dt catalog.DataType) ([]record, er
 		default:
 			return nil, fmt.Errorf("%s %s: unexpected %T from DuckDB", dt.Name, dt.Buckets.TimeField, at)
 		}
+		// A versioned data type (risk detections) holds each version once: the key is the id and the version's time.
+		r.id = scenario.VersionKey(dt, id, r.at)
 		out = append(out, r)
 	}
 	return out, rows.Err()

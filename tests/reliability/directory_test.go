@@ -91,8 +91,8 @@ func TestKillDirectory(t *testing.T) {
 	}
 	plan := planKills(rng, count, directoryKillKinds)
 	noLogs := map[string]entrasim.StreamOptions{}
-	for _, dt := range catalog.InMode(catalog.Buckets) {
-		noLogs[dt.Name] = entrasim.StreamOptions{Rate: -1}
+	for _, name := range entrasim.StreamNames() {
+		noLogs[name] = entrasim.StreamOptions{Rate: -1}
 	}
 	var proxy *storageProxy
 	env := startEnv(t, scenario.Options{

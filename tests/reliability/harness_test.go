@@ -19,7 +19,6 @@ import (
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
-	"github.com/entra-di/edi/internal/rawjson"
 	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/scenario"
 )
@@ -191,8 +190,8 @@ func settingsOf(env *scenario.Env) (collectSettings, error) {
 	return cs, nil
 }
 
-// archiveIndex reads the archive's dedup keys, part by part. Parts are committed once and never replaced, so each
-// is read once per test however often the archive is checked.
+// archiveIndex reads the archive's record keys (scenario.RecordKey), part by part. Parts are committed once and
+// never replaced, so each is read once per test however often the archive is checked.
 type archiveIndex struct {
 	store *archive.Store
 	parts map[string][]string
@@ -225,11 +224,11 @@ func (x *archiveIndex) keys(ctx context.Context, dt catalog.DataType, from, to t
 					if len(line) == 0 {
 						continue
 					}
-					f, err := rawjson.Fields(line, dt.DedupKey)
+					k, _, err := scenario.RecordKey(dt, line)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", p.Name, err)
 					}
-					keys = append(keys, f[0])
+					keys = append(keys, k)
 				}
 				x.parts[p.Name] = keys
 			}
@@ -275,7 +274,7 @@ func checkDurable(ctx context.Context, env *scenario.Env, idx *archiveIndex) ([]
 				}
 			}
 		}
-		truth, err := env.Tenant.TruthEvents(dt.Name, c.Low, c.High, now)
+		truth, err := env.TruthEvents(dt, c.Low, c.High, now)
 		if err != nil {
 			return nil, 0, err
 		}

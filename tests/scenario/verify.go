@@ -10,6 +10,7 @@ import (
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/rawjson"
+	"github.com/entra-di/edi/tests/entrasim"
 )
 
 // Report compares one data type's archive with the tenant's ground truth.
@@ -100,16 +101,11 @@ func (e *Env) VerifyAsOf(ctx context.Context, settled bool, asOf time.Time) ([]R
 					if len(line) == 0 {
 						continue
 					}
-					f, err := rawjson.Fields(line, dt.DedupKey, dt.Buckets.TimeField)
+					// A versioned stream (risk detections) is archived once per version: id and time field.
+					key, at, err := RecordKey(dt, line)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %w", p.Name, err)
 					}
-					at, err := time.Parse(time.RFC3339Nano, f[1])
-					if err != nil {
-						return nil, fmt.Errorf("%s: %s %q: %w", p.Name, dt.Buckets.TimeField, f[1], err)
-					}
-					// A versioned stream (risk detections) is archived once per version: id and time field.
-					key := versionKey(dt, f[0], at)
 					ids[key]++
 					if ids[key] == 2 {
 						r.Duplicates++
@@ -164,15 +160,51 @@ func (e *Env) truth(dt catalog.DataType, from, to, asOf time.Time) ([]string, er
 	if dt.VersionField == "" {
 		return e.Tenant.Truth(dt.Name, from, to, asOf)
 	}
+	evs, err := e.TruthEvents(dt, from, to, asOf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.ID
+	}
+	return out, nil
+}
+
+// TruthEvents is the tenant's ground truth of any data type collected in time buckets, in [from, to) as of asOf
+// (a zero bound leaves that side open), each event under the key RecordKey gives its archived record: a log
+// stream's events, or for a versioned data type (risk detections) every version Graph served by then, visible from
+// its own time and keyed by id and version.
+func (e *Env) TruthEvents(dt catalog.DataType, from, to, asOf time.Time) ([]entrasim.TruthEvent, error) {
+	if dt.VersionField == "" {
+		return e.Tenant.TruthEvents(dt.Name, from, to, asOf)
+	}
 	vs, err := e.Tenant.RiskVersions(dt.Name, asOf)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []entrasim.TruthEvent
 	for _, v := range vs {
-		if !v.At.Before(from) && v.At.Before(to) {
-			out = append(out, versionKey(dt, v.ID, v.At))
+		if !v.At.Before(from) && (to.IsZero() || v.At.Before(to)) {
+			out = append(out, entrasim.TruthEvent{ID: versionKey(dt, v.ID, v.At), Time: v.At, Visible: v.At})
 		}
 	}
 	return out, nil
 }
+
+// RecordKey is the key an archived record of a data type collected in time buckets counts under, and its time: its
+// DedupKey value, and for a versioned data type its version's time as well (as TruthEvents keys the truth).
+func RecordKey(dt catalog.DataType, line []byte) (string, time.Time, error) {
+	f, err := rawjson.Fields(line, dt.DedupKey, dt.Buckets.TimeField)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	at, err := time.Parse(time.RFC3339Nano, f[1])
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%s %q: %w", dt.Buckets.TimeField, f[1], err)
+	}
+	return versionKey(dt, f[0], at), at, nil
+}
+
+// VersionKey is RecordKey for a record whose id and time were read apart (by DuckDB, say).
+func VersionKey(dt catalog.DataType, id string, at time.Time) string { return versionKey(dt, id, at) }
