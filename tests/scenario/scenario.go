@@ -161,8 +161,14 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	budget := catalog.Budgets[catalog.Reports]
-	scaled := time.Duration(float64(budget.Window) * topts.ThrottleScale)
+	// The collector gets the simulated tenant's budgets: each family's window scaled as the tenant scales it. The
+	// directory family keeps the product's own choice (by tenant size, in resource units), far above what a test
+	// tenant's pages cost.
+	var budgets []string
+	for _, fam := range []catalog.Family{catalog.Reports, catalog.Protection, catalog.Intune, catalog.Agents} {
+		b := catalog.Budgets[fam]
+		budgets = append(budgets, fmt.Sprintf("%s=%d/%s", fam, b.Requests, time.Duration(float64(b.Window)*topts.ThrottleScale)))
+	}
 	maps.Copy(settings, map[string]string{
 		"AzureWebJobsStorage":      e.Azurite.ConnectionString(),
 		"KEY_VAULT_URL":            e.Vault.URL(),
@@ -171,7 +177,7 @@ func Start(ctx context.Context, o Options) (env *Env, err error) {
 		"ENTRA_SECRET_ID":          e.Tenant.SecretID(),
 		"GRAPH_ENDPOINT":           e.Tenant.GraphURL(),
 		"ENTRA_AUTHORITY_HOST":     e.Tenant.AuthorityURL(),
-		"GRAPH_BUDGETS":            fmt.Sprintf("reports=%d/%s", budget.Requests, scaled),
+		"GRAPH_BUDGETS":            strings.Join(budgets, ","),
 		"AZURE_TENANT_ID":          e.Tenant.TenantID(),
 		"AZURE_CLIENT_ID":          appIdentity.AppID,
 		"AZURE_CLIENT_SECRET":      appIdentity.PasswordCredentials[0].SecretText,
