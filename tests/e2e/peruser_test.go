@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
@@ -17,9 +16,6 @@ import (
 
 // perObjectPaths are the request paths of the opt-in per-object data types.
 var perObjectPaths = []string{"/mailboxSettings", "/synchronization/jobs", "/authentication/methods"}
-
-// ghostUser is a listed user the tenant does not have.
-const ghostUser = "0badc0de-0000-4000-8000-000000000000"
 
 // perObjectRequests counts the simulator's requests to each per-object endpoint.
 func perObjectRequests(env *scenario.Env) map[string]int {
@@ -68,7 +64,7 @@ func TestPerObjectDataOptIn(t *testing.T) {
 
 	truth := env.Tenant.MailboxTruth()
 	users := slices.Sorted(maps.Keys(truth))
-	listed := []string{users[0], users[3], ghostUser}
+	listed := []string{users[0], users[3], scenario.NoSuchUser}
 
 	// Bad input is refused naming the field, and changes nothing.
 	for _, c := range []struct {
@@ -124,153 +120,43 @@ func TestPerObjectDataOptIn(t *testing.T) {
 	}
 }
 
-// checkPerObjectData compares the newest snapshot of each per-object data type with the tenant: every user's
-// mailbox once (or its absence), every provisioning job once, the listed users' authentication methods only.
+// checkPerObjectData compares the newest snapshot of each per-object data type with the tenant
+// (scenario.VerifyPerObject): every user's mailbox once (or its absence), every provisioning job once, the listed
+// users' authentication methods only — and the tenant has what makes the comparison show something: users with and
+// without a mailbox, provisioning jobs, listed users with methods and one that does not exist.
 func checkPerObjectData(t *testing.T, env *scenario.Env, ctx context.Context, listed []string) {
 	t.Helper()
-	truth := env.Tenant.MailboxTruth()
-
-	// mailboxSettings: every user once, with the tenant's settings or recorded without a mailbox.
-	type mailboxRecord struct {
-		ID              string
-		MailboxSettings *struct{ TimeZone string }
-		Absent          *struct{ Code string }
-	}
-	seen := map[string]int{}
-	withBox, without := 0, 0
-	for _, raw := range newestRound(t, env, ctx, "mailboxSettings") {
-		var r mailboxRecord
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatal(err)
-		}
-		seen[r.ID]++
-		want, ok := truth[r.ID]
-		switch {
-		case !ok:
-			t.Errorf("mailboxSettings of %s, no user of the tenant", r.ID)
-		case want == "" && (r.Absent == nil || r.Absent.Code != "MailboxNotEnabledForRESTAPI" || r.MailboxSettings != nil):
-			t.Errorf("user %s has no mailbox; archived %s", r.ID, raw)
-		case want != "" && (r.MailboxSettings == nil || r.MailboxSettings.TimeZone != want):
-			t.Errorf("user %s: archived %s, want time zone %q", r.ID, raw, want)
-		case want == "":
-			without++
-		default:
-			withBox++
-		}
-	}
-	for id := range truth {
-		if seen[id] != 1 {
-			t.Errorf("user %s archived %d times in mailboxSettings, want once", id, seen[id])
-		}
-	}
-	if withBox == 0 || without == 0 {
-		t.Errorf("%d users with a mailbox, %d without: the tenant should have both", withBox, without)
-	}
-	peak, refused := env.Tenant.MailboxConcurrency(env.Tenant.ClientID())
-	t.Logf("mailboxSettings: %d users with a mailbox, %d without; at most %d requests in flight, %d refused", withBox, without, peak, refused)
-
-	// synchronizationJobs: every job of every service principal, once.
-	want := map[string]bool{}
-	for sp, jobs := range env.Tenant.SynchronizationJobs() {
-		for _, j := range jobs {
-			want[sp+"/"+j] = true
-		}
-	}
-	got := map[string]int{}
-	for _, raw := range newestRound(t, env, ctx, "synchronizationJobs") {
-		var r struct {
-			ID, ServicePrincipalID string
-			Job                    struct{ ID, TemplateID string }
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatal(err)
-		}
-		got[r.ID]++
-		if r.ID != r.ServicePrincipalID+"/"+r.Job.ID || r.Job.TemplateID == "" {
-			t.Errorf("synchronization job record %s", raw)
-		}
-	}
-	if len(want) == 0 {
-		t.Fatal("the tenant has no provisioning jobs: the test shows nothing")
-	}
-	for id := range want {
-		if got[id] != 1 {
-			t.Errorf("job %s archived %d times, want once", id, got[id])
-		}
-	}
-	for id := range got {
-		if !want[id] {
-			t.Errorf("job %s archived, not in the tenant", id)
-		}
-	}
-	t.Logf("synchronizationJobs: %d jobs", len(got))
-
-	// authenticationMethods: the listed users only; the one that does not exist recorded as such.
-	methods := map[string][]string{}
-	for _, raw := range newestRound(t, env, ctx, "authenticationMethods") {
-		var r struct {
-			ID      string
-			Methods *[]struct{ ID string }
-			Absent  *struct{ Code string }
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := methods[r.ID]; dup {
-			t.Errorf("user %s archived twice", r.ID)
-		}
-		methods[r.ID] = []string{}
-		if r.Absent != nil {
-			methods[r.ID] = append(methods[r.ID], "absent:"+r.Absent.Code)
-			continue
-		}
-		for _, m := range *r.Methods {
-			methods[r.ID] = append(methods[r.ID], m.ID)
-		}
-	}
-	if len(methods) != len(listed) {
-		t.Errorf("authentication methods of %d users, want the %d listed: %v", len(methods), len(listed), methods)
-	}
-	for _, u := range listed[:2] {
-		ms, _, err := env.Tenant.AuthMethods(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, m := range ms {
-			ids = append(ids, m.ID)
-		}
-		if !slices.Equal(methods[u], ids) || len(ids) == 0 {
-			t.Errorf("user %s: archived methods %v, tenant %v", u, methods[u], ids)
-		}
-	}
-	if g := methods[ghostUser]; len(g) != 1 || !strings.HasPrefix(g[0], "absent:") {
-		t.Errorf("listed user that does not exist: %v, want recorded absent", g)
-	}
-}
-
-// newestRound returns the records of a data type's newest finished snapshot round.
-func newestRound(t *testing.T, env *scenario.Env, ctx context.Context, dataType string) [][]byte {
-	t.Helper()
-	store, err := env.Archive()
+	reports, err := env.VerifyPerObject(ctx, listed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rounds, err := store.Rounds(ctx, scenario.Integration, dataType)
-	if err != nil || len(rounds) == 0 {
-		c, _ := env.Cursor(ctx, dataType)
-		t.Fatalf("%s: no round (%v); cursor %s", dataType, err, scenario.Describe(c))
-	}
-	var out [][]byte
-	for _, p := range rounds[len(rounds)-1].Parts {
-		if err := store.ReadRecords(ctx, p.Name, func(b []byte) error {
-			out = append(out, slices.Clone(b))
-			return nil
-		}); err != nil {
-			t.Fatal(err)
+	got := map[string]scenario.Report{}
+	for _, r := range reports {
+		got[r.DataType] = r
+		t.Logf("%s extra=%d absent=%d", r.Line(), r.Extra, r.Absent)
+		if !r.OK() || r.Records == 0 {
+			t.Errorf("%s extra=%d state=%q: %v", r.Line(), r.Extra, r.State, r.Examples)
 		}
 	}
-	return out
+	if len(got) != len(scenario.PerObjectDataTypes) {
+		t.Fatalf("reports for %v, want %v", slices.Sorted(maps.Keys(got)), scenario.PerObjectDataTypes)
+	}
+	if mb := got["mailboxSettings"]; mb.Absent == 0 || mb.Absent == mb.Records {
+		t.Errorf("%d users with a mailbox, %d without: the tenant should have both", mb.Records-mb.Absent, mb.Absent)
+	}
+	peak, refused := env.Tenant.MailboxConcurrency(env.Tenant.ClientID())
+	t.Logf("mailboxSettings: at most %d requests in flight, %d refused", peak, refused)
+	if am := got["authenticationMethods"]; am.Records != len(listed) || am.Absent != 1 {
+		t.Errorf("authentication methods of %d users (%d absent), want the %d listed, one of them absent", am.Records, am.Absent, len(listed))
+	}
+	for _, u := range listed {
+		if u == scenario.NoSuchUser {
+			continue
+		}
+		if ms, _, err := env.Tenant.AuthMethods(u); err != nil || len(ms) == 0 {
+			t.Errorf("listed user %s: methods %v (%v): the comparison shows nothing", u, ms, err)
+		}
+	}
 }
 
 // TestPerObjectDataUnderFaults collects the three per-object data types while Graph fails: 503s, connection
@@ -291,7 +177,7 @@ func TestPerObjectDataUnderFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	users := slices.Sorted(maps.Keys(env.Tenant.MailboxTruth()))
-	listed := []string{users[1], users[2], ghostUser}
+	listed := []string{users[1], users[2], scenario.NoSuchUser}
 	on := map[string]bool{"mailboxSettings": true, "synchronizationJobs": true, "authenticationMethods": true}
 	if _, err := env.PostIntegration(ctx, env.Tenant.ClientSecret(), map[string]any{"mode": "custom", "dataTypes": on,
 		"authenticationMethodsUsers": listed}); err != nil {

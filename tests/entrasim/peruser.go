@@ -2,6 +2,7 @@ package entrasim
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,10 +88,37 @@ func (t *Tenant) buildPerObjectRoutes() {
 	}
 }
 
-// hasMailbox reports whether a live user has an Exchange Online mailbox.
-func hasMailbox(u *resource) bool {
-	p := u.props()
-	return p.str("userType") == "Member" && p.str("mail") != "" && strKey(u.id)%5 != 0
+// hasMailbox reports whether a live user with properties p has an Exchange Online mailbox.
+func hasMailbox(id string, p obj) bool {
+	return p.str("userType") == "Member" && p.str("mail") != "" && strKey(id)%5 != 0
+}
+
+// liveNow is the view of an object a request served now has: its properties, and whether it is live.
+func liveNow(r *resource) (obj, bool) {
+	if !r.live() {
+		return nil, false
+	}
+	return r.props(), true
+}
+
+// listedAt is the view of an object a plain list (not a delta query) read at the simulated time asOf had: after
+// every change made until then, a removal at once (a delta query sees it Options.RemovalDelay later). It answers
+// the object's properties then, and whether it was live.
+func listedAt(asOf time.Time) func(*resource) (obj, bool) {
+	at := asOf.UnixNano()
+	return func(r *resource) (obj, bool) {
+		var seq uint64
+		for _, x := range r.vers {
+			if x.at <= at {
+				seq = max(seq, x.seq)
+			}
+		}
+		v := pin{s: seq, t: math.MaxInt64}
+		if st, exists := r.existsAt(v); !exists || st != stLive {
+			return nil, false
+		}
+		return r.propsAt(v), true
+	}
 }
 
 // mailboxTimeZone is a user's mailbox time zone.
@@ -118,7 +146,7 @@ func (t *Tenant) serveMailboxSettings(rc *reqCtx) {
 		t.store.mu.RUnlock()
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
-	case !hasMailbox(u):
+	case !hasMailbox(u.id, u.props()):
 		t.store.mu.RUnlock()
 		t.writeError(rc, errNoMailbox)
 		return
@@ -182,11 +210,29 @@ func (t *Tenant) MailboxTruth() map[string]string {
 	t.syncChurn()
 	t.store.mu.RLock()
 	defer t.store.mu.RUnlock()
+	return t.mailboxTruth(liveNow)
+}
+
+// MailboxTruthAt is MailboxTruth as a read at the simulated time asOf found it: the users live then (the users'
+// list drops a deleted user at once), each with its mailbox's time zone or "". asOf must lie between the tenant's
+// start and the simulated now.
+func (t *Tenant) MailboxTruthAt(asOf time.Time) (map[string]string, error) {
+	if err := t.checkAsOf(asOf); err != nil {
+		return nil, err
+	}
+	t.syncChurn()
+	t.store.mu.RLock()
+	defer t.store.mu.RUnlock()
+	return t.mailboxTruth(listedAt(asOf)), nil
+}
+
+// mailboxTruth is the mailbox of every user live in view (caller holds the store's read lock).
+func (t *Tenant) mailboxTruth(view func(*resource) (obj, bool)) map[string]string {
 	out := map[string]string{}
 	t.store.cols[colUsers].each("", func(u *resource) bool {
-		if u.live() {
+		if p, ok := view(u); ok {
 			out[u.id] = ""
-			if hasMailbox(u) {
+			if hasMailbox(u.id, p) {
 				out[u.id] = mailboxTimeZone(u)
 			}
 		}
@@ -197,9 +243,8 @@ func (t *Tenant) MailboxTruth() map[string]string {
 
 // syncJobs returns a service principal's provisioning jobs: one in four application-type service principals has
 // one (every third of those two), the others none.
-func syncJobs(sp *resource, now time.Time) []obj {
-	p := sp.props()
-	k := strKey(sp.id + "provisioning")
+func syncJobs(spID string, p obj, now time.Time) []obj {
+	k := strKey(spID + "provisioning")
 	if p.str("servicePrincipalType") != "Application" || k%4 != 0 {
 		return nil
 	}
@@ -208,7 +253,7 @@ func syncJobs(sp *resource, now time.Time) []obj {
 	var out []obj
 	for i := range n {
 		tmpl := templates[(k/12+uint64(i))%uint64(len(templates))]
-		id := fmt.Sprintf("%s.%s.%s", tmpl, strings.ReplaceAll(guidFrom(k, uint64(i)), "-", ""), strings.ReplaceAll(sp.id, "-", ""))
+		id := fmt.Sprintf("%s.%s.%s", tmpl, strings.ReplaceAll(guidFrom(k, uint64(i)), "-", ""), strings.ReplaceAll(spID, "-", ""))
 		last := now.Truncate(40 * time.Minute).Add(-time.Duration(i) * 40 * time.Minute)
 		// synchronizationStatusCode and synchronizationScheduleState are PascalCase enums
 		// (synchronization-synchronizationstatus.md); a quarantined job carries its synchronizationQuarantine.
@@ -243,7 +288,7 @@ func (t *Tenant) serveSynchronizationJobs(rc *reqCtx) {
 		t.writeError(rc, notFound(param(rc, 0)))
 		return
 	}
-	body, n := objectsPage(t.contextURL(rc, "servicePrincipals('"+sp.id+"')/synchronization/jobs", nil), syncJobs(sp, t.Now().UTC())).render()
+	body, n := objectsPage(t.contextURL(rc, "servicePrincipals('"+sp.id+"')/synchronization/jobs", nil), syncJobs(sp.id, sp.props(), t.Now().UTC())).render()
 	t.store.mu.RUnlock()
 	t.sendPage(rc, body, n)
 }
@@ -267,11 +312,28 @@ func (t *Tenant) SynchronizationJobs() map[string][]string {
 	t.syncChurn()
 	t.store.mu.RLock()
 	defer t.store.mu.RUnlock()
+	return t.synchronizationJobs(liveNow, t.Now().UTC())
+}
+
+// SynchronizationJobsAt is SynchronizationJobs as a read at the simulated time asOf found them: the job ids of the
+// service principals live then that have any. asOf must lie between the tenant's start and the simulated now.
+func (t *Tenant) SynchronizationJobsAt(asOf time.Time) (map[string][]string, error) {
+	if err := t.checkAsOf(asOf); err != nil {
+		return nil, err
+	}
+	t.syncChurn()
+	t.store.mu.RLock()
+	defer t.store.mu.RUnlock()
+	return t.synchronizationJobs(listedAt(asOf), asOf.UTC()), nil
+}
+
+// synchronizationJobs is the provisioning job ids of every service principal live in view that has any (caller
+// holds the store's read lock).
+func (t *Tenant) synchronizationJobs(view func(*resource) (obj, bool), now time.Time) map[string][]string {
 	out := map[string][]string{}
-	now := t.Now().UTC()
 	t.store.cols[colSPs].each("", func(sp *resource) bool {
-		if sp.live() {
-			for _, j := range syncJobs(sp, now) {
+		if p, ok := view(sp); ok {
+			for _, j := range syncJobs(sp.id, p, now) {
 				out[sp.id] = append(out[sp.id], j.str("id"))
 			}
 		}

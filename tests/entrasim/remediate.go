@@ -739,11 +739,38 @@ func (t *Tenant) AuthMethods(userID string) ([]AuthMethod, string, error) {
 		return nil, "", fmt.Errorf("entrasim: AuthMethods: no live user %q", userID)
 	}
 	methods, def := t.methodsOf(u)
+	return authMethodList(methods), def, nil
+}
+
+// AuthMethodsAt returns the authentication methods GET users/{id}/authentication/methods answered at the simulated
+// time asOf for the user with object id userID, and false when no such user was live then. Methods keep no history:
+// a user's are its current ones, so ask before changing them (remediation, SetAuthMethods). asOf must lie between
+// the tenant's start and the simulated now.
+func (t *Tenant) AuthMethodsAt(userID string, asOf time.Time) ([]AuthMethod, bool, error) {
+	if err := t.checkAsOf(asOf); err != nil {
+		return nil, false, err
+	}
+	t.syncChurn()
+	t.store.mu.RLock()
+	defer t.store.mu.RUnlock()
+	u := t.store.cols[colUsers].get(userID)
+	if u == nil {
+		return nil, false, nil
+	}
+	if _, live := listedAt(asOf)(u); !live {
+		return nil, false, nil
+	}
+	methods, _ := t.methodsOf(u)
+	return authMethodList(methods), true, nil
+}
+
+// authMethodList is the AuthMethod of each method object.
+func authMethodList(methods []obj) []AuthMethod {
 	var out []AuthMethod
 	for _, m := range methods {
 		out = append(out, AuthMethod{Type: strings.TrimPrefix(m.str("@odata.type"), "#microsoft.graph."), ID: m.str("id"), PhoneType: m.str("phoneType")})
 	}
-	return out, def, nil
+	return out
 }
 
 // methodObj renders a method with the properties of its type's documentation example.

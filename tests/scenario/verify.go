@@ -29,6 +29,11 @@ type Report struct {
 	BadParts []string
 	// State is the cursor's state (ok, not-licensed, …).
 	State string
+	// Absent, for a per-object data type, counts the records of targets that have none of the data: a user without
+	// a mailbox, a listed user that does not exist.
+	Absent int
+	// Examples name a few of the differences.
+	Examples []string
 }
 
 // Line is the demo's verification line for the report.

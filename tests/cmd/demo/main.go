@@ -9,10 +9,15 @@
 //
 //	verify <dataType> records=<n> missing=<m> duplicates=<d>
 //
-// and collects the directory (full rounds, then hourly delta rounds while the directory changes), replaying the
-// archive against the tenant's directory:
+// and switches the opt-in per-object data types on (mailboxSettings, synchronizationJobs, and authenticationMethods
+// for three listed users, one of whom does not exist) by PATCHing the integration to custom mode with the data types
+// it already collects and those three, collects the directory (full rounds, then hourly delta rounds while the
+// directory changes), replaying the archive against the tenant's directory:
 //
 //	verify <dataType> objects=<n> missing=0 extra=0 stale=0
+//
+// and comparing each snapshot data type, the per-object ones included, with the tenant
+// (verify <dataType> records=<n> missing=0 duplicates=0).
 //
 // Then remediation: a help-desk caller resets a user's MFA as a dry run, then for real (and retries with the same
 // Idempotency-Key), is refused a guest's deletion, and the audit trail is read back. It ends by computing the day's
@@ -32,12 +37,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -70,6 +77,7 @@ var steps = []step{
 	{"Six hours pass: new and late events arrive; Collect Now", collectNow},
 	{"Two more days pass, collecting every 2 hours (re-sweeps pick up late events)", collectSettle},
 	{"Check the archive against the tenant's ground truth", verify},
+	{"Switch on the opt-in per-object data types: PATCH the integration to custom mode (Integrations API)", switchOnPerObject},
 	{"Collect the directory: CollectDirectory plans, full rounds first", collectDirectory},
 	{"Six hours pass while the directory changes, with a delta round every hour", collectDirectoryHourly},
 	{"Replay the directory's archive against the tenant's directory", verifyDirectory},
@@ -91,6 +99,8 @@ type demo struct {
 	env     *scenario.Env
 	hooks   *webhooksim.Receiver
 	ok      bool
+	// listed are the users whose authentication methods the integration reads (switchOnPerObject).
+	listed []string
 }
 
 func main() {
@@ -326,6 +336,7 @@ type statusReport struct {
 			Mode           string     `json:"mode"`
 			LastRound      *time.Time `json:"lastRound"`
 			LastFull       *time.Time `json:"lastFull"`
+			Collected      bool       `json:"collected"`
 			Objects        int64      `json:"objects"`
 			Changes        int64      `json:"changes"`
 			State          string     `json:"state"`
@@ -556,6 +567,67 @@ func verify(ctx context.Context, d *demo) (string, error) {
 	return b.String(), nil
 }
 
+// collected lists the data types Status shows the integration collecting.
+func (d *demo) collected(ctx context.Context) ([]string, error) {
+	st, err := d.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Integrations) == 0 {
+		return nil, errors.New("Status lists no integration")
+	}
+	var out []string
+	for _, dt := range st.Integrations[0].DataTypes {
+		if dt.Collected {
+			out = append(out, dt.DataType)
+		}
+	}
+	return out, nil
+}
+
+// switchOnPerObject switches the opt-in per-object data types on as an administrator would: custom mode with the data
+// types the integration collects (as Status shows them) and the three, and two members of the tenant and a user
+// that does not exist listed for authenticationMethods. Status must then show exactly those collected.
+func switchOnPerObject(ctx context.Context, d *demo) (string, error) {
+	before, err := d.collected(ctx)
+	if err != nil {
+		return "", err
+	}
+	on := map[string]bool{}
+	for _, name := range append(slices.Clone(before), scenario.PerObjectDataTypes...) {
+		on[name] = true
+	}
+	var names []string
+	for _, u := range d.env.Tenant.Users() {
+		if u.UserType == "Member" && len(d.listed) < 2 {
+			d.listed = append(d.listed, u.ID)
+			names = append(names, u.UserPrincipalName)
+		}
+	}
+	d.listed = append(d.listed, scenario.NoSuchUser)
+	names = append(names, scenario.NoSuchUser+" (no such user)")
+	res, err := d.env.API(ctx, http.MethodPatch, "/api/integrations/"+scenario.Integration,
+		map[string]any{"mode": "custom", "dataTypes": on, "authenticationMethodsUsers": d.listed}, access.Admin)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("PATCH custom mode answered %d: %s", res.StatusCode, res.Body)
+	}
+	after, err := d.collected(ctx)
+	if err != nil {
+		return "", err
+	}
+	if want := slices.Sorted(maps.Keys(on)); !slices.Equal(slices.Sorted(slices.Values(after)), want) {
+		return "", fmt.Errorf("after the switch Status shows %v collected, want %v", after, want)
+	}
+	return fmt.Sprintf("PATCH /api/integrations/%s {mode: custom, dataTypes: the %d data types collected in managed mode + %s,\n"+
+		"  authenticationMethodsUsers: %s} → %d %s\n"+
+		"Status: %d data types collected, the same and the three (managed mode never collects them: one request per object)",
+		scenario.Integration, len(before), strings.Join(scenario.PerObjectDataTypes, ", "), strings.Join(names, ", "),
+		res.StatusCode, http.StatusText(res.StatusCode), len(after)), nil
+}
+
 func collectDirectory(ctx context.Context, d *demo) (string, error) {
 	if err := d.env.CollectDirectory(ctx); err != nil {
 		return "", err
@@ -599,7 +671,22 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 		d.ok = d.ok && r.OK() && r.Records > 0
 	}
 	b.WriteString("(versioned snapshots: every version the tenant served since the first round, each archived once; " +
-		"snapshots: the newest kept one against the tenant at the last read)")
+		"snapshots: the newest kept one against the tenant at the last read)\n")
+	perObject, err := d.env.VerifyPerObject(ctx, d.listed)
+	if err != nil {
+		return "", err
+	}
+	absent := map[string]int{}
+	for _, r := range perObject {
+		fmt.Fprintln(&b, r.Line())
+		if !r.OK() || r.Records == 0 {
+			fmt.Fprintf(&b, "  extra=%d state=%q %s\n", r.Extra, r.State, strings.Join(r.Examples, "; "))
+		}
+		d.ok = d.ok && r.OK() && r.Records > 0
+		absent[r.DataType] = r.Absent
+	}
+	fmt.Fprintf(&b, "(per-object snapshots, switched on in custom mode: the newest one against the tenant when it was read; "+
+		"recorded absent: %d users without a mailbox, %d listed users that do not exist)", absent["mailboxSettings"], absent["authenticationMethods"])
 	return b.String(), nil
 }
 
