@@ -686,7 +686,7 @@ func verifyDirectory(ctx context.Context, d *demo) (string, error) {
 		absent[r.DataType] = r.Absent
 	}
 	fmt.Fprintf(&b, "(per-object snapshots, switched on in custom mode: the newest one against the tenant when it was read; "+
-		"recorded absent: %d users without a mailbox, %d listed users that do not exist)", absent["mailboxSettings"], absent["authenticationMethods"])
+		"recorded absent: users without a mailbox %d, listed users that do not exist %d)", absent["mailboxSettings"], absent["authenticationMethods"])
 	return b.String(), nil
 }
 
