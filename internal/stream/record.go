@@ -53,8 +53,11 @@ const WholeEvent = -1
 
 // TimeFields are the properties that hold a record's event time, in the order they are tried after the data
 // type's own (reference/eventhub.md §2.3, §6.2): sign-ins, audits and provisioning, risk detections, risk-state
-// snapshots, Graph activity logs.
-var TimeFields = []string{"createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "lastUpdatedDateTime", "timeGenerated"}
+// snapshots, Graph activity logs, and the Agent ID risk types whose catalog entries name lastModifiedDateTime and
+// riskLastModifiedDateTime. Every data type's StreamTimeField must be one of them (a test says so), or its hint
+// would find nothing and a record would be filed under another time's hour.
+var TimeFields = []string{"createdDateTime", "activityDateTime", "detectedDateTime", "riskLastUpdatedDateTime", "lastUpdatedDateTime", "timeGenerated",
+	"riskLastModifiedDateTime", "lastModifiedDateTime"}
 
 // minPlausible is the earliest event time taken from a record; earlier values (0001-01-01, .NET's
 // DateTime.MinValue, or 1970 from a zero Unix time) mean "no time".
@@ -138,7 +141,7 @@ func kindOf(c byte) string {
 // fields of a record that ReadRecord looks at; the first occurrence of each (any key case) counts.
 type fields struct {
 	category, tenantID, aadTenantID, resourceID, time, level, durationMs, properties, id, requestID []byte
-	times                                                                                           [6][]byte // TimeFields
+	times                                                                                           [8][]byte // TimeFields
 }
 
 func (f *fields) take(key, val []byte) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entra-di/edi/internal/catalog"
 )
@@ -74,6 +75,30 @@ func TestPendingRoutes(t *testing.T) {
 			if got, ok := catalog.ByCategory(cat); !ok || got.Name != d.Name {
 				t.Errorf("the catalog declares %s but does not route category %s to it: add the category there and drop the pending route", d.Name, cat)
 			}
+		}
+	}
+}
+
+// TestEveryTimeFieldIsRead pins that Split can read the event-time property of every data type that has
+// categories: a hint naming a property Split does not extract finds nothing, and the record lands in the hour of
+// some other time (agentRiskDetections' lastModifiedDateTime did, two minutes off at an hour's end).
+func TestEveryTimeFieldIsRead(t *testing.T) {
+	for _, d := range catalog.DataTypes {
+		f := d.StreamTimeField()
+		if len(d.Categories) == 0 || f == "" {
+			continue
+		}
+		if !slices.ContainsFunc(TimeFields, func(n string) bool { return strings.EqualFold(n, f) }) {
+			t.Errorf("%s: time field %q is not among TimeFields %v", d.Name, f, TimeFields)
+		}
+		// The end-to-end check: a record whose only hinted time is that field is filed under it.
+		body := `{"records":[{"category":"` + d.Categories[0] + `","time":"2026-01-10T07:59:00Z","properties":{"id":"x","` + f + `":"2026-01-10T08:01:00Z"}}]}`
+		recs, rej := Split([]byte(body), time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC), timeFieldOf)
+		if len(recs) != 1 || len(rej) != 0 {
+			t.Fatalf("%s: Split = %d records, %d rejects", d.Name, len(recs), len(rej))
+		}
+		if want := time.Date(2026, 1, 10, 8, 1, 0, 0, time.UTC); !recs[0].Time.Equal(want) {
+			t.Errorf("%s: event time %v from %q, want %v from properties.%s", d.Name, recs[0].Time, recs[0].TimeFrom, want, f)
 		}
 	}
 }

@@ -691,6 +691,13 @@ func (g *gen) risky(name string, t time.Time) (obj, time.Time) {
 }
 
 func (g *gen) riskEvent(name string, t time.Time) (obj, time.Time) {
+	// The catalog buckets a detection on the time of its last change (lastUpdatedDateTime; lastModifiedDateTime for
+	// an agent's), so that — not activityDateTime — is the hour it is archived under; two minutes after the activity,
+	// a detection made late in an hour belongs to the next one.
+	updatedField, updated := "lastUpdatedDateTime", t.Add(2*time.Minute)
+	if name == "AgentRiskEvents" {
+		updatedField = "lastModifiedDateTime"
+	}
 	props := obj{{"id", g.guid()}, {"requestId", g.guid()}, {"correlationId", g.guid()},
 		{"riskEventType", g.pick("unfamiliarFeatures", "anonymizedIPAddress", "leakedCredentials")},
 		{"riskState", "atRisk"}, {"riskLevel", g.pick("low", "medium", "high")}, {"riskDetail", "none"},
@@ -698,7 +705,7 @@ func (g *gen) riskEvent(name string, t time.Time) (obj, time.Time) {
 		{"ipAddress", "203.0.113.7"},
 		// One-digit hours (elastic/integrations identity_protection).
 		{"activityDateTime", unpaddedHour(t)},
-		{"detectedDateTime", isoTime(t.Add(time.Minute), 7, "Z")}, {"lastUpdatedDateTime", isoTime(t.Add(2*time.Minute), 7, "Z")},
+		{"detectedDateTime", isoTime(t.Add(time.Minute), 7, "Z")}, {updatedField, isoTime(updated, 7, "Z")},
 		{"userId", g.guid()}, {"userDisplayName", "Risky User"}, {"userPrincipalName", "risky@contoso.example"},
 		// additionalInfo is a JSON string.
 		{"additionalInfo", `[{"Key":"userAgent","Value":"Mozilla/5.0"}]`},
@@ -706,9 +713,9 @@ func (g *gen) riskEvent(name string, t time.Time) (obj, time.Time) {
 	r := g.common(g.writtenCategory(name), t, "User Risk Detection", false)
 	if g.rng.IntN(5) == 0 {
 		// properties as a string holding the object.
-		return append(r, kv{"properties", props.String()}), t.Truncate(time.Millisecond)
+		return append(r, kv{"properties", props.String()}), updated.Truncate(100 * time.Nanosecond)
 	}
-	return append(r, kv{"properties", props}), t.Truncate(time.Millisecond)
+	return append(r, kv{"properties", props}), updated.Truncate(100 * time.Nanosecond)
 }
 
 func (g *gen) graphActivity(name string, t time.Time) (obj, time.Time) {
