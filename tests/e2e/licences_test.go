@@ -64,7 +64,7 @@ func TestLicenceShapes(t *testing.T) {
 			checkShape(t, env, ctx, "first run")
 			first := parkedRequests(env)
 			for dt, n := range first {
-				t.Logf("%s parked: %d probe requests, %d collector requests (probe indistinguishable: %v)", dt, n.probes, n.collector, n.mixed)
+				t.Logf("%s parked: %d probe requests, %d collector requests, %d throttled (probe indistinguishable: %v)", dt, n.probes, n.collector, n.throttled, n.mixed)
 				if !n.mixed && n.probes == 0 {
 					t.Errorf("%s: parked, but the connectivity test never probed it", dt)
 				}
@@ -77,6 +77,10 @@ func TestLicenceShapes(t *testing.T) {
 				}
 				if n.collector > bound {
 					t.Errorf("%s: the collector asked %d times while parked, want at most one run's attempts (%d)", dt, n.collector, bound)
+				}
+				// No hot loop through 429s either: each attempt is sent again at most a few times.
+				if n.throttled > 3*(bound+probeAttempts) {
+					t.Errorf("%s: %d requests throttled while parked, more than three per attempt (%d attempts at most)", dt, n.throttled, bound+probeAttempts)
 				}
 			}
 			// Later the same day: no test is due and the collector leaves the parked data types alone.
@@ -208,7 +212,10 @@ func needsNamed(dt catalog.DataType, text string) bool {
 // requestCount splits the Graph requests to a parked data type's path into the connectivity test's probes (the
 // data type's ProbeQuery, `$top=1`) and the collector's (every other query).
 type requestCount struct {
-	probes, collector int
+	// probes and collector count the answered requests (attempts); throttled counts the 429s among the requests
+	// to the path, which the client sends again on top of its attempts (the probes and the collector share the
+	// family's budget, so a probe made while the collector runs can draw one).
+	probes, collector, throttled int
 	// mixed: the probe's query is the collector's, so collector counts both.
 	mixed bool
 }
@@ -233,6 +240,10 @@ func parkedRequests(env *scenario.Env) map[string]requestCount {
 		n := requestCount{mixed: !strings.Contains(dt.ProbeQuery(), "?")}
 		for _, r := range reqs {
 			if !strings.HasSuffix(r.Path, "/"+dt.Path) {
+				continue
+			}
+			if r.Status == http.StatusTooManyRequests {
+				n.throttled++
 				continue
 			}
 			u, _ := url.PathUnescape(r.Path + "?" + r.Query)
