@@ -34,6 +34,7 @@ func byType(reports []scenario.Report) map[string]scenario.Report {
 
 // TestFreeTenant: sign-ins and provisioning are not licensed and say so; audits are still collected, 7 days back.
 func TestFreeTenant(t *testing.T) {
+	t.Parallel()
 	env := startScenario(t, scenario.Options{
 		Tenant:   entrasim.Options{Seed: 31, Users: 20, History: 10 * 24 * time.Hour, Licences: []entrasim.Licence{entrasim.LicenceFree}},
 		Settings: map[string]string{"COLLECT_LEASE_TTL": "3s"},
@@ -83,6 +84,7 @@ func TestFreeTenant(t *testing.T) {
 // detections go on; without AuditLog.Read.All every log that needs it is refused and says which permission is
 // missing, while the risk detections (IdentityRiskEvent.Read.All) are still collected.
 func TestMissingPermissions(t *testing.T) {
+	t.Parallel()
 	without := func(drop string) []string {
 		return slices.DeleteFunc(entrasim.ReadOnlyRoles(), func(r string) bool { return r == drop })
 	}
@@ -163,6 +165,7 @@ func TestMissingPermissions(t *testing.T) {
 // equals the truth, and the failures that outlasted the retries are visible in runs and Status with data type,
 // window and request id.
 func TestFaultsNeverLoseData(t *testing.T) {
+	t.Parallel()
 	faults := []entrasim.FaultRule{
 		{Kind: entrasim.FaultStatus, Status: 500, Probability: 0.03},
 		{Kind: entrasim.FaultStatus, Status: 503, Probability: 0.03},
@@ -261,6 +264,7 @@ func TestFaultsNeverLoseData(t *testing.T) {
 // TestKillMidWorker kills the handler (SIGKILL) while a worker is archiving, lets the host restart it, and
 // collects on: the final archive equals the truth, with nothing lost and nothing twice.
 func TestKillMidWorker(t *testing.T) {
+	t.Parallel()
 	env := startScenario(t, scenario.Options{
 		// No late events: the archive must equal the truth right after recovery, without waiting for re-sweeps.
 		Tenant:   entrasim.Options{Seed: 35, Users: 30, History: 5 * 24 * time.Hour, LateShare: -1, PageLatency: entrasim.Dist{Fixed: 25 * time.Millisecond}},

@@ -47,6 +47,7 @@ func mustVerify(t *testing.T, env *scenario.Env, settled bool) []scenario.Report
 // TestCollectExactlyOnce runs backfill, incremental collections and late arrivals over two and a half simulated
 // days, and compares the archive with the tenant's ground truth for every stream.
 func TestCollectExactlyOnce(t *testing.T) {
+	t.Parallel()
 	// Low rates keep the number of blobs (one per non-empty bucket and pass) and the test's time down; the
 	// history is the full 30 days.
 	env := startScenario(t, scenario.Options{Tenant: entrasim.Options{Seed: 11, Users: 20, LateShare: 0.05,

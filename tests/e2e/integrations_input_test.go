@@ -19,6 +19,7 @@ import (
 // each answer is a 4xx naming the field, and nothing is stored — no integration row, no Key Vault write, no
 // change to an existing integration.
 func TestIntegrationsBadInput(t *testing.T) {
+	t.Parallel()
 	env := startScenario(t, scenario.Options{APIIntegration: true, Settings: shortSettings, Tenant: short(entrasim.Options{Seed: 45, Users: 10})})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -56,6 +56,7 @@ type integrationView struct {
 // the app), roles, the daily re-test, delete. The secret scanner checks every reply, log, table, blob and queue
 // message at the end.
 func TestIntegrationsAPIFlow(t *testing.T) {
+	t.Parallel()
 	env := startScenario(t, scenario.Options{APIIntegration: true, Settings: shortSettings,
 		Tenant: short(entrasim.Options{Seed: 44, Users: 20, LateShare: -1, Streams: map[string]entrasim.StreamOptions{
 			"signIns.interactive": {Rate: 4}, "signIns.nonInteractive": {Rate: 6}, "signIns.servicePrincipal": {Rate: 2},

@@ -197,6 +197,7 @@ func readAudit(t *testing.T, env *scenario.Env) (rows map[string]auditEntry, row
 // checks each cell's status code, the Graph requests the simulated tenant received (none where the refusal needs
 // no lookup, never a change where refused), and its audit row and line.
 func TestRemediationMatrix(t *testing.T) {
+	t.Parallel()
 	var protected entrasim.User
 	env := startRemediation(t, 700, nil, func(tn *entrasim.Tenant) []string {
 		protected = usersOf(tn).members[0]
@@ -362,6 +363,7 @@ func cmpOr(a, b string) string {
 // the dead request's lease, then re-reads the live methods and deletes only what is left: every method is deleted
 // exactly once. A further retry answers the outcome without calling Graph.
 func TestRemediationKillMidAction(t *testing.T) {
+	t.Parallel()
 	env := startRemediation(t, 40, map[string]string{"REMEDIATION_LEASE_TTL": "3s"}, nil)
 	user := usersOf(env.Tenant).members[0]
 	methods := []entrasim.AuthMethod{
@@ -480,6 +482,7 @@ func faultFired(tn *entrasim.Tenant) bool {
 // row in Table audit and one line in the day's append blob, in the order made; nothing written is rewritten; the
 // audit API answers them to a Reader; and no secret appears anywhere (the scenario's scan at the end).
 func TestRemediationAuditTrail(t *testing.T) {
+	t.Parallel()
 	env := startRemediation(t, 40, nil, nil)
 	pool := usersOf(env.Tenant)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -44,6 +44,7 @@ const gapFillDropped = "signIns.interactive"
 // Status must count exactly what Graph filled. The negative control polls Graph only once, at the start (no
 // gap-fill once the stream runs): the same check must then miss exactly the dropped and the lost records.
 func TestStreamGapFill(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		gapFill bool

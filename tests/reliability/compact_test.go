@@ -39,6 +39,7 @@ var compactKillKinds = []killKind{
 // compaction leaves at most one part per hour of every closed day and no replaced part, and the whole archive
 // equals the truth.
 func TestKillCompaction(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	count := *kills
 	if count == 0 {

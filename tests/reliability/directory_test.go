@@ -84,6 +84,7 @@ func checkRounds(ctx context.Context, env *scenario.Env) ([]string, error) {
 // has no manifest, and no manifest lists a part that is missing or differs; at the end every delta data type
 // replays to the tenant's directory: 0 missing, 0 extra, 0 stale.
 func TestKillDirectory(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	count := *kills
 	if count == 0 {

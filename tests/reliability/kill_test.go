@@ -86,6 +86,7 @@ func planKills(rng *rand.Rand, count int, kinds []killKind) []killPoint {
 // — nothing was killed, so nothing can be lost. Finally it collects until every re-sweep is done and compares the
 // archive with the ground truth: nothing lost, nothing twice.
 func TestKillRandom(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	count := *kills
 	if count == 0 {

@@ -22,6 +22,7 @@ type lateTally struct {
 // once. The negative control runs the same tenant with COLLECT_RESWEEPS=none and must miss late events: the
 // re-sweeps, not luck, are what catches them.
 func TestLateArrivals(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	seed := int64(rng.Uint32())
 	step := shortOrLong(2*time.Hour, 45*time.Minute)

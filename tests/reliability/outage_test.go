@@ -50,6 +50,7 @@ var outages = []outage{
 // and the failure is on record (a run's error or the failed invocation's reply names the storage operation). Then
 // it collects until settled: the archive equals the truth, nothing twice.
 func TestStorageOutage(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	var proxy *storageProxy
 	env := startEnv(t, scenario.Options{

@@ -180,6 +180,7 @@ var streamFaults = []fault{
 // integration, data type and hour, the quarantine holds exactly the corrupt items, and no batch was checkpointed
 // after a failure.
 func TestStreamExactlyOnce(t *testing.T) {
+	t.Parallel()
 	rng, seed := testRand(t)
 	s := startStream(t, "", rng)
 	s.checkpointFailures, s.failEvery = 0.05, 7
@@ -309,6 +310,7 @@ func reportProblems(t *testing.T, rep *eventgen.Report) {
 // the handler killed in the middle of a batch. The host checkpoints the failed batch (reference/eventhub.md §3.5),
 // and its records that were not yet committed are lost — exactly those, nothing else.
 func TestStreamWithoutRetryPolicyLosesBatches(t *testing.T) {
+	t.Parallel()
 	rng, seed := testRand(t)
 	app := appWithoutRetryPolicy(t)
 	s := startStream(t, app, rng)
