@@ -117,7 +117,9 @@ var fixtureKinds = []fixtureKind{
 		// conditionalAccessConditionSet properties (conditionalaccessconditionset.md) the example leaves out.
 		extras: []string{"conditions.signInRiskLevels[]", "conditions.users.includeRoles[]", "conditions.users.excludeGroups[]",
 			"conditions.userRiskLevels", "conditions.servicePrincipalRiskLevels", "conditions.devices", "conditions.clientApplications",
-			"conditions.authenticationFlows", "description", "templateId", "deletedDateTime"}},
+			"conditions.authenticationFlows", "description", "templateId", "deletedDateTime", "conditions.insiderRiskLevels",
+			"conditions.applications.includeAuthenticationContextClassReferences", "conditions.applications.applicationFilter",
+			"conditions.users.includeGuestsOrExternalUsers", "conditions.users.excludeGuestsOrExternalUsers"}},
 	{name: "riskyUser", files: []string{"riskyuser-list.json"}, list: "/v1.0/identityProtection/riskyUsers", typeNames: true},
 	{name: "riskDetection", files: []string{"riskdetection-list.json"}, list: "/v1.0/identityProtection/riskDetections",
 		extras: []string{"location.geoCoordinates.latitude", "location.geoCoordinates.longitude"}},

@@ -360,10 +360,11 @@ func (t *Tenant) populate() {
 			{"state", state}, {"sessionControls", nil},
 			{"conditions", obj{{"userRiskLevels", []string{}}, {"signInRiskLevels", map[bool][]string{true: {"medium", "high"}, false: {}}[i == 3]},
 				{"servicePrincipalRiskLevels", []string{}}, {"clientAppTypes", clientApps},
-				{"platforms", nil}, {"locations", nil}, {"devices", nil}, {"clientApplications", nil}, {"authenticationFlows", nil},
-				{"applications", obj{{"includeApplications", apps}, {"excludeApplications", []string{}}, {"includeUserActions", []string{}}}},
+				{"platforms", nil}, {"locations", nil}, {"devices", nil}, {"clientApplications", nil}, {"authenticationFlows", nil}, {"insiderRiskLevels", nil},
+				{"applications", obj{{"includeApplications", apps}, {"excludeApplications", []string{}}, {"includeUserActions", []string{}},
+					{"includeAuthenticationContextClassReferences", []string{}}, {"applicationFilter", nil}}},
 				{"users", obj{{"includeUsers", includeUsers}, {"excludeUsers", []string{}}, {"includeGroups", []string{}}, {"excludeGroups", []string{groupID(seed, 2)}},
-					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}}}}},
+					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}, {"includeGuestsOrExternalUsers", nil}, {"excludeGuestsOrExternalUsers", nil}}}}},
 			{"grantControls", obj{{"operator", "OR"}, {"builtInControls", grant}, {"customAuthenticationFactors", []string{}}, {"termsOfUse", []string{}}}},
 		})
 	}

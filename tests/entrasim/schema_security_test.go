@@ -35,6 +35,9 @@ type securityKind struct {
 	sel string
 	// emptyOK lists where Graph answers empty strings ("*": anywhere), with the evidence.
 	emptyOK []string
+	// complete: nested objects must carry every property of their complex type, as the docs' examples of the
+	// policy show them (conditionalaccessroot-list-policies.md).
+	complete bool
 }
 
 // logsEmpty: Graph's log records carry empty strings (the sign-in examples' deviceId, displayName, trustType,
@@ -61,7 +64,7 @@ func securityKinds(now time.Time) []securityKind {
 		{name: "directoryAudit", entity: "directoryAudit", path: pathAudits + "?$top=999&$filter=" + url.QueryEscape(window("activityDateTime", now.Add(-12*time.Hour), now)),
 			emptyOK: logsEmpty},
 		{name: "provisioningObjectSummary", entity: "provisioningObjectSummary", path: pathProv + "?$top=999", emptyOK: logsEmpty},
-		{name: "conditionalAccessPolicy", entity: "conditionalAccessPolicy", path: "/v1.0/identity/conditionalAccess/policies"},
+		{name: "conditionalAccessPolicy", entity: "conditionalAccessPolicy", path: "/v1.0/identity/conditionalAccess/policies", complete: true},
 		{name: "namedLocation", path: "/v1.0/identity/conditionalAccess/namedLocations",
 			byType: map[string]string{"#microsoft.graph.ipNamedLocation": ipNamed, "#microsoft.graph.countryNamedLocation": countryNamed}},
 		{name: "riskyUser", path: "/v1.0/identityProtection/riskyUsers?$top=500", byType: map[string]string{"#microsoft.graph.riskyUser": "riskyUser"}},
@@ -108,6 +111,7 @@ func TestSecurityObjectsConformToGraphSchema(t *testing.T) {
 				s = gs.beta
 			}
 			s = s.allowEmpty(k.emptyOK)
+			s.complete = k.complete
 			entities := []string{k.entity}
 			if k.byType != nil {
 				entities = nil

@@ -33,6 +33,8 @@ type graphSchema struct {
 	// emptyOK lists the paths ("a", "a.b", "a[].b"; "*" for all) where Graph itself answers an empty string for
 	// a string property without a value; elsewhere it answers null.
 	emptyOK []string
+	// complete: nested objects carry every property of their complex type (null where Graph holds no value).
+	complete bool
 }
 
 // allowEmpty returns a copy of the schema that accepts empty strings at the given paths.
@@ -236,6 +238,13 @@ func (s *graphSchema) checkValue(path, typ string, v any, now time.Time) []strin
 			name = derived
 		}
 		var out []string
+		if s.complete {
+			for _, k := range sortedKeys(props) {
+				if _, ok := m[k]; !ok {
+					out = append(out, fmt.Sprintf("%s.%s: property of %s missing", path, k, name))
+				}
+			}
+		}
 		for k, x := range m {
 			if k == "@odata.type" {
 				continue
