@@ -246,10 +246,19 @@ func (t *Tenant) agentDetectionProps(id string, a agentSeed, ids agentIDs, at ti
 		"anomalousTokenUsage":      "Agent used tokens in an unusual pattern.",
 		"suspiciousPromptActivity": "Agent received prompts that resemble an injection attempt.",
 	}[kind]
+	var blueprint any
+	if a.kind != "agentIdentityBlueprintPrincipal" {
+		blueprint = ids.blueprint
+	}
+	// The beta metadata's properties no agentriskdetection.md example shows (identityType, blueprintId, the
+	// sign-in references) are the risky agent's, or null: an offline detection has no sign-in.
 	return obj{{"@odata.type", "#microsoft.graph.agentRiskDetection"}, {"id", id}, {"agentId", ids.identity},
-		{"agentDisplayName", a.name}, {"activityDateTime", at.Add(-3 * time.Minute)}, {"detectedDateTime", at},
+		{"agentDisplayName", a.name}, {"displayName", nil}, {"identityId", ids.identity}, {"identityType", a.kind},
+		{"blueprintId", blueprint}, {"activityDateTime", at.Add(-3 * time.Minute)}, {"detectedDateTime", at},
 		{"detectionTimingType", "offline"}, {"lastModifiedDateTime", at}, {"riskDetail", "none"}, {"riskLevel", level},
-		{"riskState", "atRisk"}, {"riskEventType", kind}, {"riskEvidence", evidence}, {"additionalInfo", ""}}
+		{"riskState", "atRisk"}, {"riskEventType", kind}, {"riskEvidence", evidence}, {"additionalInfo", "[]"},
+		{"source", nil}, {"clientSessionId", nil}, {"signInClientDisplayName", nil}, {"signInCorrelationId", nil},
+		{"signInRequestId", nil}}
 }
 
 // agentRiskEvent draws an hour's agent risk change, if any (riskPlan).

@@ -235,6 +235,7 @@ func (t *Tenant) protected(r *resource) bool {
 func (t *Tenant) softDelete(r *resource, at time.Time) {
 	at = at.Truncate(time.Second)
 	t.store.lifecycle(r, at, stSoftDeleted, obj{{"deletedDateTime", at}})
+	t.followRegistration(r, at, stSoftDeleted)
 	if t.churn.recycle == nil {
 		t.churn.recycle = map[string][]recycled{}
 	}
@@ -245,6 +246,7 @@ func (t *Tenant) softDelete(r *resource, at time.Time) {
 // restore brings an object back from the recycle bin.
 func (t *Tenant) restore(r *resource, at time.Time) {
 	t.store.lifecycle(r, at, stLive, obj{{"deletedDateTime", nil}})
+	t.followRegistration(r, at, stLive)
 	bin := t.churn.recycle[r.col.name]
 	t.churn.recycle[r.col.name] = slices.DeleteFunc(slices.Clone(bin), func(x recycled) bool { return x.r == r })
 }
@@ -253,6 +255,7 @@ func (t *Tenant) restore(r *resource, at time.Time) {
 // of, and a purged group leaves its parents.
 func (t *Tenant) purge(r *resource, at time.Time) {
 	t.store.lifecycle(r, at, stGone, nil)
+	t.followRegistration(r, at, stGone)
 	bin := t.churn.recycle[r.col.name]
 	t.churn.recycle[r.col.name] = slices.DeleteFunc(slices.Clone(bin), func(x recycled) bool { return x.r == r })
 	t.dropMemberships(r, at)
@@ -321,7 +324,28 @@ func (t *Tenant) newUser(x *rng, at time.Time, guest bool) (*resource, *User) {
 	}
 	r := t.store.create(t.store.cols[colUsers], u.ID, p, at)
 	r.hidden = map[string]any{"user": u}
+	// The registration report has a row for every member and guest user (userregistrationdetails.md): the new
+	// user's, from the methods the user's authentication/methods serve, stamped with the day it was made.
+	if reg := t.store.cols[colRegistration]; reg != nil {
+		methods, def := t.methodsOf(r)
+		t.store.create(reg, u.ID, registrationProps(u, methods, def, at, false), at)
+	}
 	return r, u
+}
+
+// followRegistration gives a user's registration report row the user's new state: a soft-deleted or purged user
+// leaves the report, a restored one returns (caller holds the store lock).
+func (t *Tenant) followRegistration(r *resource, at time.Time, st resState) {
+	if r.col.name != colUsers {
+		return
+	}
+	reg := t.store.cols[colRegistration]
+	if reg == nil {
+		return
+	}
+	if row := reg.get(r.id); row != nil && row.state() != st {
+		t.store.lifecycle(row, at, st, nil)
+	}
 }
 
 func (t *Tenant) namedGroup(name string) *resource {

@@ -63,14 +63,20 @@ var fixtureKinds = []fixtureKind{
 			"sessionLifetimePolicies[].expirationRequirement", "sessionLifetimePolicies[].detail",
 			// In graph-csdl's beta signIn, not in the examples.
 			"sessionId", "authenticationContextClassReferences", "servicePrincipalCredentialThumbprint",
-			"federatedCredentialId", "originalTransferMethod",
+			"federatedCredentialId", "originalTransferMethod", "agent", "appOwnerTenantId", "appTokenProtectionStatus",
+			"authenticationAppDeviceDetails", "clientSessionId", "globalSecureAccessIpAddress", "ipAddressFromResourceProvider",
+			"mfaDetail", "privateLinkDetails", "resourceServicePrincipalId", "signInTokenProtectionStatus",
+			"tokenProtectionStatusDetails", "appliedEventListeners", "authenticationAppPolicyEvaluationDetails",
+			"conditionalAccessAudiences", "isThroughGlobalSecureAccess", "azureResourceId", "resourceOwnerTenantId",
 		},
 		endpoint: "beta/auditLogs/signIns",
 	},
 	{
-		name:     "v1.0 signIn",
-		files:    []string{"signin-list.json", "signin-list-filter-top10.json"},
-		extras:   []string{"riskEventTypes_v2", "riskEventTypes_v2[]", "riskEventTypes[]", "appliedConditionalAccessPolicies[].enforcedGrantControls[]"},
+		name:  "v1.0 signIn",
+		files: []string{"signin-list.json", "signin-list-filter-top10.json"},
+		extras: []string{"riskEventTypes_v2", "riskEventTypes_v2[]", "riskEventTypes[]", "appliedConditionalAccessPolicies[].enforcedGrantControls[]",
+			// In graph-csdl's v1.0 signIn, not in the examples.
+			"userAgent", "resourceTenantId", "homeTenantId", "servicePrincipalId", "servicePrincipalName", "authenticationAppDeviceDetails"},
 		endpoint: "v1.0/auditLogs/signIns",
 	},
 	{
@@ -111,7 +117,9 @@ var fixtureKinds = []fixtureKind{
 		// conditionalAccessConditionSet properties (conditionalaccessconditionset.md) the example leaves out.
 		extras: []string{"conditions.signInRiskLevels[]", "conditions.users.includeRoles[]", "conditions.users.excludeGroups[]",
 			"conditions.userRiskLevels", "conditions.servicePrincipalRiskLevels", "conditions.devices", "conditions.clientApplications",
-			"conditions.authenticationFlows"}},
+			"conditions.authenticationFlows", "description", "templateId", "deletedDateTime", "conditions.insiderRiskLevels",
+			"conditions.applications.includeAuthenticationContextClassReferences", "conditions.applications.applicationFilter",
+			"conditions.users.includeGuestsOrExternalUsers", "conditions.users.excludeGuestsOrExternalUsers"}},
 	{name: "riskyUser", files: []string{"riskyuser-list.json"}, list: "/v1.0/identityProtection/riskyUsers", typeNames: true},
 	{name: "riskDetection", files: []string{"riskdetection-list.json"}, list: "/v1.0/identityProtection/riskDetections",
 		extras: []string{"location.geoCoordinates.latitude", "location.geoCoordinates.longitude"}},
@@ -123,7 +131,9 @@ var fixtureKinds = []fixtureKind{
 		odataType: "#microsoft.graph.fido2AuthenticationMethod"},
 	{name: "windowsHelloForBusinessAuthenticationMethod", files: []string{"authentication-list-methods.json"}, perUser: true,
 		odataType: "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod"},
-	{name: "managedDevice", files: []string{"intune-devices-manageddevice-list.json"}, list: "/v1.0/deviceManagement/managedDevices?$top=999"},
+	// managementState and enrollmentProfileName: managedDevice properties (graph-csdl) the example leaves out.
+	{name: "managedDevice", files: []string{"intune-devices-manageddevice-list.json"}, list: "/v1.0/deviceManagement/managedDevices?$top=999",
+		extras: []string{"managementState", "enrollmentProfileName"}},
 }
 
 var trailingComma = regexp.MustCompile(`,(\s*[\]}])`)

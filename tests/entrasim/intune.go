@@ -58,7 +58,7 @@ func (t *Tenant) populateIntune(base time.Time) {
 		s.loadProps(apps, id, obj{{"@odata.type", "#microsoft.graph." + a.typ}, {"id", id}, {"displayName", a.name},
 			{"description", a.name + " for managed devices"}, {"publisher", a.publisher}, {"largeIcon", nil},
 			{"createdDateTime", created}, {"lastModifiedDateTime", created.Add(7 * 24 * time.Hour)}, {"isFeatured", i == 0},
-			{"privacyInformationUrl", nil}, {"informationUrl", nil}, {"owner", ""}, {"developer", ""}, {"notes", ""},
+			{"privacyInformationUrl", nil}, {"informationUrl", nil}, {"owner", nil}, {"developer", nil}, {"notes", nil},
 			{"publishingState", "published"}})
 	}
 }

@@ -355,24 +355,26 @@ func (t *Tenant) populate() {
 			includeUsers = []string{"GuestsOrExternalUsers"}
 		}
 		s.loadProps(ca, id, obj{
-			{"id", id}, {"displayName", p.Name}, {"createdDateTime", base.Add(-time.Duration(100+i) * 24 * time.Hour)}, {"modifiedDateTime", nil},
+			{"id", id}, {"templateId", nil}, {"displayName", p.Name}, {"description", nil}, {"deletedDateTime", nil},
+			{"createdDateTime", base.Add(-time.Duration(100+i) * 24 * time.Hour)}, {"modifiedDateTime", nil},
 			{"state", state}, {"sessionControls", nil},
 			{"conditions", obj{{"userRiskLevels", []string{}}, {"signInRiskLevels", map[bool][]string{true: {"medium", "high"}, false: {}}[i == 3]},
 				{"servicePrincipalRiskLevels", []string{}}, {"clientAppTypes", clientApps},
-				{"platforms", nil}, {"locations", nil}, {"devices", nil}, {"clientApplications", nil}, {"authenticationFlows", nil},
-				{"applications", obj{{"includeApplications", apps}, {"excludeApplications", []string{}}, {"includeUserActions", []string{}}}},
+				{"platforms", nil}, {"locations", nil}, {"devices", nil}, {"clientApplications", nil}, {"authenticationFlows", nil}, {"insiderRiskLevels", nil},
+				{"applications", obj{{"includeApplications", apps}, {"excludeApplications", []string{}}, {"includeUserActions", []string{}},
+					{"includeAuthenticationContextClassReferences", []string{}}, {"applicationFilter", nil}}},
 				{"users", obj{{"includeUsers", includeUsers}, {"excludeUsers", []string{}}, {"includeGroups", []string{}}, {"excludeGroups", []string{groupID(seed, 2)}},
-					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}}}}},
+					{"includeRoles", includeRoles}, {"excludeRoles", []string{}}, {"includeGuestsOrExternalUsers", nil}, {"excludeGuestsOrExternalUsers", nil}}}}},
 			{"grantControls", obj{{"operator", "OR"}, {"builtInControls", grant}, {"customAuthenticationFactors", []string{}}, {"termsOfUse", []string{}}}},
 		})
 	}
 	corp := guidFrom(seed, strKey("named-location"), 1)
 	s.loadProps(locs, corp, obj{{"@odata.type", "#microsoft.graph.ipNamedLocation"}, {"id", corp},
-		{"displayName", "Corporate network"}, {"modifiedDateTime", base.Add(-90 * 24 * time.Hour)}, {"createdDateTime", base.Add(-400 * 24 * time.Hour)},
+		{"displayName", "Corporate network"}, {"deletedDateTime", nil}, {"modifiedDateTime", base.Add(-90 * 24 * time.Hour)}, {"createdDateTime", base.Add(-400 * 24 * time.Hour)},
 		{"isTrusted", true}, {"ipRanges", []obj{{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "131.107.0.0/16"}}}}})
 	blocked := guidFrom(seed, strKey("named-location"), 2)
 	s.loadProps(locs, blocked, obj{{"@odata.type", "#microsoft.graph.countryNamedLocation"}, {"id", blocked},
-		{"displayName", "Blocked countries"}, {"modifiedDateTime", base.Add(-30 * 24 * time.Hour)}, {"createdDateTime", base.Add(-300 * 24 * time.Hour)},
+		{"displayName", "Blocked countries"}, {"deletedDateTime", nil}, {"modifiedDateTime", base.Add(-30 * 24 * time.Hour)}, {"createdDateTime", base.Add(-300 * 24 * time.Hour)},
 		{"countriesAndRegions", []string{"KP", "IR"}}, {"includeUnknownCountriesAndRegions", false}, {"countryLookupMethod", "clientIpAddress"}})
 
 	// Identity Protection: a few risky users, each with a risk detection.
@@ -551,28 +553,39 @@ func managedDeviceProps(seed uint64, u *User, prof deviceProfile, deviceID, name
 		}
 		return ""
 	}
-	health := obj{{"@odata.type", "microsoft.graph.deviceHealthAttestationState"}}
-	for _, k := range []string{"lastUpdateDateTime", "contentNamespaceUrl", "deviceHealthAttestationStatus", "contentVersion"} {
-		health = append(health, kv{k, ""})
-	}
-	health = append(health, kv{"issuedDateTime", synced}, kv{"attestationIdentityKey", ""}, kv{"resetCount", 0}, kv{"restartCount", r.intn(40)})
-	for _, k := range []string{"dataExcutionPolicy", "bitLockerStatus", "bootManagerVersion", "codeIntegrityCheckVersion", "secureBoot",
-		"bootDebugging", "operatingSystemKernelDebugging", "codeIntegrity", "testSigning", "safeMode", "windowsPE",
-		"earlyLaunchAntiMalwareDriverProtection", "virtualSecureMode", "pcrHashAlgorithm", "bootAppSecurityVersion",
-		"bootManagerSecurityVersion", "tpmVersion", "pcr0", "secureBootConfigurationPolicyFingerPrint", "codeIntegrityPolicy",
-		"bootRevisionListInfo", "operatingSystemRevListInfo", "healthStatusMismatchInfo", "healthAttestationSupportedStatus"} {
-		v := ""
-		switch k {
-		case "bitLockerStatus", "secureBoot", "codeIntegrity":
-			if os == "Windows" {
-				v = "enabled"
-			}
-		case "tpmVersion":
-			if os == "Windows" {
-				v = "2.0"
-			}
+	// Health attestation: Windows devices report it (illustrative values; null elsewhere, as real responses show it
+	// for devices without attestation, msgraph-sdk-powershell #2832). Every string has a value: Graph answers null,
+	// not "", for one it lacks.
+	var health any
+	if os == "Windows" {
+		hex := func(n uint64) string { return fmt.Sprintf("%016X", hashOf(strKey(mid), n)) }
+		h := obj{{"@odata.type", "microsoft.graph.deviceHealthAttestationState"}, {"lastUpdateDateTime", synced.Format(time.RFC3339)},
+			{"contentNamespaceUrl", "https://has.spserv.microsoft.com/"}, {"deviceHealthAttestationStatus", "compliant"},
+			{"contentVersion", "1"}, {"issuedDateTime", synced}, {"attestationIdentityKey", hex(10)}, {"resetCount", 0},
+			{"restartCount", r.intn(40)}}
+		for _, k := range []string{"dataExcutionPolicy", "bitLockerStatus", "secureBoot", "codeIntegrity",
+			"earlyLaunchAntiMalwareDriverProtection", "virtualSecureMode"} {
+			h = append(h, kv{k, "enabled"})
 		}
-		health = append(health, kv{k, v})
+		for _, k := range []string{"bootDebugging", "operatingSystemKernelDebugging", "testSigning", "safeMode", "windowsPE"} {
+			h = append(h, kv{k, "disabled"})
+		}
+		h = append(h, kv{"bootManagerVersion", osVersion}, kv{"codeIntegrityCheckVersion", osVersion}, kv{"pcrHashAlgorithm", "SHA256"},
+			kv{"bootAppSecurityVersion", "1"}, kv{"bootManagerSecurityVersion", "1"}, kv{"tpmVersion", "2.0"}, kv{"pcr0", hex(11)},
+			kv{"secureBootConfigurationPolicyFingerPrint", hex(12)}, kv{"codeIntegrityPolicy", hex(13)}, kv{"bootRevisionListInfo", "0"},
+			kv{"operatingSystemRevListInfo", "0"}, kv{"healthStatusMismatchInfo", "none"}, kv{"healthAttestationSupportedStatus", "supported"})
+		health = h
+	}
+	// A few devices have notes and a remote assistance session (one of them failed); null elsewhere.
+	var notes, assist, assistErr any
+	if r.chance(0.1) {
+		notes = "Loaner device, return to IT"
+	}
+	if r.chance(0.1) {
+		assist = "https://start.teamviewer.com/m" + fmt.Sprint(100000000+hashOf(strKey(mid), 14)%900000000)
+		if r.chance(0.5) {
+			assistErr = "The session expired before the user accepted it."
+		}
 	}
 	actions := []obj{}
 	if r.chance(0.3) {
@@ -585,13 +598,13 @@ func managedDeviceProps(seed uint64, u *User, prof deviceProfile, deviceID, name
 		{"lastSyncDateTime", synced}, {"operatingSystem", os},
 		{"complianceState", map[bool]string{true: "compliant", false: "noncompliant"}[prof.Compliant]},
 		{"jailBroken", map[bool]string{true: "False", false: "Unknown"}[mobile]}, {"managementAgent", "mdm"},
-		{"osVersion", osVersion}, {"easActivated", mobile}, {"easDeviceId", str(fmt.Sprintf("%X", hashOf(strKey(mid), 1)))},
+		{"osVersion", osVersion}, {"easActivated", mobile}, {"easDeviceId", fmt.Sprintf("%X", hashOf(strKey(mid), 1))},
 		{"easActivationDateTime", enrolled}, {"azureADRegistered", true},
 		{"deviceEnrollmentType", map[bool]string{true: "userEnrollment", false: "windowsAzureADJoin"}[mobile]},
 		{"activationLockBypassCode", map[bool]any{true: fmt.Sprintf("%05X-%05X", hashOf(strKey(mid), 5)&0xfffff, hashOf(strKey(mid), 6)&0xfffff), false: nil}[os == "iOS"]}, {"emailAddress", u.Mail}, {"azureADDeviceId", deviceID},
 		{"deviceRegistrationState", "registered"}, {"deviceCategoryDisplayName", "Unknown category"}, {"isSupervised", false},
 		{"exchangeLastSuccessfulSyncDateTime", synced}, {"exchangeAccessState", "none"}, {"exchangeAccessStateReason", "none"},
-		{"remoteAssistanceSessionUrl", ""}, {"remoteAssistanceSessionErrorDetails", ""}, {"isEncrypted", prof.Compliant},
+		{"remoteAssistanceSessionUrl", assist}, {"remoteAssistanceSessionErrorDetails", assistErr}, {"isEncrypted", prof.Compliant},
 		{"userPrincipalName", u.UserPrincipalName}, {"model", model}, {"manufacturer", maker}, {"imei", str(fmt.Sprintf("35%013d", hashOf(strKey(mid), 2)%1e13))},
 		{"complianceGracePeriodExpirationDateTime", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
 		{"serialNumber", fmt.Sprintf("%012d", hashOf(strKey(mid))%1e12)}, {"phoneNumber", str(fmt.Sprintf("+1206555%04d", hashOf(strKey(mid), 3)%10000))},
@@ -601,9 +614,10 @@ func managedDeviceProps(seed uint64, u *User, prof deviceProfile, deviceID, name
 		{"totalStorageSpaceInBytes", 256 << 30}, {"freeStorageSpaceInBytes", (64 + r.intn(128)) << 30},
 		{"managedDeviceName", u.UserPrincipalName[:strings.IndexByte(u.UserPrincipalName, '@')] + "_" + os + "_" + enrolled.Format("1/2/2006_3:04 PM")},
 		{"partnerReportedThreatState", "unknown"}, {"requireUserEnrollmentApproval", false},
-		{"managementCertificateExpirationDate", enrolled.Add(365 * 24 * time.Hour)}, {"iccid", str("")}, {"udid", str("")},
-		{"notes", ""}, {"ethernetMacAddress", map[bool]any{true: fmt.Sprintf("%012X", hashOf(strKey(mid), 7)&0xffffffffffff), false: nil}[os == "Windows"]},
-		{"physicalMemoryInBytes", 0},
+		{"managementCertificateExpirationDate", enrolled.Add(365 * 24 * time.Hour)}, {"iccid", map[bool]any{true: fmt.Sprintf("8901%016d", hashOf(strKey(mid), 8)%1e16), false: nil}[mobile]},
+		{"udid", map[bool]any{true: fmt.Sprintf("%040x", hashOf(strKey(mid), 9)), false: nil}[os == "iOS" || os == "macOS"]},
+		{"notes", notes}, {"ethernetMacAddress", map[bool]any{true: fmt.Sprintf("%012X", hashOf(strKey(mid), 7)&0xffffffffffff), false: nil}[os == "Windows"]},
+		{"physicalMemoryInBytes", 0}, {"managementState", "managed"}, {"enrollmentProfileName", nil},
 	}
 }
 

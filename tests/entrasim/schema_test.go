@@ -21,11 +21,39 @@ import (
 
 const schemaDir = "../testdata/graph-csdl"
 
-// graphSchema is the schema file and its supplement.
+// graphSchema is the schema file and its supplement: v1.0 types, and beta's in beta.
 type graphSchema struct {
 	entities map[string]map[string]string // entity → property → OData type
 	complex  map[string]map[string]string
+	derived  map[string][]string // polymorphic complex type → its derived types
 	enums    map[string][]string
+	flags    []string // enum types whose values may combine members ("a,b")
+	open     []string // complex types that may carry undeclared properties
+	beta     *graphSchema
+	// emptyOK lists the paths ("a", "a.b", "a[].b"; "*" for all) where Graph itself answers an empty string for
+	// a string property without a value; elsewhere it answers null.
+	emptyOK []string
+	// complete: nested objects carry every property of their complex type (null where Graph holds no value).
+	complete bool
+}
+
+// allowEmpty returns a copy of the schema that accepts empty strings at the given paths.
+func (s *graphSchema) allowEmpty(paths []string) *graphSchema {
+	c := *s
+	c.emptyOK = paths
+	return &c
+}
+
+// schemaTypes is one API version's section of supplement.json.
+type schemaTypes struct {
+	EntityTypes map[string]struct {
+		Properties map[string]string `json:"properties"`
+	} `json:"entityTypes"`
+	ComplexTypes map[string]map[string]string `json:"complexTypes"`
+	DerivedTypes map[string][]string          `json:"derivedTypes"`
+	EnumTypes    map[string][]string          `json:"enumTypes"`
+	FlagEnums    []string                     `json:"flagEnums"`
+	OpenTypes    []string                     `json:"openTypes"`
 }
 
 func loadGraphSchema(t testing.TB) *graphSchema {
@@ -39,25 +67,39 @@ func loadGraphSchema(t testing.TB) *graphSchema {
 			t.Fatalf("schema %s: %v", name, err)
 		}
 	}
-	var props, supp struct {
-		EntityTypes map[string]struct {
-			Properties map[string]string `json:"properties"`
-		} `json:"entityTypes"`
-		ComplexTypes map[string]map[string]string `json:"complexTypes"`
-		EnumTypes    map[string][]string          `json:"enumTypes"`
+	var props schemaTypes
+	var supp struct {
+		schemaTypes
+		Beta schemaTypes `json:"beta"`
 	}
 	read("properties.json", &props)
 	read("supplement.json", &supp)
-	s := &graphSchema{entities: map[string]map[string]string{}, complex: supp.ComplexTypes, enums: supp.EnumTypes}
-	for _, src := range []map[string]struct {
-		Properties map[string]string `json:"properties"`
-	}{props.EntityTypes, supp.EntityTypes} {
-		for name, e := range src {
-			s.entities[name] = e.Properties
+	build := func(srcs ...schemaTypes) *graphSchema {
+		last := srcs[len(srcs)-1]
+		s := &graphSchema{entities: map[string]map[string]string{}, complex: last.ComplexTypes, derived: last.DerivedTypes,
+			enums: last.EnumTypes, flags: last.FlagEnums, open: last.OpenTypes}
+		for _, src := range srcs {
+			for name, e := range src.EntityTypes {
+				s.entities[name] = e.Properties
+			}
 		}
+		return s
+	}
+	s := build(props, supp.schemaTypes)
+	s.beta = build(supp.Beta)
+	// properties.json's signIn.beta is beta's signIn; its "(?)" types were read from a secondary source.
+	s.beta.entities["signIn"] = map[string]string{}
+	for p, typ := range s.entities["signIn.beta"] {
+		s.beta.entities["signIn"][p] = strings.TrimSuffix(typ, "(?)")
 	}
 	return s
 }
+
+// Graph's sentinel date-times: .NET's DateTime.MinValue and MaxValue.
+const (
+	graphMinTime = "0001-01-01T00:00:00Z"
+	graphMaxTime = "9999-12-31T23:59:59Z"
+)
 
 // typeName strips the namespace and Collection() of an OData type: ("microsoft.graph.keyCredential", true).
 func typeName(t string) (string, bool) {
@@ -117,20 +159,30 @@ func (s *graphSchema) checkValue(path, typ string, v any, now time.Time) []strin
 		if !ok {
 			return bad("a string")
 		}
-		if str == "" {
+		if str == "" && !slices.Contains(s.emptyOK, path) && !slices.Contains(s.emptyOK, "*") {
 			return []string{fmt.Sprintf("%s: empty string (Graph answers null for a property without a value)", path)}
 		}
-		if name == "Edm.Guid" && len(str) != 36 {
+		if name == "Edm.Guid" && str != "" && len(str) != 36 {
 			return []string{fmt.Sprintf("%s: %q is not a GUID", path, str)}
 		}
 	case "Edm.Boolean":
 		if _, ok := v.(bool); !ok {
 			return bad("a boolean")
 		}
-	case "Edm.Int32", "Edm.Int64":
+	case "Edm.Int32", "Edm.Int64", "Edm.Double":
 		if _, ok := v.(float64); !ok {
 			return bad("a number")
 		}
+	case "Edm.TimeOfDay":
+		str, ok := v.(string)
+		if !ok {
+			return bad("a time-of-day string")
+		}
+		if _, err := time.Parse("15:04:05.9999999", str); err != nil {
+			return []string{fmt.Sprintf("%s: %q is not a time of day: %v", path, str, err)}
+		}
+	case "Edm.Stream":
+		return []string{fmt.Sprintf("%s: a stream property is never inline", path)}
 	case "Edm.DateTimeOffset":
 		str, ok := v.(string)
 		if !ok {
@@ -140,14 +192,29 @@ func (s *graphSchema) checkValue(path, typ string, v any, now time.Time) []strin
 		switch {
 		case err != nil:
 			return []string{fmt.Sprintf("%s: %q is not an RFC 3339 date-time: %v", path, str, err)}
+		case str == graphMinTime || str == graphMaxTime:
+			// .NET's DateTime.MinValue and MaxValue, which Intune answers for "never" (managedDevice
+			// easActivationDateTime and complianceGracePeriodExpirationDateTime in msgraph-sdk-powershell #2832);
+			// a value converted through nanoseconds overflows to 1816-03-30 and is caught below.
 		case ts.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) || ts.After(now.Add(3*365*24*time.Hour)):
 			return []string{fmt.Sprintf("%s: %s is not plausible (now %s)", path, str, now.Format(time.RFC3339))}
 		}
+	case "?":
+		// A beta property no CSDL types (supplement.json): a known name; a string must not be empty.
+		if str, ok := v.(string); ok && str == "" {
+			return []string{fmt.Sprintf("%s: empty string (Graph answers null for a property without a value)", path)}
+		}
 	default:
 		if members, ok := s.enums[name]; ok {
-			str, ok := v.(string)
-			if !ok || str == "" || !slices.Contains(members, str) {
-				return []string{fmt.Sprintf("%s: %v is not a member of enum %s %v", path, v, name, members)}
+			str, _ := v.(string)
+			values := []string{str}
+			if slices.Contains(s.flags, name) {
+				values = strings.Split(str, ",")
+			}
+			for _, x := range values {
+				if !slices.Contains(members, strings.TrimSpace(x)) {
+					return []string{fmt.Sprintf("%s: %#v is not a member of enum %s %v", path, v, name, members)}
+				}
 			}
 			return nil
 		}
@@ -159,9 +226,33 @@ func (s *graphSchema) checkValue(path, typ string, v any, now time.Time) []strin
 		if !ok {
 			return bad("an object")
 		}
+		// A polymorphic value names its type: the declared one or one derived from it. Intune writes the name
+		// without the leading '#' (the docs' examples), the rest of Graph with it.
+		if ot, ok := m["@odata.type"]; ok {
+			str, _ := ot.(string)
+			derived := strings.TrimPrefix(strings.TrimPrefix(str, "#"), "microsoft.graph.")
+			if derived != name && !slices.Contains(s.derived[name], derived) {
+				return []string{fmt.Sprintf("%s: @odata.type %v is not %s or a type derived from it %v", path, ot, name, s.derived[name])}
+			}
+			props = s.complex[derived]
+			name = derived
+		}
 		var out []string
+		if s.complete {
+			for _, k := range sortedKeys(props) {
+				if _, ok := m[k]; !ok {
+					out = append(out, fmt.Sprintf("%s.%s: property of %s missing", path, k, name))
+				}
+			}
+		}
 		for k, x := range m {
+			if k == "@odata.type" {
+				continue
+			}
 			kt, ok := props[k]
+			if !ok && slices.Contains(s.open, name) {
+				continue // an open type: its undeclared properties are data
+			}
 			if !ok {
 				out = append(out, fmt.Sprintf("%s.%s: not a property of %s", path, k, name))
 				continue

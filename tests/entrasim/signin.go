@@ -339,7 +339,7 @@ func (s *signInRec) get(path string) value {
 	case "servicePrincipalName":
 		return sval(s.spName)
 	case "userType":
-		return sval(s.userType)
+		return optS(s.userType)
 	case "authenticationRequirement":
 		return sval(s.authRequirement)
 	case "crossTenantAccessType":
@@ -495,7 +495,8 @@ func (s *signInRec) writeBeta(w *jw) {
 	w.kstr("authenticationRequirement", s.authRequirement)
 	w.kstr("uniqueTokenIdentifier", s.uniqueTokenID)
 	w.kstr("signInIdentifier", s.signInIdentifier)
-	w.kstr("signInIdentifierType", s.identifierType)
+	// A workload identity's sign-in has no identifier nor user type: null, never an empty enum value.
+	w.kstrOrNull("signInIdentifierType", s.identifierType)
 	w.kstrs("signInEventTypes", s.eventType)
 	w.kstr("servicePrincipalId", s.spID)
 	w.kstr("servicePrincipalName", s.spName)
@@ -514,8 +515,21 @@ func (s *signInRec) writeBeta(w *jw) {
 		w.knull("federatedTokenIssuer")
 		w.endObj()
 	}
-	w.kstr("userType", s.userType)
+	w.kstrOrNull("userType", s.userType)
 	w.kbool("flaggedForReview", false)
+	// Properties of beta's signIn the simulated tenant has no value for (Global Secure Access, token protection,
+	// the Authenticator app, agents, MFA detail): null or empty, as Graph answers a sign-in without them.
+	for _, k := range []string{"agent", "appOwnerTenantId", "appTokenProtectionStatus", "authenticationAppDeviceDetails",
+		"clientSessionId", "globalSecureAccessIpAddress", "ipAddressFromResourceProvider", "mfaDetail", "privateLinkDetails",
+		"resourceServicePrincipalId", "signInTokenProtectionStatus", "tokenProtectionStatusDetails"} {
+		w.knull(k)
+	}
+	for _, k := range []string{"appliedEventListeners", "authenticationAppPolicyEvaluationDetails", "conditionalAccessAudiences"} {
+		w.kstrs(k)
+	}
+	w.kbool("isThroughGlobalSecureAccess", false)
+	w.kstrOrNull("azureResourceId", s.msiResource)
+	w.kstr("resourceOwnerTenantId", s.resourceTenantID)
 	w.kint("autonomousSystemNumber", s.asn)
 	w.kstr("crossTenantAccessType", s.crossTenant)
 	s.writeStatus(w)
@@ -602,6 +616,12 @@ func (s *signInRec) writeV1(w *jw) {
 	w.kstrs("riskEventTypes_v2", s.riskEvents...)
 	w.kstr("resourceDisplayName", s.resourceName)
 	w.kstr("resourceId", s.resourceID)
+	w.kstr("resourceTenantId", s.resourceTenantID)
+	w.kstr("homeTenantId", s.homeTenantID)
+	w.kstr("userAgent", s.userAgent)
+	w.kstr("servicePrincipalId", s.spID)
+	w.kstr("servicePrincipalName", s.spName)
+	w.knull("authenticationAppDeviceDetails")
 	s.writeStatus(w)
 	s.writeDevice(w, true)
 	s.writeLocation(w, true)
@@ -624,13 +644,20 @@ var signInBetaProps = []string{
 	"autonomousSystemNumber", "crossTenantAccessType", "status", "deviceDetail", "location",
 	"appliedConditionalAccessPolicies", "authenticationProcessingDetails", "networkLocationDetails",
 	"authenticationDetails", "authenticationRequirementPolicies", "sessionLifetimePolicies",
+	"agent", "appOwnerTenantId", "appTokenProtectionStatus", "authenticationAppDeviceDetails", "clientSessionId",
+	"globalSecureAccessIpAddress", "ipAddressFromResourceProvider", "mfaDetail", "privateLinkDetails",
+	"resourceServicePrincipalId", "signInTokenProtectionStatus", "tokenProtectionStatusDetails", "appliedEventListeners",
+	"authenticationAppPolicyEvaluationDetails", "conditionalAccessAudiences", "isThroughGlobalSecureAccess",
+	"azureResourceId", "resourceOwnerTenantId",
 }
 
 var signInV1Props = []string{
 	"id", "createdDateTime", "userDisplayName", "userPrincipalName", "userId", "appId", "appDisplayName",
 	"ipAddress", "clientAppUsed", "correlationId", "conditionalAccessStatus", "isInteractive", "riskDetail",
 	"riskLevelAggregated", "riskLevelDuringSignIn", "riskState", "riskEventTypes", "riskEventTypes_v2",
-	"resourceDisplayName", "resourceId", "status", "deviceDetail", "location", "appliedConditionalAccessPolicies",
+	"resourceDisplayName", "resourceId", "resourceTenantId", "homeTenantId", "userAgent", "servicePrincipalId",
+	"servicePrincipalName", "authenticationAppDeviceDetails", "status", "deviceDetail", "location",
+	"appliedConditionalAccessPolicies",
 }
 
 func signInSchema(beta bool) *schema {
