@@ -283,6 +283,17 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 		return false, err
 	}
 	if inv.Failure != "" {
+		select {
+		case <-killed:
+			// The kill point came up while the timer's own invocation was still in flight — a worker of an item
+			// queued earlier (a continuation, a retried message) wrote meanwhile — so the timer died with the
+			// process: the kill counts, and the host restarts the handler.
+			if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
+				return true, err
+			}
+			return true, env.Host.WaitReady(ctx)
+		default:
+		}
 		return false, fmt.Errorf("%s failed: %s", timer, inv.Failure)
 	}
 	quiet := make(chan error, 1)

@@ -224,7 +224,7 @@ func TestKeyVaultUnavailable(t *testing.T) {
 		// Two windows at a time: both may be in flight when the first failure stops the run.
 		Settings: map[string]string{"COLLECT_BACKFILL_DAYS": "1", "COLLECT_CONCURRENCY": "2"},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	idx, err := newArchiveIndex(env)
 	if err != nil {
