@@ -433,6 +433,11 @@ func (c *roundCollector) finishFound(ctx context.Context) (bool, error) {
 		c.end = &roundEnd{deltaLink: cur.Round.DeltaLink, lost: !cur.Round.Complete, records: records}
 		return true, nil
 	case cur.Round.Complete:
+		// The manifest must say what the round's own would have: a versioned data type's versions and a hashed
+		// one's content hash, which the next round reads as the state it compares with.
+		if err := c.recoverState(ctx, folder, parts); err != nil {
+			return false, err
+		}
 		if err := c.writeManifest(ctx, folder); err != nil {
 			return false, err
 		}

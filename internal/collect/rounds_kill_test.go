@@ -23,11 +23,11 @@ import (
 // errDead is what every write of a killed run answers: the process is gone.
 var errDead = errors.New("test: the run was killed")
 
-// killSwitch models a SIGKILL right after one chosen archive write succeeds: from then on no cursor, part or
-// manifest is written, and the run's context ends.
+// killSwitch models a SIGKILL right after one chosen write succeeds — an archive write (named by its blob) or a
+// cursor write (cursorWrite): from then on no cursor, part or manifest is written, and the run's context ends.
 type killSwitch struct {
 	mu     sync.Mutex
-	at     func(blob string) bool // the write after which the run dies
+	at     func(write string) bool // the write after which the run dies
 	dead   bool
 	cancel context.CancelFunc
 }
@@ -41,10 +41,10 @@ func (k *killSwitch) check() error {
 	return nil
 }
 
-func (k *killSwitch) wrote(blob string) {
+func (k *killSwitch) wrote(write string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.dead && k.at(blob) {
+	if !k.dead && k.at(write) {
 		k.dead = true
 		k.cancel()
 	}
@@ -59,7 +59,20 @@ func (d dyingCursors) Put(ctx context.Context, c *cursor.Cursor) error {
 	if err := d.k.check(); err != nil {
 		return err
 	}
-	return d.Cursors.Put(ctx, c)
+	if err := d.Cursors.Put(ctx, c); err != nil {
+		return err
+	}
+	d.k.wrote(cursorWrite(c))
+	return nil
+}
+
+// cursorWrite names a cursor write for a kill point: "cursor <data type>", with " complete" when the cursor keeps
+// a round whose every part is committed and whose manifest is left to write.
+func cursorWrite(c *cursor.Cursor) string {
+	if c.Round.Complete {
+		return "cursor " + c.DataType + " complete"
+	}
+	return "cursor " + c.DataType
 }
 
 type dyingArchive struct {

@@ -1,0 +1,167 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/entra-di/edi/internal/archive"
+	"github.com/entra-di/edi/internal/catalog"
+	"github.com/entra-di/edi/internal/graph"
+	"github.com/entra-di/edi/internal/integrations"
+	"github.com/entra-di/edi/internal/logging"
+	"github.com/entra-di/edi/tests/entrasim"
+)
+
+// protectionEnv is a simulated P2 tenant whose Identity Protection and Conditional Access data (the protection
+// family) is collected into Azurite, with a clock the test moves.
+type protectionEnv struct {
+	testEnv
+	tn    *entrasim.Tenant
+	clock *entrasim.SimClock
+	srv   *httptest.Server
+}
+
+func newProtectionEnv(t *testing.T) *protectionEnv {
+	t.Helper()
+	clock := entrasim.NewSimClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
+	v := &anyToken{}
+	streams := map[string]entrasim.StreamOptions{}
+	for _, name := range entrasim.StreamNames() {
+		streams[name] = entrasim.StreamOptions{Rate: -1}
+	}
+	// The history holds remediated user risk (risky users with their versions) whatever the churn.
+	tn, err := entrasim.New(&entrasim.Options{Seed: 7, Users: 40, History: 3 * 24 * time.Hour, Clock: clock, Verifier: v,
+		DisableThrottling: true, Streams: streams, Licences: []entrasim.Licence{entrasim.LicenceP2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tn.Close() })
+	v.tenant, v.app = tn.TenantID(), tn.ClientID()
+	srv := httptest.NewTLSServer(tn.Handler())
+	t.Cleanup(srv.Close)
+	return &protectionEnv{testEnv: newTestEnv(t), tn: tn, clock: clock, srv: srv}
+}
+
+// collect runs one protection work item at the simulated now; with k, the run dies at k's write.
+func (e *protectionEnv) collect(t *testing.T, k *killSwitch) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctx = logging.With(ctx, logging.New(t.Output(), slog.LevelInfo))
+	deps := StorageDeps(e.cursors, e.archive)
+	if k != nil {
+		ctx, k.cancel = context.WithCancel(ctx)
+		deps.Cursors, deps.Archive = dyingCursors{deps.Cursors, k}, dyingArchive{deps.Archive, k}
+	}
+	o := fastOptions()
+	o.BackfillDays = 1
+	if k != nil {
+		// The killed run's lease is not released: it must expire before the next run.
+		o.LeaseTTL = time.Second
+		defer time.Sleep(o.LeaseTTL + 200*time.Millisecond)
+	}
+	g, err := graph.New(staticCred{}, &graph.Options{Endpoint: e.srv.URL, Transport: e.srv.Client().Transport,
+		Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Protection: {Requests: 1000, Window: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	integ := testIntegration
+	integ.Licences = map[catalog.Licence]integrations.Answer{catalog.EntraP1P2: integrations.Yes, catalog.EntraP2: integrations.Yes,
+		catalog.WorkloadIdentitiesPremium: integrations.No}
+	now := e.clock.Now()
+	_, err = NewWorker(deps, o).Run(ctx, integ, WorkItem{Integration: integ.ID, Family: catalog.Protection, Reason: ReasonSchedule},
+		fmt.Sprintf("inv-%d", now.Unix()), g, func() time.Time { return now })
+	switch {
+	case k != nil && !k.dead:
+		t.Fatal("the run finished before its kill point")
+	case k == nil && err != nil:
+		t.Fatal(err)
+	}
+}
+
+// manifest reads the manifest of the data type's snapshot round that started at start (ok false: none).
+func (e *protectionEnv) manifest(t *testing.T, dataType string, start time.Time) (archive.Manifest, bool) {
+	t.Helper()
+	m, err := e.archive.ReadManifest(context.Background(), archive.Round{Integration: testIntegration.ID, DataType: dataType,
+		Kind: archive.SnapshotRound, Start: start})
+	if errors.Is(err, archive.ErrNoManifest) {
+		return m, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, true
+}
+
+// TestSnapshotFinishedAfterKill: a versioned or hashed snapshot round dies after its every part is committed and
+// the cursor says so, before its manifest. The next run finds the round complete and writes the manifest; the
+// manifest must say what a manifest written by the round itself says — the versions the collection held (else the
+// next round finds none known and archives every version again) and the content hash (else the next round keeps a
+// snapshot of an unchanged collection).
+func TestSnapshotFinishedAfterKill(t *testing.T) {
+	for _, dataType := range []string{"riskyUsers", "conditionalAccessPolicies"} {
+		t.Run(dataType, func(t *testing.T) {
+			ctx := context.Background()
+			dt, _ := catalog.Lookup(dataType)
+			e := newProtectionEnv(t)
+			e.collect(t, &killSwitch{at: func(w string) bool { return w == "cursor "+dataType+" complete" }})
+			c, err := e.cursors.Get(ctx, testIntegration.ID, dataType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := c.Round.Start
+			if _, ok := e.manifest(t, dataType, first); ok || !c.Round.Complete {
+				t.Fatalf("the killed round: manifest %v, cursor %s; want every part committed and no manifest", ok, describeCursor(c))
+			}
+			e.collect(t, nil) // finds the round complete: writes its manifest, moves the cursor
+			m, ok := e.manifest(t, dataType, first)
+			if !ok {
+				t.Fatal("the next run did not finish the killed round")
+			}
+			t.Logf("finished by the next run: %d records, %d versions, content hash %q", m.Records, len(m.Versions), m.ContentHash)
+			e.clock.Advance(time.Hour) // nothing changes: no churn
+			e.collect(t, nil)
+			if c, err = e.cursors.Get(ctx, testIntegration.ID, dataType); err != nil {
+				t.Fatal(err)
+			}
+			if !c.LastRound.After(first) || c.InRound() {
+				t.Fatalf("cursor %s: want a second round finished", describeCursor(c))
+			}
+			second, kept := e.manifest(t, dataType, c.LastRound)
+			if dt.Snapshot.Hashed {
+				if m.ContentHash == "" {
+					t.Error("the manifest written by the next run has no content hash")
+				}
+				if kept {
+					t.Errorf("the second read kept a snapshot (%d records) of an unchanged collection", second.Records)
+				}
+				return
+			}
+			if len(m.Versions) == 0 || len(m.Versions) != m.Records {
+				t.Errorf("the manifest written by the next run lists %d versions for its %d records", len(m.Versions), m.Records)
+			}
+			if m.Records == 0 {
+				t.Fatal("no version archived: the tenant has no risky users")
+			}
+			seen := map[string]int{}
+			for _, mf := range []archive.Manifest{m, second} {
+				for _, p := range mf.Parts {
+					if err := readVersionKeys(ctx, blobArchive{e.archive}, p.Name, dt, func(k string) { seen[k]++ }); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for k, n := range seen {
+				if n > 1 {
+					t.Errorf("version %s archived %d times", k, n)
+				}
+			}
+		})
+	}
+}
