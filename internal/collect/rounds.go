@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -342,7 +343,7 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		if c.dt.PerObject() != nil {
 			info, err = c.objectPage(ctx, link, keep, add)
 		} else {
-			info, err = r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+			info, err = c.page(ctx, link, add)
 		}
 		if err != nil {
 			res.err = err
@@ -411,6 +412,31 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	}
 	c.end = &roundEnd{deltaLink: final, records: res.records}
 	return res
+}
+
+// page reads one page of the round and adds its items. The Graph client reads a page again when its body fails
+// midway (a reset, a cut, invalid JSON), after handing over the items before the failure: they are held until the
+// page is read whole, and only the items of the read that succeeded — the last info.Items — are added, so a round
+// never archives an object twice (a log window's dedup keys do that for time buckets; a round's part has none).
+func (c *roundCollector) page(ctx context.Context, link string, add func(raw []byte, requestID string) error) (graph.PageInfo, error) {
+	var items []graph.Item
+	info, err := c.r.g.Page(ctx, link, func(it graph.Item) error {
+		items = append(items, graph.Item{Raw: bytes.Clone(it.Raw), RequestID: it.RequestID})
+		return nil
+	})
+	if err != nil {
+		return info, err
+	}
+	if info.Items > len(items) {
+		return info, &graph.Error{Kind: graph.InvalidPage, RequestID: info.RequestID,
+			Message: fmt.Sprintf("the page counted %d items and handed over %d", info.Items, len(items))}
+	}
+	for _, it := range items[len(items)-info.Items:] {
+		if err := add(it.Raw, it.RequestID); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
 }
 
 // finishFound closes the cursor's round in progress when a run that died left only the cursor to move: its
