@@ -41,7 +41,10 @@ type wantError struct {
 // faultMatrix is every fault kind of the simulated Graph alone (with probability, nth and every triggers), all
 // of them together, and bursts that no retry outlasts.
 var faultMatrix = []faultPhase{
-	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 8 * time.Hour,
+	// Six hours a collection: windows of several pages, so nextLinks (and their skip tokens) come up. No more: the
+	// tenant's risk churns, and a detection's version lives at least six hours (entrasim's riskMinAge), so every
+	// version is still served when its bucket is first read.
+	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 6 * time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidSkipToken, Every: 2, Count: 3}}},
 	{name: "throttle storms with Retry-After (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultThrottle, Storm: 3, RetryAfter: 20 * time.Millisecond, Probability: 0.2, Count: 4}}},
@@ -62,8 +65,8 @@ var faultMatrix = []faultPhase{
 		}},
 	{name: "invalid JSON pages (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidJSON, Probability: 0.15, Count: 3}}},
-	// Eight hours: windows of several pages, so nextLinks (and their skip tokens) come up.
-	{name: "every kind at once", step: 8 * time.Hour,
+	// Six hours: windows of several pages, so nextLinks (and their skip tokens) come up.
+	{name: "every kind at once", step: 6 * time.Hour,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultThrottle, Storm: 2, RetryAfter: 10 * time.Millisecond, Probability: 0.05},
 			{Kind: entrasim.FaultStatus, Status: 503, Probability: 0.05},
@@ -74,9 +77,9 @@ var faultMatrix = []faultPhase{
 			{Kind: entrasim.FaultInvalidSkipToken, Probability: 0.3},
 		}},
 	// The fault kinds again, one on each of issue 16's snapshot and versioned data types' paths (the generic rules
-	// above fire where the requests happen to go: mostly the log streams). Eight hours a collection, so that the
+	// above fire where the requests happen to go: mostly the log streams). Six hours a collection, so that the
 	// daily snapshots fall due within the row, and CollectDirectory each time for Intune.
-	{name: "every kind on the security snapshots", step: 8 * time.Hour, directory: true,
+	{name: "every kind on the security snapshots", step: 6 * time.Hour, directory: true,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 10 * time.Millisecond, Path: "/v1.0/identityProtection/riskyUsers", Nth: 1},
 			{Kind: entrasim.FaultReset, Path: "/v1.0/identityProtection/riskyServicePrincipals", Nth: 1},
@@ -165,7 +168,8 @@ func TestGraphFaultMatrix(t *testing.T) {
 		}
 	}
 	env.Tenant.ClearFaults()
-	if err := settle(ctx, env, 12*time.Hour); err != nil {
+	// Six-hour steps, as the rows': the tenant's risk churns.
+	if err := settle(ctx, env, 6*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.CollectDirectory(ctx); err != nil { // Intune's last read, without faults
