@@ -28,6 +28,8 @@ type faultPhase struct {
 	// directory: each collection fires CollectDirectory after CollectLogs (Intune is planned only by it);
 	// otherwise it fires once, after the row's last CollectLogs, with the rules still in place.
 	directory bool
+	// collections bounds the collections until every rule fired (6 when zero).
+	collections int
 	// outlast lists failures that outlast every retry: a run must record an error of that data type and kind,
 	// with Graph's request id when Graph answered.
 	outlast []wantError
@@ -41,10 +43,11 @@ type wantError struct {
 // faultMatrix is every fault kind of the simulated Graph alone (with probability, nth and every triggers), all
 // of them together, and bursts that no retry outlasts.
 var faultMatrix = []faultPhase{
-	// Six hours a collection: windows of several pages, so nextLinks (and their skip tokens) come up. No more: the
-	// tenant's risk churns, and a detection's version lives at least six hours (entrasim's riskMinAge), so every
-	// version is still served when its bucket is first read.
-	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 6 * time.Hour,
+	// Four hours a collection: windows of several pages, so nextLinks (and their skip tokens) come up. No more:
+	// the tenant's risk churns, and a detection's version lives at least six hours (entrasim's riskMinAge); a
+	// bucket just short of its lag at one collection is read at the next, so the steps stay below six hours less
+	// the lag and a bucket's length, and every version is still served when its bucket is first read.
+	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 4 * time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidSkipToken, Every: 2, Count: 3}}},
 	{name: "throttle storms with Retry-After (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultThrottle, Storm: 3, RetryAfter: 20 * time.Millisecond, Probability: 0.2, Count: 4}}},
@@ -65,8 +68,8 @@ var faultMatrix = []faultPhase{
 		}},
 	{name: "invalid JSON pages (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidJSON, Probability: 0.15, Count: 3}}},
-	// Six hours: windows of several pages, so nextLinks (and their skip tokens) come up.
-	{name: "every kind at once", step: 6 * time.Hour,
+	// Four hours: windows of several pages, so nextLinks (and their skip tokens) come up.
+	{name: "every kind at once", step: 4 * time.Hour,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultThrottle, Storm: 2, RetryAfter: 10 * time.Millisecond, Probability: 0.05},
 			{Kind: entrasim.FaultStatus, Status: 503, Probability: 0.05},
@@ -77,9 +80,9 @@ var faultMatrix = []faultPhase{
 			{Kind: entrasim.FaultInvalidSkipToken, Probability: 0.3},
 		}},
 	// The fault kinds again, one on each of issue 16's snapshot and versioned data types' paths (the generic rules
-	// above fire where the requests happen to go: mostly the log streams). Six hours a collection, so that the
-	// daily snapshots fall due within the row, and CollectDirectory each time for Intune.
-	{name: "every kind on the security snapshots", step: 6 * time.Hour, directory: true,
+	// above fire where the requests happen to go: mostly the log streams). Up to eight collections four hours
+	// apart, so that the daily snapshots fall due within the row, and CollectDirectory each time for Intune.
+	{name: "every kind on the security snapshots", step: 4 * time.Hour, directory: true, collections: 8,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 10 * time.Millisecond, Path: "/v1.0/identityProtection/riskyUsers", Nth: 1},
 			{Kind: entrasim.FaultReset, Path: "/v1.0/identityProtection/riskyServicePrincipals", Nth: 1},
@@ -168,8 +171,8 @@ func TestGraphFaultMatrix(t *testing.T) {
 		}
 	}
 	env.Tenant.ClearFaults()
-	// Six-hour steps, as the rows': the tenant's risk churns.
-	if err := settle(ctx, env, 6*time.Hour); err != nil {
+	// Four-hour steps, as the rows': the tenant's risk churns.
+	if err := settle(ctx, env, 4*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.CollectDirectory(ctx); err != nil { // Intune's last read, without faults
@@ -257,8 +260,8 @@ func verifyRounds(ctx context.Context, t *testing.T, env *scenario.Env, when str
 	}
 }
 
-// runFaultPhase installs a row's rules, collects until each fired (at most six collections), and checks the
-// cursors and the runs. It returns how often the rules fired.
+// runFaultPhase installs a row's rules, collects until each fired (at most six collections unless the row says
+// otherwise), and checks the cursors, the rounds and the runs. It returns how often the rules fired.
 func runFaultPhase(ctx context.Context, t *testing.T, env *scenario.Env, idx *archiveIndex, ph faultPhase) int {
 	t.Helper()
 	phaseStart := time.Now()
@@ -294,8 +297,12 @@ func runFaultPhase(ctx context.Context, t *testing.T, env *scenario.Env, idx *ar
 		}
 		return true
 	}
+	limit := ph.collections
+	if limit == 0 {
+		limit = 6
+	}
 	collections := 0
-	for ; collections < 6 && !allFired(); collections++ {
+	for ; collections < limit && !allFired(); collections++ {
 		env.Clock.Advance(ph.step)
 		if err := collect(ctx, env); err != nil {
 			t.Fatalf("%s: %v", ph.name, err)
