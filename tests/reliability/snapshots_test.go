@@ -22,10 +22,11 @@ var snapshotKillKinds = []killKind{
 }
 
 // snapshotKillTargets are the data types the kill points land in, in turn: versioned (each version archived once,
-// the manifest naming the versions held), hashed (a snapshot kept only after a change) and plain snapshots of each
-// family.
+// the manifest naming the versions held), hashed (a snapshot kept only after a change: Conditional Access policies,
+// which the tenant edits now and then — its named locations never change, so no part or manifest of theirs is
+// ever written after the first) and plain snapshots of each family.
 var snapshotKillTargets = []string{"riskyUsers", "conditionalAccessPolicies", "riskyAgents", "managedDevices",
-	"riskyServicePrincipals", "userRegistrationDetails", "agentInstances", "namedLocations"}
+	"riskyServicePrincipals", "userRegistrationDetails", "agentInstances", "agentCardManifests"}
 
 // TestKillSnapshots kills the handler with SIGKILL inside the rounds of issue 16's snapshot data types — Identity
 // Protection's and Agent ID's versioned risky users, service principals and agents, Conditional Access's hashed
