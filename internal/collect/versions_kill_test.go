@@ -3,90 +3,27 @@ package collect
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
-	"github.com/entra-di/edi/internal/graph"
 	"github.com/entra-di/edi/internal/integrations"
-	"github.com/entra-di/edi/internal/logging"
 	"github.com/entra-di/edi/tests/entrasim"
 )
 
-// protectionEnv is a simulated P2 tenant whose Identity Protection and Conditional Access data (the protection
-// family) is collected into Azurite, with a clock the test moves.
-type protectionEnv struct {
-	testEnv
-	tn    *entrasim.Tenant
-	clock *entrasim.SimClock
-	srv   *httptest.Server
-}
-
-func newProtectionEnv(t *testing.T) *protectionEnv {
-	t.Helper()
-	clock := entrasim.NewSimClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
-	v := &anyToken{}
-	streams := map[string]entrasim.StreamOptions{}
-	for _, name := range entrasim.StreamNames() {
-		streams[name] = entrasim.StreamOptions{Rate: -1}
-	}
-	// The history holds remediated user risk (risky users with their versions) whatever the churn.
-	tn, err := entrasim.New(&entrasim.Options{Seed: 7, Users: 40, History: 3 * 24 * time.Hour, Clock: clock, Verifier: v,
-		DisableThrottling: true, Streams: streams, Licences: []entrasim.Licence{entrasim.LicenceP2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tn.Close() })
-	v.tenant, v.app = tn.TenantID(), tn.ClientID()
-	srv := httptest.NewTLSServer(tn.Handler())
-	t.Cleanup(srv.Close)
-	return &protectionEnv{testEnv: newTestEnv(t), tn: tn, clock: clock, srv: srv}
-}
-
-// collect runs one protection work item at the simulated now; with k, the run dies at k's write.
-func (e *protectionEnv) collect(t *testing.T, k *killSwitch) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ctx = logging.With(ctx, logging.New(t.Output(), slog.LevelInfo))
-	deps := StorageDeps(e.cursors, e.archive)
-	if k != nil {
-		ctx, k.cancel = context.WithCancel(ctx)
-		deps.Cursors, deps.Archive = dyingCursors{deps.Cursors, k}, dyingArchive{deps.Archive, k}
-	}
-	o := fastOptions()
-	o.BackfillDays = 1
-	if k != nil {
-		// The killed run's lease is not released: it must expire before the next run.
-		o.LeaseTTL = time.Second
-		defer time.Sleep(o.LeaseTTL + 200*time.Millisecond)
-	}
-	g, err := graph.New(staticCred{}, &graph.Options{Endpoint: e.srv.URL, Transport: e.srv.Client().Transport,
-		Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
-		Budgets: map[catalog.Family]catalog.Budget{catalog.Protection: {Requests: 1000, Window: time.Second}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+// newProtectionEnv is a P2 tenant whose Identity Protection and Conditional Access data (the protection family) is
+// collected. Its history holds remediated user risk: risky users with their versions, whatever the churn.
+func newProtectionEnv(t *testing.T) *killEnv {
 	integ := testIntegration
 	integ.Licences = map[catalog.Licence]integrations.Answer{catalog.EntraP1P2: integrations.Yes, catalog.EntraP2: integrations.Yes,
 		catalog.WorkloadIdentitiesPremium: integrations.No}
-	now := e.clock.Now()
-	_, err = NewWorker(deps, o).Run(ctx, integ, WorkItem{Integration: integ.ID, Family: catalog.Protection, Reason: ReasonSchedule},
-		fmt.Sprintf("inv-%d", now.Unix()), g, func() time.Time { return now })
-	switch {
-	case k != nil && !k.dead:
-		t.Fatal("the run finished before its kill point")
-	case k == nil && err != nil:
-		t.Fatal(err)
-	}
+	return newFamilyKillEnv(t, catalog.Protection, entrasim.Options{Seed: 7, Users: 40, History: 3 * 24 * time.Hour,
+		Licences: []entrasim.Licence{entrasim.LicenceP2}}, integ)
 }
 
 // manifest reads the manifest of the data type's snapshot round that started at start (ok false: none).
-func (e *protectionEnv) manifest(t *testing.T, dataType string, start time.Time) (archive.Manifest, bool) {
+func (e *killEnv) manifest(t *testing.T, dataType string, start time.Time) (archive.Manifest, bool) {
 	t.Helper()
 	m, err := e.archive.ReadManifest(context.Background(), archive.Round{Integration: testIntegration.ID, DataType: dataType,
 		Kind: archive.SnapshotRound, Start: start})

@@ -180,16 +180,7 @@ func TestGraphFaultMatrix(t *testing.T) {
 	}
 	verifySettled(t, env)
 	verifyRounds(ctx, t, env, "at the end", true)
-	dirs, err := env.VerifyDirectory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range dirs {
-		t.Log(r.Line())
-		if !r.OK() {
-			t.Errorf("%s %v", r.Line(), r.Examples)
-		}
-	}
+	verifyDirectory(ctx, t, env)
 	c := env.Tenant.Counters()
 	t.Logf("%d faults fired over %d Graph requests", fired, c.Requests)
 	faulted := faultsByDataType(env)

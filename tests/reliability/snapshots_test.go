@@ -53,13 +53,9 @@ func TestKillSnapshots(t *testing.T) {
 			plan = append(plan, killPoint{kind: k, n: 1 + rng.IntN(k.maxN), dataType: snapshotKillTargets[len(plan)%len(snapshotKillTargets)]})
 		}
 	}
-	noLogs := map[string]entrasim.StreamOptions{}
-	for _, name := range entrasim.StreamNames() {
-		noLogs[name] = entrasim.StreamOptions{Rate: -1}
-	}
 	var proxy *storageProxy
 	env := startEnv(t, scenario.Options{
-		Tenant: entrasim.Options{Seed: int64(rng.Uint32()), Users: 30, Churn: 1, History: 3 * 24 * time.Hour, Streams: noLogs,
+		Tenant: entrasim.Options{Seed: int64(rng.Uint32()), Users: 30, Churn: 1, History: 3 * 24 * time.Hour, Streams: noLogStreams(),
 			Licences: []entrasim.Licence{entrasim.LicenceP1, entrasim.LicenceP2, entrasim.LicenceIntune,
 				entrasim.LicenceWorkloadIdentitiesPremium, entrasim.LicenceAgentID},
 			PageLatency: entrasim.Dist{Fixed: 5 * time.Millisecond, Jitter: 10 * time.Millisecond}},
