@@ -414,29 +414,39 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	return res
 }
 
-// page reads one page of the round and adds its items. The Graph client reads a page again when its body fails
-// midway (a reset, a cut, invalid JSON), after handing over the items before the failure: they are held until the
-// page is read whole, and only the items of the read that succeeded — the last info.Items — are added, so a round
-// never archives an object twice (a log window's dedup keys do that for time buckets; a round's part has none).
+// page reads one page of the round and adds its items (readPage).
 func (c *roundCollector) page(ctx context.Context, link string, add func(raw []byte, requestID string) error) (graph.PageInfo, error) {
+	items, info, err := c.readPage(ctx, link)
+	if err != nil {
+		return info, err
+	}
+	for _, it := range items {
+		if err := add(it.Raw, it.RequestID); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// readPage reads one page of the round and returns its items. The Graph client reads a page again when its body
+// fails midway (a reset, a cut, invalid JSON), after handing over the items before the failure: they are held
+// until the page is read whole, and only the items of the read that succeeded — the last info.Items — are
+// returned, so a round never archives an object, or reads a target, twice (a log window's dedup keys do that for
+// time buckets; a round's part has none).
+func (c *roundCollector) readPage(ctx context.Context, link string) ([]graph.Item, graph.PageInfo, error) {
 	var items []graph.Item
 	info, err := c.r.g.Page(ctx, link, func(it graph.Item) error {
 		items = append(items, graph.Item{Raw: bytes.Clone(it.Raw), RequestID: it.RequestID})
 		return nil
 	})
 	if err != nil {
-		return info, err
+		return nil, info, err
 	}
 	if info.Items > len(items) {
-		return info, &graph.Error{Kind: graph.InvalidPage, RequestID: info.RequestID,
+		return nil, info, &graph.Error{Kind: graph.InvalidPage, RequestID: info.RequestID,
 			Message: fmt.Sprintf("the page counted %d items and handed over %d", info.Items, len(items))}
 	}
-	for _, it := range items[len(items)-info.Items:] {
-		if err := add(it.Raw, it.RequestID); err != nil {
-			return info, err
-		}
-	}
-	return info, nil
+	return items[len(items)-info.Items:], info, nil
 }
 
 // finishFound closes the cursor's round in progress when a run that died left only the cursor to move: its

@@ -151,3 +151,42 @@ func TestRoundPageReadAgain(t *testing.T) {
 		t.Errorf("the second read of the unchanged policies kept a snapshot (%d records; the first has %d)", m.Records, first.Records)
 	}
 }
+
+// TestObjectTargetsPageReadAgain: the page of targets of a per-object data type (the users whose mailbox settings
+// are read) is cut midway and read again by the Graph client. The targets of the failed read must not be read, and
+// archived, besides those of the read that succeeded: each user once in the snapshot.
+func TestObjectTargetsPageReadAgain(t *testing.T) {
+	ctx := context.Background()
+	integ := testIntegration
+	integ.Mode, integ.DataTypes = integrations.Custom, map[string]bool{"mailboxSettings": true}
+	e := newFamilyKillEnv(t, catalog.Directory, entrasim.Options{Seed: 5, Users: 30, History: time.Hour}, integ)
+	if _, err := e.tn.AddFault(entrasim.FaultRule{Kind: entrasim.FaultTruncate, Path: "/v1.0/users", Nth: 1}); err != nil {
+		t.Fatal(err)
+	}
+	e.collect(t, nil)
+	if fs := e.tn.Faults(); len(fs) != 1 || fs[0].Fired != 1 {
+		t.Fatalf("faults %+v: want the truncation fired once", fs)
+	}
+	c, err := e.cursors.Get(ctx, integ.ID, "mailboxSettings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := e.manifest(t, "mailboxSettings", c.LastRound)
+	if !ok {
+		t.Fatalf("no snapshot kept: %s", describeCursor(c))
+	}
+	ids := map[string]int{}
+	for _, p := range m.Parts {
+		if err := e.archive.ReadKeys(ctx, p.Name, "id", func(k string) { ids[k]++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, n := range ids {
+		if n > 1 {
+			t.Errorf("user %s archived %d times in one snapshot", k, n)
+		}
+	}
+	if len(ids) < 2 {
+		t.Fatalf("%d users archived: too few for a page cut after a whole one", len(ids))
+	}
+}
