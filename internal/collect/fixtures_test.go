@@ -94,8 +94,9 @@ var testIntegration = integrations.Integration{ID: "contoso", TenantID: "6e2a8f3
 func testGraph(t *testing.T, srv *httptest.Server) *graph.Client {
 	t.Helper()
 	g, err := graph.New(staticCred{}, &graph.Options{Endpoint: srv.URL, Transport: srv.Client().Transport,
-		Retry:   graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
-		Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: time.Second}}})
+		Retry: graph.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond},
+		Budgets: map[catalog.Family]catalog.Budget{catalog.Reports: {Requests: 1000, Window: time.Second},
+			catalog.Protection: {Requests: 1000, Window: time.Second}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,16 +32,19 @@ type fetched struct {
 
 // objectPage reads the page of targets at link and the data of each target, calling add for each record.
 func (c *roundCollector) objectPage(ctx context.Context, link string, keep func([]byte) (bool, error), add func([]byte, string) error) (graph.PageInfo, error) {
+	items, info, err := c.readPage(ctx, link)
+	if err != nil {
+		return info, err
+	}
 	var targets []target
-	info, err := c.r.g.Page(ctx, link, func(it graph.Item) error {
+	for _, it := range items {
 		t, ok, err := c.target(it.Raw, keep)
+		if err != nil {
+			return info, err
+		}
 		if ok {
 			targets = append(targets, t)
 		}
-		return err
-	})
-	if err != nil {
-		return info, err
 	}
 	return info, c.readTargets(ctx, targets, add)
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -342,7 +343,7 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 		if c.dt.PerObject() != nil {
 			info, err = c.objectPage(ctx, link, keep, add)
 		} else {
-			info, err = r.g.Page(ctx, link, func(it graph.Item) error { return add(it.Raw, it.RequestID) })
+			info, err = c.page(ctx, link, add)
 		}
 		if err != nil {
 			res.err = err
@@ -413,6 +414,41 @@ func (c *roundCollector) read(ctx context.Context, t task) result {
 	return res
 }
 
+// page reads one page of the round and adds its items (readPage).
+func (c *roundCollector) page(ctx context.Context, link string, add func(raw []byte, requestID string) error) (graph.PageInfo, error) {
+	items, info, err := c.readPage(ctx, link)
+	if err != nil {
+		return info, err
+	}
+	for _, it := range items {
+		if err := add(it.Raw, it.RequestID); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// readPage reads one page of the round and returns its items. The Graph client reads a page again when its body
+// fails midway (a reset, a cut, invalid JSON), after handing over the items before the failure: they are held
+// until the page is read whole, and only the items of the read that succeeded — the last info.Items — are
+// returned, so a round never archives an object, or reads a target, twice (a log window's dedup keys do that for
+// time buckets; a round's part has none).
+func (c *roundCollector) readPage(ctx context.Context, link string) ([]graph.Item, graph.PageInfo, error) {
+	var items []graph.Item
+	info, err := c.r.g.Page(ctx, link, func(it graph.Item) error {
+		items = append(items, graph.Item{Raw: bytes.Clone(it.Raw), RequestID: it.RequestID})
+		return nil
+	})
+	if err != nil {
+		return nil, info, err
+	}
+	if info.Items > len(items) {
+		return nil, info, &graph.Error{Kind: graph.InvalidPage, RequestID: info.RequestID,
+			Message: fmt.Sprintf("the page counted %d items and handed over %d", info.Items, len(items))}
+	}
+	return items[len(items)-info.Items:], info, nil
+}
+
 // finishFound closes the cursor's round in progress when a run that died left only the cursor to move: its
 // manifest is written (the deltaLink was kept in the cursor before it), or every part is committed and the
 // manifest is left to write. It reports whether the round is done (c.end set).
@@ -433,6 +469,11 @@ func (c *roundCollector) finishFound(ctx context.Context) (bool, error) {
 		c.end = &roundEnd{deltaLink: cur.Round.DeltaLink, lost: !cur.Round.Complete, records: records}
 		return true, nil
 	case cur.Round.Complete:
+		// The manifest must say what the round's own would have: a versioned data type's versions and a hashed
+		// one's content hash, which the next round reads as the state it compares with.
+		if err := c.recoverState(ctx, folder, parts); err != nil {
+			return false, err
+		}
 		if err := c.writeManifest(ctx, folder); err != nil {
 			return false, err
 		}

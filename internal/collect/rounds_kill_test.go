@@ -16,6 +16,7 @@ import (
 	"github.com/entra-di/edi/internal/archive"
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
+	"github.com/entra-di/edi/internal/integrations"
 	"github.com/entra-di/edi/internal/logging"
 	"github.com/entra-di/edi/tests/entrasim"
 )
@@ -23,11 +24,11 @@ import (
 // errDead is what every write of a killed run answers: the process is gone.
 var errDead = errors.New("test: the run was killed")
 
-// killSwitch models a SIGKILL right after one chosen archive write succeeds: from then on no cursor, part or
-// manifest is written, and the run's context ends.
+// killSwitch models a SIGKILL right after one chosen write succeeds — an archive write (named by its blob) or a
+// cursor write (cursorWrite): from then on no cursor, part or manifest is written, and the run's context ends.
 type killSwitch struct {
 	mu     sync.Mutex
-	at     func(blob string) bool // the write after which the run dies
+	at     func(write string) bool // the write after which the run dies
 	dead   bool
 	cancel context.CancelFunc
 }
@@ -41,10 +42,10 @@ func (k *killSwitch) check() error {
 	return nil
 }
 
-func (k *killSwitch) wrote(blob string) {
+func (k *killSwitch) wrote(write string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.dead && k.at(blob) {
+	if !k.dead && k.at(write) {
 		k.dead = true
 		k.cancel()
 	}
@@ -59,7 +60,20 @@ func (d dyingCursors) Put(ctx context.Context, c *cursor.Cursor) error {
 	if err := d.k.check(); err != nil {
 		return err
 	}
-	return d.Cursors.Put(ctx, c)
+	if err := d.Cursors.Put(ctx, c); err != nil {
+		return err
+	}
+	d.k.wrote(cursorWrite(c))
+	return nil
+}
+
+// cursorWrite names a cursor write for a kill point: "cursor <data type>", with " complete" when the cursor keeps
+// a round whose every part is committed and whose manifest is left to write.
+func cursorWrite(c *cursor.Cursor) string {
+	if c.Round.Complete {
+		return "cursor " + c.DataType + " complete"
+	}
+	return "cursor " + c.DataType
 }
 
 type dyingArchive struct {
@@ -113,23 +127,32 @@ func (p dyingPart) Commit(ctx context.Context) error {
 }
 
 // killEnv is a simulated tenant (pinned delta rounds, members@delta as net changes between two positions, as
-// Graph reports them) collected into Azurite, with a clock the test moves.
+// Graph reports them) collected into Azurite, one family's work item at a time, with a clock the test moves.
 type killEnv struct {
 	testEnv
-	tn    *entrasim.Tenant
-	clock *entrasim.SimClock
-	srv   *httptest.Server
+	tn     *entrasim.Tenant
+	clock  *entrasim.SimClock
+	srv    *httptest.Server
+	family catalog.Family
+	integ  integrations.Integration
 }
 
+// newKillEnv is a small tenant without log streams whose directory family is collected.
 func newKillEnv(t *testing.T) *killEnv {
+	return newFamilyKillEnv(t, catalog.Directory, entrasim.Options{Seed: 11, Users: 40, Groups: 8, History: time.Hour}, testIntegration)
+}
+
+// newFamilyKillEnv is a tenant of the given options (its log streams off) whose family is collected for integ.
+func newFamilyKillEnv(t *testing.T, family catalog.Family, opts entrasim.Options, integ integrations.Integration) *killEnv {
+	t.Helper()
 	clock := entrasim.NewSimClock(time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC))
 	v := &anyToken{}
-	streams := map[string]entrasim.StreamOptions{}
+	opts.Streams = map[string]entrasim.StreamOptions{}
 	for _, name := range entrasim.StreamNames() {
-		streams[name] = entrasim.StreamOptions{Rate: -1}
+		opts.Streams[name] = entrasim.StreamOptions{Rate: -1}
 	}
-	tn, err := entrasim.New(&entrasim.Options{Seed: 11, Users: 40, Groups: 8, History: time.Hour, Clock: clock, Verifier: v,
-		DisableThrottling: true, Streams: streams})
+	opts.Clock, opts.Verifier, opts.DisableThrottling = clock, v, true
+	tn, err := entrasim.New(&opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +160,10 @@ func newKillEnv(t *testing.T) *killEnv {
 	v.tenant, v.app = tn.TenantID(), tn.ClientID()
 	srv := httptest.NewTLSServer(tn.Handler())
 	t.Cleanup(srv.Close)
-	return &killEnv{testEnv: newTestEnv(t), tn: tn, clock: clock, srv: srv}
+	return &killEnv{testEnv: newTestEnv(t), tn: tn, clock: clock, srv: srv, family: family, integ: integ}
 }
 
-// collect runs one directory work item at the simulated now; with k, the run dies at k's write.
+// collect runs one work item of the family at the simulated now; with k, the run dies at k's write.
 func (e *killEnv) collect(t *testing.T, k *killSwitch) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -152,14 +175,15 @@ func (e *killEnv) collect(t *testing.T, k *killSwitch) {
 		deps.Cursors, deps.Archive = dyingCursors{deps.Cursors, k}, dyingArchive{deps.Archive, k}
 	}
 	o := fastOptions()
+	o.BackfillDays = 1
 	if k != nil {
 		// The killed run's lease is not released: it must expire before the next run.
 		o.LeaseTTL = time.Second
 		defer time.Sleep(o.LeaseTTL + 200*time.Millisecond)
 	}
 	now := e.clock.Now()
-	_, err := NewWorker(deps, o).Run(ctx, testIntegration,
-		WorkItem{Integration: testIntegration.ID, Family: catalog.Directory, Reason: ReasonSchedule},
+	_, err := NewWorker(deps, o).Run(ctx, e.integ,
+		WorkItem{Integration: e.integ.ID, Family: e.family, Reason: ReasonSchedule},
 		fmt.Sprintf("inv-%d", now.Unix()), testGraph(t, e.srv), func() time.Time { return now })
 	switch {
 	case k != nil && !k.dead:

@@ -70,6 +70,34 @@ func (c *roundCollector) loadVersions(ctx context.Context, folder archive.Round)
 	return v, nil
 }
 
+// recoverState rebuilds, for a round found with every part committed but no manifest (its run died in between),
+// what its manifest records besides the parts: for a versioned data type the versions — the pages read are not
+// known any more, so those of the last finished round and those this round archived, as a resumed round keeps
+// them (a version superseded since is never served again) —, and for a hashed snapshot the content hash of the
+// records its parts hold, which are the records the round read. Without them the next round would find no version
+// known and archive every one again, or keep a snapshot of an unchanged collection.
+func (c *roundCollector) recoverState(ctx context.Context, folder archive.Round, parts []archive.PartInfo) error {
+	c.versions, c.hash = nil, nil
+	if c.dt.VersionField != "" {
+		v, err := c.loadVersions(ctx, folder)
+		if err != nil {
+			return err
+		}
+		maps.Copy(v.read, v.known)
+		c.versions = v
+	}
+	if c.dt.Mode() == catalog.Snapshot && c.dt.Snapshot.Hashed {
+		h := newContentHash()
+		for _, p := range parts {
+			if err := c.r.w.deps.Archive.ReadRecords(ctx, p.Name, func(rec []byte) error { h.add(rec); return nil }); err != nil {
+				return err
+			}
+		}
+		c.hash = h
+	}
+	return nil
+}
+
 // fresh reports whether a record read is a version not archived before, and notes it as read.
 func (v *versionSet) fresh(dt catalog.DataType, raw []byte) (bool, error) {
 	f, err := rawjson.Fields(raw, dt.KeyFields()...)

@@ -7,7 +7,11 @@
 //     read, at a lease renewal, before the run record, during a continuation — lets the host restart it, collects
 //     on, and checks after every kill that no cursor claims data the archive lacks.
 //   - TestGraphFaultMatrix injects every fault kind of the simulated Graph, singly and combined, by probability,
-//     on the n-th and on every n-th request, and in bursts that outlast the retries.
+//     on the n-th and on every n-th request, and in bursts that outlast the retries, into the log streams and the
+//     snapshot and versioned data types alike (a tenant with every licence).
+//   - TestKillDirectory and TestKillSnapshots kill the handler inside rounds — the directory's delta rounds, and
+//     the rounds of the snapshot, versioned and hashed data types — and check that no cursor or manifest names a
+//     round, snapshot or version that is not durably archived.
 //   - TestStorageOutage takes storage away mid-run — every connection dropped, Azurite stopped and restarted,
 //     Azurite hung (SIGSTOP, then SIGCONT) — and TestKeyVaultUnavailable makes Key Vault answer 503: runs (or the
 //     failed invocation's log line) name what failed, nothing is lost. Azurite is not SIGKILLed: it saves its

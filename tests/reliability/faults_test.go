@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/internal/cursor"
 	"github.com/entra-di/edi/tests/entrasim"
 	"github.com/entra-di/edi/tests/scenario"
@@ -24,6 +25,11 @@ type faultPhase struct {
 	rules []entrasim.FaultRule
 	// step is how far the clock moves before each collection (larger steps give windows of several pages).
 	step time.Duration
+	// directory: each collection fires CollectDirectory after CollectLogs (Intune is planned only by it);
+	// otherwise it fires once, after the row's last CollectLogs, with the rules still in place.
+	directory bool
+	// collections bounds the collections until every rule fired (6 when zero).
+	collections int
 	// outlast lists failures that outlast every retry: a run must record an error of that data type and kind,
 	// with Graph's request id when Graph answered.
 	outlast []wantError
@@ -37,7 +43,11 @@ type wantError struct {
 // faultMatrix is every fault kind of the simulated Graph alone (with probability, nth and every triggers), all
 // of them together, and bursts that no retry outlasts.
 var faultMatrix = []faultPhase{
-	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 8 * time.Hour,
+	// Four hours a collection: windows of several pages, so nextLinks (and their skip tokens) come up. No more:
+	// the tenant's risk churns, and a detection's version lives at least six hours (entrasim's riskMinAge); a
+	// bucket just short of its lag at one collection is read at the next, so the steps stay below six hours less
+	// the lag and a bucket's length, and every version is still served when its bucket is first read.
+	{name: "invalid skip tokens on nextLinks (every 2nd)", step: 4 * time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidSkipToken, Every: 2, Count: 3}}},
 	{name: "throttle storms with Retry-After (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultThrottle, Storm: 3, RetryAfter: 20 * time.Millisecond, Probability: 0.2, Count: 4}}},
@@ -58,8 +68,8 @@ var faultMatrix = []faultPhase{
 		}},
 	{name: "invalid JSON pages (probability)", step: time.Hour,
 		rules: []entrasim.FaultRule{{Kind: entrasim.FaultInvalidJSON, Probability: 0.15, Count: 3}}},
-	// Eight hours: windows of several pages, so nextLinks (and their skip tokens) come up.
-	{name: "every kind at once", step: 8 * time.Hour,
+	// Four hours: windows of several pages, so nextLinks (and their skip tokens) come up.
+	{name: "every kind at once", step: 4 * time.Hour,
 		rules: []entrasim.FaultRule{
 			{Kind: entrasim.FaultThrottle, Storm: 2, RetryAfter: 10 * time.Millisecond, Probability: 0.05},
 			{Kind: entrasim.FaultStatus, Status: 503, Probability: 0.05},
@@ -68,6 +78,23 @@ var faultMatrix = []faultPhase{
 			{Kind: entrasim.FaultTruncate, Abort: true, Probability: 0.04},
 			{Kind: entrasim.FaultInvalidJSON, Probability: 0.04},
 			{Kind: entrasim.FaultInvalidSkipToken, Probability: 0.3},
+		}},
+	// The fault kinds again, one on each of issue 16's snapshot and versioned data types' paths (the generic rules
+	// above fire where the requests happen to go: mostly the log streams). Up to eight collections four hours
+	// apart, so that the daily snapshots fall due within the row, and CollectDirectory each time for Intune.
+	{name: "every kind on the security snapshots", step: 4 * time.Hour, directory: true, collections: 8,
+		rules: []entrasim.FaultRule{
+			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 10 * time.Millisecond, Path: "/v1.0/identityProtection/riskyUsers", Nth: 1},
+			{Kind: entrasim.FaultReset, Path: "/v1.0/identityProtection/riskyServicePrincipals", Nth: 1},
+			{Kind: entrasim.FaultTruncate, Path: "/beta/identityProtection/riskyAgents", Nth: 1},
+			{Kind: entrasim.FaultInvalidJSON, Path: "/v1.0/identity/conditionalAccess/policies", Nth: 1},
+			{Kind: entrasim.FaultThrottle, Path: "/v1.0/identity/conditionalAccess/namedLocations", Nth: 1},
+			{Kind: entrasim.FaultTruncate, Abort: true, Path: "/v1.0/reports/authenticationMethods/userRegistrationDetails", Nth: 1},
+			{Kind: entrasim.FaultStatus, Status: 500, Path: "/v1.0/deviceManagement/managedDevices", Nth: 1},
+			{Kind: entrasim.FaultThrottle, Storm: 3, RetryAfter: 10 * time.Millisecond, Path: "/v1.0/deviceManagement/deviceConfigurations", Nth: 1},
+			{Kind: entrasim.FaultStatus, Status: 504, Path: "/v1.0/deviceAppManagement/mobileApps", Nth: 1},
+			{Kind: entrasim.FaultReset, Path: "/beta/agentRegistry/agentInstances", Nth: 1},
+			{Kind: entrasim.FaultInvalidJSON, Path: "/beta/agentRegistry/agentCardManifests", Nth: 1},
 		}},
 	{name: "bursts that outlast the retries", step: time.Hour,
 		rules: []entrasim.FaultRule{
@@ -78,24 +105,42 @@ var faultMatrix = []faultPhase{
 			{Kind: entrasim.FaultThrottle, Storm: 40, RetryAfter: 5 * time.Millisecond, Path: auditsPath, Count: 1},
 			// Six invalid pages in a row: two window attempts of three page reads each.
 			{Kind: entrasim.FaultInvalidJSON, Stream: "signIns.managedIdentity", Count: 6},
+			// A versioned and a hashed snapshot whose every read fails in the run: the round stays due, nothing moves.
+			{Kind: entrasim.FaultStatus, Status: 503, RetryAfter: 5 * time.Millisecond, Path: "/beta/identityProtection/riskyAgents", Count: 40},
+			{Kind: entrasim.FaultInvalidJSON, Path: "/v1.0/identity/conditionalAccess/namedLocations", Count: 12},
 		},
 		outlast: []wantError{
 			{dataType: "provisioning", kind: "transient", requestID: true},
 			{dataType: "directoryAudits", kind: "throttled", requestID: true},
 			{dataType: "signIns.managedIdentity", kind: "invalid-page", requestID: true},
+			{dataType: "riskyAgents", kind: "transient", requestID: true},
+			{dataType: "namedLocations", kind: "invalid-page", requestID: true},
 		}},
 }
 
-// TestGraphFaultMatrix runs the collector through every row of the fault matrix in turn, on one tenant, moving the
-// clock between collections until every rule of the row has fired. After each row no cursor may claim data the
-// archive lacks, and failures that outlasted the retries must be in the runs with data type, window and Graph's
-// request id. With the faults cleared it collects until settled: the archive equals the truth.
+// securityTypes are issue 16's data types collected whole (snapshots, versioned or hashed): the fault matrix
+// reaches their paths, the durable check and the verification cover them.
+var securityTypes = []string{"riskyUsers", "riskyServicePrincipals", "riskyAgents", "conditionalAccessPolicies", "namedLocations",
+	"userRegistrationDetails", "managedDevices", "deviceConfigurations", "mobileApps", "agentInstances", "agentCardManifests"}
+
+// TestGraphFaultMatrix runs the collector through every row of the fault matrix in turn, on one tenant with every
+// licence, moving the clock between collections until every rule of the row has fired. After each row no cursor
+// may claim data the archive lacks — no bucket range past a missing event, no round, snapshot or version a cursor
+// or manifest names past what is durably archived, and the snapshots and versions kept equal the tenant's truth —,
+// and failures that outlasted the retries must be in the runs with data type, window and Graph's request id.
+// Faults must have reached every snapshot and versioned data type's path. With the faults cleared it collects until
+// settled: the archive equals the truth, log streams, versions, snapshots and directory.
 func TestGraphFaultMatrix(t *testing.T) {
 	t.Parallel()
 	rng, _ := testRand(t)
 	env := startEnv(t, scenario.Options{
 		Tenant: entrasim.Options{
 			Seed: int64(rng.Uint32()), Users: 20, Apps: 3, ManagedIdentities: 2, History: 3 * 24 * time.Hour,
+			// Every licence, so every data type is collected; churn changes risk, Conditional Access policies and the
+			// directory as the clock moves.
+			Licences: []entrasim.Licence{entrasim.LicenceP1, entrasim.LicenceP2, entrasim.LicenceIntune,
+				entrasim.LicenceWorkloadIdentitiesPremium, entrasim.LicenceAgentID},
+			Churn: 1,
 			Streams: map[string]entrasim.StreamOptions{
 				// Enough sign-ins for windows of several pages (nextLinks) when the clock moves by hours.
 				entrasim.StreamNonInteractive: {Rate: 300},
@@ -126,16 +171,88 @@ func TestGraphFaultMatrix(t *testing.T) {
 		}
 	}
 	env.Tenant.ClearFaults()
-	if err := settle(ctx, env, 12*time.Hour); err != nil {
+	// Four-hour steps, as the rows': the tenant's risk churns.
+	if err := settle(ctx, env, 4*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.CollectDirectory(ctx); err != nil { // Intune's last read, without faults
 		t.Fatal(err)
 	}
 	verifySettled(t, env)
+	verifyRounds(ctx, t, env, "at the end", true)
+	verifyDirectory(ctx, t, env)
 	c := env.Tenant.Counters()
 	t.Logf("%d faults fired over %d Graph requests", fired, c.Requests)
+	faulted := faultsByDataType(env)
+	for _, name := range securityTypes {
+		t.Logf("%s: %d requests answered by a fault", name, faulted[name])
+		if faulted[name] == 0 {
+			t.Errorf("%s: no fault reached its path", name)
+		}
+	}
 }
 
-// runFaultPhase installs a row's rules, collects until each fired (at most six collections), and checks the
-// cursors and the runs. It returns how often the rules fired.
+// faultsByDataType counts, by data type, the Graph requests a fault rule answered (the tenant's request log).
+func faultsByDataType(env *scenario.Env) map[string]int {
+	byPath := map[string]string{}
+	for _, dt := range catalog.DataTypes {
+		if dt.Path != "" {
+			byPath["/"+dt.Version+"/"+dt.Path] = dt.Name
+		}
+	}
+	out := map[string]int{}
+	for _, r := range env.Tenant.Requests() {
+		if name := byPath[r.Path]; r.Fault != "" && name != "" {
+			out[name]++
+		}
+	}
+	return out
+}
+
+// verifyRounds checks the data types collected in rounds: the durable check (checkRounds) of every family's, and
+// the versions and snapshots kept against the tenant's truth — nothing missing, nothing twice, nothing the tenant
+// never had. At the end (final) every security data type must be verified, ok and with records.
+func verifyRounds(ctx context.Context, t *testing.T, env *scenario.Env, when string, final bool) {
+	t.Helper()
+	problems, err := checkRounds(ctx, env, roundTypes(env, catalog.Families()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", when, p)
+	}
+	versions, err := env.VerifyVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshots, err := env.VerifySnapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range append(versions, snapshots...) {
+		seen[r.DataType] = true
+		if final {
+			t.Logf("%s extra=%d parts=%d state %s", r.Line(), r.Extra, r.Parts, r.State)
+		}
+		if !r.OK() {
+			t.Errorf("%s: %s extra=%d", when, r.Line(), r.Extra)
+		}
+		if final && (r.Records == 0 || r.State != "ok") {
+			t.Errorf("%s: %s state %q: want records and state ok", when, r.Line(), r.State)
+		}
+	}
+	if final {
+		for _, name := range securityTypes {
+			if !seen[name] {
+				t.Errorf("%s: %s was not verified", when, name)
+			}
+		}
+	}
+}
+
+// runFaultPhase installs a row's rules, collects until each fired (at most six collections unless the row says
+// otherwise), and checks the cursors, the rounds and the runs. It returns how often the rules fired.
 func runFaultPhase(ctx context.Context, t *testing.T, env *scenario.Env, idx *archiveIndex, ph faultPhase) int {
 	t.Helper()
 	phaseStart := time.Now()
@@ -171,10 +288,24 @@ func runFaultPhase(ctx context.Context, t *testing.T, env *scenario.Env, idx *ar
 		}
 		return true
 	}
+	limit := ph.collections
+	if limit == 0 {
+		limit = 6
+	}
 	collections := 0
-	for ; collections < 6 && !allFired(); collections++ {
+	for ; collections < limit && !allFired(); collections++ {
 		env.Clock.Advance(ph.step)
 		if err := collect(ctx, env); err != nil {
+			t.Fatalf("%s: %v", ph.name, err)
+		}
+		if ph.directory {
+			if err := env.CollectDirectory(ctx); err != nil {
+				t.Fatalf("%s: %v", ph.name, err)
+			}
+		}
+	}
+	if !ph.directory {
+		if err := env.CollectDirectory(ctx); err != nil {
 			t.Fatalf("%s: %v", ph.name, err)
 		}
 	}
@@ -199,6 +330,7 @@ func runFaultPhase(ctx context.Context, t *testing.T, env *scenario.Env, idx *ar
 	if len(problems) > 0 {
 		t.Logf("(%d events checked)", checked)
 	}
+	verifyRounds(ctx, t, env, ph.name, false)
 	checkRunErrors(ctx, t, env, ph, phaseStart)
 	return fired
 }

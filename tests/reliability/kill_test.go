@@ -33,6 +33,14 @@ type killKind struct {
 	needs string
 }
 
+// killPoint is one planned kill.
+type killPoint struct {
+	kind killKind
+	n    int
+	// dataType, when set, counts only that data type's storage requests (op kill points).
+	dataType string
+}
+
 var killKinds = []killKind{
 	{name: "graph-page", graph: true, maxN: 8, needs: "Graph requests"},
 	{name: "part-commit-before", op: opPartCommit, maxN: 150, needs: "part commits"},
@@ -50,13 +58,12 @@ var killKinds = []killKind{
 // the clock on and draws a nearer point; a continuation point also gets slower storage from the second attempt on.
 const maxAttempts = 8
 
-// killPoint is one planned kill.
-type killPoint struct {
-	kind killKind
-	n    int
+func (k killPoint) String() string {
+	if k.dataType != "" {
+		return fmt.Sprintf("%s #%d of %s", k.kind.name, k.n, k.dataType)
+	}
+	return fmt.Sprintf("%s #%d", k.kind.name, k.n)
 }
-
-func (k killPoint) String() string { return fmt.Sprintf("%s #%d", k.kind.name, k.n) }
 
 // planKills draws count kill points of the given kinds: every kind in turn, in a fresh random order each round,
 // so any len(kinds) consecutive points cover every phase.
@@ -371,6 +378,8 @@ func (k *killer) arm(ctx context.Context, kp killPoint) <-chan struct{} {
 				k.proxy.armUnless(ctx, "", kp.n, false, func() { doKill() })
 			}
 		}()
+	case kp.dataType != "":
+		k.proxy.armDataType(kp.kind.op, kp.dataType, kp.n, kp.kind.after, func() { doKill() })
 	default:
 		k.proxy.arm(kp.kind.op, kp.n, kp.kind.after, func() { doKill() })
 	}

@@ -51,11 +51,13 @@ type storageProxy struct {
 
 // trigger acts once, at the n-th request of kind counted from arming.
 type trigger struct {
-	kind   op
-	n      int
-	after  bool
-	action func()
-	seen   int
+	kind op
+	// dataType, when set, counts only the requests of that data type: its blobs and its cursor.
+	dataType string
+	n        int
+	after    bool
+	action   func()
+	seen     int
 	// done is closed once the action ran.
 	done chan struct{}
 }
@@ -118,7 +120,7 @@ func (p *storageProxy) serve(service, target string) (*httptest.Server, error) {
 				return
 			}
 		}
-		tr, blocked := p.count(kind)
+		tr, blocked := p.count(kind, r.URL.Path)
 		if blocked {
 			// An outage: the connection drops without an answer.
 			if hj, ok := w.(http.Hijacker); ok {
@@ -203,8 +205,9 @@ func classify(service string, r *http.Request) op {
 	return opTableOther
 }
 
-// count records a request and returns the trigger that acts on it, if any, and whether the proxy is blocked.
-func (p *storageProxy) count(kind op) (*trigger, bool) {
+// count records a request to path and returns the trigger that acts on it, if any, and whether the proxy is
+// blocked.
+func (p *storageProxy) count(kind op, path string) (*trigger, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.blocked {
@@ -212,7 +215,7 @@ func (p *storageProxy) count(kind op) (*trigger, bool) {
 	}
 	p.counts[kind]++
 	tr := p.trig
-	if tr == nil || tr.kind != "" && tr.kind != kind {
+	if tr == nil || tr.kind != "" && tr.kind != kind || tr.dataType != "" && !ofDataType(path, tr.dataType) {
 		return nil, false
 	}
 	tr.seen++
@@ -231,6 +234,19 @@ func (p *storageProxy) arm(kind op, n int, after bool, action func()) *trigger {
 	p.trig = tr
 	p.mu.Unlock()
 	return tr
+}
+
+// armDataType arms like arm, counting only the requests of one data type: its archive blobs and its cursor.
+func (p *storageProxy) armDataType(kind op, dataType string, n int, after bool, action func()) {
+	p.mu.Lock()
+	p.trig = &trigger{kind: kind, dataType: dataType, n: n, after: after, action: action, done: make(chan struct{})}
+	p.mu.Unlock()
+}
+
+// ofDataType reports whether a storage request path is about a data type: a blob of its folder
+// ("…/type=<name>/…") or its cursor entity ("…cursors(PartitionKey='…',RowKey='<name>')").
+func ofDataType(path, dataType string) bool {
+	return strings.Contains(path, "/type="+dataType+"/") || strings.Contains(path, "RowKey='"+dataType+"'")
 }
 
 // armUnless arms like arm unless ctx is done (checked under the lock disarm takes, so a disarm after ctx ends
