@@ -38,6 +38,7 @@ var snapshotKillTargets = []string{"riskyUsers", "conditionalAccessPolicies", "r
 // storage request of CollectLogs, which the log streams' parts swamp, and it checks only the log streams;
 // TestKillDirectory's count the directory's.)
 func TestKillSnapshots(t *testing.T) {
+	t.Parallel()
 	rng, _ := testRand(t)
 	count := *kills
 	if count == 0 {
