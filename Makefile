@@ -4,11 +4,11 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/entra-di/edi/internal/version.Version=$(VERSION)
-# -race doubles build time of msgraph-sdk-go; it still fits, so the whole suite runs with it. The scenario tests
-# (tests/e2e, tests/reliability) spend most of their time waiting — on simulated throttles, Key Vault's retries,
-# Graph's real 1 request / s, a killed handler's restart — so each runs its tests four at a time (-parallel 4, every
-# test t.Parallel) rather than GOMAXPROCS (two) at a time; serially, tests/reliability alone took 35 minutes.
-TESTFLAGS ?= -race -count=1 -timeout 45m -parallel 4
+# -race doubles build time of msgraph-sdk-go; it still fits, so the whole suite runs with it. Every scenario test
+# of tests/e2e and tests/reliability is t.Parallel, so each package runs GOMAXPROCS of them at a time (two on CI)
+# instead of one serial test after another: serially, tests/reliability alone took 35 minutes. Four at a time
+# starved two cores (tests ran past their deadlines), so -parallel stays at its default.
+TESTFLAGS ?= -race -count=1 -timeout 45m
 
 .PHONY: all tools system-tools build test vet unit demo fuzz clean package generate
 
