@@ -14,7 +14,6 @@ import (
 
 	"github.com/entra-di/edi/internal/catalog"
 	"github.com/entra-di/edi/tests/entrasim"
-	"github.com/entra-di/edi/tests/hostsim"
 	"github.com/entra-di/edi/tests/scenario"
 )
 
@@ -195,10 +194,7 @@ func (k *killer) compactUntilKilled(ctx context.Context, kind killKind, n int) (
 		}
 		return false, fmt.Errorf("CompactArchive failed without a kill: %s", inv.Failure)
 	}
-	if _, err := k.env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
-		return true, err
-	}
-	return true, k.env.Host.WaitReady(ctx)
+	return true, afterKill(ctx, k.env)
 }
 
 // partName is a numbered part of an hour folder: a bucket part (<bucket-start>-NNNN) or a merged part

@@ -295,10 +295,7 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 			// The kill point came up while the timer's own invocation was still in flight — a worker of an item
 			// queued earlier (a continuation, a retried message) wrote meanwhile — so the timer died with the
 			// process: the kill counts, and the host restarts the handler.
-			if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
-				return true, err
-			}
-			return true, env.Host.WaitReady(ctx)
+			return true, afterKill(ctx, env)
 		default:
 		}
 		return false, fmt.Errorf("%s failed: %s", timer, inv.Failure)
@@ -316,11 +313,7 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 	case <-killed:
 		stopQuiet()
 		<-quiet
-		// The killed invocation fails once the process is gone; wait for it and for the replacement handler.
-		if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
-			return true, err
-		}
-		return true, env.Host.WaitReady(ctx)
+		return true, afterKill(ctx, env)
 	case err := <-quiet:
 		select {
 		case <-killed: // both at once: the kill counts
@@ -332,6 +325,14 @@ func (k *killer) collectUntilKilled(ctx context.Context, kp killPoint) (bool, er
 		}
 		return false, nil
 	}
+}
+
+// afterKill waits for the killed invocations to fail (once the process is gone) and for the replacement handler.
+func afterKill(ctx context.Context, env *scenario.Env) error {
+	if _, err := env.Host.WaitFor(ctx, func(_ []*hostsim.Invocation, inflight int) bool { return inflight == 0 }); err != nil {
+		return err
+	}
+	return env.Host.WaitReady(ctx)
 }
 
 // arm sets up the kill point; the channel is closed once the handler was killed there.
